@@ -10,6 +10,7 @@
  */
 import { type PubSubError, pubSubError, PubSubErrorCode } from "./errors.ts";
 
+// deno-lint-ignore no-control-regex -- matching control characters is the point of this rule
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Returns why `name` is not a valid channel name, or undefined when it is. */

@@ -27,7 +27,8 @@ export class LoopbackAuthorizer {
         this.calls.push(call);
         for (const wake of this.#waiters.splice(0)) wake();
         const status = typeof this.#answer === "number" ? this.#answer : this.#answer(call);
-        return new Response(status === 200 ? "ok" : "no", { status });
+        const body = status === 204 || status === 304 ? null : status === 200 ? "ok" : "no";
+        return new Response(body, { status });
       },
     );
   }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { LoopbackAuthorizer } from "./loopback_authorizer.ts";
 import { startPubSubServer } from "./pubsub_server.ts";
 import { TestSocket, upgradeStatus } from "./test_socket.ts";
+import { waitFor } from "./wait_for.ts";
 
 const join = (channel: string) => ({ command: "join", args: { channel } });
 const leave = (channel: string) => ({ command: "leave", args: { channel } });
@@ -264,12 +265,3 @@ Deno.test("wsify /ws: a burst of 10,000 broadcasts arrives complete and in publi
     await server.close();
   }
 });
-
-/** Polls server-side state that has no event of its own, with a deadline (never a fixed sleep). */
-export async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
