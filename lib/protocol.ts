@@ -161,7 +161,14 @@ export interface InstanceInfo {
 
 /** The shape of every server frame, for clients written in TypeScript. */
 export type ServerFrame =
-  | { type: "instance_created"; uuid: string; name: string; service: string; resume: string; ref?: Ref }
+  | {
+    type: "instance_created";
+    uuid: string;
+    name: string;
+    service: string;
+    resume: string;
+    ref?: Ref;
+  }
   | {
     type: "ack";
     success: true;

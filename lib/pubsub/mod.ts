@@ -25,6 +25,8 @@ export * from "./channel_registry.ts";
 export * from "./config.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";
+export * from "./native_channels.ts";
+export * from "./ordered_queue.ts";
 export * from "./wsify_session.ts";
 
 /** Everything pub/sub needs at run time, created once per server. */

@@ -26,6 +26,7 @@ import {
   PubSubErrorCode,
   WSIFY_LIMIT_CLOSE_CODE,
 } from "./errors.ts";
+import { OrderedQueue } from "./ordered_queue.ts";
 import { checkChannelName, checkPublishSize, PublishRate, utf8Length } from "./limits.ts";
 
 /** The part of a WebSocket a session uses; Deno's server-side socket satisfies it. */
@@ -61,14 +62,18 @@ export class WsifySession implements ChannelSubscriber {
   #socket: SessionSocket;
   #deps: WsifySessionDeps;
   #rate: PublishRate;
-  #pending: WsifyMessage[] = [];
-  #draining = false;
+  #queue: OrderedQueue;
   #closed = false;
 
   constructor(socket: SessionSocket, deps: WsifySessionDeps) {
     this.#socket = socket;
     this.#deps = deps;
     this.#rate = new PublishRate(deps.config.maxPublishesPerSec, deps.now);
+    // A throwing command is a bug, not a client error: close rather than stay half-working.
+    this.#queue = new OrderedQueue(
+      deps.maxQueuedCommands ?? 1024,
+      () => this.#close(1011, "internal error"),
+    );
   }
 
   /** Sends a channel message as wsify does: the content's JSON alone. */
@@ -92,47 +97,16 @@ export class WsifySession implements ChannelSubscriber {
     }
     const message = parseWsifyMessage(data);
     if (!message) return; // wsify ignores what it cannot decode
-    if (this.#pending.length >= (this.#deps.maxQueuedCommands ?? 1024)) {
+    if (!this.#queue.push(() => this.#run(message))) {
       this.#refuse({ code: PubSubErrorCode.RateLimited, message: "too many commands waiting" });
-      return;
     }
-    this.#pending.push(message);
-    if (!this.#draining) this.#drain();
   }
 
   /** The socket closed: leave every channel and forget queued commands. */
   closed(): void {
     this.#closed = true;
-    this.#pending.length = 0;
+    this.#queue.stop();
     this.#deps.registry.unsubscribeAll(this);
-  }
-
-  /**
-   * Runs queued commands in order. Commands that need no authorizer call run synchronously, so a
-   * burst costs no promise per frame; the queue only grows while the authorizer is being asked.
-   */
-  #drain(): void {
-    this.#draining = true;
-    while (this.#pending.length > 0 && !this.#closed) {
-      const message = this.#pending.shift()!;
-      let waiting: Promise<void> | void;
-      try {
-        waiting = this.#run(message);
-      } catch {
-        return this.#internalError();
-      }
-      if (waiting) {
-        waiting.then(() => this.#drain(), () => this.#internalError());
-        return;
-      }
-    }
-    this.#draining = false;
-  }
-
-  #internalError(): void {
-    // A bug, not a client error: close rather than leave the session half-working.
-    this.#draining = false;
-    this.#close(1011, "internal error");
   }
 
   #run(message: WsifyMessage): Promise<void> | void {
