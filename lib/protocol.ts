@@ -198,3 +198,21 @@ export function describeIssue(error: z.ZodError): string {
   const path = issue.path.length ? issue.path.join(".") : "frame";
   return `${path}: ${issue.message}`;
 }
+
+// Pub/sub channels (docs/pubsub.md). `channel` is only typed here: its length and characters are
+// checked against the configured limits by lib/pubsub/limits.ts, which answers `invalid_channel`.
+export const Subscribe = z.object({ type: z.literal("subscribe"), channel: z.string(), ref });
+export const Unsubscribe = z.object({ type: z.literal("unsubscribe"), channel: z.string(), ref });
+export const Publish = z.object({
+  type: z.literal("publish"),
+  channel: z.string(),
+  data: z.unknown(),
+  ref,
+});
+/** The channel requests of `/_ws`, discriminated on `type`. */
+export const ChannelRequest = z.discriminatedUnion("type", [Subscribe, Unsubscribe, Publish]);
+export type ChannelRequest = z.infer<typeof ChannelRequest>;
+/** `type` values of channel requests; like CONTROL_TYPES, never application data. */
+export const CHANNEL_TYPES: ReadonlySet<string> = new Set(
+  ChannelRequest.options.map((o) => o.shape.type.value),
+);

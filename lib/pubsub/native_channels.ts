@@ -17,6 +17,7 @@
  *
  * @module
  */
+import type { ChannelRequest, Ref } from "../protocol.ts";
 import type { AuthorizerRequest } from "./authorizer.ts";
 import { type ChannelDelivery, decodeChannelBinary } from "./channel_message.ts";
 import type { ChannelSubscriber } from "./channel_registry.ts";
@@ -35,14 +36,6 @@ export interface NativeChannelPeer {
   /** The upgrade's headers and query, forwarded to the authorizer as `client` (tokens removed). */
   readonly client?: AuthorizerRequest["client"];
 }
-
-type Ref = string | number | undefined;
-
-/** A validated `subscribe` / `unsubscribe` / `publish` request (the schemas live in protocol.ts). */
-export type ChannelRequest =
-  | { type: "subscribe"; channel: string; ref?: Ref }
-  | { type: "unsubscribe"; channel: string; ref?: Ref }
-  | { type: "publish"; channel: string; data?: unknown; ref?: Ref };
 
 /** The pub/sub side of one `/_ws` connection. */
 export class NativeChannels implements ChannelSubscriber {
@@ -64,7 +57,7 @@ export class NativeChannels implements ChannelSubscriber {
     this.#peer.send(delivery.nativeFrame());
   }
 
-  /** Handles a validated channel request. */
+  /** Handles a channel request validated with protocol.ts's `ChannelRequest` schema. */
   request(req: ChannelRequest): void {
     this.#enqueue(req.ref, req.channel, () => {
       switch (req.type) {

@@ -5,7 +5,14 @@
  * @module
  */
 import { Hono } from "hono";
-import { createPubSub, parsePubSubConfig, type PubSub } from "../../lib/pubsub/mod.ts";
+import {
+  CHANNEL_BINARY_KIND,
+  createPubSub,
+  NativeChannels,
+  parsePubSubConfig,
+  type PubSub,
+} from "../../lib/pubsub/mod.ts";
+import { ChannelRequest, describeIssue } from "../../lib/protocol.ts";
 import { wsifyRoutes } from "../../routes/wsify.ts";
 
 export interface RunningServer {
@@ -24,6 +31,7 @@ export function startPubSubServer(
   const pubsub = createPubSub(parsePubSubConfig(env));
   const app = new Hono();
   app.route("/", wsifyRoutes({ pubsub, serverToken: options.serverToken }));
+  app.get("/_ws", (c) => interimNativeUpgrade(c.req.raw, pubsub));
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
   const port = server.addr.port;
   return {
@@ -35,4 +43,36 @@ export function startPubSubServer(
       await server.shutdown();
     },
   };
+}
+
+let nextId = 0;
+
+/** Stand-in for the hub's `/_ws` dispatch until the core lands: channel frames only. */
+function interimNativeUpgrade(req: Request, pubsub: PubSub): Response {
+  const { socket, response } = Deno.upgradeWebSocket(req);
+  socket.binaryType = "arraybuffer";
+  const channels = new NativeChannels({
+    id: `c${++nextId}`,
+    send: (frame) => socket.send(frame),
+    close: (code, reason) => socket.close(code, reason),
+  }, pubsub);
+  socket.onmessage = (e) => {
+    if (e.data instanceof ArrayBuffer) {
+      const frame = new Uint8Array(e.data);
+      if (frame[0] === CHANNEL_BINARY_KIND) channels.binary(frame);
+      return;
+    }
+    const parsed = ChannelRequest.safeParse(JSON.parse(e.data));
+    if (!parsed.success) {
+      socket.send(JSON.stringify({
+        type: "error",
+        code: "invalid_message",
+        message: describeIssue(parsed.error),
+      }));
+      return;
+    }
+    channels.request(parsed.data);
+  };
+  socket.onclose = () => channels.closed();
+  return response;
 }
