@@ -18,8 +18,15 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { PubSub } from "../lib/pubsub/mod.ts";
-import { checkChannelName, checkPublishSize, utf8Length, WsifySession } from "../lib/pubsub/mod.ts";
-import { createHash, timingSafeEqual } from "node:crypto";
+import {
+  bearerIs,
+  checkChannelName,
+  checkPublishSize,
+  describeUpgrade,
+  sameSecret,
+  utf8Length,
+  WsifySession,
+} from "../lib/pubsub/mod.ts";
 
 export interface WsifyRoutesOptions {
   pubsub: PubSub;
@@ -65,7 +72,7 @@ async function upgradeWsify(c: Context, options: WsifyRoutesOptions): Promise<Re
   const { pubsub } = options;
   const verdict = await pubsub.authorizer.check({
     command: "connect",
-    args: connectArgs(req, url, options.serverToken),
+    args: describeUpgrade(req, options.serverToken),
   });
   if (verdict === "unavailable") {
     return jsonError(c, 403, "authorizer_unavailable", "the authorizer is down; retry later");
@@ -86,34 +93,6 @@ async function upgradeWsify(c: Context, options: WsifyRoutesOptions): Promise<Re
   socket.onclose = () => session.closed();
   socket.onerror = () => session.closed();
   return response;
-}
-
-/** wsify's connect event: `headers` as Go's `http.Header`, `query` as Go's `url.Values`. */
-export function connectArgs(
-  req: Request,
-  url: URL,
-  serverToken?: string,
-): { headers: Record<string, string[]>; query: Record<string, string[]> } {
-  const headers: Record<string, string[]> = {};
-  for (const [name, value] of req.headers) {
-    // Go keeps Host out of the header map; the server token is ours, not the authorizer's.
-    if (name === "host") continue;
-    if (name === "authorization" && serverToken !== undefined && bearerIs(value, serverToken)) {
-      continue;
-    }
-    (headers[canonicalHeaderName(name)] ??= []).push(value);
-  }
-  const query: Record<string, string[]> = {};
-  for (const [name, value] of url.searchParams) {
-    if (name === "token" && serverToken !== undefined) continue;
-    (query[name] ??= []).push(value);
-  }
-  return { headers, query };
-}
-
-/** Go's `textproto.CanonicalMIMEHeaderKey`: `sec-websocket-key` → `Sec-Websocket-Key`. */
-export function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash, ch) => dash + ch.toUpperCase());
 }
 
 async function broadcast(c: Context, pubsub: PubSub): Promise<Response> {
@@ -189,17 +168,6 @@ async function readText(req: Request, limit: number): Promise<string | undefined
     at += chunk.byteLength;
   }
   return new TextDecoder().decode(all);
-}
-
-/** Constant-time equality of two secrets; hashing first makes the lengths equal and hides them. */
-export function sameSecret(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-function bearerIs(header: string, token: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header);
-  return match !== null && sameSecret(match[1].trim(), token);
 }
 
 /** The server token as `?token=` or `Authorization: Bearer <token>`, as on `/_ws`. */

@@ -27,6 +27,7 @@ export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./native_channels.ts";
 export * from "./ordered_queue.ts";
+export * from "./upgrade_description.ts";
 export * from "./wsify_session.ts";
 
 /** Everything pub/sub needs at run time, created once per server. */
