@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { parsePubSubConfig, type PubSubConfig, PubSubConfigError } from "./pubsub/config.ts";
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
@@ -82,6 +83,8 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** Pub/sub channels: the authorizer, `/broadcast` and the channel limits (lib/pubsub/config.ts). */
+  pubsub: PubSubConfig;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -109,6 +112,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
   }
   const e = parsed.data;
+  let pubsub: PubSubConfig;
+  try {
+    pubsub = parsePubSubConfig(env);
+  } catch (err) {
+    if (err instanceof PubSubConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   return {
     port: e.PORT,
     hostname: e.WSTUN_HOSTNAME,
@@ -125,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    pubsub,
   };
 }
 

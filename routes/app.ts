@@ -11,6 +11,7 @@
 import { Hono } from "hono";
 import type { Config } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
+import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
 import { BUILTIN_SERVICES, ServiceCatalog } from "../lib/service_catalog.ts";
 import { Stats } from "../lib/stats.ts";
 import { apiRoutes } from "./api.ts";
@@ -19,10 +20,13 @@ import { errorBody, HttpError } from "./http_error.ts";
 import { pageRoutes } from "./pages.ts";
 import { requireServerToken } from "./server_auth.ts";
 import { upgradeToHub } from "./ws.ts";
+import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
 export interface ServerOptions {
   /** The clock; tests may pass their own. */
   now?: () => number;
+  /** Outgoing HTTP (the pub/sub authorizer); defaults to the global `fetch`. */
+  fetch?: typeof fetch;
 }
 
 /** A running WSTun server, minus the listening socket. */
@@ -32,6 +36,8 @@ export interface WstunServer {
   stats: Stats;
   catalog: ServiceCatalog;
   config: Config;
+  /** Pub/sub channels (docs/pubsub.md). */
+  pubsub: PubSub;
   /** Stops timers; call after the listener has shut down. */
   shutdown(): void;
 }
@@ -45,15 +51,20 @@ export async function createServer(
   const stats = new Stats(now());
   const catalog = new ServiceCatalog();
   const hub = new Hub({ config, catalog, stats, now });
+  const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch });
   const assets = await loadAssets(BUILTIN_SERVICES.map((s) => s.name));
-  const app = createApp({ config, hub, catalog, stats, now, assets });
+  const app = createApp({ config, hub, catalog, stats, now, assets, pubsub });
   return {
     fetch: (request) => app.fetch(request),
     hub,
     stats,
     catalog,
     config,
-    shutdown: () => hub.shutdown(),
+    pubsub,
+    shutdown: () => {
+      hub.shutdown();
+      pubsub.shutdown();
+    },
   };
 }
 
@@ -64,6 +75,7 @@ interface AppDeps {
   stats: Stats;
   now: () => number;
   assets: AssetTable;
+  pubsub: PubSub;
 }
 
 function createApp(deps: AppDeps): Hono {
@@ -75,9 +87,12 @@ function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json(errorBody("not_found", `nothing at ${c.req.path}`), 404));
 
+  // wsify's backend publish has its own key, so it sits before the server-token guard.
+  app.route("/", broadcastRoute(deps.pubsub));
   app.use("*", requireServerToken(deps.config));
   app.route("/_api", apiRoutes(deps));
   app.get("/_ws", (c) => upgradeToHub(c, deps));
+  app.route("/", wsifyRoute(deps));
   app.route("/", pageRoutes(deps));
   app.get("*", (c) => {
     const asset = deps.assets.get(c.req.path);

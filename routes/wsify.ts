@@ -18,61 +18,81 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { PubSub } from "../lib/pubsub/mod.ts";
+import type { Config } from "../lib/config.ts";
 import {
-  bearerIs,
   checkChannelName,
   checkPublishSize,
   describeUpgrade,
-  sameSecret,
+  type HiddenSecrets,
   utf8Length,
   WsifySession,
 } from "../lib/pubsub/mod.ts";
+import { secretEquals } from "../lib/secret.ts";
+import type { Stats } from "../lib/stats.ts";
+import { SESSION_COOKIE } from "./server_auth.ts";
 
-export interface WsifyRoutesOptions {
+export interface WsifyDeps {
   pubsub: PubSub;
-  /** The server-wide token (`WSTUN_TOKEN`); when set, `/ws` requires it like `/_ws` does. */
-  serverToken?: string;
-  /** Largest incoming `/ws` frame (`WSTUN_MAX_FRAME_BYTES`); 0 = no limit. */
-  maxFrameBytes?: number;
+  config: Config;
+  stats: Stats;
 }
 
 /**
- * The `/ws` and `/broadcast` routes, to be mounted at the root of the server's app:
+ * `POST /broadcast`, mounted before the server-token guard: its own key guards it, so a wsify
+ * backend works with `?key=` alone.
  *
  * @example
  * ```ts
- * app.route("/", wsifyRoutes({ pubsub, serverToken: config.token }));
+ * app.route("/", broadcastRoute(pubsub)); // before app.use("*", requireServerToken(config))
  * ```
  */
-export function wsifyRoutes(options: WsifyRoutesOptions): Hono {
+export function broadcastRoute(pubsub: PubSub): Hono {
   const app = new Hono();
-  app.get("/ws", (c) => upgradeWsify(c, options));
-  app.post("/broadcast", (c) => broadcast(c, options.pubsub));
+  app.post("/broadcast", (c) => broadcast(c, pubsub));
+  return app;
+}
+
+/**
+ * `GET /ws`, mounted behind the server-token guard (so the token, when set, guards it too).
+ *
+ * @example
+ * ```ts
+ * app.route("/", wsifyRoute({ pubsub, config, stats })); // after the guard
+ * ```
+ */
+export function wsifyRoute(deps: WsifyDeps): Hono {
+  const app = new Hono();
+  app.get("/ws", (c) => upgradeWsify(c, deps));
   return app;
 }
 
 function jsonError(
   c: Context,
-  status: 400 | 401 | 403 | 413 | 415 | 426,
+  status: 400 | 403 | 413 | 415 | 426 | 503,
   error: string,
   message: string,
 ) {
   return c.json({ error, message }, status);
 }
 
-async function upgradeWsify(c: Context, options: WsifyRoutesOptions): Promise<Response> {
+/** The server's secrets, which the authorizer must never see. */
+export function serverSecrets(config: Config): HiddenSecrets {
+  const tokens = [config.token, config.adminToken].filter((t): t is string => t !== undefined);
+  return { tokens, cookie: SESSION_COOKIE };
+}
+
+async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
+  const { pubsub, config, stats } = deps;
   const req = c.req.raw;
-  const url = new URL(req.url);
-  if (options.serverToken !== undefined && !presentsToken(req, url, options.serverToken)) {
-    return jsonError(c, 401, "unauthorized", "missing or wrong server token (?token= or Bearer)");
-  }
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return jsonError(c, 426, "upgrade_required", "GET /ws expects a WebSocket upgrade");
   }
-  const { pubsub } = options;
+  if (config.maxConnections && stats.connections >= config.maxConnections) {
+    return jsonError(c, 503, "limit_reached", "too many connections; try again later");
+  }
   const verdict = await pubsub.authorizer.check({
     command: "connect",
-    args: describeUpgrade(req, options.serverToken),
+    args: describeUpgrade(req, serverSecrets(config)),
   });
   if (verdict === "unavailable") {
     return jsonError(c, 403, "authorizer_unavailable", "the authorizer is down; retry later");
@@ -80,18 +100,28 @@ async function upgradeWsify(c: Context, options: WsifyRoutesOptions): Promise<Re
   if (verdict === "denied") {
     return jsonError(c, 403, "unauthorized", "the authorizer refused the connection");
   }
-  const { socket, response } = Deno.upgradeWebSocket(req);
+  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: config.idleTimeoutS });
   socket.binaryType = "arraybuffer";
   const session = new WsifySession(socket, {
     registry: pubsub.registry,
     authorizer: pubsub.authorizer,
     config: pubsub.config,
-    maxFrameBytes: options.maxFrameBytes,
+    maxFrameBytes: config.maxFrameBytes,
+    maxBufferedBytes: config.maxBufferedBytes,
     now: pubsub.now,
   });
-  socket.onmessage = (event) => session.receive(event.data);
-  socket.onclose = () => session.closed();
-  socket.onerror = () => session.closed();
+  stats.connections++;
+  stats.connectionsTotal++;
+  socket.onmessage = (event) => {
+    stats.framesIn++;
+    session.receive(event.data);
+  };
+  socket.onclose = () => {
+    stats.connections--;
+    session.closed();
+  };
+  // An error is always followed by a close, which does the cleanup.
+  socket.onerror = () => {};
   return response;
 }
 
@@ -105,7 +135,7 @@ async function broadcast(c: Context, pubsub: PubSub): Promise<Response> {
       "POST /broadcast is off until WSTUN_BROADCAST_KEY is set",
     );
   }
-  if (!sameSecret(c.req.query("key") ?? "", config.broadcastKey)) {
+  if (!secretEquals(c.req.query("key"), config.broadcastKey)) {
     return jsonError(c, 403, "forbidden", "wrong or missing ?key=");
   }
   const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
@@ -168,12 +198,4 @@ async function readText(req: Request, limit: number): Promise<string | undefined
     at += chunk.byteLength;
   }
   return new TextDecoder().decode(all);
-}
-
-/** The server token as `?token=` or `Authorization: Bearer <token>`, as on `/_ws`. */
-function presentsToken(req: Request, url: URL, token: string): boolean {
-  const query = url.searchParams.get("token");
-  if (query !== null) return sameSecret(query, token);
-  const header = req.headers.get("authorization");
-  return header !== null && bearerIs(header, token);
 }

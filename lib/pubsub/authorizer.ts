@@ -59,6 +59,11 @@ export class Authorizer {
     this.#fetch = options.fetch ?? fetch;
   }
 
+  /** Whether a webhook is set at all. */
+  get configured(): boolean {
+    return this.#url !== undefined;
+  }
+
   /** Whether `event` needs a call; when false, {@linkcode check} answers "allowed" at once. */
   asks(event: AuthorizerEvent): boolean {
     return this.#url !== undefined && this.#events.has(event);

@@ -11,9 +11,10 @@
  *
  * @module
  */
+import { BinaryKind, decodeBinaryHeader, encodeBinaryHeader, withHeader } from "../binary_frame.ts";
 
 /** Binary frame kind of a channel publish (client → server) or delivery (server → client). */
-export const CHANNEL_BINARY_KIND = 0x02;
+export const CHANNEL_BINARY_KIND = BinaryKind.ChannelData;
 
 /** What was published: JSON text, or raw bytes. */
 export type ChannelPayload =
@@ -27,9 +28,6 @@ export interface ChannelMessage {
   from?: string;
   payload: ChannelPayload;
 }
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** One message on its way to this isolate's subscribers, with its frames built at most once. */
 export class ChannelDelivery {
@@ -79,19 +77,8 @@ export function encodeChannelBinary(
   peer: string | undefined,
   payload: Uint8Array,
 ): Uint8Array<ArrayBuffer> {
-  const id = encoder.encode(channel);
-  const peerBytes = encoder.encode(peer ?? "");
-  if (id.byteLength < 1 || id.byteLength > 255 || peerBytes.byteLength > 255) {
-    throw new RangeError("channel name must be 1..255 bytes and peer at most 255 bytes");
-  }
-  const out = new Uint8Array(3 + id.byteLength + peerBytes.byteLength + payload.byteLength);
-  out[0] = CHANNEL_BINARY_KIND;
-  out[1] = id.byteLength;
-  out[2] = peerBytes.byteLength;
-  out.set(id, 3);
-  out.set(peerBytes, 3 + id.byteLength);
-  out.set(payload, 3 + id.byteLength + peerBytes.byteLength);
-  return out;
+  const header = encodeBinaryHeader(BinaryKind.ChannelData, channel, peer ?? "");
+  return withHeader(header, payload, 0);
 }
 
 /** A decoded kind-0x02 frame, or why it could not be decoded. */
@@ -101,22 +88,12 @@ export type DecodedChannelBinary =
 
 /** Parses a kind-0x02 binary frame (the caller has checked the kind byte). */
 export function decodeChannelBinary(frame: Uint8Array<ArrayBuffer>): DecodedChannelBinary {
-  if (frame.byteLength < 3) return { ok: false, message: "binary frame shorter than its header" };
-  const idLen = frame[1];
-  const peerLen = frame[2];
-  if (idLen === 0) return { ok: false, message: "binary frame: channel name is empty" };
-  const payloadAt = 3 + idLen + peerLen;
-  if (frame.byteLength < payloadAt) {
-    return { ok: false, message: "binary frame shorter than its header" };
-  }
-  try {
-    return {
-      ok: true,
-      channel: decoder.decode(frame.subarray(3, 3 + idLen)),
-      peer: decoder.decode(frame.subarray(3 + idLen, payloadAt)),
-      payload: frame.subarray(payloadAt),
-    };
-  } catch {
-    return { ok: false, message: "binary frame: channel or peer is not valid UTF-8" };
-  }
+  const header = decodeBinaryHeader(frame);
+  if (typeof header === "string") return { ok: false, message: header };
+  return {
+    ok: true,
+    channel: header.id,
+    peer: header.peer,
+    payload: frame.subarray(header.payloadOffset),
+  };
 }

@@ -32,10 +32,20 @@ export interface PubSubConfig {
   maxPublishesPerSec: number;
 }
 
+/** Empty variables count as unset, as in lib/config.ts. */
+const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
+
 const intFrom = (min: number, max: number, fallback: number) =>
-  z.string().trim().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(
-    z.number().int().min(min).max(max),
-  ).optional().transform((v) => v ?? fallback);
+  z.preprocess(
+    unsetIfEmpty,
+    z.string().trim().regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+      .transform(Number).pipe(
+        z.number().int().min(min, `must be between ${min} and ${max}`).max(
+          max,
+          `must be between ${min} and ${max}`,
+        ),
+      ).optional().transform((v) => v ?? fallback),
+  );
 
 const eventList = z.string().optional().transform((raw, ctx) => {
   if (raw === undefined || raw.trim() === "") return new Set<AuthorizerEvent>(AUTHORIZER_EVENTS);

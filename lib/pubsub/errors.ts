@@ -5,25 +5,28 @@
  *
  * @module
  */
+import { CloseCode, ErrorCode } from "../protocol.ts";
 
-/** Error codes of channel requests; the same strings appear in `error` frames and HTTP bodies. */
+/** The protocol error codes channel requests use (their definitions live in protocol.ts). */
 export const PubSubErrorCode = {
   /** The authorizer answered something other than 200 (or 5xx). */
-  Unauthorized: "unauthorized",
+  Unauthorized: ErrorCode.Unauthorized,
   /** The authorizer answered 5xx, timed out or could not be reached. */
-  AuthorizerUnavailable: "authorizer_unavailable",
+  AuthorizerUnavailable: ErrorCode.AuthorizerUnavailable,
   /** Channel name empty, too long or with a forbidden character. */
-  InvalidChannel: "invalid_channel",
+  InvalidChannel: ErrorCode.InvalidChannel,
   /** `unsubscribe` of a channel the connection is not subscribed to. */
-  NotSubscribed: "not_subscribed",
+  NotSubscribed: ErrorCode.NotSubscribed,
   /** `subscribe` of a channel the connection is already subscribed to; delivery stays single. */
-  AlreadySubscribed: "already_subscribed",
+  AlreadySubscribed: ErrorCode.AlreadySubscribed,
   /** Too many channels on one connection. */
-  LimitReached: "limit_reached",
+  LimitReached: ErrorCode.LimitReached,
   /** A published payload larger than `WSTUN_MAX_PUBLISH_BYTES`. */
-  PublishTooLarge: "publish_too_large",
+  PublishTooLarge: ErrorCode.PublishTooLarge,
   /** More publishes per second than `WSTUN_MAX_PUBLISHES_PER_SEC`. */
-  RateLimited: "rate_limited",
+  RateLimited: ErrorCode.RateLimited,
+  /** A malformed request (a missing field, a bad binary header). */
+  InvalidMessage: ErrorCode.InvalidMessage,
 } as const;
 export type PubSubErrorCode = typeof PubSubErrorCode[keyof typeof PubSubErrorCode];
 
@@ -37,10 +40,10 @@ export interface PubSubError {
  * Close code used when the authorizer goes down mid-session: the client should reconnect later
  * (wsify's "the authorizer is down, please close the current connection and reconnect").
  */
-export const AUTHORIZER_UNAVAILABLE_CLOSE_CODE = 4503;
+export const AUTHORIZER_UNAVAILABLE_CLOSE_CODE = CloseCode.AuthorizerUnavailable;
 
 /** Close code on `/ws` for a WSTun limit that wsify's protocol has no way to report in-band. */
-export const WSIFY_LIMIT_CLOSE_CODE = 4400;
+export const WSIFY_LIMIT_CLOSE_CODE = CloseCode.ChannelLimit;
 
 export function pubSubError(code: PubSubErrorCode, message: string): PubSubError {
   return { code, message };

@@ -77,12 +77,15 @@ export class NativeChannels implements ChannelSubscriber {
   binary(frame: Uint8Array<ArrayBuffer>): void {
     const decoded = decodeChannelBinary(frame);
     if (!decoded.ok) {
-      return this.#error({ code: "invalid_message", message: decoded.message }, undefined);
+      return this.#error(
+        { code: PubSubErrorCode.InvalidMessage, message: decoded.message },
+        undefined,
+      );
     }
     if (decoded.peer !== "") {
       return this.#error(
         {
-          code: "invalid_message",
+          code: PubSubErrorCode.InvalidMessage,
           message: "binary channel publish: the peer field must be empty",
         },
         undefined,
@@ -156,7 +159,11 @@ export class NativeChannels implements ChannelSubscriber {
 
   #publishJson(channel: string, data: unknown, ref: Ref): Promise<void> | void {
     if (data === undefined) {
-      return this.#error({ code: "invalid_message", message: "data: required" }, ref, channel);
+      return this.#error(
+        { code: PubSubErrorCode.InvalidMessage, message: "data: required" },
+        ref,
+        channel,
+      );
     }
     return this.#publish(channel, ref, { json: JSON.stringify(data), data });
   }
@@ -225,7 +232,7 @@ export class NativeChannels implements ChannelSubscriber {
     this.#send(JSON.stringify({ type: "ok", ref }));
   }
 
-  #error(error: PubSubError | { code: string; message: string }, ref: Ref, channel?: string): void {
+  #error(error: PubSubError, ref: Ref, channel?: string): void {
     this.#send(
       JSON.stringify({ type: "error", code: error.code, message: error.message, ref, channel }),
     );

@@ -1,12 +1,12 @@
 /**
  * What the authorizer is told about a client's WebSocket upgrade, in wsify's shape: `headers` as
  * Go's `http.Header` (canonical names, every value an array, no `Host`) and `query` as Go's
- * `url.Values`. The server token is removed, whichever way it came (`?token=` or
- * `Authorization: Bearer`): it is WSTun's secret, not the authorizer's.
+ * `url.Values`. The server's secrets are removed, whichever way they came (`?token=`,
+ * `Authorization: Bearer`, the session cookie): they are WSTun's, not the authorizer's.
  *
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { secretEquals } from "../secret.ts";
 
 /** The `headers` and `query` of an upgrade, as the authorizer receives them. */
 export interface UpgradeDescription {
@@ -14,38 +14,46 @@ export interface UpgradeDescription {
   query: Record<string, string[]>;
 }
 
-/** Describes `req` for the authorizer; `serverToken` (when set) is left out. */
-export function describeUpgrade(req: Request, serverToken?: string): UpgradeDescription {
+/** What to leave out: the server's tokens and the name of its session cookie. */
+export interface HiddenSecrets {
+  tokens: readonly string[];
+  cookie?: string;
+}
+
+/** Describes `req` for the authorizer, without the server's secrets. */
+export function describeUpgrade(req: Request, hidden: HiddenSecrets): UpgradeDescription {
   const headers: Record<string, string[]> = {};
   for (const [name, value] of req.headers) {
-    // Go keeps Host out of the header map.
-    if (name === "host") continue;
-    if (name === "authorization" && serverToken !== undefined && bearerIs(value, serverToken)) {
-      continue;
-    }
-    (headers[canonicalHeaderName(name)] ??= []).push(value);
+    const kept = keptHeader(name, value, hidden);
+    if (kept !== undefined) (headers[canonicalHeaderName(name)] ??= []).push(kept);
   }
   const query: Record<string, string[]> = {};
   for (const [name, value] of new URL(req.url).searchParams) {
-    if (name === "token" && serverToken !== undefined) continue;
+    if (name === "token" && hidden.tokens.length > 0) continue;
     (query[name] ??= []).push(value);
   }
   return { headers, query };
 }
 
+/** A header's value as the authorizer may see it, or undefined to leave the header out. */
+function keptHeader(name: string, value: string, hidden: HiddenSecrets): string | undefined {
+  // Go keeps Host out of the header map.
+  if (name === "host") return undefined;
+  if (name === "authorization") {
+    const bearer = /^Bearer\s+(.+)$/i.exec(value)?.[1].trim();
+    const isServerToken = bearer !== undefined &&
+      hidden.tokens.some((t) => secretEquals(bearer, t));
+    return isServerToken ? undefined : value;
+  }
+  if (name === "cookie" && hidden.cookie !== undefined) {
+    const prefix = `${hidden.cookie}=`;
+    const rest = value.split(";").map((c) => c.trim()).filter((c) => !c.startsWith(prefix));
+    return rest.length > 0 ? rest.join("; ") : undefined;
+  }
+  return value;
+}
+
 /** Go's `textproto.CanonicalMIMEHeaderKey`: `sec-websocket-key` → `Sec-Websocket-Key`. */
 export function canonicalHeaderName(name: string): string {
   return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash, ch) => dash + ch.toUpperCase());
-}
-
-/** Constant-time equality of two secrets; hashing first makes the lengths equal and hides them. */
-export function sameSecret(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-/** Whether an `Authorization` header is `Bearer <token>`, compared in constant time. */
-export function bearerIs(header: string, token: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header);
-  return match !== null && sameSecret(match[1].trim(), token);
 }

@@ -13,7 +13,7 @@ async function post(url: string, body: string, contentType = "application/json")
 }
 
 Deno.test("POST /broadcast: refused until WSTUN_BROADCAST_KEY is set, even with an empty key", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   try {
     const res = await post(`${server.http}/broadcast?key=`, '{"channel":"a","content":1}');
     assert.equal(res.status, 403);
@@ -24,7 +24,7 @@ Deno.test("POST /broadcast: refused until WSTUN_BROADCAST_KEY is set, even with 
 });
 
 Deno.test("POST /broadcast: the right key publishes (201) with both body shapes; a wrong key is 403", async () => {
-  const server = startPubSubServer({ WSTUN_BROADCAST_KEY: KEY });
+  const server = await startPubSubServer({ WSTUN_BROADCAST_KEY: KEY });
   const sub = await TestSocket.open(`${server.ws}/ws`);
   try {
     sub.send({ command: "join", args: { channel: "news" } });
@@ -54,7 +54,7 @@ Deno.test("POST /broadcast: the right key publishes (201) with both body shapes;
 });
 
 Deno.test("POST /broadcast: bad content type is 415, bad JSON and malformed bodies are 400", async () => {
-  const server = startPubSubServer({ WSTUN_BROADCAST_KEY: KEY });
+  const server = await startPubSubServer({ WSTUN_BROADCAST_KEY: KEY });
   const url = `${server.http}/broadcast?key=${KEY}`;
   try {
     const plain = await post(url, '{"channel":"a","content":1}', "text/plain");
@@ -81,7 +81,10 @@ Deno.test("POST /broadcast: bad content type is 415, bad JSON and malformed bodi
 });
 
 Deno.test("POST /broadcast: content over WSTUN_MAX_PUBLISH_BYTES is 413 publish_too_large", async () => {
-  const server = startPubSubServer({ WSTUN_BROADCAST_KEY: KEY, WSTUN_MAX_PUBLISH_BYTES: "100" });
+  const server = await startPubSubServer({
+    WSTUN_BROADCAST_KEY: KEY,
+    WSTUN_MAX_PUBLISH_BYTES: "100",
+  });
   try {
     const body = JSON.stringify({ channel: "a", content: "x".repeat(200) });
     const res = await post(`${server.http}/broadcast?key=${KEY}`, body);

@@ -7,7 +7,7 @@ import { TestSocket } from "./test_socket.ts";
 import { waitFor } from "./wait_for.ts";
 
 Deno.test("native: subscribe, publish, and each delivery names its channel and sender", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   const a = await TestSocket.open(`${server.ws}/_ws`);
   const b = await TestSocket.open(`${server.ws}/_ws`);
   try {
@@ -43,7 +43,7 @@ Deno.test("native: subscribe, publish, and each delivery names its channel and s
 });
 
 Deno.test("native: a duplicate subscribe is refused and delivery stays single; an unknown unsubscribe is not_subscribed", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   const c = await TestSocket.open(`${server.ws}/_ws`);
   try {
     c.send({ type: "subscribe", channel: "x", ref: 1 });
@@ -71,7 +71,7 @@ Deno.test("native: a duplicate subscribe is refused and delivery stays single; a
 });
 
 Deno.test("native: binary publish with kind 0x02 reaches native and /ws subscribers", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   const native = await TestSocket.open(`${server.ws}/_ws`);
   const wsify = await TestSocket.open(`${server.ws}/ws`);
   const publisher = await TestSocket.open(`${server.ws}/_ws`);
@@ -109,7 +109,7 @@ Deno.test("native: binary publish with kind 0x02 reaches native and /ws subscrib
 });
 
 Deno.test("native: /ws and POST /broadcast publishes reach native subscribers without from", async () => {
-  const server = startPubSubServer({ WSTUN_BROADCAST_KEY: "k" });
+  const server = await startPubSubServer({ WSTUN_BROADCAST_KEY: "k" });
   const native = await TestSocket.open(`${server.ws}/_ws`);
   const wsify = await TestSocket.open(`${server.ws}/ws`);
   try {
@@ -141,7 +141,7 @@ Deno.test("native: /ws and POST /broadcast publishes reach native subscribers wi
 });
 
 Deno.test("native: limits answer with their error codes and the connection stays open", async () => {
-  const server = startPubSubServer({
+  const server = await startPubSubServer({
     WSTUN_CHANNEL_NAME_MAX: "5",
     WSTUN_MAX_CHANNELS: "1",
     WSTUN_MAX_PUBLISH_BYTES: "8",
@@ -178,7 +178,7 @@ Deno.test("native: limits answer with their error codes and the connection stays
 
 Deno.test("native: a denied request is answered unauthorized; an outage is authorizer_unavailable then close 4503", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   const c = await TestSocket.open(`${server.ws}/_ws?user=alice`);
   try {
     authorizer.answerWith((call) => call.body.args?.channel === "secret" ? 403 : 200);
@@ -192,6 +192,10 @@ Deno.test("native: a denied request is answered unauthorized; an outage is autho
       ["join", { channel: "secret" }],
       ["broadcast", { channel: "open", content: { a: 1 } }],
     ]);
+    // Native requests carry the connection's upgrade so the authorizer knows who asks.
+    const client = calls[0].body.client as { query: unknown; headers: Record<string, unknown> };
+    assert.deepEqual(client.query, { user: ["alice"] });
+    assert.ok(client.headers["Sec-Websocket-Key"]);
     authorizer.fail();
     c.send({ type: "subscribe", channel: "later", ref: 3 });
     const down = await c.nextJson();
@@ -207,7 +211,9 @@ Deno.test("native: a denied request is answered unauthorized; an outage is autho
 });
 
 Deno.test("native: a burst of 10,000 publishes arrives complete and in publish order", async () => {
-  const server = startPubSubServer({ WSTUN_MAX_PUBLISHES_PER_SEC: "0" });
+  const server = await startPubSubServer({ WSTUN_MAX_PUBLISHES_PER_SEC: "0" }, {
+    maxMsgsPerSec: 0,
+  });
   const sub = await TestSocket.open(`${server.ws}/_ws`);
   const pub = await TestSocket.open(`${server.ws}/_ws`);
   try {

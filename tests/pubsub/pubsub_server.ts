@@ -1,21 +1,15 @@
 /**
- * Starts a real server with the pub/sub routes on 127.0.0.1, port 0, configured from an env-like
- * record as a user would configure it.
+ * Starts the real WSTun server (tests/_util/server.ts) with pub/sub configured from an env-like
+ * record, as a user would configure it, and names the URLs pub/sub tests use.
  *
  * @module
  */
-import { Hono } from "hono";
-import {
-  CHANNEL_BINARY_KIND,
-  createPubSub,
-  NativeChannels,
-  parsePubSubConfig,
-  type PubSub,
-} from "../../lib/pubsub/mod.ts";
-import { ChannelRequest, describeIssue } from "../../lib/protocol.ts";
-import { wsifyRoutes } from "../../routes/wsify.ts";
+import type { Config } from "../../lib/config.ts";
+import { parsePubSubConfig, type PubSub } from "../../lib/pubsub/mod.ts";
+import { startServer, type TestServer } from "../_util/server.ts";
 
 export interface RunningServer {
+  server: TestServer;
   pubsub: PubSub;
   /** `http://127.0.0.1:port` */
   http: string;
@@ -24,55 +18,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function startPubSubServer(
+export async function startPubSubServer(
   env: Record<string, string> = {},
-  options: { serverToken?: string } = {},
-): RunningServer {
-  const pubsub = createPubSub(parsePubSubConfig(env));
-  const app = new Hono();
-  app.route("/", wsifyRoutes({ pubsub, serverToken: options.serverToken }));
-  app.get("/_ws", (c) => interimNativeUpgrade(c.req.raw, pubsub));
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
-  const port = server.addr.port;
+  overrides: Partial<Config> = {},
+): Promise<RunningServer> {
+  const server = await startServer({ pubsub: parsePubSubConfig(env), ...overrides });
   return {
-    pubsub,
-    http: `http://127.0.0.1:${port}`,
-    ws: `ws://127.0.0.1:${port}`,
-    close: async () => {
-      pubsub.shutdown();
-      await server.shutdown();
-    },
+    server,
+    pubsub: server.pubsub,
+    http: server.base,
+    ws: server.base.replace(/^http/, "ws"),
+    close: () => server.close(),
   };
-}
-
-let nextId = 0;
-
-/** Stand-in for the hub's `/_ws` dispatch until the core lands: channel frames only. */
-function interimNativeUpgrade(req: Request, pubsub: PubSub): Response {
-  const { socket, response } = Deno.upgradeWebSocket(req);
-  socket.binaryType = "arraybuffer";
-  const channels = new NativeChannels({
-    id: `c${++nextId}`,
-    send: (frame) => socket.send(frame),
-    close: (code, reason) => socket.close(code, reason),
-  }, pubsub);
-  socket.onmessage = (e) => {
-    if (e.data instanceof ArrayBuffer) {
-      const frame = new Uint8Array(e.data);
-      if (frame[0] === CHANNEL_BINARY_KIND) channels.binary(frame);
-      return;
-    }
-    const parsed = ChannelRequest.safeParse(JSON.parse(e.data));
-    if (!parsed.success) {
-      socket.send(JSON.stringify({
-        type: "error",
-        code: "invalid_message",
-        message: describeIssue(parsed.error),
-      }));
-      return;
-    }
-    channels.request(parsed.data);
-  };
-  socket.onclose = () => channels.closed();
-  return response;
 }

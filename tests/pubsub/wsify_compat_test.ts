@@ -16,7 +16,7 @@ const broadcast = (channel: string, content: unknown) => ({
 });
 
 Deno.test("wsify /ws: join, broadcast, raw content to subscribers, sender echo, leave", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   const alice = await TestSocket.open(`${server.ws}/ws`);
   const bob = await TestSocket.open(`${server.ws}/ws`);
   try {
@@ -44,7 +44,7 @@ Deno.test("wsify /ws: join, broadcast, raw content to subscribers, sender echo, 
 });
 
 Deno.test("wsify /ws: a broadcaster that never joined sends but does not receive", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   const sub = await TestSocket.open(`${server.ws}/ws`);
   const pub = await TestSocket.open(`${server.ws}/ws`);
   try {
@@ -61,7 +61,7 @@ Deno.test("wsify /ws: a broadcaster that never joined sends but does not receive
 });
 
 Deno.test("wsify /ws: a second join never duplicates delivery; leaving an unknown channel is a no-op", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   const client = await TestSocket.open(`${server.ws}/ws`);
   try {
     client.send(join("dup"));
@@ -84,7 +84,7 @@ Deno.test("wsify /ws: a second join never duplicates delivery; leaving an unknow
 
 Deno.test("wsify /ws: the connect event carries headers and query as wsify's Go server sends them", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   try {
     const { status } = await upgradeStatus(`${server.ws}/ws?user=alice&tag=a&tag=b`, {
       "X-Api-Key": "k1",
@@ -108,7 +108,7 @@ Deno.test("wsify /ws: the connect event carries headers and query as wsify's Go 
 
 Deno.test("wsify /ws: a denied connect and an authorizer outage are both 403 before any upgrade", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   try {
     authorizer.deny();
     const denied = await upgradeStatus(`${server.ws}/ws`);
@@ -128,7 +128,7 @@ Deno.test("wsify /ws: an unreachable authorizer refuses the upgrade with 403", a
   const gone = LoopbackAuthorizer.start();
   const url = gone.url;
   await gone.close(); // nothing listens on that port any more
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: url });
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: url });
   try {
     const { status, body } = await upgradeStatus(`${server.ws}/ws`);
     assert.deepEqual(status, 403);
@@ -140,7 +140,7 @@ Deno.test("wsify /ws: an unreachable authorizer refuses the upgrade with 403", a
 
 Deno.test("wsify /ws: a denied command is not carried out; the next allowed one is", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   const client = await TestSocket.open(`${server.ws}/ws`);
   try {
     authorizer.answerWith((call) => call.body.args?.content === "secret" ? 403 : 200);
@@ -166,7 +166,7 @@ Deno.test("wsify /ws: a denied command is not carried out; the next allowed one 
 
 Deno.test("wsify /ws: an authorizer outage mid-session closes the socket with 4503 so the client reconnects", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   const client = await TestSocket.open(`${server.ws}/ws`);
   try {
     authorizer.fail();
@@ -184,7 +184,7 @@ Deno.test("wsify /ws: an authorizer outage mid-session closes the socket with 45
 
 Deno.test("wsify /ws: WSTUN_AUTHORIZER_EVENTS limits the calls to the listed events", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({
+  const server = await startPubSubServer({
     WSTUN_AUTHORIZER_URL: authorizer.url,
     WSTUN_AUTHORIZER_EVENTS: "connect,join",
   });
@@ -203,7 +203,7 @@ Deno.test("wsify /ws: WSTUN_AUTHORIZER_EVENTS limits the calls to the listed eve
 
 Deno.test("wsify /ws: authorizer calls reuse one connection", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   const client = await TestSocket.open(`${server.ws}/ws`);
   try {
     client.send(join("room"));
@@ -221,8 +221,8 @@ Deno.test("wsify /ws: authorizer calls reuse one connection", async () => {
 
 Deno.test("wsify /ws: the server token guards /ws and is never forwarded to the authorizer", async () => {
   const authorizer = LoopbackAuthorizer.start();
-  const server = startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url }, {
-    serverToken: "server-secret",
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url }, {
+    token: "server-secret",
   });
   try {
     const missing = await upgradeStatus(`${server.ws}/ws`);
@@ -248,7 +248,9 @@ Deno.test("wsify /ws: the server token guards /ws and is never forwarded to the 
 });
 
 Deno.test("wsify /ws: a burst of 10,000 broadcasts arrives complete and in publish order", async () => {
-  const server = startPubSubServer({ WSTUN_MAX_PUBLISHES_PER_SEC: "0" });
+  const server = await startPubSubServer({ WSTUN_MAX_PUBLISHES_PER_SEC: "0" }, {
+    maxMsgsPerSec: 0,
+  });
   const sub = await TestSocket.open(`${server.ws}/ws`);
   const pub = await TestSocket.open(`${server.ws}/ws`);
   try {

@@ -5,7 +5,7 @@ import { TestSocket } from "./test_socket.ts";
 import { waitFor } from "./wait_for.ts";
 
 async function closesWith(env: Record<string, string>, frames: object[], reason: string) {
-  const server = startPubSubServer(env);
+  const server = await startPubSubServer(env);
   const client = await TestSocket.open(`${server.ws}/ws`);
   try {
     for (const frame of frames) client.send(frame);
@@ -52,7 +52,7 @@ Deno.test("wsify /ws: more broadcasts per second than WSTUN_MAX_PUBLISHES_PER_SE
 });
 
 Deno.test("wsify /ws: frames that are not wsify commands are ignored, as wsify does", async () => {
-  const server = startPubSubServer();
+  const server = await startPubSubServer();
   const client = await TestSocket.open(`${server.ws}/ws`);
   try {
     client.send("not json");
