@@ -267,3 +267,33 @@ Deno.test("wsify /ws: a burst of 10,000 broadcasts arrives complete and in publi
     await server.close();
   }
 });
+
+Deno.test("wsify /ws: the server's session cookie and admin token never reach the authorizer", async () => {
+  const authorizer = LoopbackAuthorizer.start();
+  const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url }, {
+    token: "server-secret",
+    adminToken: "admin-secret",
+  });
+  try {
+    // A page load with ?token= sets the session cookie; a browser then opens /ws with it.
+    const page = await fetch(`${server.http}/_api/stats?token=server-secret`);
+    await page.body?.cancel();
+    const cookie = page.headers.get("set-cookie")!.split(";")[0];
+    const byCookie = await upgradeStatus(`${server.ws}/ws`, { Cookie: `${cookie}; theme=dark` });
+    assert.equal(byCookie.status, 101);
+    const byAdmin = await upgradeStatus(`${server.ws}/ws?app=1`, {
+      Authorization: "Bearer admin-secret",
+    });
+    assert.equal(byAdmin.status, 101);
+    const [first, second] = await authorizer.waitForCalls(2);
+    const firstHeaders = (first.body.args as { headers: Record<string, string[]> }).headers;
+    assert.deepEqual(firstHeaders["Cookie"], ["theme=dark"], "other cookies are kept");
+    const secondArgs = second.body.args as { headers: Record<string, string[]> };
+    assert.equal(secondArgs.headers["Authorization"], undefined);
+    const seen = JSON.stringify(authorizer.calls);
+    assert.ok(!seen.includes("secret") && !seen.includes(cookie.split("=")[1]));
+  } finally {
+    await server.close();
+    await authorizer.close();
+  }
+});
