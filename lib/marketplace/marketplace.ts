@@ -1,0 +1,544 @@
+/**
+ * The marketplace service: browses marketplace indexes, installs, updates and uninstalls services
+ * into Deno KV, keeps the `ServiceCatalog` in step, and hands the routes the bytes to serve.
+ *
+ * What it guarantees:
+ * - Nothing is written before the index, the manifest and every file have been fetched and checked
+ *   (format, name rules, paths, caps, each file's size and SHA-256). A refused install leaves KV
+ *   and the catalog as they were.
+ * - A version becomes visible in one atomic KV switch (see store.ts); concurrent operations on the
+ *   same name cannot both win (`conflict`). The replaced version's chunks are deleted afterwards.
+ * - Uninstall removes the record first (its pages 404 from then on), then the catalog entry, then
+ *   closes its running instances with reason `uninstalled`, then deletes its chunks.
+ * - Every public operation returns a `Result`; nothing throws at the caller for expected failures.
+ *
+ * Injected: the KV handle, `fetch`, the DNS resolver, the clock and the instance closer.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { ulid } from "ulid";
+import type { ServiceCatalog, ServiceInfo } from "../service_catalog.ts";
+import { AddressPolicy, parseMarketplaceUrl, type ResolveHost } from "./address_policy.ts";
+import { contentTypeFor } from "./content_type.ts";
+import { DEFAULT_MARKETPLACE_LIMITS, type MarketplaceLimits } from "./config.ts";
+import { MarketplaceError, type MarketplaceErrorCode, type Result } from "./errors.ts";
+import { MarketplaceFetcher } from "./fetcher.ts";
+import {
+  describeSchemaIssue,
+  type IndexEntry,
+  InstallRequest,
+  Manifest,
+  MarketplaceIndex,
+} from "./schema.ts";
+import { ServiceNameRules } from "./service_name.ts";
+import { type InstalledRecord, type InstallSource, MarketplaceStore } from "./store.ts";
+import { isUpdate } from "./version_order.ts";
+
+/** Closes every running instance of a service; the hub's `closeInstancesOfService`. */
+export type CloseInstancesOfService = (name: string, reason: "uninstalled") => unknown;
+
+export interface MarketplaceOptions {
+  kv: Deno.Kv;
+  catalog: ServiceCatalog;
+  limits?: Partial<MarketplaceLimits>;
+  fetch?: typeof fetch;
+  resolveHost?: ResolveHost;
+  /** Milliseconds since the epoch. */
+  now?: () => number;
+  closeInstancesOfService?: CloseInstancesOfService;
+  /** First path segments the server uses besides the built-in list (e.g. a new route). */
+  reservedNames?: readonly string[];
+}
+
+/** An installed service as `GET /_api/marketplace/installed` lists it. */
+export interface InstalledService {
+  name: string;
+  version: string;
+  description: string;
+  /** The URL the admin installed from: an index URL or a manifest URL. */
+  source: string;
+  sourceKind: "index" | "manifest";
+  manifest: string;
+  installedAt: string;
+  updatedAt: string;
+}
+
+/** One entry of a browsed index, marked against what is installed. */
+export interface BrowsedService {
+  name: string;
+  version: string;
+  description: string;
+  /** Absolute manifest URL. */
+  manifest: string;
+  installed: boolean;
+  installedVersion?: string;
+  updateAvailable: boolean;
+  /** False for names this server refuses (reserved); `reason` says why. */
+  installable: boolean;
+  reason?: string;
+}
+
+export interface BrowseResult {
+  name: string;
+  url: string;
+  services: BrowsedService[];
+}
+
+export interface Installed {
+  name: string;
+  version: string;
+}
+
+export interface Updated extends Installed {
+  previousVersion: string;
+}
+
+/** A file ready to serve. */
+export interface ServedFile {
+  bytes: Uint8Array<ArrayBuffer>;
+  contentType: string;
+  sha256: string;
+  version: string;
+}
+
+/** A manifest with every file fetched and verified, not yet written anywhere. */
+interface VerifiedBundle {
+  manifest: Manifest;
+  manifestUrl: URL;
+  files: Uint8Array[];
+}
+
+export class Marketplace {
+  readonly #store: MarketplaceStore;
+  readonly #catalog: ServiceCatalog;
+  readonly #limits: MarketplaceLimits;
+  readonly #fetcher: MarketplaceFetcher;
+  readonly #names: ServiceNameRules;
+  readonly #now: () => number;
+  readonly #closeInstances: CloseInstancesOfService;
+
+  constructor(options: MarketplaceOptions) {
+    this.#store = new MarketplaceStore(options.kv);
+    this.#catalog = options.catalog;
+    this.#limits = { ...DEFAULT_MARKETPLACE_LIMITS, ...options.limits };
+    this.#fetcher = new MarketplaceFetcher({
+      fetch: options.fetch ?? fetch,
+      policy: new AddressPolicy({
+        allowPrivate: this.#limits.allowPrivate,
+        resolve: options.resolveHost,
+      }),
+      timeoutMs: this.#limits.fetchTimeoutMs,
+      maxRedirects: this.#limits.maxRedirects,
+    });
+    this.#names = new ServiceNameRules(options.reservedNames);
+    this.#now = options.now ?? Date.now;
+    this.#closeInstances = options.closeInstancesOfService ?? (() => {});
+  }
+
+  get limits(): Readonly<MarketplaceLimits> {
+    return this.#limits;
+  }
+
+  /**
+   * Registers every installed service in the catalog (call once at start-up) and removes chunks
+   * that no record names and that are older than `orphanAgeMs` (left by a crash mid-install; the
+   * age keeps an install running in another isolate safe).
+   */
+  async load(orphanAgeMs = 60 * 60 * 1000): Promise<InstalledService[]> {
+    const records = await this.#store.list();
+    for (const record of records) this.#register(record);
+    for (const orphan of await this.#store.orphanVersions()) {
+      if (this.#now() - versionTime(orphan.versionId) >= orphanAgeMs) {
+        await this.#store.deleteVersion(orphan.name, orphan.versionId);
+      }
+    }
+    return records.map(toInstalledService);
+  }
+
+  async installed(): Promise<InstalledService[]> {
+    return (await this.#store.list()).map(toInstalledService).sort((a, b) =>
+      a.name.localeCompare(b.name)
+    );
+  }
+
+  /** Reads an index and marks each entry installed / update available. */
+  browse(rawUrl: string): Promise<Result<BrowseResult>> {
+    return settle(async () => {
+      const { index, url } = await this.#fetchIndex(rawUrl);
+      const installed = new Map((await this.#store.list()).map((r) => [r.name, r.version]));
+      const services = index.services.map((entry): BrowsedService => {
+        const installedVersion = installed.get(entry.name);
+        const problem = this.#names.problem(entry.name);
+        return {
+          name: entry.name,
+          version: entry.version,
+          description: entry.description,
+          manifest: resolveManifestUrl(entry, url).href,
+          installed: installedVersion !== undefined,
+          ...(installedVersion !== undefined ? { installedVersion } : {}),
+          updateAvailable: installedVersion !== undefined &&
+            isUpdate(entry.version, installedVersion),
+          installable: problem === undefined,
+          ...(problem ? { reason: `${entry.name} is reserved on this server` } : {}),
+        };
+      });
+      return { name: index.name, url: url.href, services };
+    });
+  }
+
+  /** Installs a service that is not installed yet. */
+  install(request: unknown): Promise<Result<Installed>> {
+    return settle(async () => {
+      const parsed = InstallRequest.safeParse(request);
+      if (!parsed.success) {
+        throw new MarketplaceError(
+          "invalid_request",
+          `body must be {"manifest": url} or {"url": indexUrl, "name": service}: ${
+            describeSchemaIssue(parsed.error)
+          }`,
+        );
+      }
+      const source: InstallSource = "manifest" in parsed.data
+        ? { kind: "manifest", url: parsed.data.manifest }
+        : { kind: "index", url: parsed.data.url, name: parsed.data.name };
+      if (source.kind === "index") this.#checkName(source.name);
+      if (source.kind === "index" && await this.#store.get(source.name)) {
+        throw alreadyInstalled(source.name);
+      }
+
+      const bundle = await this.#fetchBundle(source);
+      const name = bundle.manifest.name;
+      if (await this.#store.get(name)) throw alreadyInstalled(name);
+      if ((await this.#store.list()).length >= this.#limits.maxServices) {
+        throw new MarketplaceError(
+          "limit_reached",
+          `${this.#limits.maxServices} services are installed already (WSTUN_MARKETPLACE_MAX_SERVICES)`,
+        );
+      }
+      const at = new Date(this.#now()).toISOString();
+      const record = await this.#commit(bundle, source, { installedAt: at, updatedAt: at }, null);
+      return { name: record.name, version: record.version };
+    });
+  }
+
+  /** Re-fetches an installed service from the source it was installed from and switches to it. */
+  update(name: string): Promise<Result<Updated>> {
+    return settle(async () => {
+      const current = await this.#store.get(name);
+      if (!current) throw notInstalled(name);
+      const { record: old, versionstamp } = current;
+      const bundle = await this.#fetchBundle(old.source, name);
+      const record = await this.#commit(
+        bundle,
+        old.source,
+        { installedAt: old.installedAt, updatedAt: new Date(this.#now()).toISOString() },
+        versionstamp,
+      );
+      await this.#store.deleteVersion(name, old.versionId);
+      return { name, version: record.version, previousVersion: old.version };
+    });
+  }
+
+  /** Removes a service, closes its running instances and deletes its files. */
+  uninstall(name: string): Promise<Result<{ name: string }>> {
+    return settle(async () => {
+      const current = await this.#store.get(name);
+      if (!current) throw notInstalled(name);
+      if (!await this.#store.removeRecord(name, current.versionstamp)) throw conflict(name);
+      this.#catalog.unregister(name);
+      await this.#closeInstances(name, "uninstalled");
+      await this.#store.deleteVersion(name, current.record.versionId);
+      return { name };
+    });
+  }
+
+  /**
+   * The file to serve for `/{name}/{path}`: `service` and `main` mean the manifest's endpoints.
+   * `"no_service"` when nothing of that name is installed, `"no_file"` when it has no such file.
+   */
+  async file(name: string, path: string): Promise<ServedFile | "no_service" | "no_file"> {
+    // Two tries: an update may delete the version we read between reading the record and its chunks.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const current = await this.#store.get(name);
+      if (!current) return "no_service";
+      const { record } = current;
+      const filePath = path === "service" || path === "main" ? record.endpoints[path] : path;
+      const index = record.files.findIndex((f) => f.path === filePath);
+      if (index < 0) return "no_file";
+      const bytes = await this.#store.readFile(record, index);
+      if (bytes === null) continue;
+      const file = record.files[index];
+      return {
+        bytes,
+        contentType: contentTypeFor(file.path),
+        sha256: file.sha256,
+        version: record.version,
+      };
+    }
+    return "no_file";
+  }
+
+  async #fetchIndex(rawUrl: string): Promise<{ index: MarketplaceIndex; url: URL }> {
+    const url = parseMarketplaceUrl(rawUrl);
+    const { json, finalUrl } = await this.#fetchJson(url, "invalid_index", "index");
+    const parsed = MarketplaceIndex.safeParse(json);
+    if (!parsed.success) {
+      throw new MarketplaceError("invalid_index", `index: ${describeSchemaIssue(parsed.error)}`, {
+        url: url.href,
+      });
+    }
+    return { index: parsed.data, url: finalUrl };
+  }
+
+  /** Fetches the manifest named by `source` and every file in it, checking everything. */
+  async #fetchBundle(source: InstallSource, expectedName?: string): Promise<VerifiedBundle> {
+    let manifestUrl: URL;
+    if (source.kind === "index") {
+      const { index, url } = await this.#fetchIndex(source.url);
+      const entry = index.services.find((s) => s.name === source.name);
+      if (!entry) {
+        throw new MarketplaceError(
+          "not_in_index",
+          `${index.name} has no service named ${source.name}`,
+          {
+            url: url.href,
+          },
+        );
+      }
+      manifestUrl = resolveManifestUrl(entry, url);
+      expectedName ??= source.name;
+    } else {
+      manifestUrl = parseMarketplaceUrl(source.url);
+    }
+    const { json, finalUrl } = await this.#fetchJson(manifestUrl, "invalid_manifest", "manifest");
+    const parsed = Manifest.safeParse(json);
+    if (!parsed.success) {
+      throw new MarketplaceError(
+        "invalid_manifest",
+        `manifest: ${describeSchemaIssue(parsed.error)}`,
+        {
+          url: manifestUrl.href,
+        },
+      );
+    }
+    const manifest = parsed.data;
+    this.#checkName(manifest.name);
+    if (expectedName !== undefined && manifest.name !== expectedName) {
+      throw new MarketplaceError(
+        "name_mismatch",
+        `the manifest is for ${manifest.name}, not ${expectedName}`,
+        { url: manifestUrl.href },
+      );
+    }
+    this.#checkCaps(manifest, manifestUrl);
+    const files: Uint8Array[] = [];
+    for (const file of manifest.files) files.push(await this.#fetchFile(file, finalUrl));
+    return { manifest, manifestUrl, files };
+  }
+
+  async #fetchJson(
+    url: URL,
+    code: MarketplaceErrorCode,
+    what: string,
+  ): Promise<{ json: unknown; finalUrl: URL }> {
+    const max = this.#limits.maxDocumentBytes;
+    const fetched = await this.#fetcher.fetchBytes(
+      url,
+      max,
+      () =>
+        new MarketplaceError(
+          code,
+          `the ${what} is larger than ${max} bytes (WSTUN_MARKETPLACE_MAX_DOCUMENT_BYTES)`,
+          {
+            url: url.href,
+          },
+        ),
+    );
+    try {
+      return { json: JSON.parse(new TextDecoder().decode(fetched.bytes)), finalUrl: fetched.url };
+    } catch (e) {
+      throw new MarketplaceError(code, `the ${what} is not JSON: ${(e as Error).message}`, {
+        url: url.href,
+      });
+    }
+  }
+
+  #checkName(name: string): void {
+    const problem = this.#names.problem(name);
+    if (problem === "invalid_name") {
+      throw new MarketplaceError(
+        "invalid_name",
+        `${name}: must be 1-40 lowercase letters, digits or '-'`,
+      );
+    }
+    if (problem === "reserved_name") {
+      throw new MarketplaceError(
+        "reserved_name",
+        `${name} is the name of a built-in service or a server route and cannot be installed`,
+      );
+    }
+  }
+
+  /** Refuses, from the declared sizes alone, a bundle that breaks a cap — before fetching any file. */
+  #checkCaps(manifest: Manifest, url: URL): void {
+    const { maxFiles, maxFileBytes, maxTotalBytes } = this.#limits;
+    if (manifest.files.length > maxFiles) {
+      throw new MarketplaceError(
+        "too_many_files",
+        `the manifest lists ${manifest.files.length} files; at most ${maxFiles} are allowed (WSTUN_MARKETPLACE_MAX_FILES)`,
+        { url: url.href },
+      );
+    }
+    let total = 0;
+    for (const file of manifest.files) {
+      if (file.size > maxFileBytes) {
+        throw new MarketplaceError(
+          "file_too_large",
+          `${file.path} is ${file.size} bytes; at most ${maxFileBytes} are allowed (WSTUN_MARKETPLACE_MAX_FILE_BYTES)`,
+          { url: url.href, path: file.path },
+        );
+      }
+      total += file.size;
+    }
+    if (total > maxTotalBytes) {
+      throw new MarketplaceError(
+        "bundle_too_large",
+        `the files total ${total} bytes; at most ${maxTotalBytes} are allowed (WSTUN_MARKETPLACE_MAX_TOTAL_BYTES)`,
+        { url: url.href },
+      );
+    }
+  }
+
+  /** Fetches one file and checks it against its declared size and SHA-256. */
+  async #fetchFile(file: Manifest["files"][number], manifestUrl: URL): Promise<Uint8Array> {
+    const url = new URL(file.path, manifestUrl);
+    const where = { url: url.href, path: file.path };
+    const { bytes } = await this.#fetcher.fetchBytes(
+      url,
+      file.size,
+      () =>
+        new MarketplaceError(
+          "size_mismatch",
+          `${file.path} is larger than the ${file.size} bytes the manifest declares`,
+          where,
+        ),
+    );
+    if (bytes.byteLength !== file.size) {
+      throw new MarketplaceError(
+        "size_mismatch",
+        `${file.path} is ${bytes.byteLength} bytes; the manifest declares ${file.size}`,
+        where,
+      );
+    }
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (sha256 !== file.sha256) {
+      throw new MarketplaceError(
+        "hash_mismatch",
+        `${file.path} has SHA-256 ${sha256}; the manifest declares ${file.sha256}`,
+        where,
+      );
+    }
+    return bytes;
+  }
+
+  /** Writes the chunks, then switches the record atomically; cleans up the chunks if it loses. */
+  async #commit(
+    bundle: VerifiedBundle,
+    source: InstallSource,
+    times: { installedAt: string; updatedAt: string },
+    expectedVersionstamp: string | null,
+  ): Promise<InstalledRecord> {
+    const { manifest } = bundle;
+    const record: InstalledRecord = {
+      name: manifest.name,
+      version: manifest.version,
+      description: manifest.description,
+      source,
+      manifestUrl: bundle.manifestUrl.href,
+      ...times,
+      versionId: ulid(this.#now()),
+      endpoints: manifest.endpoints,
+      files: manifest.files.map(({ path, sha256, size }) => ({ path, sha256, size })),
+    };
+    let switched = false;
+    try {
+      await this.#store.writeChunks(record.name, record.versionId, bundle.files);
+      switched = await this.#store.switchTo(record, expectedVersionstamp);
+    } finally {
+      if (!switched) await this.#store.deleteVersion(record.name, record.versionId);
+    }
+    if (!switched) {
+      throw expectedVersionstamp === null ? alreadyInstalled(record.name) : conflict(record.name);
+    }
+    this.#register(record);
+    return record;
+  }
+
+  #register(record: InstalledRecord): void {
+    this.#catalog.register(toServiceInfo(record));
+  }
+}
+
+function toServiceInfo(record: InstalledRecord): ServiceInfo {
+  return {
+    name: record.name,
+    builtin: false,
+    description: record.description,
+    endpoints: { service: `/${record.name}/service`, main: `/${record.name}/main` },
+    version: record.version,
+  };
+}
+
+function toInstalledService(record: InstalledRecord): InstalledService {
+  return {
+    name: record.name,
+    version: record.version,
+    description: record.description,
+    source: record.source.url,
+    sourceKind: record.source.kind,
+    manifest: record.manifestUrl,
+    installedAt: record.installedAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+function resolveManifestUrl(entry: IndexEntry, indexUrl: URL): URL {
+  return parseMarketplaceUrl(entry.manifest, indexUrl);
+}
+
+/** The timestamp a ULID version id was made at. */
+function versionTime(versionId: string): number {
+  const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  let time = 0;
+  for (const char of versionId.slice(0, 10)) time = time * 32 + alphabet.indexOf(char);
+  return time;
+}
+
+function alreadyInstalled(name: string): MarketplaceError {
+  return new MarketplaceError(
+    "already_installed",
+    `${name} is already installed; update it instead`,
+  );
+}
+
+function notInstalled(name: string): MarketplaceError {
+  return new MarketplaceError("not_installed", `no installed service is named ${name}`);
+}
+
+function conflict(name: string): MarketplaceError {
+  return new MarketplaceError(
+    "conflict",
+    `${name} was changed by another operation at the same time; try again`,
+  );
+}
+
+/** Runs `work`, turning a `MarketplaceError` into a failed `Result`; other errors propagate. */
+async function settle<T>(work: () => Promise<T>): Promise<Result<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (e) {
+    if (e instanceof MarketplaceError) return { ok: false, error: e.toFailure() };
+    throw e;
+  }
+}
