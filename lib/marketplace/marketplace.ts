@@ -146,14 +146,49 @@ export class Marketplace {
    * age keeps an install running in another isolate safe).
    */
   async load(orphanAgeMs = 60 * 60 * 1000): Promise<InstalledService[]> {
-    const records = await this.#store.list();
-    for (const record of records) this.#register(record);
+    const records = await this.syncCatalog();
     for (const orphan of await this.#store.orphanVersions()) {
       if (this.#now() - versionTime(orphan.versionId) >= orphanAgeMs) {
         await this.#store.deleteVersion(orphan.name, orphan.versionId);
       }
     }
     return records.map(toInstalledService);
+  }
+
+  /**
+   * Makes the catalog match KV: registers every installed service and unregisters (closing their
+   * instances with reason `uninstalled`) marketplace services that are no longer installed.
+   */
+  async syncCatalog(): Promise<InstalledRecord[]> {
+    const records = await this.#store.list();
+    const installed = new Set(records.map((r) => r.name));
+    for (const record of records) this.#register(record);
+    for (const service of this.#catalog.list()) {
+      if (service.builtin || installed.has(service.name)) continue;
+      this.#catalog.unregister(service.name);
+      await this.#closeInstances(service.name, "uninstalled");
+    }
+    return records;
+  }
+
+  /**
+   * Follows installs, updates and uninstalls made by other isolates (or servers) sharing this KV,
+   * re-syncing the catalog after each; `onSync` runs after every sync. Stop it before closing KV.
+   */
+  watch(onSync?: () => void): { stop(): Promise<void> } {
+    const reader = this.#store.watchChanges().getReader();
+    const loop = (async () => {
+      while (!(await reader.read()).done) {
+        await this.syncCatalog();
+        onSync?.();
+      }
+    })();
+    return {
+      stop: async () => {
+        await reader.cancel();
+        await loop;
+      },
+    };
   }
 
   async installed(): Promise<InstalledService[]> {
@@ -207,15 +242,16 @@ export class Marketplace {
         throw alreadyInstalled(source.name);
       }
 
-      const bundle = await this.#fetchBundle(source);
-      const name = bundle.manifest.name;
-      if (await this.#store.get(name)) throw alreadyInstalled(name);
-      if ((await this.#store.list()).length >= this.#limits.maxServices) {
-        throw new MarketplaceError(
-          "limit_reached",
-          `${this.#limits.maxServices} services are installed already (WSTUN_MARKETPLACE_MAX_SERVICES)`,
-        );
-      }
+      // Refuse what can be refused from the manifest alone before fetching any file.
+      const bundle = await this.#fetchBundle(source, undefined, async (manifest) => {
+        if (await this.#store.get(manifest.name)) throw alreadyInstalled(manifest.name);
+        if ((await this.#store.list()).length >= this.#limits.maxServices) {
+          throw new MarketplaceError(
+            "limit_reached",
+            `${this.#limits.maxServices} services are installed already (WSTUN_MARKETPLACE_MAX_SERVICES)`,
+          );
+        }
+      });
       const at = new Date(this.#now()).toISOString();
       const record = await this.#commit(bundle, source, { installedAt: at, updatedAt: at }, null);
       return { name: record.name, version: record.version };
@@ -292,7 +328,11 @@ export class Marketplace {
   }
 
   /** Fetches the manifest named by `source` and every file in it, checking everything. */
-  async #fetchBundle(source: InstallSource, expectedName?: string): Promise<VerifiedBundle> {
+  async #fetchBundle(
+    source: InstallSource,
+    expectedName?: string,
+    beforeFiles?: (manifest: Manifest) => Promise<void>,
+  ): Promise<VerifiedBundle> {
     let manifestUrl: URL;
     if (source.kind === "index") {
       const { index, url } = await this.#fetchIndex(source.url);
@@ -332,6 +372,7 @@ export class Marketplace {
       );
     }
     this.#checkCaps(manifest, manifestUrl);
+    await beforeFiles?.(manifest);
     const files: Uint8Array[] = [];
     for (const file of manifest.files) files.push(await this.#fetchFile(file, finalUrl));
     return { manifest, manifestUrl, files };

@@ -3,6 +3,7 @@
  *
  *   ["marketplace", "services", name]                              → InstalledRecord (the current version)
  *   ["marketplace", "chunks", name, versionId, fileIndex, chunk]   → Uint8Array, ≤ CHUNK_BYTES
+ *   ["marketplace", "generation"]                                   → KvU64, +1 on every switch or removal
  *
  * Guarantees: a version's chunks are written (in several atomic batches, to stay under KV's 64 KiB
  * value and 800 KiB mutation limits) before the record naming that version is set, and the record
@@ -22,6 +23,8 @@ const DELETES_PER_BATCH = 500;
 
 const SERVICES = ["marketplace", "services"] as const;
 const CHUNKS = ["marketplace", "chunks"] as const;
+/** Bumped in the same atomic operation as every switch and removal, so other isolates can watch it. */
+const GENERATION = ["marketplace", "generation"] as const;
 
 /** One stored file: where it is served and what it must hash to. */
 export interface StoredFile {
@@ -108,6 +111,7 @@ export class MarketplaceStore {
     const result = await this.#kv.atomic()
       .check({ key, versionstamp: expected })
       .set(key, record)
+      .sum([...GENERATION], 1n)
       .commit();
     return result.ok;
   }
@@ -115,9 +119,17 @@ export class MarketplaceStore {
   /** Removes the record if it still has versionstamp `expected`; its chunks stay until `deleteVersion`. */
   async removeRecord(name: string, expected: string): Promise<boolean> {
     const key = [...SERVICES, name];
-    const result = await this.#kv.atomic().check({ key, versionstamp: expected }).delete(key)
+    const result = await this.#kv.atomic()
+      .check({ key, versionstamp: expected })
+      .delete(key)
+      .sum([...GENERATION], 1n)
       .commit();
     return result.ok;
+  }
+
+  /** A stream that yields once now and again after every switch or removal, from any isolate. */
+  watchChanges(): ReadableStream<unknown> {
+    return this.#kv.watch([[...GENERATION]]);
   }
 
   /** Deletes every chunk of one version. */

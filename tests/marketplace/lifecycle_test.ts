@@ -246,3 +246,67 @@ Deno.test("load: chunks left by a crash before the switch are removed once they 
     await market.close();
   }
 });
+
+Deno.test("install: at WSTUN_MARKETPLACE_MAX_SERVICES a new install is refused (409 limit_reached) before any file is fetched", async () => {
+  const market = await MarketplaceServer.start();
+  const app = await MarketplaceApp.start({ limits: { maxServices: 1 } });
+  try {
+    assertEquals(
+      (await app.api("POST", "/_api/marketplace/install", { url: market.indexUrl, name: "poll" }))
+        .status,
+      201,
+    );
+    const manifest = await market.readJson<{ name: string }>("poll/manifest.json");
+    manifest.name = "poll-two";
+    await market.writeJson("poll/manifest.json", manifest);
+    market.requests.length = 0;
+    const answer = await app.api("POST", "/_api/marketplace/install", {
+      manifest: market.url("poll/manifest.json"),
+    });
+    assertEquals([answer.status, answer.json.error], [409, "limit_reached"]);
+    assertEquals(market.requests, ["/poll/manifest.json"]);
+    assertEquals(app.catalog.has("poll-two"), false);
+  } finally {
+    await app.close();
+    await market.close();
+  }
+});
+
+Deno.test("isolates: a server sharing the KV sees installs and uninstalls made by another and closes its instances", async () => {
+  const market = await MarketplaceServer.start();
+  const dir = await Deno.makeTempDir({ prefix: "wstun-kv-" });
+  const one = await MarketplaceApp.start({ kvPath: `${dir}/wstun.kv` });
+  const two = await MarketplaceApp.start({ kvPath: `${dir}/wstun.kv` });
+  let synced: () => void = () => {};
+  const watcher = two.marketplace.watch(() => synced());
+  const nextSync = (check: () => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no sync within 5 s")), 5000);
+      synced = () => {
+        if (!check()) return;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  try {
+    const installed = nextSync(() => two.catalog.has("poll"));
+    assertEquals(
+      (await one.api("POST", "/_api/marketplace/install", { url: market.indexUrl, name: "poll" }))
+        .status,
+      201,
+    );
+    await installed;
+    assertEquals(two.catalog.get("poll")?.version, "1.0.0");
+
+    const removed = nextSync(() => !two.catalog.has("poll"));
+    assertEquals((await one.api("DELETE", "/_api/marketplace/services/poll")).status, 204);
+    await removed;
+    assertEquals(two.closed, [{ name: "poll", reason: "uninstalled" }]);
+  } finally {
+    await watcher.stop();
+    await two.close();
+    await one.close();
+    await Deno.remove(dir, { recursive: true });
+    await market.close();
+  }
+});
