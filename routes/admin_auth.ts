@@ -5,30 +5,9 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
-import type { Context, MiddlewareHandler } from "hono";
-
-/** Whether `presented` equals `expected`, in time independent of where they differ (or their lengths). */
-export function tokensMatch(presented: string, expected: string): boolean {
-  // Hashing first gives equal-length inputs, so neither content nor length leaks through timing.
-  const a = createHash("sha256").update(presented).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
-/** The bearer token of a request, or `undefined`. */
-export function bearerToken(c: Context): string | undefined {
-  const header = c.req.header("authorization");
-  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
-  return match?.[1];
-}
-
-/** Whether the request carries the admin token (false when none is configured). */
-export function isAdmin(c: Context, adminToken: string | undefined): boolean {
-  const presented = bearerToken(c);
-  return adminToken !== undefined && adminToken !== "" && presented !== undefined &&
-    tokensMatch(presented, adminToken);
-}
+import type { MiddlewareHandler } from "hono";
+import { secretEquals } from "../lib/secret.ts";
+import { bearerToken } from "./server_auth.ts";
 
 /** Middleware refusing every request that does not carry the admin token. */
 export function requireAdmin(adminToken: string | undefined): MiddlewareHandler {
@@ -42,12 +21,12 @@ export function requireAdmin(adminToken: string | undefined): MiddlewareHandler 
     const presented = bearerToken(c);
     if (presented === undefined) {
       c.header("WWW-Authenticate", 'Bearer realm="wstun-admin"');
-      return c.json({
-        error: "unauthorized",
-        message: "missing Authorization: Bearer <admin token>",
-      }, 401);
+      return c.json(
+        { error: "unauthorized", message: "missing Authorization: Bearer <admin token>" },
+        401,
+      );
     }
-    if (!tokensMatch(presented, adminToken)) {
+    if (!secretEquals(presented, adminToken)) {
       c.header("WWW-Authenticate", 'Bearer realm="wstun-admin", error="invalid_token"');
       return c.json({ error: "unauthorized", message: "wrong admin token" }, 401);
     }

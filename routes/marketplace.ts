@@ -14,7 +14,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import {
   type Marketplace,
   MARKETPLACE_ERROR_STATUS,
@@ -54,7 +54,7 @@ export const MARKETPLACE_CSP = [
   "frame-ancestors 'self'",
 ].join("; ");
 
-/** Builds the sub-app; mount it with `app.route("/", createMarketplaceRoutes(…))`. */
+/** The admin API; mount it with `app.route("/", createMarketplaceRoutes(…))`. */
 export function createMarketplaceRoutes(options: MarketplaceRoutesOptions): Hono {
   const { marketplace } = options;
   const names = new ServiceNameRules(options.reservedNames);
@@ -110,13 +110,48 @@ export function createMarketplaceRoutes(options: MarketplaceRoutesOptions): Hono
     return result.ok ? c.body(null, 204) : failure(c, result.error);
   });
 
+  return app;
+}
+
+export interface MarketplaceFilesOptions {
+  marketplace: Marketplace;
+  /**
+   * The server-token guard. Installed services' pages (and misses) pass through it like every
+   * other route; their other files are public like /libwstun.js, because a sandboxed page's
+   * requests never carry the server's SameSite session cookie.
+   */
+  pageGuard?: MiddlewareHandler;
+  reservedNames?: readonly string[];
+}
+
+/**
+ * Serves installed services at `/{name}/service`, `/{name}/main` and `/{name}/{path}`. Mount it
+ * before the server-token guard; names that are not installed fall through untouched.
+ */
+export function createMarketplaceFiles(options: MarketplaceFilesOptions): Hono {
+  const { marketplace } = options;
+  const names = new ServiceNameRules(options.reservedNames);
+  const guard: MiddlewareHandler = options.pageGuard ?? ((_c, next) => next());
+  const app = new Hono();
+
   app.get("/:name/*", async (c, next) => {
     const name = c.req.param("name");
     if (names.problem(name) !== undefined) return next();
     const path = c.req.path.slice(name.length + 2);
     const file = await marketplace.file(name, decodeURIComponentSafe(path));
-    // An unknown name is someone else's route; a known service with no such file is our 404.
+    // An unknown name is someone else's route.
     if (file === "no_service") return next();
+    if (file === "no_file" || file.page) {
+      let admitted = false;
+      // Throws the guard's 401 when the server token is missing.
+      await guard(c, () => {
+        admitted = true;
+        return Promise.resolve();
+      });
+      if (!admitted) {
+        return c.json({ error: "unauthorized", message: "this server needs its token" }, 401);
+      }
+    }
     if (file === "no_file") {
       return c.json({ error: "not_found", message: `${name} has no file ${path}` }, 404);
     }

@@ -10,31 +10,47 @@ import { z } from "zod";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** Empty variables count as unset, as in lib/config.ts. */
+const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
+
 function integer(fallback: number, min: number, max: number) {
-  return z.coerce.number().int().min(min).max(max).default(fallback);
+  const message = `must be an integer between ${min} and ${max}`;
+  return z.preprocess(
+    unsetIfEmpty,
+    z.coerce.number().int(message).min(min, message).max(max, message).default(fallback),
+  );
 }
 
 const boolean = (fallback: boolean) =>
-  z.enum(["true", "false", "1", "0"]).default(fallback ? "true" : "false").transform((v) =>
-    v === "true" || v === "1"
+  z.preprocess(
+    unsetIfEmpty,
+    z.enum(["true", "false", "1", "0"], { message: "must be true or false" })
+      .default(fallback ? "true" : "false")
+      .transform((v) => v === "true" || v === "1"),
   );
 
 /** Comma-separated absolute http(s) URLs; blanks ignored. */
-const urlList = z.string().default("").transform((raw, ctx) => {
-  const urls = raw.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const url of urls) {
-    if (!/^https?:\/\//.test(url) || !URL.canParse(url)) {
-      ctx.addIssue({ code: "custom", message: `not an http(s) URL: ${url}` });
-      return z.NEVER;
+const urlList = z.preprocess(
+  unsetIfEmpty,
+  z.string().default("").transform((raw, ctx) => {
+    const urls = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const url of urls) {
+      if (!/^https?:\/\//.test(url) || !URL.canParse(url)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be comma-separated http(s) URLs, not ${url}`,
+        });
+        return z.NEVER;
+      }
     }
-  }
-  return urls;
-});
+    return urls;
+  }),
+);
 
 /** Marketplace variables, keyed by their environment names. */
 export const marketplaceEnvShape = {
   /** Deno KV file for installed services; unset = Deno's default (the managed KV on Deploy). */
-  WSTUN_KV_PATH: z.string().min(1).optional(),
+  WSTUN_KV_PATH: z.preprocess(unsetIfEmpty, z.string().min(1).optional()),
   /** Index URLs /admin offers to browse. */
   WSTUN_MARKETPLACE_URLS: urlList,
   /** Whether marketplace URLs may point at loopback and private addresses. */

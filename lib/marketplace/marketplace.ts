@@ -100,6 +100,8 @@ export interface ServedFile {
   contentType: string;
   sha256: string;
   version: string;
+  /** Whether this is one of the two endpoint pages (the host page or the member page). */
+  page: boolean;
 }
 
 /** A manifest with every file fetched and verified, not yet written anywhere. */
@@ -310,6 +312,7 @@ export class Marketplace {
         contentType: contentTypeFor(file.path),
         sha256: file.sha256,
         version: record.version,
+        page: file.path === record.endpoints.service || file.path === record.endpoints.main,
       };
     }
     return "no_file";

@@ -17,7 +17,13 @@ export interface TestServer extends WstunServer {
 
 /** Starts a server with default limits, overridden field by field. */
 export async function startServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const config = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides });
+  // A fresh in-memory KV per server, so installed marketplace services never leak between tests.
+  const config = defaultConfig({
+    hostname: "127.0.0.1",
+    port: 0,
+    kvPath: ":memory:",
+    ...overrides,
+  });
   const server = await createServer(config);
   const http = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -26,7 +32,7 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
   const base = `http://127.0.0.1:${http.addr.port}`;
   const close = async () => {
     await http.shutdown();
-    server.shutdown();
+    await server.shutdown();
   };
   return {
     ...server,

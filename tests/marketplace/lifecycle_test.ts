@@ -5,6 +5,7 @@
  */
 import { ulid } from "ulid";
 import { assert, assertEquals } from "./assertions.ts";
+import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
 import { ADMIN_TOKEN, MarketplaceApp, MarketplaceServer } from "./marketplace_fixture.ts";
 
 async function withInstalled(
@@ -196,14 +197,23 @@ Deno.test("update: an unknown name is 404 not_installed", async () => {
 
 Deno.test("uninstall: 204, its instances are closed with reason uninstalled, its pages 404, nothing stays in KV", async () => {
   await withInstalled(async (app) => {
+    await using host = await TestSocket.open(app.wsUrl);
+    await using member = await TestSocket.open(app.wsUrl);
+    const room = await createRoom(host, { service: "poll", name: "Lunch?" });
+    await joinRoom(host, member, room.uuid, "ana");
+
     const answer = await fetch(`${app.origin}/_api/marketplace/services/poll`, {
       method: "DELETE",
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     assertEquals(answer.status, 204);
     await answer.body?.cancel();
-    assertEquals(app.closed, [{ name: "poll", reason: "uninstalled" }]);
+    const closed = { type: "instance_closed", uuid: room.uuid, reason: "uninstalled" };
+    assertEquals(await host.next(), closed);
+    assertEquals(await member.next(), closed);
     assertEquals(app.catalog.has("poll"), false);
+    const refused = await host.request({ type: "create_instance", service: "poll", name: "Again" });
+    assertEquals([refused.type, refused.code], ["error", "unknown_service"]);
     assertEquals(await app.storedKeys(), []);
     for (const path of ["/poll/main", "/poll/service", "/poll/host.js"]) {
       const page = await fetch(`${app.origin}${path}`);
@@ -289,6 +299,7 @@ Deno.test("isolates: a server sharing the KV sees installs and uninstalls made b
       };
     });
   try {
+    await using host = await TestSocket.open(two.wsUrl);
     const installed = nextSync(() => two.catalog.has("poll"));
     assertEquals(
       (await one.api("POST", "/_api/marketplace/install", { url: market.indexUrl, name: "poll" }))
@@ -297,11 +308,16 @@ Deno.test("isolates: a server sharing the KV sees installs and uninstalls made b
     );
     await installed;
     assertEquals(two.catalog.get("poll")?.version, "1.0.0");
+    const room = await createRoom(host, { service: "poll", name: "On the other isolate" });
 
     const removed = nextSync(() => !two.catalog.has("poll"));
     assertEquals((await one.api("DELETE", "/_api/marketplace/services/poll")).status, 204);
     await removed;
-    assertEquals(two.closed, [{ name: "poll", reason: "uninstalled" }]);
+    assertEquals(await host.next(), {
+      type: "instance_closed",
+      uuid: room.uuid,
+      reason: "uninstalled",
+    });
   } finally {
     await watcher.stop();
     await two.close();

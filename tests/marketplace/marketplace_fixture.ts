@@ -1,19 +1,23 @@
 /**
  * Test fixtures for the marketplace: a real loopback HTTP server serving a copy of
  * examples/marketplace (which a test may edit before or between requests), and a real WSTun
- * marketplace stack (Deno KV, catalog, routes) on port 0.
+ * server on port 0 whose Deno KV the test can inspect.
  *
  * Special paths on the marketplace server: `/redirect/{n}/{path}` redirects n times, then to
  * `/{path}`; `/stall` answers headers and then never finishes the body (for time-outs).
  *
  * @module
  */
-import { Hono } from "hono";
 import { dirname, join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { ServiceCatalog } from "../../lib/service_catalog.ts";
-import { Marketplace, type MarketplaceOptions } from "../../lib/marketplace/mod.ts";
-import { createMarketplaceRoutes } from "../../routes/marketplace.ts";
+import type { ServiceCatalog } from "../../lib/service_catalog.ts";
+import { type Config, defaultConfig } from "../../lib/config.ts";
+import {
+  DEFAULT_MARKETPLACE_LIMITS,
+  type Marketplace,
+  type MarketplaceLimits,
+} from "../../lib/marketplace/mod.ts";
+import { createServer, type ServerOptions, type WstunServer } from "../../routes/app.ts";
 import { hashMarketplace } from "../../examples/marketplace/hash_manifests.ts";
 
 export const EXAMPLE_DIR = join(
@@ -116,45 +120,57 @@ export class MarketplaceServer {
   }
 }
 
-/** A WSTun marketplace stack: KV, catalog, Marketplace and its routes, served on port 0. */
+/** A real WSTun server (hub, catalog, marketplace, every route) on port 0, with the KV it uses. */
 export class MarketplaceApp {
   readonly kv: Deno.Kv;
-  readonly catalog: ServiceCatalog;
-  readonly marketplace: Marketplace;
-  readonly closed: { name: string; reason: string }[] = [];
-  #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly server: WstunServer;
+  #http: Deno.HttpServer<Deno.NetAddr>;
 
-  private constructor(
-    kv: Deno.Kv,
-    options: Partial<MarketplaceOptions>,
-    adminToken: string | undefined,
-  ) {
+  private constructor(kv: Deno.Kv, server: WstunServer) {
     this.kv = kv;
-    this.catalog = new ServiceCatalog();
-    this.marketplace = new Marketplace({
-      kv,
-      catalog: this.catalog,
-      closeInstancesOfService: (name, reason) => this.closed.push({ name, reason }),
-      ...options,
-    });
-    const app = new Hono();
-    app.route("/", createMarketplaceRoutes({ marketplace: this.marketplace, adminToken }));
-    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+    this.server = server;
+    this.#http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
   }
 
-  /** Opens `kvPath` (":memory:" by default), loads installed services and starts serving. */
+  /** Opens `kvPath` (":memory:" by default) and starts a server on it; installed services load. */
   static async start(
-    options: { kvPath?: string; adminToken?: string | null } & Partial<MarketplaceOptions> = {},
+    options: {
+      kvPath?: string;
+      adminToken?: string | null;
+      limits?: Partial<MarketplaceLimits>;
+      config?: Partial<Config>;
+    } & ServerOptions = {},
   ): Promise<MarketplaceApp> {
-    const { kvPath = ":memory:", adminToken = ADMIN_TOKEN, ...rest } = options;
+    const { kvPath = ":memory:", adminToken = ADMIN_TOKEN, limits, config, ...serverOptions } =
+      options;
     const kv = await Deno.openKv(kvPath);
-    const app = new MarketplaceApp(kv, rest, adminToken ?? undefined);
-    await app.marketplace.load();
-    return app;
+    const server = await createServer(
+      defaultConfig({
+        hostname: "127.0.0.1",
+        port: 0,
+        adminToken: adminToken ?? undefined,
+        marketplace: { ...DEFAULT_MARKETPLACE_LIMITS, ...limits },
+        ...config,
+      }),
+      { kv, ...serverOptions },
+    );
+    return new MarketplaceApp(kv, server);
+  }
+
+  get catalog(): ServiceCatalog {
+    return this.server.catalog;
+  }
+
+  get marketplace(): Marketplace {
+    return this.server.marketplace;
   }
 
   get origin(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
+    return `http://127.0.0.1:${this.#http.addr.port}`;
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.#http.addr.port}/_ws`;
   }
 
   /** An admin API call; `token: null` sends no Authorization header. */
@@ -189,7 +205,8 @@ export class MarketplaceApp {
   }
 
   async close(): Promise<void> {
-    await this.#server.shutdown();
+    await this.#http.shutdown();
+    await this.server.shutdown();
     this.kv.close();
   }
 }

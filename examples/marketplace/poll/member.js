@@ -36,9 +36,9 @@ function render(poll) {
   $("status").textContent = mine === undefined ? "Pick one." : "Thanks! You can change your vote.";
 }
 
-async function join(password) {
-  const ack = await client.joinInstance({ uuid, token: password || undefined });
-  if (ack && ack.success === false) throw new Error(ack.message ?? ack.error);
+function join(password) {
+  // Resolves with the ack; a refused join rejects with a WSTunError whose `code` says why.
+  return client.joinInstance({ uuid, token: password || undefined });
 }
 
 async function start() {
@@ -57,7 +57,7 @@ async function start() {
   try {
     await join();
   } catch (e) {
-    if (!/unauthorized|token|password/i.test(String(e.message ?? e))) throw e;
+    if (e.code !== "unauthorized") throw e;
     $("question").textContent = "This poll needs a password.";
     $("join").hidden = false;
     $("join").addEventListener("submit", async (event) => {
