@@ -80,8 +80,9 @@ async function act(b, statusId, progress, work, done) {
   setStatus(statusId, progress);
   try {
     const result = await work();
-    setStatus(statusId, done(result));
+    // Refresh first: re-browsing clears the marketplace status, and the outcome must stay visible.
     await refreshAll();
+    setStatus(statusId, done(result));
   } catch (e) {
     setStatus(statusId, describe(e), true);
   } finally {
@@ -176,6 +177,10 @@ async function browse(url) {
       market.services.length ? "" : "This marketplace offers no services.",
     );
   } catch (e) {
+    // Don't leave another marketplace's list under this URL.
+    currentMarket = null;
+    $("market-name").hidden = true;
+    $("market-table").hidden = true;
     setStatus("market-status", describe(e), true);
   }
 }
