@@ -181,10 +181,19 @@ export class Marketplace {
     const reader = this.#store.watchChanges().getReader();
     const loop = (async () => {
       while (!(await reader.read()).done) {
-        await this.syncCatalog();
+        try {
+          await this.syncCatalog();
+        } catch (err) {
+          // One failed sync must not end the watch (or the process); the next change retries.
+          console.error("marketplace: catalog sync failed:", err);
+          continue;
+        }
         onSync?.();
       }
-    })();
+    })().catch((err) => {
+      // The watch stream itself broke (KV closed under it): keep serving without it.
+      console.error("marketplace: KV watch ended:", err);
+    });
     return {
       stop: async () => {
         await reader.cancel();
