@@ -5,7 +5,6 @@
 import { assert, assertEquals, assertMatch } from "./assertions.ts";
 import { MarketplaceApp, MarketplaceServer } from "./marketplace_fixture.ts";
 import { BUILTIN_SERVICES } from "../../lib/service_catalog.ts";
-import type { MarketplaceOptions } from "../../lib/marketplace/mod.ts";
 
 type Manifest = {
   name: string;
@@ -22,7 +21,7 @@ interface Refusal {
   prepare?: (market: MarketplaceServer) => Promise<void>;
   /** The install body; default: poll from the index. */
   body?: (market: MarketplaceServer) => unknown;
-  options?: Partial<MarketplaceOptions>;
+  options?: Parameters<typeof MarketplaceApp.start>[0];
 }
 
 async function editManifest(market: MarketplaceServer, edit: (m: Manifest) => void): Promise<void> {
@@ -283,4 +282,37 @@ Deno.test("redirects within the limit are followed", async () => {
     await app.close();
     await market.close();
   }
+});
+
+Deno.test("refused: a file shorter than its declared size (422 size_mismatch)", () =>
+  expectRefusal({
+    status: 422,
+    error: "size_mismatch",
+    message: /^poll\.css is \d+ bytes; the manifest declares \d+$/,
+    prepare: async (market) => {
+      const css = await Deno.readTextFile(`${market.root}/poll/poll.css`);
+      await market.writeText("poll/poll.css", css.slice(0, -10));
+    },
+  }));
+
+Deno.test("refused: a public marketplace redirecting to a private address, when private is refused", () => {
+  // market.example resolves to a public address; its (injected) answer redirects to loopback.
+  // Every hop must pass the address check, not just the first.
+  const publicFetch: typeof fetch = (input) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.hostname !== "market.example") return Promise.reject(new Error(`unexpected ${url}`));
+    const location = "http://127.0.0.1:9/index.json";
+    return Promise.resolve(new Response(null, { status: 302, headers: { location } }));
+  };
+  return expectRefusal({
+    status: 422,
+    error: "private_address",
+    message: /^127\.0\.0\.1 is a loopback or private address/,
+    options: {
+      limits: { allowPrivate: false },
+      resolveHost: () => Promise.resolve(["93.184.216.34"]),
+      fetch: publicFetch,
+    },
+    body: () => ({ url: "http://market.example/index.json", name: "poll" }),
+  });
 });
