@@ -21,14 +21,13 @@ export const MAX_FRAME_CEILING = 64 * MIB;
 /** Empty variables count as unset, so `WSTUN_TOKEN=` in a .env file means "no token". */
 const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
 
-const int = (min: number, max: number, fallback: number) =>
-  z.preprocess(
+const int = (min: number, max: number, fallback: number) => {
+  const error = `must be an integer between ${min} and ${max}`;
+  return z.preprocess(
     unsetIfEmpty,
-    z.coerce.number().int(`must be an integer between ${min} and ${max}`).min(
-      min,
-      `must be an integer between ${min} and ${max}`,
-    ).max(max, `must be an integer between ${min} and ${max}`).default(fallback),
+    z.coerce.number({ error }).int(error).min(min, error).max(max, error).default(fallback),
   );
+};
 
 const optionalSecret = z.preprocess(unsetIfEmpty, z.string().min(1).optional());
 
@@ -60,7 +59,8 @@ export const ConfigSchema = z.object({
   WSTUN_MAX_JOINS: int(0, 1_000_000, 64),
   WSTUN_MAX_BUFFERED_BYTES: z.preprocess(
     unsetIfEmpty,
-    z.coerce.number().int().min(0).max(1024 * MIB).optional(),
+    z.coerce.number({ error: "must be a number of bytes" }).int("must be a number of bytes")
+      .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
   ),
   WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
   /** Sandboxed (opaque-origin) marketplace pages send `Origin: null` on their WebSocket. */
