@@ -16,21 +16,15 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { ulid } from "ulid";
 import type { ServiceCatalog, ServiceInfo } from "../service_catalog.ts";
-import { AddressPolicy, parseMarketplaceUrl, type ResolveHost } from "./address_policy.ts";
+import { AddressPolicy, type ResolveHost } from "./address_policy.ts";
+import { BundleFetcher, resolveManifestUrl, type VerifiedBundle } from "./bundle_fetcher.ts";
 import { contentTypeFor } from "./content_type.ts";
 import { DEFAULT_MARKETPLACE_LIMITS, type MarketplaceLimits } from "./config.ts";
-import { MarketplaceError, type MarketplaceErrorCode, type Result } from "./errors.ts";
+import { MarketplaceError, type Result } from "./errors.ts";
 import { MarketplaceFetcher } from "./fetcher.ts";
-import {
-  describeSchemaIssue,
-  type IndexEntry,
-  InstallRequest,
-  Manifest,
-  MarketplaceIndex,
-} from "./schema.ts";
+import { describeSchemaIssue, InstallRequest } from "./schema.ts";
 import { ServiceNameRules } from "./service_name.ts";
 import { type InstalledRecord, type InstallSource, MarketplaceStore } from "./store.ts";
 import { isUpdate } from "./version_order.ts";
@@ -104,18 +98,11 @@ export interface ServedFile {
   page: boolean;
 }
 
-/** A manifest with every file fetched and verified, not yet written anywhere. */
-interface VerifiedBundle {
-  manifest: Manifest;
-  manifestUrl: URL;
-  files: Uint8Array[];
-}
-
 export class Marketplace {
   readonly #store: MarketplaceStore;
   readonly #catalog: ServiceCatalog;
   readonly #limits: MarketplaceLimits;
-  readonly #fetcher: MarketplaceFetcher;
+  readonly #bundles: BundleFetcher;
   readonly #names: ServiceNameRules;
   readonly #now: () => number;
   readonly #closeInstances: CloseInstancesOfService;
@@ -124,7 +111,8 @@ export class Marketplace {
     this.#store = new MarketplaceStore(options.kv);
     this.#catalog = options.catalog;
     this.#limits = { ...DEFAULT_MARKETPLACE_LIMITS, ...options.limits };
-    this.#fetcher = new MarketplaceFetcher({
+    this.#names = new ServiceNameRules(options.reservedNames);
+    const fetcher = new MarketplaceFetcher({
       fetch: options.fetch ?? fetch,
       policy: new AddressPolicy({
         allowPrivate: this.#limits.allowPrivate,
@@ -133,7 +121,7 @@ export class Marketplace {
       timeoutMs: this.#limits.fetchTimeoutMs,
       maxRedirects: this.#limits.maxRedirects,
     });
-    this.#names = new ServiceNameRules(options.reservedNames);
+    this.#bundles = new BundleFetcher(fetcher, this.#limits, this.#names);
     this.#now = options.now ?? Date.now;
     this.#closeInstances = options.closeInstancesOfService ?? (() => {});
   }
@@ -211,7 +199,7 @@ export class Marketplace {
   /** Reads an index and marks each entry installed / update available. */
   browse(rawUrl: string): Promise<Result<BrowseResult>> {
     return settle(async () => {
-      const { index, url } = await this.#fetchIndex(rawUrl);
+      const { index, url } = await this.#bundles.fetchIndex(rawUrl);
       const installed = new Map((await this.#store.list()).map((r) => [r.name, r.version]));
       const services = index.services.map((entry): BrowsedService => {
         const installedVersion = installed.get(entry.name);
@@ -248,13 +236,13 @@ export class Marketplace {
       const source: InstallSource = "manifest" in parsed.data
         ? { kind: "manifest", url: parsed.data.manifest }
         : { kind: "index", url: parsed.data.url, name: parsed.data.name };
-      if (source.kind === "index") this.#checkName(source.name);
+      if (source.kind === "index") this.#bundles.checkName(source.name);
       if (source.kind === "index" && await this.#store.get(source.name)) {
         throw alreadyInstalled(source.name);
       }
 
       // Refuse what can be refused from the manifest alone before fetching any file.
-      const bundle = await this.#fetchBundle(source, undefined, async (manifest) => {
+      const bundle = await this.#bundles.fetchBundle(source, undefined, async (manifest) => {
         if (await this.#store.get(manifest.name)) throw alreadyInstalled(manifest.name);
         if ((await this.#store.list()).length >= this.#limits.maxServices) {
           throw new MarketplaceError(
@@ -275,7 +263,7 @@ export class Marketplace {
       const current = await this.#store.get(name);
       if (!current) throw notInstalled(name);
       const { record: old, versionstamp } = current;
-      const bundle = await this.#fetchBundle(old.source, name);
+      const bundle = await this.#bundles.fetchBundle(old.source, name);
       const record = await this.#commit(
         bundle,
         old.source,
@@ -325,174 +313,6 @@ export class Marketplace {
       };
     }
     return "no_file";
-  }
-
-  async #fetchIndex(rawUrl: string): Promise<{ index: MarketplaceIndex; url: URL }> {
-    const url = parseMarketplaceUrl(rawUrl);
-    const { json, finalUrl } = await this.#fetchJson(url, "invalid_index", "index");
-    const parsed = MarketplaceIndex.safeParse(json);
-    if (!parsed.success) {
-      throw new MarketplaceError("invalid_index", `index: ${describeSchemaIssue(parsed.error)}`, {
-        url: url.href,
-      });
-    }
-    return { index: parsed.data, url: finalUrl };
-  }
-
-  /** Fetches the manifest named by `source` and every file in it, checking everything. */
-  async #fetchBundle(
-    source: InstallSource,
-    expectedName?: string,
-    beforeFiles?: (manifest: Manifest) => Promise<void>,
-  ): Promise<VerifiedBundle> {
-    let manifestUrl: URL;
-    if (source.kind === "index") {
-      const { index, url } = await this.#fetchIndex(source.url);
-      const entry = index.services.find((s) => s.name === source.name);
-      if (!entry) {
-        throw new MarketplaceError(
-          "not_in_index",
-          `${index.name} has no service named ${source.name}`,
-          {
-            url: url.href,
-          },
-        );
-      }
-      manifestUrl = resolveManifestUrl(entry, url);
-      expectedName ??= source.name;
-    } else {
-      manifestUrl = parseMarketplaceUrl(source.url);
-    }
-    const { json, finalUrl } = await this.#fetchJson(manifestUrl, "invalid_manifest", "manifest");
-    const parsed = Manifest.safeParse(json);
-    if (!parsed.success) {
-      throw new MarketplaceError(
-        "invalid_manifest",
-        `manifest: ${describeSchemaIssue(parsed.error)}`,
-        {
-          url: manifestUrl.href,
-        },
-      );
-    }
-    const manifest = parsed.data;
-    this.#checkName(manifest.name);
-    if (expectedName !== undefined && manifest.name !== expectedName) {
-      throw new MarketplaceError(
-        "name_mismatch",
-        `the manifest is for ${manifest.name}, not ${expectedName}`,
-        { url: manifestUrl.href },
-      );
-    }
-    this.#checkCaps(manifest, manifestUrl);
-    await beforeFiles?.(manifest);
-    const files: Uint8Array[] = [];
-    for (const file of manifest.files) files.push(await this.#fetchFile(file, finalUrl));
-    return { manifest, manifestUrl, files };
-  }
-
-  async #fetchJson(
-    url: URL,
-    code: MarketplaceErrorCode,
-    what: string,
-  ): Promise<{ json: unknown; finalUrl: URL }> {
-    const max = this.#limits.maxDocumentBytes;
-    const fetched = await this.#fetcher.fetchBytes(
-      url,
-      max,
-      () =>
-        new MarketplaceError(
-          code,
-          `the ${what} is larger than ${max} bytes (WSTUN_MARKETPLACE_MAX_DOCUMENT_BYTES)`,
-          {
-            url: url.href,
-          },
-        ),
-    );
-    try {
-      return { json: JSON.parse(new TextDecoder().decode(fetched.bytes)), finalUrl: fetched.url };
-    } catch (e) {
-      throw new MarketplaceError(code, `the ${what} is not JSON: ${(e as Error).message}`, {
-        url: url.href,
-      });
-    }
-  }
-
-  #checkName(name: string): void {
-    const problem = this.#names.problem(name);
-    if (problem === "invalid_name") {
-      throw new MarketplaceError(
-        "invalid_name",
-        `${name}: must be 1-40 lowercase letters, digits or '-'`,
-      );
-    }
-    if (problem === "reserved_name") {
-      throw new MarketplaceError(
-        "reserved_name",
-        `${name} is the name of a built-in service or a server route and cannot be installed`,
-      );
-    }
-  }
-
-  /** Refuses, from the declared sizes alone, a bundle that breaks a cap — before fetching any file. */
-  #checkCaps(manifest: Manifest, url: URL): void {
-    const { maxFiles, maxFileBytes, maxTotalBytes } = this.#limits;
-    if (manifest.files.length > maxFiles) {
-      throw new MarketplaceError(
-        "too_many_files",
-        `the manifest lists ${manifest.files.length} files; at most ${maxFiles} are allowed (WSTUN_MARKETPLACE_MAX_FILES)`,
-        { url: url.href },
-      );
-    }
-    let total = 0;
-    for (const file of manifest.files) {
-      if (file.size > maxFileBytes) {
-        throw new MarketplaceError(
-          "file_too_large",
-          `${file.path} is ${file.size} bytes; at most ${maxFileBytes} are allowed (WSTUN_MARKETPLACE_MAX_FILE_BYTES)`,
-          { url: url.href, path: file.path },
-        );
-      }
-      total += file.size;
-    }
-    if (total > maxTotalBytes) {
-      throw new MarketplaceError(
-        "bundle_too_large",
-        `the files total ${total} bytes; at most ${maxTotalBytes} are allowed (WSTUN_MARKETPLACE_MAX_TOTAL_BYTES)`,
-        { url: url.href },
-      );
-    }
-  }
-
-  /** Fetches one file and checks it against its declared size and SHA-256. */
-  async #fetchFile(file: Manifest["files"][number], manifestUrl: URL): Promise<Uint8Array> {
-    const url = new URL(file.path, manifestUrl);
-    const where = { url: url.href, path: file.path };
-    const { bytes } = await this.#fetcher.fetchBytes(
-      url,
-      file.size,
-      () =>
-        new MarketplaceError(
-          "size_mismatch",
-          `${file.path} is larger than the ${file.size} bytes the manifest declares`,
-          where,
-        ),
-    );
-    if (bytes.byteLength !== file.size) {
-      throw new MarketplaceError(
-        "size_mismatch",
-        `${file.path} is ${bytes.byteLength} bytes; the manifest declares ${file.size}`,
-        where,
-      );
-    }
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    if (sha256 !== file.sha256) {
-      throw new MarketplaceError(
-        "hash_mismatch",
-        `${file.path} has SHA-256 ${sha256}; the manifest declares ${file.sha256}`,
-        where,
-      );
-    }
-    return bytes;
   }
 
   /** Writes the chunks, then switches the record atomically; cleans up the chunks if it loses. */
@@ -554,10 +374,6 @@ function toInstalledService(record: InstalledRecord): InstalledService {
     installedAt: record.installedAt,
     updatedAt: record.updatedAt,
   };
-}
-
-function resolveManifestUrl(entry: IndexEntry, indexUrl: URL): URL {
-  return parseMarketplaceUrl(entry.manifest, indexUrl);
 }
 
 /** The timestamp a ULID version id was made at. */
