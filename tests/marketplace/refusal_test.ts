@@ -189,8 +189,8 @@ Deno.test("refused: a name the index does not have (422 not_in_index)", () =>
   expectRefusal({
     status: 422,
     error: "not_in_index",
-    message: /has no service named whiteboard/,
-    body: (market) => ({ url: market.indexUrl, name: "whiteboard" }),
+    message: /has no service named chess/,
+    body: (market) => ({ url: market.indexUrl, name: "chess" }),
   }));
 
 Deno.test("refused: a manifest for another name than the index entry (422 name_mismatch)", () =>

@@ -1,8 +1,9 @@
 /**
- * The whole marketplace as a person uses it, in headless Chromium: sign in to /admin, browse the
- * example marketplace, install the poll, open its host page, vote from a member page, see the
- * count change on both, and close the instance from /admin. Also proves the sandbox: the poll's
- * pages run with an opaque origin and cannot read the admin token.
+ * The marketplace as people use it, in headless Chromium: an admin signs in to /admin, browses the
+ * example marketplace, installs the poll, opens its host page, a member votes, both see the count
+ * change, and the admin closes the instance and uninstalls the service — while the poll's pages
+ * run sandboxed (opaque origin, no access to the admin token). And the whiteboard example relays
+ * a member's drawing to the host.
  */
 import { assert, assertEquals } from "./assertions.ts";
 import { browserAvailable, launchBrowser } from "../browser/browser.ts";
@@ -94,6 +95,54 @@ Deno.test({
       assertEquals(gone.status, 404);
       await gone.body?.cancel();
 
+      await context.close();
+    } finally {
+      await browser.close();
+      await app.close();
+      await market.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "browser: the whiteboard example relays a member's stroke to the host's canvas",
+  ignore: !browserAvailable,
+  async fn() {
+    const market = await MarketplaceServer.start();
+    const app = await MarketplaceApp.start();
+    const browser = await launchBrowser();
+    try {
+      const installed = await app.api("POST", "/_api/marketplace/install", {
+        url: market.indexUrl,
+        name: "whiteboard",
+      });
+      assertEquals(installed.status, 201);
+      const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+      context.setDefaultTimeout(TIMEOUT_MS);
+      const host = await context.newPage();
+      await host.goto(`${app.origin}/whiteboard/service`);
+      await host.locator("#link[href]").waitFor();
+      const link = await host.getAttribute("#link", "href");
+      const member = await context.newPage();
+      await member.goto(link!);
+      await member.locator("#status", { hasText: "Connected: draw!" }).waitFor();
+      await host.locator("#members", { hasText: "1" }).waitFor();
+
+      const box = (await member.locator("#board").boundingBox())!;
+      await member.mouse.move(box.x + 100, box.y + 100);
+      await member.mouse.down();
+      for (let i = 1; i <= 10; i++) {
+        await member.mouse.move(box.x + 100 + i * 20, box.y + 100 + i * 10);
+      }
+      await member.mouse.up();
+
+      // The host's canvas gets ink where the member drew.
+      await host.waitForFunction(() => {
+        const canvas = document.getElementById("board") as HTMLCanvasElement;
+        const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+        for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
+        return false;
+      });
       await context.close();
     } finally {
       await browser.close();
