@@ -152,7 +152,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   };
 }
 
-/** A configuration for tests and embedding: defaults, overridden field by field. */
+/**
+ * A configuration for tests and embedding: defaults, overridden field by field. Its Deno KV is a
+ * fresh in-memory one (not Deno's default file), so servers made from it share no marketplace
+ * state unless `kvPath` says otherwise.
+ */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), ...overrides };
+  return { ...loadConfig({}), kvPath: ":memory:", ...overrides };
 }

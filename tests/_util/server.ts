@@ -17,13 +17,7 @@ export interface TestServer extends WstunServer {
 
 /** Starts a server with default limits, overridden field by field. */
 export async function startServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  // A fresh in-memory KV per server, so installed marketplace services never leak between tests.
-  const config = defaultConfig({
-    hostname: "127.0.0.1",
-    port: 0,
-    kvPath: ":memory:",
-    ...overrides,
-  });
+  const config = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides });
   const server = await createServer(config);
   const http = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
