@@ -172,13 +172,12 @@ function serveFile(c: Context, file: ServedFile): Response {
     "Cache-Control": "no-cache",
     "ETag": etag,
   };
-  if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers });
-  return new Response(file.bytes, {
-    headers: {
-      ...headers,
-      "Content-Type": file.contentType,
-      "Content-Length": String(file.bytes.byteLength),
-    },
+  // Through `c` so headers the guard set (the session cookie of a `?token=` page load) are kept.
+  if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
+  return c.body(file.bytes, 200, {
+    ...headers,
+    "Content-Type": file.contentType,
+    "Content-Length": String(file.bytes.byteLength),
   });
 }
 

@@ -51,6 +51,7 @@ Deno.test("server token: installed pages need it, their other files are public l
     }
     const withToken = await fetch(`${app.origin}/poll/main?token=srv-tok`);
     assertEquals(withToken.status, 200);
+    assert(withToken.headers.get("set-cookie")?.startsWith("wstun_session="), "like any page");
     await withToken.body?.cancel();
     for (const path of ["/poll/member.js", "/poll/poll.css", "/libwstun.js"]) {
       const file = await fetch(`${app.origin}${path}`);
