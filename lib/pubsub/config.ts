@@ -65,7 +65,11 @@ const eventList = z.string().optional().transform((raw, ctx) => {
 
 const optionalText = z.string().optional().transform((v) => (v === "" ? undefined : v));
 
-const Schema = z.object({
+/**
+ * The pub/sub variables keyed by their environment names; lib/config.ts spreads this shape into
+ * the server's one schema, so a bad value stops start-up like any other variable.
+ */
+export const pubsubEnvShape = {
   WSTUN_AUTHORIZER_URL: optionalText.pipe(
     z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
   ),
@@ -76,7 +80,10 @@ const Schema = z.object({
   WSTUN_MAX_CHANNELS: intFrom(0, 1_000_000, 100),
   WSTUN_MAX_PUBLISH_BYTES: intFrom(0, 64 * 1024 * 1024, 64 * 1024),
   WSTUN_MAX_PUBLISHES_PER_SEC: intFrom(0, 1_000_000, 100),
-});
+};
+
+const Schema = z.object(pubsubEnvShape);
+type PubSubEnv = z.infer<typeof Schema>;
 
 /** A configuration error: one line naming the variable. */
 export class PubSubConfigError extends Error {
@@ -84,7 +91,8 @@ export class PubSubConfigError extends Error {
 }
 
 /**
- * Reads the pub/sub variables from `env` (e.g. `Deno.env.toObject()`).
+ * Reads the pub/sub variables alone from `env`; the server reads them through lib/config.ts, tests
+ * and embedders may call this directly.
  *
  * @example
  * ```ts
@@ -99,7 +107,11 @@ export function parsePubSubConfig(env: Record<string, string | undefined>): PubS
     const issue = parsed.error.issues[0];
     throw new PubSubConfigError(`${String(issue?.path[0] ?? "config")}: ${issue?.message}`);
   }
-  const v = parsed.data;
+  return pubsubFromEnv(parsed.data);
+}
+
+/** The settings from already-validated variables (lib/config.ts parses them with its schema). */
+export function pubsubFromEnv(v: PubSubEnv): PubSubConfig {
   return {
     authorizerUrl: v.WSTUN_AUTHORIZER_URL,
     authorizerTimeoutMs: v.WSTUN_AUTHORIZER_TIMEOUT_MS,
