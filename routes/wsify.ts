@@ -3,10 +3,12 @@
  * from a backend). A wsify client or backend works against these unchanged; docs/pubsub.md lists
  * what WSTun does differently.
  *
- * `GET /ws`: the server token (when set) is checked first (401, JSON); then the authorizer gets
- * `{"command":"connect","args":{"headers","query"}}` with headers and query as wsify sends them
- * (Go's canonical header names, every value an array); a denial or an outage is answered 403
- * before any WebSocket opens. The server token itself is never forwarded to the authorizer.
+ * `GET /ws` sits behind the app's server-token guard (401, JSON, when the token is set and missing);
+ * then the authorizer gets `{"command":"connect","args":{"headers","query"}}` with headers and
+ * query as wsify sends them (Go's canonical header names, every value an array); a denial or an
+ * outage is answered 403 before any WebSocket opens. The server's tokens and session cookie are
+ * never forwarded to the authorizer. No origin check: wsify clients live on other origins, and the
+ * authorizer sees `Origin`.
  *
  * `POST /broadcast`: refused (403 `broadcast_disabled`) until `WSTUN_BROADCAST_KEY` is set; wrong
  * key 403; a content type other than `application/json` (parameters such as `charset` allowed)
@@ -17,13 +19,13 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import type { PubSub } from "../lib/pubsub/mod.ts";
 import type { Config } from "../lib/config.ts";
 import {
   checkChannelName,
   checkPublishSize,
   describeUpgrade,
   type HiddenSecrets,
+  type PubSub,
   utf8Length,
   WsifySession,
 } from "../lib/pubsub/mod.ts";
@@ -90,15 +92,17 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
   if (config.maxConnections && stats.connections >= config.maxConnections) {
     return jsonError(c, 503, "limit_reached", "too many connections; try again later");
   }
-  const verdict = await pubsub.authorizer.check({
-    command: "connect",
-    args: describeUpgrade(req, serverSecrets(config)),
-  });
-  if (verdict === "unavailable") {
-    return jsonError(c, 403, "authorizer_unavailable", "the authorizer is down; retry later");
-  }
-  if (verdict === "denied") {
-    return jsonError(c, 403, "unauthorized", "the authorizer refused the connection");
+  if (pubsub.authorizer.asks("connect")) {
+    const verdict = await pubsub.authorizer.check({
+      command: "connect",
+      args: describeUpgrade(req, serverSecrets(config)),
+    });
+    if (verdict === "unavailable") {
+      return jsonError(c, 403, "authorizer_unavailable", "the authorizer is down; retry later");
+    }
+    if (verdict === "denied") {
+      return jsonError(c, 403, "unauthorized", "the authorizer refused the connection");
+    }
   }
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: config.idleTimeoutS });
   socket.binaryType = "arraybuffer";

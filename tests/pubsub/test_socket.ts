@@ -1,7 +1,8 @@
 /**
  * A WebSocket client for tests that queues what it receives, so a test awaits the next frame (with
  * a time-out) instead of sleeping; plus a raw upgrade request to read the HTTP status a refused
- * upgrade gets.
+ * upgrade gets. Unlike tests/_util/test_socket.ts it keeps frames as they arrived: wsify
+ * deliveries are compared as raw text, byte for byte.
  *
  * @module
  */
