@@ -75,7 +75,9 @@ export const pubsubEnvShape = {
   ),
   WSTUN_AUTHORIZER_TIMEOUT_MS: intFrom(1, 60_000, 2_000),
   WSTUN_AUTHORIZER_EVENTS: eventList,
-  WSTUN_BROADCAST_KEY: optionalText.pipe(z.string().max(1024).optional()),
+  WSTUN_BROADCAST_KEY: optionalText.pipe(
+    z.string().max(1024, "must be at most 1024 characters").optional(),
+  ),
   WSTUN_CHANNEL_NAME_MAX: intFrom(1, CHANNEL_NAME_HARD_MAX, 128),
   WSTUN_MAX_CHANNELS: intFrom(0, 1_000_000, 100),
   WSTUN_MAX_PUBLISH_BYTES: intFrom(0, 64 * 1024 * 1024, 64 * 1024),
