@@ -9,13 +9,16 @@ import type { Context } from "hono";
 import type { Config } from "../lib/config.ts";
 import { Connection } from "../lib/connection.ts";
 import type { Hub } from "../lib/hub/hub.ts";
+import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { Stats } from "../lib/stats.ts";
 import { HttpError } from "./http_error.ts";
+import { serverSecrets } from "./wsify.ts";
 
 export interface WsDeps {
   config: Config;
   hub: Hub;
   stats: Stats;
+  pubsub: PubSub;
 }
 
 /**
@@ -53,9 +56,15 @@ export function upgradeToHub(c: Context, deps: WsDeps): Response {
   if (config.maxConnections && stats.connections >= config.maxConnections) {
     throw new HttpError(503, "limit_reached", "too many connections; try again later");
   }
+  const { pubsub } = deps;
+  // The authorizer identifies a /_ws client by its upgrade (read before upgrading:
+  // the request is gone after); kept only when there is one to ask.
+  const client = pubsub.authorizer.configured
+    ? describeUpgrade(c.req.raw, serverSecrets(config))
+    : undefined;
   const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
     idleTimeout: config.idleTimeoutS,
   });
-  new Connection(socket, deps.hub, config, stats);
+  new Connection(socket, deps.hub, config, stats, { pubsub, client });
   return response;
 }
