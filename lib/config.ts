@@ -13,6 +13,7 @@ import {
   marketplaceEnvShape,
   type MarketplaceLimits,
 } from "./marketplace/config.ts";
+import { type BridgeConfig, bridgeEnvShape, bridgeFromEnv } from "./bridge/config.ts";
 import { type PubSubConfig, pubsubEnvShape, pubsubFromEnv } from "./pubsub/config.ts";
 
 const MIB = 1024 * 1024;
@@ -72,6 +73,7 @@ export const ConfigSchema = z.object({
   ),
   ...marketplaceEnvShape,
   ...pubsubEnvShape,
+  ...bridgeEnvShape,
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -106,6 +108,8 @@ export interface Config {
   marketplace: MarketplaceLimits;
   /** Pub/sub channels: the authorizer, `/broadcast` and the channel limits (lib/pubsub/config.ts). */
   pubsub: PubSubConfig;
+  /** Other isolates: the bridge, the directory's heartbeat, workers (lib/bridge/config.ts). */
+  bridge: BridgeConfig;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -155,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
     marketplace: limitsFromEnv(e),
     pubsub: pubsubFromEnv(e),
+    bridge: bridgeFromEnv(e, env.DENO_DEPLOYMENT_ID !== undefined),
   };
 }
 

@@ -23,7 +23,11 @@ export function apiRoutes({ hub, catalog, stats, now, pubsub }: ApiDeps): Hono {
   const api = new Hono();
   api.get("/health", (c) => c.json({ ok: true }));
   api.get("/services", (c) => c.json(catalog.list()));
-  api.get("/instances", (c) => c.json(hub.list(c.req.query("service") || undefined)));
+  // Every isolate's instances when the bridge is on (docs/architecture.md).
+  api.get(
+    "/instances",
+    async (c) => c.json(await hub.listEverywhere(c.req.query("service") || undefined)),
+  );
   api.get("/stats", (c) =>
     c.json({
       version: VERSION,

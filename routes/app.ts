@@ -13,6 +13,12 @@
 import { Hono } from "hono";
 import { type Config, ConfigError } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
+import type { Bridge } from "../lib/bridge/bridge.ts";
+import { BroadcastChannelBridge } from "../lib/bridge/broadcast_channel_bridge.ts";
+import { BridgeMode } from "../lib/bridge/config.ts";
+import type { Directory } from "../lib/bridge/directory.ts";
+import { BridgeFederation } from "../lib/bridge/federation.ts";
+import { KvDirectory } from "../lib/bridge/kv_directory.ts";
 import { CloseReason } from "../lib/protocol.ts";
 import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
 import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
@@ -37,6 +43,10 @@ export interface ServerOptions {
   fetch?: typeof fetch;
   /** DNS resolution for the marketplace's private-address rule. */
   resolveHost?: ResolveHost;
+  /** The bridge to other isolates; default from `config.bridge.mode`. */
+  bridge?: Bridge;
+  /** The instance directory; default a {@link KvDirectory} on the server's KV. */
+  directory?: Directory;
 }
 
 /** A running WSTun server, minus the listening socket. */
@@ -49,6 +59,8 @@ export interface WstunServer {
   config: Config;
   /** Pub/sub channels (docs/pubsub.md). */
   pubsub: PubSub;
+  /** This isolate's link to the others; null when the bridge is off (docs/architecture.md). */
+  federation: BridgeFederation | null;
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
   shutdown(): Promise<void>;
 }
@@ -75,6 +87,7 @@ export async function createServer(
     closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
   });
   await marketplace.load();
+  const federation = await federate(hub, config, kv, options, now);
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
   const app = createApp({ config, hub, catalog, stats, now, assets, marketplace, pubsub });
@@ -86,13 +99,39 @@ export async function createServer(
     marketplace,
     config,
     pubsub,
+    federation,
     shutdown: async () => {
+      await federation?.stop();
       hub.shutdown();
       pubsub.shutdown();
       await watcher.stop();
       if (!options.kv) kv.close();
     },
   };
+}
+
+/** Joins the other isolates when the bridge is on (an injected bridge turns it on). */
+async function federate(
+  hub: Hub,
+  config: Config,
+  kv: Deno.Kv,
+  options: ServerOptions,
+  now: () => number,
+): Promise<BridgeFederation | null> {
+  const { mode, namespace, heartbeatMs, timeoutMs } = config.bridge;
+  if (!options.bridge && mode === BridgeMode.Off) return null;
+  if (!options.bridge && mode === BridgeMode.Redis) {
+    throw new ConfigError(
+      "WSTUN_BRIDGE: redis is not available in this build; use broadcast_channel",
+    );
+  }
+  return await BridgeFederation.start(hub, {
+    bridge: options.bridge ?? new BroadcastChannelBridge(namespace),
+    directory: options.directory ?? new KvDirectory(kv, namespace, now),
+    heartbeatMs,
+    timeoutMs,
+    now,
+  });
 }
 
 /**
