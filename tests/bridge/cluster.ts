@@ -30,11 +30,13 @@ export interface Cluster {
 /** Heartbeats in tests: short, so a dead isolate is noticed in well under a second. */
 export const TEST_HEARTBEAT_MS = 100;
 
+/** Starts `size` servers; `kvPath` puts the directory in a file a worker can open too. */
 export async function startCluster(
   size: number,
   overrides: Partial<Config> = {},
+  kvPath = ":memory:",
 ): Promise<Cluster> {
-  const kv = await Deno.openKv(":memory:");
+  const kv = await Deno.openKv(kvPath);
   const namespace = `test-${ulid()}`;
   const servers: ClusterServer[] = [];
   const add = async (more: Partial<Config> = {}, bridge?: Bridge) => {
