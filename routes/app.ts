@@ -90,7 +90,17 @@ export async function createServer(
   const federation = await federate(hub, config, kv, options, now);
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
-  const app = createApp({ config, hub, catalog, stats, now, assets, marketplace, pubsub });
+  const app = createApp({
+    config,
+    hub,
+    catalog,
+    stats,
+    now,
+    assets,
+    marketplace,
+    pubsub,
+    federation,
+  });
   return {
     fetch: (request) => app.fetch(request),
     hub,
@@ -159,6 +169,7 @@ interface AppDeps {
   assets: AssetTable;
   marketplace: Marketplace;
   pubsub: PubSub;
+  federation: BridgeFederation | null;
 }
 
 function createApp(deps: AppDeps): Hono {

@@ -1,0 +1,107 @@
+/**
+ * `WSTUN_WORKERS=2 deno task start`: the real command, two worker isolates on one port, 50
+ * clients spread across them by the kernel, every message delivered.
+ */
+import assert from "node:assert/strict";
+import { TestSocket } from "../_util/test_socket.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** One HTTP request on a fresh TCP connection, so the kernel picks a worker for each. */
+async function statsOnFreshConnection(port: number): Promise<{ isolate: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      "GET /_api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  const text = await new Response(conn.readable).text();
+  return JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
+}
+
+async function waitForLine(stream: ReadableStream<Uint8Array>, pattern: RegExp) {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  const timer = setTimeout(() => reader.cancel(), 20_000);
+  try {
+    while (!pattern.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`server exited before ${pattern}: ${seen}`);
+      seen += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+}
+
+Deno.test("WSTUN_WORKERS=2 deno task start: 50 clients on both workers, every message delivered", async () => {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env: {
+      PORT: String(port),
+      WSTUN_HOSTNAME: "127.0.0.1",
+      WSTUN_WORKERS: "2",
+      WSTUN_BRIDGE_HEARTBEAT_MS: "500",
+      WSTUN_MAX_MSGS_PER_SEC: "0",
+      WSTUN_MAX_MEMBERS: "0",
+    },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const sockets: TestSocket[] = [];
+  try {
+    await waitForLine(child.stdout, /listening on .*\(2 workers\)/);
+    const isolates = new Set<string>();
+    for (let i = 0; i < 20; i++) isolates.add((await statsOnFreshConnection(port)).isolate);
+    assert.equal(isolates.size, 2, "the kernel should spread connections over both workers");
+
+    const url = `ws://127.0.0.1:${port}/_ws`;
+    const host = await TestSocket.open(url);
+    sockets.push(host);
+    const created = await host.request({ type: "create_instance", service: "chat", name: "big" });
+    const uuid = created.uuid;
+    const members: TestSocket[] = [];
+    for (let i = 0; i < 49; i++) {
+      const member = await TestSocket.open(url);
+      sockets.push(member);
+      members.push(member);
+      const ack = await member.request({ type: "join_instance", uuid, userId: `m${i}` });
+      assert.equal(ack.success, true, JSON.stringify(ack));
+    }
+    for (let i = 0; i < 49; i++) assert.equal((await host.next()).type, "client_connected");
+
+    const PER_MEMBER = 10;
+    members.forEach((m, i) => {
+      for (let n = 0; n < PER_MEMBER; n++) m.send({ type: "note", uuid, n, i });
+    });
+    const lastSeen = new Map<string, number>();
+    for (let k = 0; k < 49 * PER_MEMBER; k++) {
+      const frame = await host.next(10_000);
+      assert.equal(frame.type, "note", JSON.stringify(frame));
+      assert.equal(frame.n, (lastSeen.get(frame.from) ?? -1) + 1, "per-sender order");
+      lastSeen.set(frame.from, frame.n);
+    }
+    for (let n = 0; n < PER_MEMBER; n++) host.send({ type: "news", uuid, n });
+    for (const m of members) {
+      for (let n = 0; n < PER_MEMBER; n++) assert.deepEqual((await m.next(10_000)).n, n);
+    }
+    const listed = await members[0].request({ type: "list_instances" });
+    assert.equal(listed.instances.length, 1);
+  } finally {
+    await Promise.all(sockets.map((s) => s.close()));
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+});
