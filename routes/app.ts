@@ -19,6 +19,8 @@ import { BridgeMode } from "../lib/bridge/config.ts";
 import type { Directory } from "../lib/bridge/directory.ts";
 import { BridgeFederation } from "../lib/bridge/federation.ts";
 import { KvDirectory } from "../lib/bridge/kv_directory.ts";
+import { RedisBridge } from "../lib/bridge/redis_bridge.ts";
+import { RedisDirectory } from "../lib/bridge/redis_directory.ts";
 import { CloseReason } from "../lib/protocol.ts";
 import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
 import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
@@ -130,18 +132,33 @@ async function federate(
 ): Promise<BridgeFederation | null> {
   const { mode, namespace, heartbeatMs, timeoutMs } = config.bridge;
   if (!options.bridge && mode === BridgeMode.Off) return null;
-  if (!options.bridge && mode === BridgeMode.Redis) {
-    throw new ConfigError(
-      "WSTUN_BRIDGE: redis is not available in this build; use broadcast_channel",
-    );
-  }
+  const redis = mode === BridgeMode.Redis && !options.bridge
+    ? await connectRedisPair(config)
+    : undefined;
   return await BridgeFederation.start(hub, {
-    bridge: options.bridge ?? new BroadcastChannelBridge(namespace),
-    directory: options.directory ?? new KvDirectory(kv, namespace, now),
+    bridge: options.bridge ?? redis?.bridge ?? new BroadcastChannelBridge(namespace),
+    directory: options.directory ?? redis?.directory ?? new KvDirectory(kv, namespace, now),
     heartbeatMs,
     timeoutMs,
     now,
   });
+}
+
+/** Redis bridge and directory, or the one-line start-up error naming the variable. */
+async function connectRedisPair(config: Config) {
+  const { redisUrl, namespace } = config.bridge;
+  if (!redisUrl) throw new ConfigError("WSTUN_REDIS_URL: must be set when WSTUN_BRIDGE=redis");
+  try {
+    const bridge = await RedisBridge.connect(redisUrl, namespace);
+    try {
+      return { bridge, directory: await RedisDirectory.connect(redisUrl, namespace) };
+    } catch (err) {
+      await bridge.close();
+      throw err;
+    }
+  } catch (err) {
+    throw new ConfigError(`WSTUN_REDIS_URL: cannot connect to Redis: ${(err as Error).message}`);
+  }
 }
 
 /**

@@ -32,10 +32,15 @@ export interface Directory {
   get(uuid: string): Promise<InstanceRecord | null>;
   /** Records of live instances (their owners alive). */
   list(): Promise<InstanceRecord[]>;
-  /** Marks `isolate` alive for `ttlMs`. */
-  beat(isolate: string, ttlMs: number): Promise<void>;
+  /**
+   * Marks `isolate` alive for `ttlMs`. Resolves false when it was not alive before (its first
+   * beat, or the store lost it: a restarted Redis), so the caller writes its records again.
+   */
+  beat(isolate: string, ttlMs: number): Promise<boolean>;
   /** Whether `isolate` has beaten within its ttl. */
   alive(isolate: string): Promise<boolean>;
   /** Removes an isolate that is shutting down, and its instance records. */
   leave(isolate: string, uuids: string[]): Promise<void>;
+  /** Releases what the directory opened itself (a Redis connection); not a KV it was given. */
+  close(): Promise<void>;
 }

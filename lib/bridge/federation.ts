@@ -81,6 +81,8 @@ export class BridgeFederation implements Federation {
   #lastRefresh = 0;
   #beating: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** When the directory last became reachable; null while it is not. */
+  #reachableSince: number | null = 0;
 
   private constructor(hub: Hub, opts: FederationOptions) {
     this.#hub = hub;
@@ -117,6 +119,7 @@ export class BridgeFederation implements Federation {
       console.error(`wstun bridge: could not remove this isolate's records: ${err}`);
     }
     await this.#opts.bridge.close();
+    await this.#opts.directory.close();
   }
 
   // ---- Federation (called by the hub) ----
@@ -467,17 +470,27 @@ export class BridgeFederation implements Federation {
   async #beat(): Promise<void> {
     const { directory, heartbeatMs } = this.#opts;
     try {
-      await directory.beat(this.isolate, isolateTtlMs(heartbeatMs));
-      if (this.#now() - this.#lastRefresh > RECORD_TTL_MS / 3) {
+      const continuous = await directory.beat(this.isolate, isolateTtlMs(heartbeatMs));
+      // A store that lost us (a restarted Redis, a missed beat) gets every record again.
+      if (!continuous || this.#now() - this.#lastRefresh > RECORD_TTL_MS / 3) {
         this.#lastRefresh = this.#now();
         await directory.put([...this.#hub.instances.values()].map((i) => this.#record(i)));
       }
+      // Right after the store was unreachable (a Redis restart), peers may not have beaten again
+      // yet: judge them only once the store has been reachable for a whole ttl.
+      // A store that forgot us was restarted: peers have not beaten into it again yet either.
+      if (!continuous) this.#reachableSince = this.#now();
+      this.#reachableSince ??= this.#now();
+      if (this.#now() - this.#reachableSince < isolateTtlMs(heartbeatMs)) return;
       for (const isolate of this.#peerIsolates()) {
         if (this.#stopped) return;
         if (!(await directory.alive(isolate))) this.#isolateGone(isolate);
       }
     } catch (err) {
-      console.error(`wstun bridge: heartbeat failed: ${err}`);
+      if (this.#reachableSince !== null) {
+        console.error(`wstun bridge: heartbeat failed: ${err}`);
+      }
+      this.#reachableSince = null;
     }
   }
 

@@ -62,10 +62,12 @@ export class KvDirectory implements Directory {
     return out;
   }
 
-  async beat(isolate: string, ttlMs: number): Promise<void> {
+  async beat(isolate: string, ttlMs: number): Promise<boolean> {
+    const wasAlive = await this.alive(isolate);
     await this.kv.set(this.#isolateKey(isolate), { expiresAt: this.now() + ttlMs }, {
       expireIn: ttlMs,
     });
+    return wasAlive;
   }
 
   async alive(isolate: string): Promise<boolean> {
@@ -75,6 +77,11 @@ export class KvDirectory implements Directory {
 
   async leave(isolate: string, uuids: string[]): Promise<void> {
     await this.#deleteAll([this.#isolateKey(isolate), ...uuids.map((u) => this.#instanceKey(u))]);
+  }
+
+  /** The KV belongs to the server, which closes it. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   async #deleteAll(keys: Deno.KvKey[]): Promise<void> {
