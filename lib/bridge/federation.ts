@@ -65,6 +65,8 @@ export class BridgeFederation implements Federation {
   readonly #hub: Hub;
   readonly #opts: FederationOptions;
   readonly #seq = new LinkSequencer();
+  /** When each isolate last sent us anything: proof of life besides its heartbeat. */
+  readonly #lastHeard = new Map<string, number>();
   // The side where sockets live.
   readonly #connIds = new WeakMap<Session, string>();
   readonly #local = new Map<string, Session>();
@@ -372,6 +374,7 @@ export class BridgeFederation implements Federation {
 
   #receive(envelope: Envelope): void {
     const { from, body } = envelope;
+    this.#lastHeard.set(from, this.#now());
     const lost = this.#seq.check(from, envelope.seq);
     if (lost < 0) return;
     if (lost > 0) this.#reportGap(from, lost);
@@ -453,6 +456,7 @@ export class BridgeFederation implements Federation {
       }
     }
     this.#seq.forget(isolate);
+    this.#lastHeard.delete(isolate);
     this.#opts.bridge.forget?.(isolate);
   }
 
@@ -482,8 +486,11 @@ export class BridgeFederation implements Federation {
       if (!continuous) this.#reachableSince = this.#now();
       this.#reachableSince ??= this.#now();
       if (this.#now() - this.#reachableSince < isolateTtlMs(heartbeatMs)) return;
+      const ttl = isolateTtlMs(heartbeatMs);
       for (const isolate of this.#peerIsolates()) {
         if (this.#stopped) return;
+        // A busy isolate whose beat is late is still alive if it spoke within the ttl.
+        if (this.#now() - (this.#lastHeard.get(isolate) ?? 0) < ttl) continue;
         if (!(await directory.alive(isolate))) this.#isolateGone(isolate);
       }
     } catch (err) {
