@@ -49,6 +49,8 @@ export interface ServerOptions {
   bridge?: Bridge;
   /** The instance directory; default a {@link KvDirectory} on the server's KV. */
   directory?: Directory;
+  /** This isolate's id on the bridge; a fresh ulid by default. */
+  isolate?: string;
 }
 
 /** A running WSTun server, minus the listening socket. */
@@ -141,6 +143,7 @@ async function federate(
     heartbeatMs,
     timeoutMs,
     now,
+    isolate: options.isolate,
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * `WSTUN_WORKERS=N`: N worker isolates serving one port with `Deno.serve({ reusePort: true })`
- * (Linux spreads incoming connections across them; needs `--unstable-net`), joined by the
- * BroadcastChannel bridge and one Deno KV directory.
+ * (Linux spreads incoming connections across them; needs `--unstable-net`), joined by a
+ * MessagePort bridge (one MessageChannel per pair of workers) and one Deno KV directory.
  *
  * Workers cannot share an in-memory KV, so without `WSTUN_KV_PATH` the pool keeps its directory
  * (and marketplace installs) in a temporary file that it deletes on exit: that is the only file a
@@ -9,12 +9,17 @@
  *
  * @module
  */
+import { ulid } from "ulid";
 import type { Config } from "../config.ts";
 
 /** What the main isolate tells each worker. */
 export interface WorkerStart {
   index: number;
   kvPath: string;
+  /** This worker's isolate id. */
+  isolate: string;
+  /** Sibling isolate id → the port to it (the bridge, lib/bridge/message_port_bridge.ts). */
+  ports: Record<string, MessagePort>;
 }
 
 /** What a worker answers once it listens, or when it cannot start. */
@@ -43,12 +48,23 @@ export async function startWorkerPool(config: Config, entry: URL): Promise<Worke
     if (tempDir) await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   };
   try {
+    const n = config.bridge.workers;
+    const ids = Array.from({ length: n }, (_, i) => `w${i}-${ulid()}`);
+    const ports: Record<string, MessagePort>[] = ids.map(() => ({}));
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const { port1, port2 } = new MessageChannel();
+        ports[i][ids[j]] = port1;
+        ports[j][ids[i]] = port2;
+      }
+    }
     const reports = [];
-    for (let index = 0; index < config.bridge.workers; index++) {
+    for (let index = 0; index < n; index++) {
       const worker = new Worker(entry, { type: "module", name: `wstun-${index}` });
       workers.push(worker);
       reports.push(firstReport(worker));
-      worker.postMessage({ index, kvPath } satisfies WorkerStart);
+      const start: WorkerStart = { index, kvPath, isolate: ids[index], ports: ports[index] };
+      worker.postMessage(start, Object.values(ports[index]));
     }
     const listening = await Promise.all(reports);
     return { workers, hostname: listening[0].hostname, port: listening[0].port, stop };
