@@ -1,9 +1,9 @@
 // @ts-check
 /**
- * member.js — the chat user page (/chat/main). Opened from a share link (`?room=<uuid>`, plus
- * `?token=` on a server with a token) it goes straight to the join form; without one it lists the
- * open chat rooms. The display name is the member's userId, so the server itself refuses a name
- * already taken in the room. The history comes from the host, never from the server.
+ * member.js — the chat user page (/chat/main): joins through the shared room picker (share link
+ * or room list), then shows the conversation the host sends (its history first), the members,
+ * joins, leaves and kicks, and says clearly when the member was removed or the room closed. The
+ * history comes from the host, never from the server.
  *
  * @module
  */
@@ -11,24 +11,16 @@ import {
   byId,
   createClient,
   describeError,
-  el,
-  params,
   setBanner,
   trackConnection,
 } from "../../static/wstun_page.js";
+import { roomPicker } from "../../static/room_picker.js";
 import { appendEntries, MAX_TEXT, renderMembers } from "./conversation.js";
 
 const client = createClient();
 trackConnection(client, byId("connection"));
 
-const state = {
-  /** @type {{ uuid: string, name: string, protected: boolean } | null} */
-  target: null,
-  uuid: "",
-  self: "",
-  active: false,
-};
-
+const state = { uuid: "", self: "", active: false };
 const messages = byId("messages");
 
 /** @param {string} kind @param {string} text */
@@ -36,103 +28,20 @@ function banner(kind, text) {
   setBanner(byId("banner"), kind, text);
 }
 
-/** @param {"rooms" | "join" | "room"} view */
-function show(view) {
-  for (const id of ["rooms", "join", "room"]) byId(id).hidden = id !== view;
-}
-
-async function listRooms() {
-  const list = byId("room-list");
-  let rooms;
-  try {
-    rooms = await client.listInstances("chat");
-  } catch (err) {
-    banner("error", `Cannot list rooms: ${describeError(err)}`);
-    return [];
-  }
-  list.replaceChildren();
-  if (rooms.length === 0) {
-    list.append(el("li", { className: "empty", text: "No open rooms. Ask a host for a link." }));
-  }
-  for (const r of rooms) {
-    list.append(el(
-      "li",
-      { attrs: { "data-room": r.uuid } },
-      el("span", { className: "name", text: r.name }),
-      r.protected ? el("span", { className: "badge", text: "password" }) : null,
-      el("span", { className: "badge", text: `${r.members} in room` }),
-      el("button", {
-        className: "small",
-        text: "Join",
-        attrs: { type: "button", "aria-label": `Join ${r.name}` },
-        on: { click: () => chooseRoom(r) },
-      }),
-    ));
-  }
-  return rooms;
-}
-
-/** @param {{ uuid: string, name: string, protected: boolean }} room */
-function chooseRoom(room) {
-  state.target = room;
-  byId("join-title").textContent = `Join “${room.name}”`;
-  byId("password-label").hidden = !room.protected;
-  byId("join-error").textContent = "";
-  show("join");
-  byId("display-name").focus();
-}
-
-byId("refresh").addEventListener("click", () => listRooms());
-byId("back").addEventListener("click", async () => {
-  banner("", "");
-  await listRooms();
-  show("rooms");
+const picker = roomPicker({
+  client,
+  service: "chat",
+  onJoined(room) {
+    state.uuid = room.uuid;
+    state.self = room.userId;
+    byId("room-title").textContent = room.name;
+    byId("subtitle").textContent = `as ${room.userId}`;
+    document.title = `${room.name} — chat · WSTun`;
+    setActive(true);
+    byId("room").hidden = false;
+    byId("message").focus();
+  },
 });
-
-byId("join-form").addEventListener("submit", async (/** @type {SubmitEvent} */ e) => {
-  e.preventDefault();
-  const target = state.target;
-  if (!target) return;
-  const name = byId("display-name").value.trim();
-  const error = byId("join-error");
-  error.textContent = "";
-  if (!name) {
-    error.textContent = "Choose a name.";
-    return;
-  }
-  if (name.toLowerCase() === "host") {
-    error.textContent = "“host” is reserved: pick another name.";
-    return;
-  }
-  byId("join-button").disabled = true;
-  try {
-    const ack = await client.joinInstance({
-      uuid: target.uuid,
-      userId: name,
-      token: byId("password").value || undefined,
-    });
-    state.uuid = ack.uuid;
-    state.self = ack.userId;
-    state.active = true;
-    enterRoom(ack.instanceName);
-  } catch (err) {
-    error.textContent = describeError(err);
-  } finally {
-    byId("join-button").disabled = false;
-  }
-});
-
-/** @param {string} name */
-function enterRoom(name) {
-  banner("", "");
-  byId("room-title").textContent = name;
-  byId("subtitle").textContent = `as ${state.self}`;
-  document.title = `${name} — chat · WSTun`;
-  messages.replaceChildren();
-  setActive(true);
-  show("room");
-  byId("message").focus();
-}
 
 /** @param {boolean} active */
 function setActive(active) {
@@ -148,21 +57,21 @@ function showMembers(members) {
   byId("member-count").textContent = String(members.length);
 }
 
-/** @param {(f: any) => void} handler */
-const forRoom = (handler) => (/** @type {any} */ f) => {
+/** Only the host of the room this page is in speaks for it. @param {(f: any) => void} handler */
+const fromHost = (handler) => (/** @type {any} */ f) => {
   if (f.uuid === state.uuid && f.from === "host") handler(f);
 };
 
 client.on(
   "chat_welcome",
-  forRoom((f) => {
+  fromHost((f) => {
     messages.replaceChildren();
     appendEntries(messages, f.entries ?? [], state.self);
     showMembers(f.members ?? []);
   }),
 );
-client.on("chat_entry", forRoom((f) => appendEntries(messages, [f.entry], state.self)));
-client.on("chat_members", forRoom((f) => showMembers(f.members ?? [])));
+client.on("chat_entry", fromHost((f) => appendEntries(messages, [f.entry], state.self)));
+client.on("chat_members", fromHost((f) => showMembers(f.members ?? [])));
 
 client.on("kicked", (f) => {
   if (f.uuid !== state.uuid) return;
@@ -222,30 +131,12 @@ byId("leave").addEventListener("click", async () => {
   setActive(false);
   try {
     await client.leaveInstance(state.uuid);
-  } catch {
-    // Leaving a room that is already gone is still leaving.
+  } catch (err) {
+    // The room may already be gone; leaving it is then done anyway, but say what happened.
+    banner("warn", `Left the room (${describeError(err)}).`);
   }
   state.uuid = "";
-  await listRooms();
-  show("rooms");
+  messages.replaceChildren();
+  byId("room").hidden = true;
+  await picker.showRooms();
 });
-
-async function start() {
-  try {
-    await client.connect();
-  } catch (err) {
-    banner("error", `Cannot reach the server: ${describeError(err)}`);
-    return;
-  }
-  const rooms = await listRooms();
-  const wanted = params.get("room");
-  if (!wanted) return show("rooms");
-  const room = rooms.find((r) => r.uuid === wanted);
-  if (!room) {
-    banner("error", "This room no longer exists (the host may have closed it).");
-    return show("rooms");
-  }
-  chooseRoom(room);
-}
-
-start();
