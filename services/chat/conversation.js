@@ -10,6 +10,7 @@
  * @module
  */
 import { el, formatTime } from "../../static/wstun_page.js";
+import { displayName } from "../../static/member_list.js";
 
 /** Longest message a host accepts, in characters. */
 export const MAX_TEXT = 4000;
@@ -17,11 +18,6 @@ export const MAX_TEXT = 4000;
 export const MAX_HISTORY = 500;
 
 /** @typedef {{ id: number, at: number, kind: string, userId: string, text?: string, reason?: string }} Entry */
-
-/** @param {string} userId */
-export function displayName(userId) {
-  return userId === "host" ? "Host" : userId;
-}
 
 /**
  * @param {Entry} entry
@@ -58,35 +54,4 @@ export function appendEntries(list, entries, self) {
   for (const entry of entries) list.append(renderEntry(entry, self));
   while (list.children.length > MAX_HISTORY) list.firstElementChild?.remove();
   if (atEnd) list.scrollTop = list.scrollHeight;
-}
-
-/**
- * Renders the member list; `onKick` (host only) adds a labelled kick button per member.
- * @param {HTMLElement} list
- * @param {string[]} members
- * @param {string} self
- * @param {((userId: string) => void) | undefined} onKick
- */
-export function renderMembers(list, members, self, onKick) {
-  list.replaceChildren();
-  if (members.length === 0) {
-    list.append(el("li", { className: "empty", text: "Nobody has joined yet." }));
-    return;
-  }
-  for (const userId of members) {
-    list.append(el(
-      "li",
-      { attrs: { "data-user": userId } },
-      el("span", { className: "name", text: displayName(userId) }),
-      userId === self ? el("span", { className: "badge", text: "you" }) : null,
-      onKick
-        ? el("button", {
-          className: "danger small",
-          text: "Kick",
-          attrs: { type: "button", "aria-label": `Kick ${userId}` },
-          on: { click: () => onKick(userId) },
-        })
-        : null,
-    ));
-  }
 }

@@ -15,7 +15,8 @@ import {
   shareLink,
   trackConnection,
 } from "../../static/wstun_page.js";
-import { appendEntries, MAX_HISTORY, MAX_TEXT, renderMembers } from "./conversation.js";
+import { appendEntries, MAX_HISTORY, MAX_TEXT } from "./conversation.js";
+import { renderMembers } from "../../static/member_list.js";
 
 /** @typedef {import("./conversation.js").Entry} Entry */
 

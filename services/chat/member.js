@@ -15,7 +15,8 @@ import {
   trackConnection,
 } from "../../static/wstun_page.js";
 import { roomPicker } from "../../static/room_picker.js";
-import { appendEntries, MAX_TEXT, renderMembers } from "./conversation.js";
+import { appendEntries, MAX_TEXT } from "./conversation.js";
+import { renderMembers } from "../../static/member_list.js";
 
 const client = createClient();
 trackConnection(client, byId("connection"));
