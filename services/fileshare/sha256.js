@@ -14,7 +14,7 @@
  * @module
  */
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -84,7 +84,7 @@ const K = new Uint32Array([
 /** An incremental SHA-256. */
 export class Sha256 {
   constructor() {
-    this.h = new Uint32Array([
+    this.h = new Int32Array([
       0x6a09e667,
       0xbb67ae85,
       0x3c6ef372,
@@ -94,7 +94,7 @@ export class Sha256 {
       0x1f83d9ab,
       0x5be0cd19,
     ]);
-    this.w = new Uint32Array(64);
+    this.w = new Int32Array(64);
     /** Bytes of an incomplete block, carried to the next update. */
     this.tail = new Uint8Array(64);
     this.tailLength = 0;

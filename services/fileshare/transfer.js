@@ -20,6 +20,8 @@ import { Sha256 } from "./sha256.js";
 
 export const CHUNK_BYTES = 256 * 1024;
 export const WINDOW_BYTES = 8 * CHUNK_BYTES;
+/** The owner reads its file in blocks this big (one read ahead): fewer, larger disk reads. */
+export const READ_BYTES = 8 * CHUNK_BYTES;
 export const SOCKET_HIGH_WATER = 4 * 1024 * 1024;
 export const BLOB_BATCH_BYTES = 16 * 1024 * 1024;
 export const MAX_ACTIVE_DOWNLOADS = 4;
@@ -71,6 +73,54 @@ class Meter {
   }
 }
 
+/** Reads a file block by block, one block ahead, and hands out chunk-sized views of them. */
+class BlockReader {
+  /** @param {File} file */
+  constructor(file) {
+    this.file = file;
+    /** @type {{ start: number, bytes: Uint8Array } | null} */
+    this.block = null;
+    /** @type {{ start: number, promise: Promise<{ start: number, bytes: Uint8Array }> } | null} */
+    this.ahead = null;
+  }
+
+  /** @param {number} start */
+  #read(start) {
+    const end = Math.min(this.file.size, start + READ_BYTES);
+    return this.file.slice(start, end).arrayBuffer().then((b) => ({
+      start,
+      bytes: new Uint8Array(b),
+    }));
+  }
+
+  /**
+   * The bytes [offset, offset + length) of the file; chunks never straddle blocks because
+   * READ_BYTES is a multiple of CHUNK_BYTES.
+   * @param {number} offset
+   * @param {number} length
+   */
+  async chunk(offset, length) {
+    const b = this.block;
+    if (!b || offset < b.start || offset + length > b.start + b.bytes.length) {
+      const ahead = this.ahead?.start === offset ? this.ahead.promise : this.#read(offset);
+      const block = await ahead;
+      this.block = block;
+      const next = block.start + block.bytes.length;
+      this.ahead = null;
+      if (next < this.file.size) {
+        const promise = this.#read(next);
+        // A read-ahead of a cancelled upload is never awaited; its failure is reported when
+        // (if) it is awaited, not as an unhandled rejection.
+        promise.catch(() => {});
+        this.ahead = { start: next, promise };
+      }
+    }
+    const block = /** @type {{ start: number, bytes: Uint8Array }} */ (this.block);
+    const start = offset - block.start;
+    return block.bytes.subarray(start, start + length);
+  }
+}
+
 /** A random id for one transfer, unique per requester. */
 function newTransferId() {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
@@ -114,7 +164,7 @@ export class TransferEngine {
     this.onChange = onChange;
     /** Files this participant offers: id → File. @type {Map<string, File>} */
     this.offers = new Map();
-    /** @type {Map<string, Transfer & { file: File, transferId: string, sent: number, hash: Sha256, meter: Meter, pumping: boolean, ended: boolean }>} */
+    /** @type {Map<string, Transfer & { file: File, reader: BlockReader, transferId: string, sent: number, hash: Sha256, meter: Meter, pumping: boolean, ended: boolean }>} */
     this.uploads = new Map();
     /** @type {Map<string, Transfer & { owner: string, fileId: string, hash: Sha256, meter: Meter, pending: Uint8Array[], pendingBytes: number, blobs: Blob[] }>} */
     this.downloads = new Map();
@@ -314,6 +364,7 @@ export class TransferEngine {
       message: "",
       rate: 0,
       file,
+      reader: new BlockReader(file),
       transferId: f.transfer,
       sent: 0,
       hash: new Sha256(),
@@ -350,7 +401,7 @@ export class TransferEngine {
 
   /**
    * Sends chunks while the window and the socket allow; called again by each ack.
-   * @param {Transfer & { file: File, transferId: string, sent: number, hash: Sha256, pumping: boolean, ended: boolean }} t
+   * @param {Transfer & { reader: BlockReader, transferId: string, sent: number, hash: Sha256, pumping: boolean, ended: boolean }} t
    */
   async #pump(t) {
     if (t.pumping) return;
@@ -362,7 +413,7 @@ export class TransferEngine {
           return;
         }
         const end = Math.min(t.size, t.sent + CHUNK_BYTES);
-        const chunk = new Uint8Array(await t.file.slice(t.sent, end).arrayBuffer());
+        const chunk = await t.reader.chunk(t.sent, end - t.sent);
         if (t.ended) return;
         t.hash.update(chunk);
         this.client.sendBinary(this.uuid, encodeChunk(t.transferId, chunk), { to: t.peer });
