@@ -148,6 +148,14 @@ function decodeChunk(payload) {
   return { transferId: decoder.decode(payload.subarray(1, end)), chunk: payload.subarray(end) };
 }
 
+/** Why transfers stopped when the socket closed. @param {number} code */
+function closeReason(code) {
+  if (code === 1009) {
+    return `the server refuses frames of ${CHUNK_BYTES / 1024} KiB: raise WSTUN_MAX_FRAME_BYTES`;
+  }
+  return "the connection to the server was lost";
+}
+
 /** @param {Transfer} t */
 function percent(t) {
   return t.size ? Math.floor((t.bytes / t.size) * 100) : 100;
@@ -176,6 +184,7 @@ export class TransferEngine {
       client.on("file_done", (f) => this.#mine(f) && this.#onDone(f)),
       client.on("file_cancel", (f) => this.#mine(f) && this.#onCancel(f)),
       client.on("binary", (f) => f.uuid === this.uuid && this.#onChunk(f.from, f.data)),
+      client.on("close", (e) => this.stopAll(closeReason(e.code))),
     ];
   }
 
@@ -425,8 +434,8 @@ export class TransferEngine {
         if (t.size === 0) this.#onAck({ from: t.peer, transfer: t.transferId, received: 0 });
       }
     } catch (err) {
-      this.#send(t.peer, "file_cancel", { transfer: t.transferId, message: "read error" });
-      this.#fail(t, `cannot read the file: ${String(/** @type {any} */ (err)?.message ?? err)}`);
+      this.#send(t.peer, "file_cancel", { transfer: t.transferId, message: "upload stopped" });
+      this.#fail(t, `upload stopped: ${String(/** @type {any} */ (err)?.message ?? err)}`);
     } finally {
       t.pumping = false;
     }
