@@ -151,3 +151,37 @@ export async function copyInput(input) {
     return false;
   }
 }
+
+/**
+ * JSON characters an app frame's list may take: at most 3 bytes of UTF-8 a character, so a frame
+ * stays near 48 KiB, far under the server's frame limit (`WSTUN_MAX_FRAME_BYTES`, 1 MiB default).
+ */
+export const FRAME_LIST_CHARS = 16_000;
+
+/**
+ * Splits a list into batches whose JSON fits one frame (an item larger than that is a batch of
+ * its own). Always yields at least one batch, so "the list is now empty" is sent too.
+ * @template T
+ * @param {T[]} items
+ * @param {number} [maxChars]
+ * @returns {T[][]}
+ */
+export function splitForFrames(items, maxChars = FRAME_LIST_CHARS) {
+  /** @type {T[][]} */
+  const out = [];
+  /** @type {T[]} */
+  let batch = [];
+  let size = 0;
+  for (const item of items) {
+    const n = JSON.stringify(item).length + 1;
+    if (batch.length > 0 && size + n > maxChars) {
+      out.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(item);
+    size += n;
+  }
+  out.push(batch);
+  return out;
+}

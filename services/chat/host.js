@@ -13,6 +13,7 @@ import {
   describeError,
   setBanner,
   shareLink,
+  splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
 import { appendEntries, MAX_HISTORY, MAX_TEXT } from "./conversation.js";
@@ -49,12 +50,30 @@ function record(kind, userId, extra = {}) {
   return entry;
 }
 
-/** Sends an entry to every member except `except` (a newcomer already has it in its welcome). */
+/** Sends an entry to every member except `except` (a newcomer already has it in its history). */
 function broadcast(/** @type {Entry} */ entry, except = "") {
   const to = room.members.filter((m) => m !== except);
   if (to.length === 0) return;
   client.send(room.uuid, "chat_entry", { entry }, except ? { to } : {});
-  client.send(room.uuid, "chat_members", { members: room.members }, except ? { to } : {});
+}
+
+/** Sends the member list to every member. */
+function sendMembers() {
+  if (room.members.length === 0) return;
+  client.send(room.uuid, "chat_members", { members: room.members });
+}
+
+/**
+ * Sends the history to a newcomer in frames of bounded size (500 long messages would not fit one
+ * frame), oldest first; the last one says `done`.
+ * @param {string} userId
+ */
+function sendHistory(userId) {
+  const batches = splitForFrames(room.history);
+  batches.forEach((entries, i) => {
+    const done = i === batches.length - 1;
+    client.send(room.uuid, "chat_history", { entries, done }, { to: userId });
+  });
 }
 
 function showMembers() {
@@ -75,10 +94,9 @@ client.on("client_connected", (f) => {
   if (f.uuid !== room.uuid) return;
   room.members = [...room.members.filter((m) => m !== f.userId), f.userId];
   const entry = record("join", f.userId);
-  client.send(room.uuid, "chat_welcome", { entries: room.history, members: room.members }, {
-    to: f.userId,
-  });
+  sendHistory(f.userId);
   broadcast(entry, f.userId);
+  sendMembers();
   showMembers();
 });
 
@@ -88,6 +106,7 @@ client.on("client_disconnected", (f) => {
   const kind = f.reason === "kicked" ? "kick" : f.reason === "left" ? "leave" : "disconnect";
   const entry = record(kind, f.userId, kind === "kick" ? { reason: "removed by the host" } : {});
   broadcast(entry);
+  sendMembers();
   showMembers();
 });
 

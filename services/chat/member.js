@@ -35,6 +35,8 @@ const picker = roomPicker({
   onJoined(room) {
     state.uuid = room.uuid;
     state.self = room.userId;
+    // The host's history follows the join's ack, so the conversation starts empty here.
+    messages.replaceChildren();
     byId("room-title").textContent = room.name;
     byId("subtitle").textContent = `as ${room.userId}`;
     document.title = `${room.name} — chat · WSTun`;
@@ -64,12 +66,8 @@ const fromHost = (handler) => (/** @type {any} */ f) => {
 };
 
 client.on(
-  "chat_welcome",
-  fromHost((f) => {
-    messages.replaceChildren();
-    appendEntries(messages, f.entries ?? [], state.self);
-    showMembers(f.members ?? []);
-  }),
+  "chat_history",
+  fromHost((f) => appendEntries(messages, Array.isArray(f.entries) ? f.entries : [], state.self)),
 );
 client.on("chat_entry", fromHost((f) => appendEntries(messages, [f.entry], state.self)));
 client.on("chat_members", fromHost((f) => showMembers(f.members ?? [])));

@@ -15,6 +15,7 @@ import {
   describeError,
   setBanner,
   shareLink,
+  splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
 import { renderMembers } from "../../static/member_list.js";
@@ -39,18 +40,39 @@ const room = {
   registry: new Map(),
   /** @type {ReturnType<typeof mountFileRoom> | null} */
   view: null,
+  /** A list broadcast waiting to go out. @type {ReturnType<typeof setTimeout> | undefined} */
+  publishTimer: undefined,
 };
+
+/** Changes within this long go out as one `file_list`, so a burst of registrations stays cheap. */
+const PUBLISH_DELAY_MS = 30;
 
 function fileList() {
   return [...room.registry.values()].flatMap((files) => [...files.values()]);
 }
 
-/** Sends the file list to everyone (or to one newcomer) and shows it here. @param {string} [to] */
+/** Broadcasts the list soon, once for any number of changes until then. */
+function schedulePublish() {
+  room.publishTimer ??= setTimeout(() => {
+    room.publishTimer = undefined;
+    publish();
+  }, PUBLISH_DELAY_MS);
+}
+
+/**
+ * Sends the file list to everyone (or to one newcomer) and shows it here. A long list goes in
+ * several frames: the first replaces the receiver's list, the others have `append: true`.
+ * @param {string} [to]
+ */
 function publish(to) {
   const files = fileList();
   room.view?.showFiles(files);
   if (room.members.length === 0) return;
-  client.send(room.uuid, "file_list", { files }, to ? { to } : {});
+  const batches = splitForFrames(files);
+  batches.forEach((batch, i) => {
+    const frame = { files: batch, append: i > 0, done: i === batches.length - 1 };
+    client.send(room.uuid, "file_list", frame, to ? { to } : {});
+  });
 }
 
 /**
@@ -119,18 +141,18 @@ client.on("client_disconnected", (f) => {
   if (room.members.length) {
     client.send(room.uuid, "member_left", { userId: f.userId, reason: f.reason });
   }
-  publish();
+  schedulePublish();
 });
 
 client.on("file_register", (f) => {
   if (f.uuid !== room.uuid || !room.members.includes(f.from)) return;
-  if (registerFiles(f.from, f.files) > 0) publish();
+  if (registerFiles(f.from, f.files) > 0) schedulePublish();
 });
 
 client.on("file_unregister", (f) => {
   if (f.uuid !== room.uuid || !room.members.includes(f.from)) return;
   unregisterFiles(f.from, f.ids);
-  publish();
+  schedulePublish();
 });
 
 client.on("instance_closed", (f) => {
@@ -186,11 +208,11 @@ function openRoom(name, protectedRoom) {
     self: "host",
     register(files) {
       registerFiles("host", files);
-      publish();
+      schedulePublish();
     },
     unregister(ids) {
       unregisterFiles("host", ids);
-      publish();
+      schedulePublish();
     },
   });
   room.view.showFiles([]);

@@ -13,6 +13,7 @@ import {
   createClient,
   describeError,
   setBanner,
+  splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
 import { roomPicker } from "../../static/room_picker.js";
@@ -62,8 +63,10 @@ roomPicker({
       client,
       uuid: room.uuid,
       self: room.userId,
-      register: (files) => toHost("file_register", { files }),
-      unregister: (ids) => toHost("file_unregister", { ids }),
+      register: (files) =>
+        splitForFrames(files).forEach((b) => toHost("file_register", { files: b })),
+      unregister: (ids) =>
+        splitForFrames(ids).forEach((b) => toHost("file_unregister", { ids: b })),
     });
     state.view.showFiles(state.files);
     byId("room").hidden = false;
@@ -84,8 +87,10 @@ function roomEnded(why) {
 client.on(
   "file_list",
   fromHost((f) => {
-    state.files = Array.isArray(f.files) ? f.files : [];
-    state.view?.showFiles(state.files);
+    const files = Array.isArray(f.files) ? f.files : [];
+    state.files = f.append ? [...state.files, ...files] : files;
+    // A list in several frames is drawn once, when its last frame is in.
+    if (f.done !== false) state.view?.showFiles(state.files);
   }),
 );
 client.on(

@@ -163,6 +163,7 @@ export function mountFileRoom({ client, uuid, self, register, unregister }) {
   function showOwnFiles() {
     const list = byId("my-files");
     list.replaceChildren();
+    byId("unshare-all").hidden = engine.offers.size < 2;
     if (engine.offers.size === 0) {
       list.append(el("li", { className: "empty", text: "You share no files." }));
     }
@@ -200,6 +201,13 @@ export function mountFileRoom({ client, uuid, self, register, unregister }) {
     if (added.length) register(added);
     showOwnFiles();
   }
+
+  byId("unshare-all").addEventListener("click", () => {
+    const ids = [...engine.offers.keys()];
+    engine.offers.clear();
+    unregister(ids);
+    showOwnFiles();
+  });
 
   const input = byId("share-input");
   input.addEventListener("change", () => {

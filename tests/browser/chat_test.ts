@@ -96,26 +96,36 @@ Deno.test({
         await seeMessage(host.page, "bob says hello");
       });
 
-      await t.step("hostile names and messages render as text", async () => {
-        const mallory = await openPage(browser, link);
-        try {
-          await join(mallory.page, HOSTILE, "pw-123");
-          await mallory.page.locator("#room:not([hidden])").waitFor();
-          await seeMessage(mallory.page, "welcome from the host"); // the history the host kept
-          await send(mallory.page, HOSTILE);
-          for (const page of [host.page, alice.page]) {
-            await page.locator("#messages .author", { hasText: HOSTILE }).first().waitFor();
-            await page.locator("#messages .text", { hasText: HOSTILE }).first().waitFor();
-            await page.locator("#members .name", { hasText: HOSTILE }).first().waitFor();
-            assert.equal(await page.locator("#messages img, #members img").count(), 0);
-            assert.equal(await page.evaluate(() => "__pwned" in globalThis), false);
+      await t.step(
+        "hostile names and messages render as text; a long history arrives",
+        async () => {
+          // 30 messages of 2000 characters: more history than one frame of chat_history holds.
+          for (let i = 0; i < 30; i++) await send(host.page, `long ${i} ${"x".repeat(2000)}`);
+          await seeMessage(alice.page, "long 29 ");
+          const mallory = await openPage(browser, link);
+          try {
+            await join(mallory.page, HOSTILE, "pw-123");
+            await mallory.page.locator("#room:not([hidden])").waitFor();
+            await seeMessage(mallory.page, "long 29 "); // the history the host kept, all of it
+            assert.equal(
+              await mallory.page.locator('#messages li[data-kind="message"]').count(),
+              3 + 30,
+            );
+            await send(mallory.page, HOSTILE);
+            for (const page of [host.page, alice.page]) {
+              await page.locator("#messages .author", { hasText: HOSTILE }).first().waitFor();
+              await page.locator("#messages .text", { hasText: HOSTILE }).first().waitFor();
+              await page.locator("#members .name", { hasText: HOSTILE }).first().waitFor();
+              assert.equal(await page.locator("#messages img, #members img").count(), 0);
+              assert.equal(await page.evaluate(() => "__pwned" in globalThis), false);
+            }
+          } finally {
+            await mallory.context.close();
           }
-        } finally {
-          await mallory.context.close();
-        }
-        await alice.page.locator('#messages li[data-kind="disconnect"]', { hasText: "<img" })
-          .waitFor();
-      });
+          await alice.page.locator('#messages li[data-kind="disconnect"]', { hasText: "<img" })
+            .waitFor();
+        },
+      );
 
       await t.step("the host kicks a member, who is told; the others see it", async () => {
         await host.page.click('#members li[data-user="bob"] button');

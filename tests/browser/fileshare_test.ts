@@ -100,6 +100,28 @@ Deno.test({
         assert.equal(await fileRow(alice.page, "alice", "big.bin").locator("button").count(), 0);
       });
 
+      await t.step("a long file list crosses in several frames", async () => {
+        const files = Array.from({ length: 300 }, (_, i) => ({
+          name: `${String(i).padStart(3, "0")}-${"n".repeat(200)}.txt`,
+          mimeType: "text/plain",
+          buffer: Buffer.from(String(i)),
+        }));
+        await carol.page.setInputFiles("#share-input", files);
+        const rows = '#file-list li[data-owner="carol"]';
+        await bob.page.waitForFunction(
+          (sel) => document.querySelectorAll(sel).length === 300,
+          rows,
+        );
+        await carol.page.locator("#my-files li").nth(299).waitFor();
+        // Stop sharing them all again: the list shrinks back everywhere.
+        await carol.page.evaluate(() => {
+          for (const b of document.querySelectorAll<HTMLButtonElement>("#my-files button")) {
+            b.click();
+          }
+        });
+        await bob.page.waitForFunction((sel) => document.querySelectorAll(sel).length === 0, rows);
+      });
+
       await t.step("several transfers at once, both directions, SHA-256 verified", async () => {
         await fileRow(bob.page, "alice", "big.bin").locator("button").click();
         await fileRow(alice.page, "bob", "small.bin").locator("button").click();
