@@ -172,11 +172,12 @@ export class TransferEngine {
     this.onChange = onChange;
     /** Files this participant offers: id → File. @type {Map<string, File>} */
     this.offers = new Map();
-    /** @type {Map<string, Transfer & { file: File, reader: BlockReader, transferId: string, sent: number, hash: Sha256, meter: Meter, pumping: boolean, ended: boolean }>} */
+    /** @type {Map<string, Transfer & { file: File, reader: BlockReader | null, transferId: string, sent: number, hash: Sha256, meter: Meter, pumping: boolean, ended: boolean }>} */
     this.uploads = new Map();
     /** @type {Map<string, Transfer & { owner: string, fileId: string, hash: Sha256, meter: Meter, pending: Uint8Array[], pendingBytes: number, blobs: Blob[] }>} */
     this.downloads = new Map();
-    this.unsubscribe = [
+    /** @type {(() => void)[]} */
+    this.subscriptions = [
       client.on("file_request", (f) => this.#mine(f) && this.#onRequest(f)),
       client.on("file_accept", (f) => this.#mine(f) && this.#onAccept(f)),
       client.on("file_refuse", (f) => this.#mine(f) && this.#onRefuse(f)),
@@ -186,6 +187,12 @@ export class TransferEngine {
       client.on("binary", (f) => f.uuid === this.uuid && this.#onChunk(f.from, f.data)),
       client.on("close", (e) => this.stopAll(closeReason(e.code))),
     ];
+  }
+
+  /** Stops listening to the client (the transfers' state stays readable). */
+  dispose() {
+    for (const unsubscribe of this.subscriptions) unsubscribe();
+    this.subscriptions = [];
   }
 
   /** @param {any} f */
@@ -218,9 +225,10 @@ export class TransferEngine {
     t.rate = 0;
     const any = /** @type {any} */ (t);
     any.ended = true;
-    // A failed download lets go of what it received.
+    // A failed transfer lets go of what it holds: received chunks, or read-ahead blocks.
     any.pending = [];
     any.blobs = [];
+    any.reader = null;
     this.onChange(t);
     if (t.direction === "down") this.#startWaiting();
   }
@@ -403,6 +411,7 @@ export class TransferEngine {
       t.rate = 0;
       t.message = "sent";
       t.ended = true;
+      t.reader = null;
     }
     this.onChange(t);
     this.#pump(t);
@@ -410,7 +419,7 @@ export class TransferEngine {
 
   /**
    * Sends chunks while the window and the socket allow; called again by each ack.
-   * @param {Transfer & { reader: BlockReader, transferId: string, sent: number, hash: Sha256, pumping: boolean, ended: boolean }} t
+   * @param {Transfer & { reader: BlockReader | null, transferId: string, sent: number, hash: Sha256, pumping: boolean, ended: boolean }} t
    */
   async #pump(t) {
     if (t.pumping) return;
@@ -422,6 +431,7 @@ export class TransferEngine {
           return;
         }
         const end = Math.min(t.size, t.sent + CHUNK_BYTES);
+        if (!t.reader) return;
         const chunk = await t.reader.chunk(t.sent, end - t.sent);
         if (t.ended) return;
         t.hash.update(chunk);
