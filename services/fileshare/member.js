@@ -115,7 +115,10 @@ client.on("host_away", (f) => {
   if (f.uuid === state.uuid) banner("warn", "The host lost its connection; waiting for it…");
 });
 client.on("host_back", (f) => {
-  if (f.uuid === state.uuid) banner("ok", "The host is back.");
+  if (f.uuid !== state.uuid) return;
+  banner("ok", "The host is back.");
+  // Registrations sent while it was away were refused (host_away): send them all again.
+  state.view?.registerAll();
 });
 client.on("error", (f) => {
   // A frame to someone who is no longer in the room: whatever we had going with them is over.

@@ -226,8 +226,19 @@ export function mountFileRoom({ client, uuid, self, register, unregister }) {
     share(e.dataTransfer?.files ?? []);
   });
 
+  /** Registers every shared file again (the host replaces by id): after the host was away. */
+  function registerAll() {
+    const files = [...engine.offers].map(([id, f]) => ({
+      id,
+      name: f.name,
+      size: f.size,
+      type: f.type,
+    }));
+    if (files.length) register(files);
+  }
+
   showOwnFiles();
-  return { engine, showFiles };
+  return { engine, showFiles, registerAll };
 }
 
 /** @param {string} userId */
