@@ -58,6 +58,8 @@ export const ConfigSchema = z.object({
     z.coerce.number().int().min(0).max(1024 * MIB).optional(),
   ),
   WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
+  WSTUN_UDP_MAX_BUFFERED_BYTES: int(0, 1024 * MIB, MIB),
+  WSTUN_UDP_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 20_000),
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -82,6 +84,10 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** `/_udp` sockets: unsent bytes above which a datagram to it is dropped and counted. */
+  udpMaxBufferedBytes: number;
+  /** `/_udp` sockets: frames per second each (datagram rates run far above chat rates). */
+  udpMaxMsgsPerSec: number;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -125,6 +131,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    udpMaxBufferedBytes: e.WSTUN_UDP_MAX_BUFFERED_BYTES,
+    udpMaxMsgsPerSec: e.WSTUN_UDP_MAX_MSGS_PER_SEC,
   };
 }
 

@@ -14,6 +14,8 @@ export interface ServiceInfo {
   /** Page paths relative to the service root, e.g. `{ service: "/chat/service", main: "/chat/main" }`. */
   endpoints: { service: string; main: string };
   version?: string;
+  /** No pages: used by command-line tools only (the index page does not link it). */
+  headless?: boolean;
 }
 
 /** Built-in services: their pages live in services/<name>/ (service.html, main.html). */
@@ -31,6 +33,15 @@ export const BUILTIN_SERVICES: readonly ServiceInfo[] = [
     endpoints: { service: "/fileshare/service", main: "/fileshare/main" },
   },
 ];
+
+/** UDP tunnels (docs/udp.md): exposers host, connectors join, from the command line. */
+export const UDP_SERVICE: ServiceInfo = {
+  name: "udp",
+  builtin: true,
+  headless: true,
+  description: "UDP tunnels: udp-expose shares a game or voice server, udp-connect reaches it.",
+  endpoints: { service: "/_udp", main: "/_udp" },
+};
 
 /** In-memory catalog of installed services. */
 export class ServiceCatalog {

@@ -35,6 +35,7 @@ export function apiRoutes({ hub, catalog, stats, now }: ApiDeps): Hono {
       bytesRelayed: stats.bytesRelayed,
       errors: stats.errors,
       limitCloses: stats.limitCloses,
+      udpDatagramsDropped: stats.udpDatagramsDropped,
     }));
   return api;
 }

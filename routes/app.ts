@@ -11,13 +11,14 @@
 import { Hono } from "hono";
 import type { Config } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
-import { BUILTIN_SERVICES, ServiceCatalog } from "../lib/service_catalog.ts";
+import { BUILTIN_SERVICES, ServiceCatalog, UDP_SERVICE } from "../lib/service_catalog.ts";
 import { Stats } from "../lib/stats.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
 import { pageRoutes } from "./pages.ts";
 import { requireServerToken } from "./server_auth.ts";
+import { upgradeToUdp } from "./udp.ts";
 import { upgradeToHub } from "./ws.ts";
 
 export interface ServerOptions {
@@ -43,7 +44,7 @@ export async function createServer(
 ): Promise<WstunServer> {
   const now = options.now ?? Date.now;
   const stats = new Stats(now());
-  const catalog = new ServiceCatalog();
+  const catalog = new ServiceCatalog([...BUILTIN_SERVICES, UDP_SERVICE]);
   const hub = new Hub({ config, catalog, stats, now });
   const assets = await loadAssets(BUILTIN_SERVICES.map((s) => s.name));
   const app = createApp({ config, hub, catalog, stats, now, assets });
@@ -78,6 +79,7 @@ function createApp(deps: AppDeps): Hono {
   app.use("*", requireServerToken(deps.config));
   app.route("/_api", apiRoutes(deps));
   app.get("/_ws", (c) => upgradeToHub(c, deps));
+  app.get("/_udp", (c) => upgradeToUdp(c, deps));
   app.route("/", pageRoutes(deps));
   app.get("*", (c) => {
     const asset = deps.assets.get(c.req.path);

@@ -36,11 +36,19 @@ export function originAllowed(
   }
 }
 
-/** Handles the upgrade request. */
-export function upgradeToHub(c: Context, deps: WsDeps): Response {
+/**
+ * Handles the upgrade request; `connect` wraps the socket (a plain {@link Connection} unless a
+ * route such as `/_udp` needs other delivery rules).
+ */
+export function upgradeToHub(
+  c: Context,
+  deps: WsDeps,
+  connect: (socket: WebSocket) => void = (socket) =>
+    new Connection(socket, deps.hub, deps.config, deps.stats),
+): Response {
   const { config, stats } = deps;
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw new HttpError(426, "upgrade_required", "GET /_ws needs a WebSocket upgrade");
+    throw new HttpError(426, "upgrade_required", `GET ${c.req.path} needs a WebSocket upgrade`);
   }
   if (!originAllowed(c.req.header("origin"), c.req.header("host"), config)) {
     throw new HttpError(403, "forbidden_origin", "this origin may not open sockets here");
@@ -51,6 +59,6 @@ export function upgradeToHub(c: Context, deps: WsDeps): Response {
   const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
     idleTimeout: config.idleTimeoutS,
   });
-  new Connection(socket, deps.hub, config, stats);
+  connect(socket);
   return response;
 }

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { startServer } from "../_util/server.ts";
+import { EchoServer, GameClient, pumpEchoes, startConnector, startExposer } from "./udp_fixture.ts";
+
+Deno.test("udp: two connectors each get their own echoes; the user server sees two ports; 10,000 mixed datagrams each way arrive intact", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const tunnel = await startExposer(server.base, echo.port);
+  const a = await startConnector(server.base, tunnel.serverId);
+  const b = await startConnector(server.base, tunnel.serverId);
+  const clientA = await GameClient.open(a.listenPort);
+  const clientB = await GameClient.open(b.listenPort);
+
+  await Promise.all([pumpEchoes(clientA, 10_000, 0xa), pumpEchoes(clientB, 10_000, 0xb)]);
+
+  assert.equal(echo.sourcePorts.size, 2);
+  assert.equal(echo.received, 20_000);
+  for (const c of [a, b]) {
+    assert.deepEqual([c.counters.toRelay, c.counters.fromRelay, c.counters.lost], [
+      10_000,
+      10_000,
+      0,
+    ]);
+  }
+  const e = tunnel.exposer.counters;
+  assert.deepEqual([e.toRelay, e.fromRelay, e.lost, e.refusedByRelay], [20_000, 20_000, 0, 0]);
+  assert.equal(server.stats.udpDatagramsDropped, 0);
+
+  await clientA.close();
+  await clientB.close();
+  await a.stop();
+  await b.stop();
+  await tunnel.close();
+  await echo.close();
+});
