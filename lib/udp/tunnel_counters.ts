@@ -7,6 +7,8 @@
  */
 
 export class TunnelCounters {
+  /** Datagrams read from local UDP (the game client, or the user server). */
+  fromLocal = 0;
   /** Datagrams read from local UDP and sent to the relay. */
   toRelay = 0;
   toRelayBytes = 0;
@@ -34,7 +36,7 @@ export class TunnelCounters {
 
   /** One line for the console. */
   summary(): string {
-    return `to relay ${this.toRelay} (${this.toRelayBytes} B), from relay ${this.fromRelay} ` +
+    return `from local ${this.fromLocal}, to relay ${this.toRelay} (${this.toRelayBytes} B), from relay ${this.fromRelay} ` +
       `(${this.fromRelayBytes} B), oversize ${this.oversize}, dropped backpressure ` +
       `${this.droppedBackpressure}, dropped offline ${this.droppedOffline}, refused by relay ` +
       `${this.refusedByRelay}, unroutable ${this.unroutable}, foreign ${this.foreign}`;

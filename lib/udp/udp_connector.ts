@@ -225,6 +225,7 @@ export class UdpConnector {
   }
 
   #fromLocal(data: Uint8Array, from: dgram.RemoteInfo): void {
+    this.counters.fromLocal++;
     if (data.length > this.#maxDatagram) {
       this.counters.oversize++;
       return;

@@ -331,6 +331,7 @@ export class UdpExposer {
   }
 
   #fromUserServer(client: Client, data: Uint8Array, from: dgram.RemoteInfo): void {
+    this.counters.fromLocal++;
     if (from.port !== this.#options.userPort) {
       this.counters.foreign++;
       return;
