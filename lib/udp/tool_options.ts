@@ -67,8 +67,11 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown): z.infe
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  const name = String(issue.path[0] ?? "argument");
-  const label = /^\d+$/.test(name) ? `argument ${Number(name) + 1}` : `--${name}`;
+  const [name, index] = issue.path;
+  // Positionals are validated as one tuple: name the argument by its place, or the whole list.
+  const label = name === "positionals"
+    ? (typeof index === "number" ? `argument ${index + 1}` : "arguments")
+    : `--${String(name ?? "argument")}`;
   throw new UsageError(`${label}: ${issue.message}`);
 }
 
