@@ -183,3 +183,28 @@ Deno.test("udp: a flood beyond the connector's bound is dropped and counted, mem
   await tunnel.close();
   await echo.close();
 });
+
+Deno.test("udp: a client socket takes the first free port at or above the minimum, skipping busy ones", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  // Occupy a port and ask the exposer to start there.
+  const busy = await GameClient.open(1);
+  const min = busy.socket.address().port;
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, {
+    minLocalPort: min,
+    onEvent: (e) => events.push(e),
+  });
+  const connector = await startConnector(server.base, tunnel.serverId);
+  const client = await GameClient.open(connector.listenPort);
+  assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
+  const [port] = echo.sourcePorts;
+  assert.ok(port > min, `expected a port above the busy ${min}, got ${port}`);
+  assert.ok(events.some((e) => e.type === "arrival" && e.localPort === port));
+
+  await client.close();
+  await busy.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});

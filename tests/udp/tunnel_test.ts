@@ -14,6 +14,7 @@ Deno.test("udp: two connectors each get their own echoes; the user server sees t
   await Promise.all([pumpEchoes(clientA, 10_000, 0xa), pumpEchoes(clientB, 10_000, 0xb)]);
 
   assert.equal(echo.sourcePorts.size, 2);
+  for (const port of echo.sourcePorts) assert.ok(port >= 40_000, `port ${port} under the minimum`);
   assert.equal(echo.received, 20_000);
   for (const c of [a, b]) {
     assert.deepEqual([c.counters.toRelay, c.counters.fromRelay, c.counters.lost], [
