@@ -8,6 +8,7 @@ Deno.test("config: UDP relay limits default to 1 MiB of backlog and 20,000 frame
   assert.deepEqual([off.udpMaxBufferedBytes, off.udpMaxMsgsPerSec], [0, 0]);
   assert.throws(
     () => loadConfig({ WSTUN_UDP_MAX_MSGS_PER_SEC: "lots" }),
-    (err) => err instanceof ConfigError && /^WSTUN_UDP_MAX_MSGS_PER_SEC: must be/.test(err.message),
+    (err) =>
+      err instanceof ConfigError && /^WSTUN_UDP_MAX_MSGS_PER_SEC: .*"lots"/.test(err.message),
   );
 });
