@@ -18,7 +18,7 @@ export interface ServiceInfo {
   headless?: boolean;
 }
 
-/** Built-in services: their pages live in services/<name>/ (service.html, main.html). */
+/** Built-in services: their pages live in services/<name>/ (service.html, main.html), unless headless. */
 export const BUILTIN_SERVICES: readonly ServiceInfo[] = [
   {
     name: "chat",
@@ -32,16 +32,15 @@ export const BUILTIN_SERVICES: readonly ServiceInfo[] = [
     description: "Share files browser to browser; files never touch the server.",
     endpoints: { service: "/fileshare/service", main: "/fileshare/main" },
   },
+  {
+    // UDP tunnels (docs/udp.md): exposers host, connectors join, from the command line.
+    name: "udp",
+    builtin: true,
+    headless: true,
+    description: "UDP tunnels: udp-expose shares a game or voice server, udp-connect reaches it.",
+    endpoints: { service: "/_udp", main: "/_udp" },
+  },
 ];
-
-/** UDP tunnels (docs/udp.md): exposers host, connectors join, from the command line. */
-export const UDP_SERVICE: ServiceInfo = {
-  name: "udp",
-  builtin: true,
-  headless: true,
-  description: "UDP tunnels: udp-expose shares a game or voice server, udp-connect reaches it.",
-  endpoints: { service: "/_udp", main: "/_udp" },
-};
 
 /** In-memory catalog of installed services. */
 export class ServiceCatalog {
