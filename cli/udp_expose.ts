@@ -68,6 +68,8 @@ function describe(event: ExposerEvent): string {
       return `relay connection lost (${event.reason}); retrying in ${event.retryInMs} ms`;
     case "taken_over":
       return "another exposer took this Server ID over; stopping";
+    case "closed_by_relay":
+      return `the relay closed this tunnel (${event.reason}); stopping`;
     case "client_error":
       return `client ${event.client}: ${event.message}`;
     default:
@@ -100,7 +102,7 @@ async function main(args: string[]): Promise<number> {
     maxDatagramBytes: o["max-datagram"],
     onEvent: (event) => {
       console.log(`${clock()} ${describe(event)}`);
-      if (event.type === "taken_over") done.resolve();
+      if (event.type === "taken_over" || event.type === "closed_by_relay") done.resolve();
     },
   });
   const done = Promise.withResolvers<void>();

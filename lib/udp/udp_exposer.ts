@@ -71,6 +71,7 @@ export type ExposerEvent =
   | { type: "connector_left"; userId: string; reason: string }
   | { type: "relay_lost"; reason: string; retryInMs: number }
   | { type: "taken_over" }
+  | { type: "closed_by_relay"; reason: string }
   | { type: "client_error"; client: string; message: string };
 
 /** One remote client and the local socket that stands for it. */
@@ -238,11 +239,14 @@ export class UdpExposer {
           reason: msg.reason,
         });
       case "instance_closed":
-        // Another exposer presented our key or resume secret: two exposers must not fight.
-        if (msg.reason === "resumed_elsewhere") {
-          this.#options.onEvent?.({ type: "taken_over" });
-          this.stop();
-        }
+        // Another exposer presented our key or resume secret (two exposers must not fight), or
+        // the relay's admin closed the tunnel: either way this exposer is done.
+        this.#options.onEvent?.(
+          msg.reason === "resumed_elsewhere"
+            ? { type: "taken_over" }
+            : { type: "closed_by_relay", reason: String(msg.reason) },
+        );
+        this.stop();
         return;
       case "error":
         this.counters.refusedByRelay++;

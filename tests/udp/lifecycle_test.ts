@@ -208,3 +208,16 @@ Deno.test("udp: a client socket takes the first free port at or above the minimu
   await tunnel.close();
   await echo.close();
 });
+
+Deno.test("udp: when the relay closes the tunnel (admin), the exposer is told and stops", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, { onEvent: (e) => events.push(e) });
+  const uuid = tunnel.serverId.split(".")[0];
+  assert.equal(server.hub.closeInstanceByUuid(uuid, "closed"), true);
+  await waitFor("closed event", () => events.some((e) => e.type === "closed_by_relay"));
+  assert.deepEqual(events.at(-1), { type: "closed_by_relay", reason: "closed" });
+  await tunnel.close();
+  await echo.close();
+});
