@@ -91,7 +91,9 @@ export class RelayLink {
     if (!(url instanceof URL)) return Promise.resolve(url);
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    // Deno's WebSocket takes headers; browsers would not, but these tools never run there.
+    // Deno's WebSocket takes headers (browsers' would not; these tools never run there), so the
+    // token travels in a header and never in a URL that proxies might log. The project's "dom"
+    // lib hides Deno's `WebSocketOptions` overload, hence the cast.
     const socket = new WebSocket(url, { headers } as unknown as string[]);
     const link = new RelayLink(socket, options);
     return new Promise((resolve) => {
