@@ -172,9 +172,9 @@ export class UdpConnector {
       await link.close();
       return ack;
     }
-    if (ack.success !== true) {
+    if (ack.success !== true || this.#stopped) {
       await link.close();
-      return joinRefusal(ack);
+      return this.#stopped ? { code: "closed", message: "stopped" } : joinRefusal(ack);
     }
     this.#link = link;
     this.#flowing = true;

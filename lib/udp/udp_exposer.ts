@@ -156,10 +156,11 @@ export class UdpExposer {
     if (isLinkError(link)) return link;
     link.onMessage = (msg) => this.#onMessage(msg);
     link.onBinary = (bytes) => this.#onBinary(bytes);
-    const registered = await this.#register(link);
-    if (isLinkError(registered)) {
+    // stop() may have run while we waited: then the link must not outlive it.
+    const registered = this.#stopped ? STOPPED : await this.#register(link);
+    if (isLinkError(registered) || this.#stopped) {
       await link.close();
-      return registered;
+      return isLinkError(registered) ? registered : STOPPED;
     }
     this.#link = link;
     link.closed.then(({ code, reason }) => this.#onLinkClosed(link, `${code} ${reason}`));
@@ -313,7 +314,10 @@ export class UdpExposer {
     socket.once("error", onError);
     socket.bind({ port, address: this.#options.bindHost, exclusive: true }, () => {
       socket.off("error", onError);
-      if (!this.#clients.has(clientKey(client.userId, client.flow))) return socket.close();
+      // Closed while binding (or replaced by a newer client under the same key): let it go.
+      if (this.#clients.get(clientKey(client.userId, client.flow)) !== client) {
+        return socket.close();
+      }
       client.localPort = port;
       socket.on("message", (data, from) => this.#fromUserServer(client, data, from));
       socket.on("error", (err) => this.#failClient(client, err.message));
@@ -394,6 +398,8 @@ export class UdpExposer {
     }
   }
 }
+
+const STOPPED: LinkError = { code: "closed", message: "the exposer was stopped" };
 
 function clientKey(userId: string, flow: number): string {
   return `${userId}\u0000${flow}`;
