@@ -34,3 +34,21 @@ Deno.test("udp: two connectors each get their own echoes; the user server sees t
   await tunnel.close();
   await echo.close();
 });
+
+Deno.test("udp: several local sources behind one connector are kept apart, each with its own port at the user server", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const tunnel = await startExposer(server.base, echo.port);
+  const connector = await startConnector(server.base, tunnel.serverId);
+  const clients = await Promise.all([1, 2, 3].map(() => GameClient.open(connector.listenPort)));
+
+  await Promise.all(clients.map((client, n) => pumpEchoes(client, 1000, n, 64 * 1024)));
+  assert.equal(echo.sourcePorts.size, 3);
+  assert.equal(tunnel.exposer.clients().length, 3);
+  assert.deepEqual([connector.counters.toRelay, connector.counters.lost], [3000, 0]);
+
+  for (const client of clients) await client.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});

@@ -101,11 +101,17 @@ export function datagramFor(i: number, tag: number): Uint8Array {
 }
 
 /**
- * Sends `count` datagrams with a bounded window (so no kernel socket buffer overflows on
- * loopback) and checks that every echo comes back intact and in order.
+ * Sends `count` datagrams with a bounded window and checks that every echo comes back intact and
+ * in order. The windows of all clients pumping at once must together stay under a UDP socket's
+ * kernel receive buffer (about 208 KiB on Linux), or loopback itself drops datagrams.
  */
-export async function pumpEchoes(client: GameClient, count: number, tag: number): Promise<void> {
-  const maxInFlight = 16, maxBytes = 96 * 1024;
+export async function pumpEchoes(
+  client: GameClient,
+  count: number,
+  tag: number,
+  maxBytes = 96 * 1024,
+): Promise<void> {
+  const maxInFlight = 16;
   let sent = 0, received = 0, bytesInFlight = 0;
   const sizes: number[] = [];
   while (received < count) {
