@@ -11,6 +11,7 @@ import {
   clock,
   COMMON_OPTIONS,
   CommonSchema,
+  ipAddress,
   parseCommandLine,
   port,
   tokenFrom,
@@ -22,7 +23,7 @@ import { type ConnectorEvent, UdpConnector } from "../lib/udp/udp_connector.ts";
 const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Server ID> [options]
 
   --token <token>      the relay's server token (default: $WSTUN_TOKEN)
-  --listen <address>   local address to listen on (default 127.0.0.1)
+  --listen <address>   local IP address to listen on (default 127.0.0.1)
   --idle <duration>    forget a local source after this much silence (default 300s)
   --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
                        unsent bytes (default 1048576)
@@ -35,7 +36,7 @@ const Schema = CommonSchema.extend({
   positionals: z.tuple([port(0), z.string().min(1), z.string().min(1)], {
     error: "needs <local listen port> <relay URL> <Server ID>",
   }),
-  listen: z.string().min(1),
+  listen: ipAddress,
 });
 
 function describe(event: ConnectorEvent): string {

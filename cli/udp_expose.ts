@@ -13,6 +13,7 @@ import {
   clock,
   COMMON_OPTIONS,
   CommonSchema,
+  ipAddress,
   parseCommandLine,
   port,
   tokenFrom,
@@ -21,6 +22,7 @@ import {
 } from "../lib/udp/tool_options.ts";
 import { type ExposerEvent, UdpExposer } from "../lib/udp/udp_exposer.ts";
 import { randomSecret } from "../lib/secret.ts";
+import { defaultBindHost } from "../lib/udp/socket_type.ts";
 
 const USAGE = `usage: deno task udp-expose <min local port> <relay URL> <user server port> [options]
 
@@ -29,8 +31,9 @@ const USAGE = `usage: deno task udp-expose <min local port> <relay URL> <user se
                        the instance (reconnects within WSTUN_HOST_GRACE_MS)
   --new-id             print a fresh random key for --id and exit
   --token <token>      the relay's server token (default: $WSTUN_TOKEN)
-  --host <address>     the user server's address (default 127.0.0.1)
-  --bind <address>     address the per-client sockets bind to (default 127.0.0.1)
+  --host <address>     the user server's IP address (default 127.0.0.1; ::1 etc. work)
+  --bind <address>     address the per-client sockets bind to (default: the loopback when
+                       the user server is local, else every interface)
   --idle <duration>    close a client's socket after this much silence (default 300s)
   --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
                        unsent bytes (default 1048576)
@@ -44,8 +47,8 @@ const Schema = CommonSchema.extend({
     error: "needs <min local port> <relay URL> <user server port>",
   }),
   id: z.string().min(MIN_KEY_LENGTH, `must be at least ${MIN_KEY_LENGTH} characters`).optional(),
-  host: z.string().min(1),
-  bind: z.string().min(1),
+  host: ipAddress,
+  bind: ipAddress.optional(),
   "new-id": z.boolean().optional(),
 });
 
@@ -83,7 +86,7 @@ async function main(args: string[]): Promise<number> {
     id: { type: "string" },
     "new-id": { type: "boolean" },
     host: { type: "string", default: "127.0.0.1" },
-    bind: { type: "string", default: "127.0.0.1" },
+    bind: { type: "string" },
   });
   if (values.help) return console.log(USAGE), 0;
   if (values["new-id"]) return console.log(randomSecret(24)), 0;
@@ -95,7 +98,7 @@ async function main(args: string[]): Promise<number> {
     userHost: o.host,
     userPort,
     minLocalPort,
-    bindHost: o.bind,
+    bindHost: o.bind ?? defaultBindHost(o.host),
     idleMs: o.idle,
     key: o.id,
     maxBufferedBytes: o["max-buffered"],

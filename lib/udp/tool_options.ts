@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { MAX_DATAGRAM_BYTES } from "./datagram_frame.ts";
@@ -24,6 +25,11 @@ export const port = (min: number) =>
     min,
     `must be a port number between ${min} and 65535`,
   ).max(65535, `must be a port number between ${min} and 65535`);
+
+/** An IP literal: the tools never resolve names, so every datagram goes where it was told. */
+export const ipAddress = z.string().refine((s) => isIP(s) !== 0, {
+  message: "must be an IP address such as 127.0.0.1 or ::1",
+});
 
 /** Options both tools take. */
 export const COMMON_OPTIONS = {

@@ -24,6 +24,7 @@ import {
 import { OrderedSender } from "./ordered_sender.ts";
 import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
 import { parseServerId, type ServerId } from "./server_id.ts";
+import { socketType } from "./socket_type.ts";
 import { TunnelCounters } from "./tunnel_counters.ts";
 
 export interface ConnectorOptions {
@@ -126,7 +127,7 @@ export class UdpConnector {
   }
 
   #listen(): Promise<true | LinkError> {
-    const socket = dgram.createSocket("udp4");
+    const socket = dgram.createSocket(socketType(this.#options.listenHost));
     return new Promise((resolve) => {
       socket.once("error", (err) => {
         socket.close();

@@ -31,6 +31,7 @@ import {
   type ServerId,
   UDP_SERVICE_NAME,
 } from "./server_id.ts";
+import { socketType } from "./socket_type.ts";
 import { TunnelCounters } from "./tunnel_counters.ts";
 
 export interface ExposerOptions {
@@ -285,7 +286,7 @@ export class UdpExposer {
       userId,
       flow,
       prefix: framePrefix(this.#id!.uuid, userId),
-      socket: dgram.createSocket("udp4"),
+      socket: dgram.createSocket(socketType(this.#options.bindHost)),
       sender: null,
       localPort: 0,
       pending: [],
@@ -308,7 +309,7 @@ export class UdpExposer {
         return this.#failClient(client, err.message);
       }
       socket.close();
-      client.socket = dgram.createSocket("udp4");
+      client.socket = dgram.createSocket(socketType(this.#options.bindHost));
       this.#bind(client, port + 1);
     };
     socket.once("error", onError);

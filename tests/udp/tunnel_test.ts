@@ -52,3 +52,18 @@ Deno.test("udp: several local sources behind one connector are kept apart, each 
   await tunnel.close();
   await echo.close();
 });
+
+Deno.test("udp: IPv6 on both ends (user server and game client on ::1)", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start("::1");
+  const tunnel = await startExposer(server.base, echo.port, { userHost: "::1", bindHost: "::1" });
+  const connector = await startConnector(server.base, tunnel.serverId, { listenHost: "::1" });
+  const client = await GameClient.open(connector.listenPort, "::1");
+  await pumpEchoes(client, 100, 6);
+  assert.equal(echo.sourcePorts.size, 1);
+
+  await client.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});

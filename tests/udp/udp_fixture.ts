@@ -25,10 +25,10 @@ export class EchoServer {
     });
   }
 
-  static start(): Promise<EchoServer> {
-    const socket = dgram.createSocket("udp4");
+  static start(address = "127.0.0.1"): Promise<EchoServer> {
+    const socket = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
     return new Promise((resolve) =>
-      socket.bind(0, "127.0.0.1", () => resolve(new EchoServer(socket, socket.address().port)))
+      socket.bind(0, address, () => resolve(new EchoServer(socket, socket.address().port)))
     );
   }
 
@@ -42,7 +42,11 @@ export class GameClient {
   readonly inbox: Uint8Array[] = [];
   #wake: (() => void) | null = null;
   readonly #sender: OrderedSender;
-  private constructor(readonly socket: dgram.Socket, readonly target: number) {
+  private constructor(
+    readonly socket: dgram.Socket,
+    readonly target: number,
+    readonly address: string,
+  ) {
     this.#sender = new OrderedSender(socket);
     socket.on("message", (data) => {
       this.inbox.push(new Uint8Array(data));
@@ -50,15 +54,15 @@ export class GameClient {
     });
   }
 
-  static open(target: number): Promise<GameClient> {
-    const socket = dgram.createSocket("udp4");
+  static open(target: number, address = "127.0.0.1"): Promise<GameClient> {
+    const socket = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
     return new Promise((resolve) =>
-      socket.bind(0, "127.0.0.1", () => resolve(new GameClient(socket, target)))
+      socket.bind(0, address, () => resolve(new GameClient(socket, target, address)))
     );
   }
 
   send(data: Uint8Array): void {
-    if (!this.#sender.send(data, this.target, "127.0.0.1")) throw new Error("send queue full");
+    if (!this.#sender.send(data, this.target, this.address)) throw new Error("send queue full");
   }
 
   /** The next datagram, or an error after `timeoutMs`. */
