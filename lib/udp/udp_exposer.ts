@@ -341,7 +341,7 @@ export class UdpExposer {
 
   #fromUserServer(client: Client, data: Uint8Array, from: dgram.RemoteInfo): void {
     this.counters.fromLocal++;
-    if (from.port !== this.#options.userPort) {
+    if (from.port !== this.#options.userPort || from.address !== this.#options.userHost) {
       this.counters.foreign++;
       return;
     }

@@ -184,7 +184,7 @@ Deno.test("udp: a flood beyond the connector's bound is dropped and counted, mem
   await echo.close();
 });
 
-Deno.test("udp: a client socket takes the first free port at or above the minimum, skipping busy ones", async () => {
+Deno.test("udp: a client socket takes the first free port at or above the minimum, skipping busy ones, and hears only the user server", async () => {
   await using server = await startServer();
   const echo = await EchoServer.start();
   // Occupy a port and ask the exposer to start there.
@@ -201,6 +201,10 @@ Deno.test("udp: a client socket takes the first free port at or above the minimu
   const [port] = echo.sourcePorts;
   assert.ok(port > min, `expected a port above the busy ${min}, got ${port}`);
   assert.ok(events.some((e) => e.type === "arrival" && e.localPort === port));
+  // Only the user server may speak on a client's socket: a stranger is counted, not forwarded.
+  busy.socket.send(hello(9), port, "127.0.0.1");
+  await waitFor("foreign counted", () => tunnel.exposer.counters.foreign === 1);
+  assert.equal(tunnel.exposer.counters.toRelay, 1);
 
   await client.close();
   await busy.close();
