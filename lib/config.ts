@@ -13,6 +13,7 @@ import {
   marketplaceEnvShape,
   type MarketplaceLimits,
 } from "./marketplace/config.ts";
+import { type PubSubConfig, pubsubEnvShape, pubsubFromEnv } from "./pubsub/config.ts";
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
@@ -72,6 +73,7 @@ export const ConfigSchema = z.object({
       .transform((v) => v === "true" || v === "1"),
   ),
   ...marketplaceEnvShape,
+  ...pubsubEnvShape,
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -108,6 +110,8 @@ export interface Config {
   marketplaceUrls: string[];
   /** Fetch and size limits of marketplace installs. */
   marketplace: MarketplaceLimits;
+  /** Pub/sub channels: the authorizer, `/broadcast` and the channel limits (lib/pubsub/config.ts). */
+  pubsub: PubSubConfig;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -129,7 +133,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const issue = parsed.error.issues[0];
     const name = String(issue.path[0] ?? "config");
     const got = env[name];
-    const shown = name.includes("TOKEN") || got === undefined
+    // Secrets (tokens, the broadcast key) and URLs that may carry credentials are never echoed.
+    const shown = /TOKEN|KEY|AUTHORIZER_URL/.test(name) || got === undefined
       ? ""
       : ` (got ${JSON.stringify(got)})`;
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
@@ -157,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     kvPath: e.WSTUN_KV_PATH,
     marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
     marketplace: limitsFromEnv(e),
+    pubsub: pubsubFromEnv(e),
   };
 }
 

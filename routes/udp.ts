@@ -14,6 +14,6 @@ export function upgradeToUdp(c: Context, deps: WsDeps): Response {
   return upgradeToHub(
     c,
     deps,
-    (socket) => new UdpConnection(socket, deps.hub, deps.config, deps.stats),
+    (socket, channels) => new UdpConnection(socket, deps.hub, deps.config, deps.stats, channels),
   );
 }

@@ -7,15 +7,18 @@
  */
 import type { Context } from "hono";
 import type { Config } from "../lib/config.ts";
-import { Connection } from "../lib/connection.ts";
+import { type ChannelAccess, Connection } from "../lib/connection.ts";
 import type { Hub } from "../lib/hub/hub.ts";
+import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { Stats } from "../lib/stats.ts";
 import { HttpError } from "./http_error.ts";
+import { serverSecrets } from "./wsify.ts";
 
 export interface WsDeps {
   config: Config;
   hub: Hub;
   stats: Stats;
+  pubsub: PubSub;
 }
 
 /**
@@ -48,8 +51,8 @@ export function originAllowed(
 export function upgradeToHub(
   c: Context,
   deps: WsDeps,
-  connect: (socket: WebSocket) => void = (socket) =>
-    new Connection(socket, deps.hub, deps.config, deps.stats),
+  connect: (socket: WebSocket, channels: ChannelAccess) => void = (socket, channels) =>
+    new Connection(socket, deps.hub, deps.config, deps.stats, channels),
 ): Response {
   const { config, stats } = deps;
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
@@ -61,9 +64,15 @@ export function upgradeToHub(
   if (config.maxConnections && stats.connections >= config.maxConnections) {
     throw new HttpError(503, "limit_reached", "too many connections; try again later");
   }
+  const { pubsub } = deps;
+  // The authorizer identifies a /_ws client by its upgrade (read before upgrading:
+  // the request is gone after); kept only when there is one to ask.
+  const client = pubsub.authorizer.configured
+    ? describeUpgrade(c.req.raw, serverSecrets(config))
+    : undefined;
   const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
     idleTimeout: config.idleTimeoutS,
   });
-  connect(socket);
+  connect(socket, { pubsub, client });
   return response;
 }
