@@ -37,6 +37,7 @@ export function apiRoutes({ hub, catalog, stats, now, pubsub }: ApiDeps): Hono {
       bytesRelayed: stats.bytesRelayed,
       errors: stats.errors,
       limitCloses: stats.limitCloses,
+      udpDatagramsDropped: stats.udpDatagramsDropped,
       pubsub: pubsub.stats(),
     }));
   // Channels with subscribers on this isolate, busiest first; never who the subscribers are.

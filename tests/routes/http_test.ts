@@ -12,7 +12,7 @@ Deno.test("open server: info page, services, health and instances answer without
   assert.match(page, /chat/);
   assert.deepEqual(await (await fetch(`${server.base}/_api/health`)).json(), { ok: true });
   const services = await (await fetch(`${server.base}/_api/services`)).json();
-  assert.deepEqual(services.map((s: { name: string }) => s.name), ["chat", "fileshare"]);
+  assert.deepEqual(services.map((s: { name: string }) => s.name), ["chat", "fileshare", "udp"]);
   assert.deepEqual(Object.keys(services[0]).sort(), [
     "builtin",
     "description",
