@@ -92,6 +92,12 @@ export const CreateInstance = z.object({
   name: z.string().min(1).max(100),
   token: z.string().max(256).optional(),
   server_token: z.string().max(1024).optional(),
+  /**
+   * Stable identity: the uuid is derived from service and key, and presenting the key again takes
+   * the instance over like `resume_instance` (answered with `instance_resumed`) or, once it has
+   * ended, recreates it under the same uuid.
+   */
+  key: z.string().min(16).max(256).optional(),
   ref,
 });
 export const JoinInstance = z.object({

@@ -43,6 +43,7 @@ export function apiRoutes({ hub, catalog, stats, now, pubsub, federation }: ApiD
       bytesRelayed: stats.bytesRelayed,
       errors: stats.errors,
       limitCloses: stats.limitCloses,
+      udpDatagramsDropped: stats.udpDatagramsDropped,
       pubsub: pubsub.stats(),
       // Which isolate answered, when there are several (docs/architecture.md).
       isolate: federation?.isolate ?? null,

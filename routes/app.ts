@@ -33,6 +33,7 @@ import { pageRoutes } from "./pages.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
 import { requireServerToken } from "./server_auth.ts";
+import { upgradeToUdp } from "./udp.ts";
 import { upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
@@ -79,7 +80,7 @@ export async function createServer(
   const catalog = new ServiceCatalog();
   const hub = new Hub({ config, catalog, stats, now });
   const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch });
-  const assets = await loadAssets(BUILTIN_SERVICES.map((s) => s.name));
+  const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
   const kv = options.kv ?? await openKv(config.kvPath);
   const marketplace = new Marketplace({
     kv,
@@ -208,6 +209,7 @@ function createApp(deps: AppDeps): Hono {
   app.use("*", serverToken);
   app.route("/_api", apiRoutes(deps));
   app.get("/_ws", (c) => upgradeToHub(c, deps));
+  app.get("/_udp", (c) => upgradeToUdp(c, deps));
   app.route("/", wsifyRoute(deps));
   app.route(
     "/",
