@@ -18,7 +18,14 @@
 /** What travels between isolates; `conn` names a connection on the sending or receiving side. */
 export type BridgeBody =
   /** A control request from a connection on the sender, to run on the owner of its instance. */
-  | { k: "req"; conn: string; frame: Record<string, unknown>; proof?: SecretProof }
+  | {
+    k: "req";
+    conn: string;
+    frame: Record<string, unknown>;
+    proof?: SecretProof;
+    /** The sender verified the secret itself (a keyed create's key); the owner accepts it. */
+    verified?: boolean;
+  }
   /** Application data (text) from a connection on the sender, for an instance on the receiver. */
   | { k: "data"; conn: string; text: string }
   /** Application data (binary) from a connection on the sender. */

@@ -28,6 +28,7 @@ import { type Peer, Session } from "../hub/peer.ts";
 import {
   CloseReason,
   type ControlRequest,
+  type CreateInstance,
   ErrorCode,
   type InstanceInfo,
   type Ref,
@@ -169,6 +170,24 @@ export class BridgeFederation implements Federation {
     });
   }
 
+  createKeyed(session: Session, req: CreateInstance, uuid: string): void {
+    const takeOver: InstanceRequest = { type: "resume_instance", uuid, resume: "", ref: req.ref };
+    try {
+      this.#hub.checkServerToken(req.server_token);
+    } catch (err) {
+      const e = err as HubError;
+      return this.#refuse(session, takeOver, e.code, e.message);
+    }
+    this.#opts.directory.get(uuid).then((record) => {
+      if (!record || record.owner === this.isolate || this.#hub.instances.has(uuid)) {
+        return this.#hub.controlHere(session, req);
+      }
+      this.#send(session, takeOver, record.owner, true);
+    }, (err) => {
+      this.#refuse(session, takeOver, ErrorCode.BridgeUnavailable, `instance directory: ${err}`);
+    });
+  }
+
   forwardData(session: Session, uuid: string, frame: string | Uint8Array, ref: Ref): void {
     const owner = this.#away.get(session)?.get(uuid);
     if (owner && !this.#remoteKeys.has(session)) {
@@ -233,9 +252,9 @@ export class BridgeFederation implements Federation {
     return conn;
   }
 
-  #send(session: Session, req: InstanceRequest, owner: string): void {
+  #send(session: Session, req: InstanceRequest, owner: string, verified = false): void {
     const conn = this.#register(session);
-    const { frame, proof } = withoutSecrets(req);
+    const { frame, proof } = verified ? { frame: req, proof: undefined } : withoutSecrets(req);
     if (req.type === "leave_instance" || req.type === "close_instance") {
       this.#away.get(session)?.delete(req.uuid);
     }
@@ -249,7 +268,7 @@ export class BridgeFederation implements Federation {
       if (list) list.push(pending);
       else this.#pending.set(conn, [pending]);
     }
-    this.#post(owner, { k: "req", conn, frame, proof });
+    this.#post(owner, { k: "req", conn, frame, proof, verified: verified || undefined });
   }
 
   #timedOut(session: Session, conn: string, pending: Pending): void {
@@ -337,9 +356,19 @@ export class BridgeFederation implements Federation {
     return session;
   }
 
-  #request(from: string, conn: string, frame: Record<string, unknown>, proof?: SecretProof): void {
+  #request(
+    from: string,
+    conn: string,
+    frame: Record<string, unknown>,
+    proof?: SecretProof,
+    verified?: boolean,
+  ): void {
     const session = this.#remoteSession(from, conn);
-    const check = proof ? (expected: string) => proofMatches(proof, expected) : undefined;
+    const check = verified
+      ? () => true
+      : proof
+      ? (expected: string) => proofMatches(proof, expected)
+      : undefined;
     this.#hub.controlHere(session, frame as ControlRequest, check);
   }
 
@@ -380,7 +409,7 @@ export class BridgeFederation implements Federation {
     if (lost > 0) this.#reportGap(from, lost);
     switch (body.k) {
       case "req":
-        return this.#request(from, body.conn, body.frame, body.proof);
+        return this.#request(from, body.conn, body.frame, body.proof, body.verified);
       case "data":
         return this.#data(from, body.conn, body.text);
       case "bin":

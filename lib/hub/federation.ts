@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { ControlRequest, InstanceInfo, Ref } from "../protocol.ts";
+import type { ControlRequest, CreateInstance, InstanceInfo, Ref } from "../protocol.ts";
 import type { Instance } from "./instance.ts";
 import type { Session } from "./peer.ts";
 
@@ -29,6 +29,11 @@ export interface Federation {
   forward(session: Session, req: InstanceRequest): void;
   /** A data frame (text or binary) for an instance that is not here. */
   forwardData(session: Session, uuid: string, frame: string | Uint8Array, ref: Ref): void;
+  /**
+   * `create_instance` with a `key` whose instance is not here: taken over on its owner if it is
+   * live elsewhere (the key was verified here: it is the preimage of `uuid`), else created here.
+   */
+  createKeyed(session: Session, req: CreateInstance, uuid: string): void;
   /** Public records of every isolate's instances. */
   list(service?: string): Promise<InstanceInfo[]>;
   /** A local socket closed. */

@@ -82,6 +82,11 @@ export class Hub {
     if (federation) {
       if ("uuid" in req && !this.instances.has(req.uuid)) return federation.forward(session, req);
       if (req.type === "list_instances") return this.#answerList(federation, session, req);
+      if (req.type === "create_instance" && req.key !== undefined) {
+        // A keyed instance may be live on another isolate: the key takes it over there.
+        const uuid = keyedInstanceId(req.service, req.key);
+        if (!this.instances.has(uuid)) return federation.createKeyed(session, req, uuid);
+      }
     }
     this.controlHere(session, req);
   }

@@ -293,3 +293,24 @@ Deno.test("not a member: data for an instance elsewhere is refused, unknown ones
   assert.equal((await eve.request({ type: "close_instance", uuid })).code, "forbidden");
   await host.expectNothingPending();
 });
+
+Deno.test("keyed create on another isolate takes the live instance over, members kept", async () => {
+  await using cluster = await startCluster(3, { hostGraceMs: 5000 });
+  const [a, b, c] = cluster.servers;
+  const key = "a-stable-key-of-16+chars";
+  const host = await TestSocket.open(a.wsUrl);
+  await using bob = await TestSocket.open(c.wsUrl);
+  const first = await createRoom(host, { key });
+  await joinRoom(host, bob, first.uuid, "bob");
+  await host.close();
+  assert.deepEqual(await bob.next(), { type: "host_away", uuid: first.uuid });
+
+  await using back = await TestSocket.open(b.wsUrl);
+  const again = await back.request({ type: "create_instance", service: "chat", name: "Room", key });
+  assert.equal(again.type, "instance_resumed", JSON.stringify(again));
+  assert.equal(again.uuid, first.uuid);
+  assert.deepEqual(again.members, ["bob"]);
+  assert.deepEqual(await bob.next(), { type: "host_back", uuid: first.uuid });
+  back.send({ type: "note", uuid: first.uuid });
+  assert.equal((await bob.next()).from, "host");
+});
