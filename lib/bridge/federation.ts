@@ -74,6 +74,8 @@ export class BridgeFederation implements Federation {
   /** Per local socket: uuid → owner isolate of the remote instances it belongs to. */
   readonly #away = new WeakMap<Session, Map<string, string>>();
   readonly #pending = new Map<string, Pending[]>();
+  /** Per local socket: every owner it sent anything to, told when the socket closes. */
+  readonly #contacted = new WeakMap<Session, Set<string>>();
   // The owner side.
   readonly #remote = new Map<string, Session>();
   readonly #remoteKeys = new WeakMap<Session, { isolate: string; conn: string }>();
@@ -229,7 +231,7 @@ export class BridgeFederation implements Federation {
     }
     const conn = this.#connIds.get(session);
     if (conn === undefined) return;
-    const owners = new Set(this.#away.get(session)?.values());
+    const owners = new Set(this.#contacted.get(session));
     for (const p of this.#pending.get(conn) ?? []) {
       clearTimeout(p.timer);
       owners.add(p.owner);
@@ -238,6 +240,7 @@ export class BridgeFederation implements Federation {
     for (const owner of owners) this.#post(owner, { k: "detach", conn });
     this.#local.delete(conn);
     this.#away.delete(session);
+    this.#contacted.delete(session);
   }
 
   // ---- the side where the socket lives ----
@@ -268,7 +271,14 @@ export class BridgeFederation implements Federation {
       if (list) list.push(pending);
       else this.#pending.set(conn, [pending]);
     }
+    this.#contact(session, owner);
     this.#post(owner, { k: "req", conn, frame, proof, verified: verified || undefined });
+  }
+
+  #contact(session: Session, owner: string): void {
+    const owners = this.#contacted.get(session);
+    if (owners) owners.add(owner);
+    else this.#contacted.set(session, new Set([owner]));
   }
 
   #timedOut(session: Session, conn: string, pending: Pending): void {
@@ -593,6 +603,8 @@ function needsAnswer(req: InstanceRequest): boolean {
 
 // deno-lint-ignore no-explicit-any
 function answers(req: InstanceRequest, frame: Record<string, any>): boolean {
+  // Relayed data always carries `from` (and may carry its sender's own `ref`): never an answer.
+  if (frame.from !== undefined) return false;
   if (req.ref !== undefined) return frame.ref === req.ref;
   if (req.type === "join_instance") return frame.type === "ack" && frame.uuid === req.uuid;
   if (req.type === "resume_instance") {
