@@ -25,6 +25,12 @@ try {
       onListen: ({ hostname, port }) =>
         console.log(`WSTun listening on http://${hostname}:${port}/`),
     }, server.fetch);
+    if (server.federation) {
+      // Say goodbye to the other isolates, so they close our instances now, not at the bound.
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        Deno.addSignalListener(signal, () => server.shutdown().finally(() => Deno.exit(0)));
+      }
+    }
   }
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;

@@ -10,6 +10,7 @@ import { type Config, defaultConfig } from "../../lib/config.ts";
 import { createServer } from "../../routes/app.ts";
 import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
 import { TEST_HEARTBEAT_MS } from "./cluster.ts";
+import { freePort, startProcess } from "./process.ts";
 import { redisAvailable, RedisServer } from "./redis_server.ts";
 
 const enabled = await redisAvailable();
@@ -117,5 +118,31 @@ Deno.test({
     assert.deepEqual(await host.next(), { type: "note", uuid, n: "after", from: "bob" });
     host.send({ type: "note", uuid, n: "back" });
     assert.equal((await bob.next()).n, "back");
+  },
+});
+
+Deno.test({
+  name: "redis: two `deno task start` processes on different ports behave as one hub",
+  ignore: !enabled,
+  fn: async () => {
+    await using redis = await RedisServer.start();
+    const env = {
+      WSTUN_REDIS_URL: redis.url,
+      WSTUN_BRIDGE_NAMESPACE: `p-${ulid()}`,
+    };
+    const [portA, portB] = [freePort(), freePort()];
+    await using _a = await startProcess({ ...env, PORT: String(portA) });
+    await using _b = await startProcess({ ...env, PORT: String(portB) });
+    await using host = await TestSocket.open(`ws://127.0.0.1:${portA}/_ws`);
+    await using bob = await TestSocket.open(`ws://127.0.0.1:${portB}/_ws`);
+    const { uuid } = await createRoom(host, { token: "pw" });
+    await joinRoom(host, bob, uuid, "bob", { token: "pw" });
+    bob.send({ type: "note", uuid, n: 1 });
+    assert.deepEqual(await host.next(), { type: "note", uuid, n: 1, from: "bob" });
+    host.send({ type: "note", uuid, n: 2 });
+    assert.deepEqual(await bob.next(), { type: "note", uuid, n: 2, from: "host" });
+    const listed = await (await fetch(`http://127.0.0.1:${portB}/_api/instances`)).json();
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].uuid, uuid);
   },
 });

@@ -4,63 +4,18 @@
  */
 import assert from "node:assert/strict";
 import { TestSocket } from "../_util/test_socket.ts";
-
-const ROOT = new URL("../../", import.meta.url);
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** One HTTP request on a fresh TCP connection, so the kernel picks a worker for each. */
-async function statsOnFreshConnection(port: number): Promise<{ isolate: string }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(
-    new TextEncoder().encode(
-      "GET /_api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-    ),
-  );
-  const text = await new Response(conn.readable).text();
-  return JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
-}
-
-async function waitForLine(stream: ReadableStream<Uint8Array>, pattern: RegExp) {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let seen = "";
-  const timer = setTimeout(() => reader.cancel(), 20_000);
-  try {
-    while (!pattern.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`server exited before ${pattern}: ${seen}`);
-      seen += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    clearTimeout(timer);
-    reader.releaseLock();
-  }
-}
+import { freePort, startProcess, statsOnFreshConnection } from "./process.ts";
 
 Deno.test("WSTUN_WORKERS=2 deno task start: 50 clients on both workers, every message delivered", async () => {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: ROOT,
-    env: {
-      PORT: String(port),
-      WSTUN_HOSTNAME: "127.0.0.1",
-      WSTUN_WORKERS: "2",
-      WSTUN_MAX_MSGS_PER_SEC: "0",
-      WSTUN_MAX_MEMBERS: "0",
-    },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  await using _server = await startProcess({
+    PORT: String(port),
+    WSTUN_WORKERS: "2",
+    WSTUN_MAX_MSGS_PER_SEC: "0",
+    WSTUN_MAX_MEMBERS: "0",
+  }, /listening on .*\(2 workers\)/);
   const sockets: TestSocket[] = [];
   try {
-    await waitForLine(child.stdout, /listening on .*\(2 workers\)/);
     const isolates = new Set<string>();
     for (let i = 0; i < 20; i++) isolates.add((await statsOnFreshConnection(port)).isolate);
     assert.equal(isolates.size, 2, "the kernel should spread connections over both workers");
@@ -102,8 +57,5 @@ Deno.test("WSTUN_WORKERS=2 deno task start: 50 clients on both workers, every me
     assert.equal(listed.instances.length, 1);
   } finally {
     await Promise.all(sockets.map((s) => s.close()));
-    child.kill("SIGTERM");
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
   }
 });
