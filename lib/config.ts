@@ -138,7 +138,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const name = String(issue.path[0] ?? "config");
     const got = env[name];
     // Secrets (tokens, the broadcast key) and URLs that may carry credentials are never echoed.
-    const shown = /TOKEN|KEY|AUTHORIZER_URL/.test(name) || got === undefined
+    const shown = /TOKEN|KEY|AUTHORIZER_URL|REDIS_URL/.test(name) || got === undefined
       ? ""
       : ` (got ${JSON.stringify(got)})`;
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
