@@ -132,3 +132,16 @@ export async function startClient(
   ]);
   return { client, url };
 }
+
+/**
+ * A raw registration socket. Deno's WebSocket accepts `{ headers }` as its second argument; the
+ * DOM typings in deno.json do not know it, hence the cast.
+ */
+export function registrationSocket(
+  origin: string,
+  headers: Record<string, string>,
+  path = "/",
+): WebSocket {
+  const options = { headers } as unknown as string[];
+  return new WebSocket(origin.replace(/^http/, "ws") + path, options);
+}
