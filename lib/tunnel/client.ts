@@ -182,9 +182,14 @@ async function connectOnce(
   const port = Number(url.port) || (secure ? 443 : 80);
   let conn: Deno.Conn;
   try {
-    conn = secure
-      ? await Deno.connectTls({ hostname: url.hostname, port })
-      : await Deno.connect({ hostname: url.hostname, port });
+    if (secure) {
+      conn = await Deno.connectTls({ hostname: url.hostname, port });
+    } else {
+      const tcp = await Deno.connect({ hostname: url.hostname, port });
+      // Frames are small and interleaved (ACKs): Nagle's algorithm would delay each by ~40 ms.
+      tcp.setNoDelay(true);
+      conn = tcp;
+    }
   } catch (error) {
     return { kind: "network", message: errorMessage(error) };
   }
@@ -273,6 +278,7 @@ async function forwardStream(
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname, port });
+    conn.setNoDelay(true);
   } catch (error) {
     log(`stream ${stream.id}: cannot reach ${hostname}:${port} (${errorMessage(error)})`);
     stream.abort();

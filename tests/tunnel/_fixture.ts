@@ -108,29 +108,36 @@ export function startTarget(): Target {
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
-/** Starts the TS client and waits for its public URL. */
+/** Starts the TS client and waits for its public URL; `registered(n)` waits for the n-th. */
 export async function startClient(
   server: TunnelServer,
   id: string,
   targetPort: number,
   extra: { log?: string[] } = {},
-): Promise<{ client: TunnelClient; url: string }> {
-  const { promise, resolve } = Promise.withResolvers<string>();
+): Promise<{ client: TunnelClient; url: string; registered(n: number): Promise<string> }> {
+  const urls: string[] = [];
+  const waiters: (() => void)[] = [];
   const client = startTunnelClient({
     server: server.origin,
     id,
     targetPort,
     tokens: fixedToken(token(id)),
-    onUrl: resolve,
+    onUrl: (url) => {
+      urls.push(url);
+      for (const wake of waiters.splice(0)) wake();
+    },
     log: (line) => extra.log?.push(line),
   });
-  const url = await Promise.race([
-    promise,
-    client.done.then((exit) => {
-      throw new Error(`client stopped: ${exit.message}`);
-    }),
-  ]);
-  return { client, url };
+  const stopped = client.done.then((exit) => {
+    throw new Error(`client stopped: ${exit.message}`);
+  });
+  async function registered(n: number): Promise<string> {
+    while (urls.length < n) {
+      await Promise.race([new Promise<void>((r) => waiters.push(r)), stopped]);
+    }
+    return urls[n - 1];
+  }
+  return { client, url: await registered(1), registered };
 }
 
 /**
