@@ -15,8 +15,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createHash, timingSafeEqual } from "node:crypto";
 import { tunnelErrorResponse } from "./errors.ts";
 import { verifyTunnelToken } from "./jwt.ts";
 import { createLocalRegistry, type TunnelEndpoint, type TunnelRegistry } from "./registry.ts";
@@ -30,9 +28,9 @@ export const TUNNEL_ID = /^[a-zA-Z0-9_~.%-]+$/;
 export const REGISTRATION_PATH = "/_tunnel";
 /** Viewer path prefix when no URL prefix is configured. */
 export const DEFAULT_PREFIX_PATH = "/t";
-/** Header and query parameter a viewer presents when WSTUN_TUNNEL_VIEWER_TOKEN is set. */
-export const VIEWER_TOKEN_HEADER = "x-wstun-viewer-token";
-export const VIEWER_TOKEN_PARAM = "wstun_viewer_token";
+
+/** How a viewer presented the server token (checked by the app, see `authorizeViewer`). */
+export type ViewerCredential = "query" | "bearer" | "cookie";
 
 export interface TunnelService {
   /** True when both secrets are configured. */
@@ -50,6 +48,14 @@ export interface TunnelServiceDeps {
   now?: () => number;
   /** One line per event; never receives a token or secret. */
   log?: (line: string) => void;
+  /**
+   * With `requireViewerToken`: which server credential the viewer request carries, if any. The
+   * credential is removed before the request reaches the tunnel client, so a tunnel never sees
+   * the server's token.
+   */
+  authorizeViewer?: (request: Request) => ViewerCredential | undefined;
+  /** Query parameter and cookie that carry the server credential (WSTun's `token`, session). */
+  credentialNames?: { query: string; cookie: string };
 }
 
 /**
@@ -69,6 +75,11 @@ export function createTunnelService(
   const now = deps.now ?? Date.now;
   const log = deps.log ?? (() => {});
   const sessions = new Set<MuxSession>();
+  const authorizeViewer = deps.authorizeViewer;
+  const credentialNames = deps.credentialNames ?? { query: "token", cookie: "wstun_session" };
+  if (config.requireViewerToken && !authorizeViewer) {
+    throw new Error("requireViewerToken needs an authorizeViewer check (a server token)");
+  }
   const prefixUrl = config.urlPrefix ? new URL(config.urlPrefix) : undefined;
   const prefixPath = prefixUrl ? prefixUrl.pathname.replace(/\/+$/, "") : DEFAULT_PREFIX_PATH;
   const limits: ProxyLimits = {
@@ -154,19 +165,30 @@ export function createTunnelService(
     const slash = rest.indexOf("/", 1);
     const id = slash < 0 ? rest.slice(1) : rest.slice(1, slash);
     if (!id) return tunnelErrorResponse("not_a_tunnel_url", `viewer URLs are ${prefixPath}/<id>/…`);
-    const denied = checkViewerToken(request, url);
-    if (denied) return denied;
+    const credential = authorizeViewer?.(request);
+    if (config.requireViewerToken && !credential) {
+      return tunnelErrorResponse(
+        "viewer_token_required",
+        "this server requires its token from tunnel viewers (?token=, Bearer or session cookie)",
+      );
+    }
     const endpoint = registry.find(id);
     if (!endpoint) {
       return tunnelErrorResponse("tunnel_not_connected", "No client is connected with that id");
     }
     const search = new URLSearchParams(url.search);
-    search.delete(VIEWER_TOKEN_PARAM);
+    if (credential === "query") search.delete(credentialNames.query);
     const query = search.size ? `?${search}` : "";
     const forward: ForwardTarget = {
       target: (slash < 0 ? "/" : rest.slice(slash)) + query,
       originalPath: url.pathname,
-      dropHeaders: new Set([VIEWER_TOKEN_HEADER]),
+      editHeader: (name, value) => {
+        if (credential === "bearer" && name === "authorization") return null;
+        if (credential === "cookie" && name === "cookie") {
+          return withoutCookie(value, credentialNames.cookie);
+        }
+        return value;
+      },
     };
     let stream;
     try {
@@ -183,17 +205,6 @@ export function createTunnelService(
       stream.abort();
       return tunnelErrorResponse("bad_gateway", `the tunnel stream failed: ${String(error)}`);
     }
-  }
-
-  function checkViewerToken(request: Request, url: URL): Response | undefined {
-    if (!config.viewerToken) return undefined;
-    const given = request.headers.get(VIEWER_TOKEN_HEADER) ??
-      url.searchParams.get(VIEWER_TOKEN_PARAM);
-    if (given !== null && sameSecret(given, config.viewerToken)) return undefined;
-    return tunnelErrorResponse(
-      "viewer_token_required",
-      `this server requires the viewer token (${VIEWER_TOKEN_HEADER} header or ${VIEWER_TOKEN_PARAM} query parameter)`,
-    );
   }
 
   return {
@@ -237,9 +248,8 @@ function openFailure(error: unknown): Response {
   }
 }
 
-/** Constant-time comparison of two secrets of any length (compares their SHA-256 digests). */
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(Buffer.from(given)).digest();
-  const b = createHash("sha256").update(Buffer.from(expected)).digest();
-  return timingSafeEqual(a, b);
+/** A Cookie header without the named cookie; null when nothing is left. */
+function withoutCookie(header: string, name: string): string | null {
+  const kept = header.split(";").map((c) => c.trim()).filter((c) => c && !c.startsWith(`${name}=`));
+  return kept.length ? kept.join("; ") : null;
 }

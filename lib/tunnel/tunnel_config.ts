@@ -3,23 +3,37 @@
  *
  * Tunnels are on only when both secrets are set; setting one without the other is a start-up
  * error naming the missing variable (a half-done rotation must not silently turn tunnels off).
- * lib/config.ts merges {@link TunnelEnv} into the server's schema; tests build a
- * {@link TunnelConfig} directly.
+ * Empty variables count as unset, as in lib/config.ts, which calls {@link tunnelConfigFromEnv}
+ * and carries the result as `config.tunnel`; tests build a {@link TunnelConfig} directly.
  *
  * @module
  */
 import { z } from "zod";
 
+const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
+
 const int = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce.number().int().min(min, `must be an integer between ${min} and ${max}`)
+      .max(max, `must be an integer between ${min} and ${max}`).default(fallback),
+  );
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfEmpty, schema.optional());
+const flag = z.preprocess(
+  unsetIfEmpty,
+  z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("false")
+    .transform((v) => v === "true" || v === "1"),
+);
 
 /** WSTUN_TUNNEL_* variables, their limits and defaults (documented in docs/tunnels.md). */
 export const TunnelEnv = z.object({
-  WSTUN_TUNNEL_SECRET_A: z.string().min(1).optional(),
-  WSTUN_TUNNEL_SECRET_B: z.string().min(1).optional(),
-  WSTUN_TUNNEL_AUDIENCE: z.string().min(1).optional(),
-  WSTUN_TUNNEL_URL_PREFIX: z.url({ protocol: /^https?$/ }).optional(),
-  WSTUN_TUNNEL_VIEWER_TOKEN: z.string().min(16).optional(),
+  WSTUN_TUNNEL_SECRET_A: optional(z.string()),
+  WSTUN_TUNNEL_SECRET_B: optional(z.string()),
+  WSTUN_TUNNEL_AUDIENCE: optional(z.string()),
+  WSTUN_TUNNEL_URL_PREFIX: optional(
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://host/t" }),
+  ),
+  WSTUN_TUNNEL_VIEWER_TOKEN: flag,
   WSTUN_TUNNEL_MAX_STREAMS: int(1, 100_000, 256),
   WSTUN_TUNNEL_WINDOW_BYTES: int(4096, 64 * 1024 * 1024, 256 * 1024),
   WSTUN_TUNNEL_MAX_FRAME_BYTES: int(4096, 16 * 1024 * 1024, 64 * 1024),
@@ -36,7 +50,8 @@ export interface TunnelConfig {
   audience?: string;
   /** Public URL viewers use, without the id; undefined = `<request origin>/t`. */
   urlPrefix?: string;
-  viewerToken?: string;
+  /** Viewers must present the server token (WSTUN_TOKEN); off = unauthenticated, as upstream. */
+  requireViewerToken: boolean;
   maxStreamsPerSession: number;
   windowBytes: number;
   maxFramePayloadBytes: number;
@@ -76,7 +91,7 @@ export function tunnelConfigFromEnv(env: Record<string, string | undefined>): Tu
       : undefined,
     audience: e.WSTUN_TUNNEL_AUDIENCE,
     urlPrefix: e.WSTUN_TUNNEL_URL_PREFIX?.replace(/\/+$/, ""),
-    viewerToken: e.WSTUN_TUNNEL_VIEWER_TOKEN,
+    requireViewerToken: e.WSTUN_TUNNEL_VIEWER_TOKEN,
     maxStreamsPerSession: e.WSTUN_TUNNEL_MAX_STREAMS,
     windowBytes: e.WSTUN_TUNNEL_WINDOW_BYTES,
     maxFramePayloadBytes: e.WSTUN_TUNNEL_MAX_FRAME_BYTES,

@@ -39,8 +39,8 @@ export interface ForwardTarget {
   target: string;
   /** Value of `x-websocktunnel-original-path`. */
   originalPath: string;
-  /** Lower-case header names not to forward (e.g. the viewer token). */
-  dropHeaders: Set<string>;
+  /** Rewrites a header (lower-case name) before forwarding; null drops it. */
+  editHeader?: (name: string, value: string) => string | null;
 }
 
 const WS_HEADERS = new Set([
@@ -204,8 +204,9 @@ function forwardHeaders(
   const out: [string, string][] = [["Host", host]];
   for (const [name, value] of endToEndHeaders(request.headers)) {
     if (name === "host" || name === "x-websocktunnel-original-path") continue;
-    if (alsoDrop.has(name) || forward.dropHeaders.has(name)) continue;
-    out.push([name, value]);
+    if (alsoDrop.has(name)) continue;
+    const edited = forward.editHeader ? forward.editHeader(name, value) : value;
+    if (edited !== null) out.push([name, edited]);
   }
   out.push(["X-Websocktunnel-Original-Path", forward.originalPath]);
   return out;

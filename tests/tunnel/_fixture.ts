@@ -7,7 +7,11 @@
  */
 import { startTunnelClient, fixedToken, type TunnelClient } from "../../lib/tunnel/client.ts";
 import { signTunnelToken } from "../../lib/tunnel/jwt.ts";
-import { createTunnelService, type TunnelService } from "../../lib/tunnel/service.ts";
+import {
+  createTunnelService,
+  type TunnelService,
+  type TunnelServiceDeps,
+} from "../../lib/tunnel/service.ts";
 import { TUNNEL_DEFAULTS, type TunnelConfig } from "../../lib/tunnel/tunnel_config.ts";
 
 export const SECRET_A = "secret-a-for-tests";
@@ -21,12 +25,15 @@ export interface TunnelServer {
 }
 
 /** The tunnel service behind Deno.serve; non-tunnel requests get 200 "app". */
-export function startTunnelServer(overrides: Partial<TunnelConfig> = {}): TunnelServer {
+export function startTunnelServer(
+  overrides: Partial<TunnelConfig> = {},
+  deps: TunnelServiceDeps = {},
+): TunnelServer {
   const service = createTunnelService({
     ...TUNNEL_DEFAULTS,
     secrets: { a: SECRET_A, b: SECRET_B },
     ...overrides,
-  });
+  }, deps);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (request) => service.handle(request) ?? new Response("app"),

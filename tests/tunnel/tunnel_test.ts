@@ -229,19 +229,43 @@ Deno.test("tunnel: a new registration for the same id closes the old session wit
   await server.close();
 });
 
-Deno.test("tunnel: the viewer token, when configured, is required and not forwarded", async () => {
-  const viewerToken = "viewer-token-0123456789";
-  const t = await tunnel({ viewerToken });
-  const denied = await fetch(`${t.url}/request`);
+Deno.test("tunnel: with the viewer token required, viewers need it and the client never sees it", async () => {
+  const serverToken = "server-token-0123456789";
+  // The app's check (routes/server_auth.ts in WSTun); here a plain ?token= / Bearer / cookie one.
+  const authorizeViewer = (request: Request) => {
+    if (new URL(request.url).searchParams.get("token") === serverToken) return "query" as const;
+    if (request.headers.get("authorization") === `Bearer ${serverToken}`) return "bearer" as const;
+    if (request.headers.get("cookie")?.includes(`wstun_session=${serverToken}`)) return "cookie" as const;
+    return undefined;
+  };
+  const server = startTunnelServer({ requireViewerToken: true }, { authorizeViewer });
+  const target = startTarget();
+  const { client, url } = await startClient(server, "guarded", target.port);
+  const denied = await fetch(`${url}/request`);
   assertEquals(denied.status, 401);
   assertEquals((await denied.json()).error, "viewer_token_required");
-  const wrong = await fetch(`${t.url}/request`, { headers: { "x-wstun-viewer-token": "nope" } });
+  const wrong = await fetch(`${url}/request?token=nope`);
   assertEquals(wrong.status, 401);
   await wrong.body?.cancel();
-  const byHeader = await fetch(`${t.url}/request`, { headers: { "x-wstun-viewer-token": viewerToken } });
-  assertEquals((await byHeader.json()).headers["x-wstun-viewer-token"], undefined);
-  const byQuery = await fetch(`${t.url}/request?wstun_viewer_token=${viewerToken}&k=v`);
+  const byQuery = await fetch(`${url}/request?token=${serverToken}&k=v`);
   assertEquals((await byQuery.json()).url, "/request?k=v");
+  const byBearer = await fetch(`${url}/request`, {
+    headers: { "authorization": `Bearer ${serverToken}` },
+  });
+  assertEquals((await byBearer.json()).headers.authorization, undefined);
+  const byCookie = await fetch(`${url}/request`, {
+    headers: { "cookie": `a=1; wstun_session=${serverToken}; b=2` },
+  });
+  assertEquals((await byCookie.json()).headers.cookie, "a=1; b=2");
+  await client.close();
+  await target.close();
+  await server.close();
+});
+
+Deno.test("tunnel: viewers need no token by default, as upstream", async () => {
+  const t = await tunnel();
+  const response = await fetch(`${t.url}/request`, { headers: { authorization: "Bearer app" } });
+  assertEquals((await response.json()).headers.authorization, "Bearer app");
   await t.close();
 });
 
