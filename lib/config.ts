@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { type TunnelConfig, tunnelConfigFromEnv } from "./tunnel/tunnel_config.ts";
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
@@ -82,6 +83,8 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** HTTP tunnels (WSTUN_TUNNEL_*, see lib/tunnel/tunnel_config.ts); off without both secrets. */
+  tunnel: TunnelConfig;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -109,6 +112,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
   }
   const e = parsed.data;
+  const tunnel = loadTunnelConfig(env);
+  if (tunnel.requireViewerToken && e.WSTUN_TOKEN === undefined) {
+    throw new ConfigError(
+      "WSTUN_TUNNEL_VIEWER_TOKEN: needs WSTUN_TOKEN, the token viewers present",
+    );
+  }
   return {
     port: e.PORT,
     hostname: e.WSTUN_HOSTNAME,
@@ -125,7 +134,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    tunnel,
   };
+}
+
+function loadTunnelConfig(env: Record<string, string | undefined>): TunnelConfig {
+  try {
+    return tunnelConfigFromEnv(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** A configuration for tests and embedding: defaults, overridden field by field. */

@@ -17,7 +17,8 @@ import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
 import { pageRoutes } from "./pages.ts";
-import { requireServerToken } from "./server_auth.ts";
+import { requireServerToken, serverCredential } from "./server_auth.ts";
+import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
 import { upgradeToHub } from "./ws.ts";
 
 export interface ServerOptions {
@@ -32,6 +33,8 @@ export interface WstunServer {
   stats: Stats;
   catalog: ServiceCatalog;
   config: Config;
+  /** HTTP tunnels (websocktunnel-compatible); answers 404 on its routes when off. */
+  tunnels: TunnelService;
   /** Stops timers; call after the listener has shut down. */
   shutdown(): void;
 }
@@ -47,13 +50,24 @@ export async function createServer(
   const hub = new Hub({ config, catalog, stats, now });
   const assets = await loadAssets(BUILTIN_SERVICES.map((s) => s.name));
   const app = createApp({ config, hub, catalog, stats, now, assets });
+  // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
+  // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
+  const tunnels = createTunnelService(config.tunnel, {
+    now,
+    authorizeViewer: (request) => serverCredential(request, config),
+    log: (line) => console.log(line),
+  });
   return {
-    fetch: (request) => app.fetch(request),
+    fetch: (request) => tunnels.handle(request) ?? app.fetch(request),
     hub,
     stats,
     catalog,
     config,
-    shutdown: () => hub.shutdown(),
+    tunnels,
+    shutdown: () => {
+      hub.shutdown();
+      void tunnels.close();
+    },
   };
 }
 

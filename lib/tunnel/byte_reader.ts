@@ -70,7 +70,10 @@ export class ByteReader {
   async readExact(n: number): Promise<Uint8Array> {
     while (this.#buffer.byteLength < n) {
       if (!(await this.fill())) {
-        throw new ByteReaderError("unexpected_eof", `stream ended ${n - this.#buffer.byteLength} bytes short`);
+        throw new ByteReaderError(
+          "unexpected_eof",
+          `stream ended ${n - this.#buffer.byteLength} bytes short`,
+        );
       }
     }
     const out = this.#buffer.slice(0, n);

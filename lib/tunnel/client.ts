@@ -105,7 +105,7 @@ export interface TunnelClient {
 }
 
 type Attempt =
-  | { kind: "connected"; session: MuxSession; url: string; stop: () => void }
+  | { kind: "connected"; session: MuxSession; url: string; stop: () => Promise<void> }
   | { kind: "http"; status: number; message: string }
   | { kind: "network"; message: string };
 
@@ -116,7 +116,7 @@ export function startTunnelClient(options: TunnelClientOptions): TunnelClient {
   const initial = options.initialDelayMs ?? 500;
   const max = options.maxDelayMs ?? 60_000;
   const random = options.random ?? Math.random;
-  let live: { session: MuxSession; stop: () => void } | undefined;
+  let live: { session: MuxSession } | undefined;
 
   async function run(): Promise<TunnelClientExit> {
     let delay = initial;
@@ -133,7 +133,7 @@ export function startTunnelClient(options: TunnelClientOptions): TunnelClient {
         log(`connected; public URL ${result.url}`);
         options.onUrl?.(result.url);
         const info = await result.session.closed;
-        result.stop();
+        await result.stop();
         live = undefined;
         if (stop.signal.aborted) break;
         log(`session closed (${info.code}${info.reason ? ` ${info.reason}` : ""}); reconnecting`);
@@ -150,7 +150,9 @@ export function startTunnelClient(options: TunnelClientOptions): TunnelClient {
       if (result.kind === "http" && result.status >= 400 && result.status < 500) {
         return { code: "refused", message: `server refused (${result.status}): ${result.message}` };
       }
-      const reason = result.kind === "http" ? `HTTP ${result.status}: ${result.message}` : result.message;
+      const reason = result.kind === "http"
+        ? `HTTP ${result.status}: ${result.message}`
+        : result.message;
       log(`connection failed (${reason}); retrying in ${delay} ms`);
       await sleep(delay, stop.signal);
       delay = Math.min(max, Math.round(delay * 1.5 * (0.5 + random())));
@@ -261,9 +263,11 @@ async function connectOnce(
     kind: "connected",
     session,
     url: publicUrl,
-    stop: () => {
+    // The session has ended; its close frame is out. Wait for the server's answer (bounded by
+    // the connection's close timer) so the socket is released before the client moves on.
+    stop: async () => {
       clearInterval(keepalive);
-      ws.abort("session over");
+      await ws.closed;
     },
   };
 }

@@ -105,7 +105,9 @@ export function responseBody(
   if (te.split(",").map((s) => s.trim()).includes("chunked")) {
     next = chunkedReader(reader);
   } else if (length !== undefined) {
-    if (!/^\d+$/.test(length)) throw new HttpParseError("bad Content-Length from the tunnel client");
+    if (!/^\d+$/.test(length)) {
+      throw new HttpParseError("bad Content-Length from the tunnel client");
+    }
     next = lengthReader(reader, Number(length));
   } else {
     next = () => reader.readSome();
@@ -171,7 +173,9 @@ async function readHead(reader: ByteReader, maxHeadBytes: number): Promise<strin
     }
     throw error;
   }
-  if (raw === null) throw new HttpParseError("the tunnel client closed the stream without answering");
+  if (raw === null) {
+    throw new HttpParseError("the tunnel client closed the stream without answering");
+  }
   return new TextDecoder("latin1").decode(raw);
 }
 
@@ -207,7 +211,9 @@ function chunkedReader(reader: ByteReader): () => Promise<Uint8Array | null> {
     if (done) return null;
     if (remaining === 0) {
       const sizeLine = await reader.readUntil(CRLF, 1024);
-      if (sizeLine === null) throw new HttpParseError("the tunnel client's chunked body ended early");
+      if (sizeLine === null) {
+        throw new HttpParseError("the tunnel client's chunked body ended early");
+      }
       const size = parseInt(new TextDecoder().decode(sizeLine).split(";")[0].trim(), 16);
       if (!Number.isFinite(size) || size < 0) throw new HttpParseError("bad chunk size");
       if (size === 0) {

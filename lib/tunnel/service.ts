@@ -19,7 +19,7 @@ import { tunnelErrorResponse } from "./errors.ts";
 import { verifyTunnelToken } from "./jwt.ts";
 import { createLocalRegistry, type TunnelEndpoint, type TunnelRegistry } from "./registry.ts";
 import type { TunnelConfig } from "./tunnel_config.ts";
-import { type ForwardTarget, type ProxyLimits, proxyHttp, proxyWebSocket } from "./viewer_proxy.ts";
+import { type ForwardTarget, proxyHttp, type ProxyLimits, proxyWebSocket } from "./viewer_proxy.ts";
 import { MuxCloseCode, MuxError, muxOverWebSocket, type MuxSession } from "./wsmux.ts";
 
 /** Tunnel ids websocktunnel accepts. */
@@ -143,7 +143,7 @@ export function createTunnelService(
       onClose: (info) => {
         sessions.delete(session);
         registry.detach(id, endpoint);
-        log(`tunnel ${id}: session closed (${info.code} ${info.reason})`);
+        log(`tunnel ${id}: session closed (${[info.code, info.reason].filter(Boolean).join(" ")})`);
       },
     });
     const endpoint: TunnelEndpoint = {

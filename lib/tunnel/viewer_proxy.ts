@@ -17,8 +17,8 @@ import {
   endToEndHeaders,
   HttpParseError,
   readResponseHead,
-  type ResponseHead,
   responseBody,
+  type ResponseHead,
   writeChunked,
 } from "./http1.ts";
 import type { TunnelStream } from "./registry.ts";
@@ -125,7 +125,10 @@ export async function proxyWebSocket(
   if (!handshake.accepted) {
     if (handshake.head.status === 101 || handshake.head.status < 200) {
       stream.abort();
-      return tunnelErrorResponse("bad_gateway", "the tunnel target's WebSocket handshake is invalid");
+      return tunnelErrorResponse(
+        "bad_gateway",
+        "the tunnel target's WebSocket handshake is invalid",
+      );
     }
     const body = responseBody(reader, handshake.head, "GET", () => stream.abort());
     return new Response(body, {

@@ -212,7 +212,7 @@ export class WsConnection {
     if (len > this.#maxMessageBytes) throw new Error("frame too big");
     const key = masked ? await this.#reader.readExact(4) : undefined;
     const payload = await this.#reader.readExact(len);
-    if (key) for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
+    if (key) { for (let i = 0; i < len; i++) payload[i] ^= key[i & 3]; }
     return { fin, opcode, payload };
   }
 

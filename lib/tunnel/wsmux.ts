@@ -307,7 +307,14 @@ export class MuxSession {
   #transport: MuxTransport;
   #options: MuxOptions;
   #streams = new Map<number, MuxStream>();
-  #pending = new Map<number, { resolve: (s: MuxStream) => void; reject: (e: MuxError) => void; timer: ReturnType<typeof setTimeout> }>();
+  #pending = new Map<
+    number,
+    {
+      resolve: (s: MuxStream) => void;
+      reject: (e: MuxError) => void;
+      timer: ReturnType<typeof setTimeout>;
+    }
+  >();
   #nextId: number;
   #closeInfo: MuxCloseInfo | undefined;
   #resolveClosed!: (info: MuxCloseInfo) => void;
@@ -376,7 +383,9 @@ export class MuxSession {
       );
     }
     const decoded = decodeFrame(message);
-    if ("error" in decoded) return this.#violate(MuxCloseCode.MalformedFrame, decoded.error.message);
+    if ("error" in decoded) {
+      return this.#violate(MuxCloseCode.MalformedFrame, decoded.error.message);
+    }
     const frame = decoded.frame;
     switch (frame.type) {
       case FrameType.Syn:

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { startTunnelClient, fixedToken, type TunnelClient } from "../../lib/tunnel/client.ts";
+import { fixedToken, startTunnelClient, type TunnelClient } from "../../lib/tunnel/client.ts";
 import { signTunnelToken } from "../../lib/tunnel/jwt.ts";
 import {
   createTunnelService,

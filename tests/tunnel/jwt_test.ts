@@ -59,8 +59,16 @@ const vectors: [string, string, string, string?][] = [
   ["missing aud when configured", craft(HS256, good), "token_audience", "wstun"],
   ["aud with no audience configured", craft(HS256, { ...good, aud: "wstun" }), "token_audience"],
   ["malformed base64", craft(HS256, good).replace(".", ".!"), "token_malformed"],
-  ["an unsigned token with claims that are not JSON", `${b64(HS256)}.${b64("x")}.AAAA`, "token_bad_signature"],
-  ["a signed token with claims that are not JSON", signRaw(`${b64(HS256)}.${b64("[1")}`), "token_malformed"],
+  [
+    "an unsigned token with claims that are not JSON",
+    `${b64(HS256)}.${b64("x")}.AAAA`,
+    "token_bad_signature",
+  ],
+  [
+    "a signed token with claims that are not JSON",
+    signRaw(`${b64(HS256)}.${b64("[1")}`),
+    "token_malformed",
+  ],
   ["extra segments", `${craft(HS256, good)}.AAAA`, "token_malformed"],
   ["two segments", `${b64(HS256)}.${b64(good)}`, "token_malformed"],
   ["64 KiB token", `${b64(HS256)}.${"A".repeat(64 * 1024)}.AAAA`, "token_too_large"],
@@ -100,7 +108,12 @@ Deno.test("jwt: a configured audience accepts an equal aud, as a string or in an
 });
 
 Deno.test("jwt: signTunnelToken output verifies and carries nbf 60 s before iat", () => {
-  const token = signTunnelToken({ id: "demo", secret: SECRET_B, ttlSeconds: 3600, nowSeconds: NOW });
+  const token = signTunnelToken({
+    id: "demo",
+    secret: SECRET_B,
+    ttlSeconds: 3600,
+    nowSeconds: NOW,
+  });
   const r = verifyTunnelToken(token, {
     id: "demo",
     secretA: SECRET_A,
@@ -169,7 +182,10 @@ Deno.test("jwt over HTTP: each bad token gets 401, a 64 KiB one is refused befor
 
 Deno.test("jwt over HTTP: no token is 400, secret B registers with 101", async () => {
   const server = startTunnelServer();
-  assertEquals(await registrationStatus(server.port, { ...upgrade, "x-websocktunnel-id": "demo" }), 400);
+  assertEquals(
+    await registrationStatus(server.port, { ...upgrade, "x-websocktunnel-id": "demo" }),
+    400,
+  );
   assertEquals(
     await registrationStatus(server.port, {
       ...upgrade,

@@ -64,7 +64,10 @@ Deno.test("tunnel: POST with a streamed (chunked) body is echoed back intact", a
       controller.enqueue(new Uint8Array(size).fill(sent++ % 251));
     },
   });
-  const response = await fetch(`${t.url}/echo`, { method: "POST", body, duplex: "half" } as RequestInit);
+  const response = await fetch(
+    `${t.url}/echo`,
+    { method: "POST", body, duplex: "half" } as RequestInit,
+  );
   const echoed = new Uint8Array(await response.arrayBuffer());
   assertEquals(echoed.byteLength, chunks * size);
   assertEquals([echoed[0], echoed[size], echoed[chunks * size - 1]], [0, 1, (chunks - 1) % 251]);
@@ -135,7 +138,10 @@ Deno.test("tunnel: a slow viewer does not stall other streams on the same tunnel
   const slowReader = slow.body!.getReader();
   await slowReader.read(); // one chunk, then this viewer stops reading
   const fast = await Promise.all(
-    Array.from({ length: 5 }, () => fetch(`${t.url}/bytes?n=${2 * 1024 * 1024}`).then((r) => r.arrayBuffer())),
+    Array.from(
+      { length: 5 },
+      () => fetch(`${t.url}/bytes?n=${2 * 1024 * 1024}`).then((r) => r.arrayBuffer()),
+    ),
   );
   assertEquals(fast.map((b) => b.byteLength), Array(5).fill(2 * 1024 * 1024));
   await slowReader.cancel();
@@ -169,11 +175,19 @@ Deno.test("tunnel: no client for the id is 504 with a JSON body", async () => {
 Deno.test("tunnel: registration refusals follow upstream's order and statuses", async () => {
   const server = startTunnelServer();
   const register = (headers: Record<string, string>, path = "/") =>
-    fetch(`${server.origin}${path}`, { headers }).then(async (r) => [r.status, (await r.json()).error]);
+    fetch(`${server.origin}${path}`, { headers }).then(async (
+      r,
+    ) => [r.status, (await r.json()).error]);
   const bearer = { "Authorization": `Bearer ${token("demo")}` };
-  assertEquals(await register({ "x-websocktunnel-id": "bad id!", ...bearer }), [400, "invalid_tunnel_id"]);
+  assertEquals(await register({ "x-websocktunnel-id": "bad id!", ...bearer }), [
+    400,
+    "invalid_tunnel_id",
+  ]);
   assertEquals(await register({ "x-websocktunnel-id": "demo" }), [400, "missing_token"]);
-  assertEquals(await register({ "x-websocktunnel-id": "demo", ...bearer }), [404, "upgrade_required"]);
+  assertEquals(await register({ "x-websocktunnel-id": "demo", ...bearer }), [
+    404,
+    "upgrade_required",
+  ]);
   assertEquals(await register(bearer, "/_tunnel"), [400, "missing_tunnel_id"]);
   // "/" without the id header is not a tunnel request: the app answers.
   assertEquals(await (await fetch(`${server.origin}/`)).text(), "app");
@@ -182,11 +196,13 @@ Deno.test("tunnel: registration refusals follow upstream's order and statuses", 
 
 Deno.test("tunnel: tunnels off answers 404 tunnels_disabled on every tunnel route", async () => {
   const server = startTunnelServer({ secrets: undefined });
-  for (const [path, headers] of [
-    ["/_tunnel", {}],
-    ["/", { "x-websocktunnel-id": "demo" }],
-    ["/t/demo/x", {}],
-  ] as const) {
+  for (
+    const [path, headers] of [
+      ["/_tunnel", {}],
+      ["/", { "x-websocktunnel-id": "demo" }],
+      ["/t/demo/x", {}],
+    ] as const
+  ) {
     const response = await fetch(`${server.origin}${path}`, { headers });
     assertEquals(response.status, 404);
     const body = await response.json();
@@ -235,7 +251,9 @@ Deno.test("tunnel: with the viewer token required, viewers need it and the clien
   const authorizeViewer = (request: Request) => {
     if (new URL(request.url).searchParams.get("token") === serverToken) return "query" as const;
     if (request.headers.get("authorization") === `Bearer ${serverToken}`) return "bearer" as const;
-    if (request.headers.get("cookie")?.includes(`wstun_session=${serverToken}`)) return "cookie" as const;
+    if (request.headers.get("cookie")?.includes(`wstun_session=${serverToken}`)) {
+      return "cookie" as const;
+    }
     return undefined;
   };
   const server = startTunnelServer({ requireViewerToken: true }, { authorizeViewer });
@@ -304,7 +322,11 @@ Deno.test("tunnel client: a refused fixed token ends the client with auth_failed
     server: server.origin,
     id: "demo",
     targetPort: 1,
-    tokens: { rotates: false, current: () => Promise.resolve(token("other")), next: () => Promise.reject() },
+    tokens: {
+      rotates: false,
+      current: () => Promise.resolve(token("other")),
+      next: () => Promise.reject(),
+    },
     log: (line) => log.push(line),
   });
   const exit = await client.done;
@@ -354,7 +376,11 @@ Deno.test("tunnel client: an unreachable server is retried with logged, growing 
     server: `http://127.0.0.1:${port}`,
     id: "demo",
     targetPort: 1,
-    tokens: { rotates: false, current: () => Promise.resolve("t.t.t"), next: () => Promise.reject() },
+    tokens: {
+      rotates: false,
+      current: () => Promise.resolve("t.t.t"),
+      next: () => Promise.reject(),
+    },
     initialDelayMs: 10,
     random: () => 1, // the top of the jitter range: delay × 1.5 × 1.5
     log: (line) => {

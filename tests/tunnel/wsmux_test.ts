@@ -14,8 +14,8 @@ import {
 import {
   MuxCloseCode,
   MuxError,
-  muxOverWebSocket,
   type MuxOptions,
+  muxOverWebSocket,
   type MuxSession,
 } from "../../lib/tunnel/wsmux.ts";
 
@@ -91,11 +91,19 @@ async function harness(options: Partial<MuxOptions> = {}) {
 const violations: [string, Uint8Array | string, number][] = [
   ["a short header", new Uint8Array([0, 1, 0]), MuxCloseCode.MalformedFrame],
   ["a SYN with a payload", new Uint8Array([1, 1, 0, 0, 0, 7]), MuxCloseCode.MalformedFrame],
-  ["an ACK with 3 credit bytes", new Uint8Array([2, 1, 0, 0, 0, 1, 0, 0]), MuxCloseCode.MalformedFrame],
+  [
+    "an ACK with 3 credit bytes",
+    new Uint8Array([2, 1, 0, 0, 0, 1, 0, 0]),
+    MuxCloseCode.MalformedFrame,
+  ],
   ["a FIN with a payload", new Uint8Array([3, 1, 0, 0, 0, 7]), MuxCloseCode.MalformedFrame],
   ["an unknown type", new Uint8Array([9, 1, 0, 0, 0]), MuxCloseCode.MalformedFrame],
   ["a text message", "hello", MuxCloseCode.MalformedFrame],
-  ["DATA on an unopened stream", encodeData(3, new Uint8Array([1])), MuxCloseCode.ProtocolViolation],
+  [
+    "DATA on an unopened stream",
+    encodeData(3, new Uint8Array([1])),
+    MuxCloseCode.ProtocolViolation,
+  ],
   ["a SYN with the server's parity", encodeSyn(2), MuxCloseCode.ProtocolViolation],
   ["a frame above the size limit", encodeData(1, new Uint8Array(5000)), MuxCloseCode.FrameTooLarge],
 ];

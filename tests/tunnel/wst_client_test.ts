@@ -27,7 +27,8 @@ async function toolchainMissing(): Promise<string | undefined> {
     return `reference build script ${BUILD_SH} not found (set WSTUN_WST_BUILD_SH)`;
   }
   try {
-    const { success } = await new Deno.Command("go", { args: ["version"], stdout: "null" }).output();
+    const { success } = await new Deno.Command("go", { args: ["version"], stdout: "null" })
+      .output();
     return success ? undefined : "go version failed";
   } catch {
     return "Go is not installed";
@@ -39,7 +40,7 @@ const skip = missing !== undefined && Deno.env.get("CI") !== "true";
 if (skip) console.log(`skipping wst-client compatibility tests: ${missing}`);
 
 /** A running wst-client and the URL it announced. */
-async function runWstClient(
+function runWstClient(
   bin: string,
   server: TunnelServer,
   id: string,
@@ -105,24 +106,33 @@ Deno.test({
     const server = startTunnelServer();
     const target = startTarget();
 
-    await t.step("registers with --token and serves GET, POST, chunked and concurrent requests", async () => {
-      const wst = await runWstClient(bin, server, "go-client", target.port, token("go-client"));
-      const url = (await wst.waitFor(/url="([^"]+)"/))[1];
-      assertEquals(url, `${server.origin}/t/go-client`);
-      assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
-      const echoed = await fetch(`${url}/echo`, { method: "POST", body: "y".repeat(1_000_000) });
-      assertEquals((await echoed.text()).length, 1_000_000);
-      const chunked = await fetch(`${url}/chunked?n=50&size=4000`);
-      assertEquals((await chunked.arrayBuffer()).byteLength, 200_000);
-      const many = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => fetch(`${url}/request?i=${i}`).then((r) => r.json())),
-      );
-      assertEquals(many.map((m) => m.url), Array.from({ length: 50 }, (_, i) => `/request?i=${i}`));
-      await wst.stop();
-    });
+    await t.step(
+      "registers with --token and serves GET, POST, chunked and concurrent requests",
+      async () => {
+        const wst = runWstClient(bin, server, "go-client", target.port, token("go-client"));
+        const url = (await wst.waitFor(/url="([^"]+)"/))[1];
+        assertEquals(url, `${server.origin}/t/go-client`);
+        assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+        const echoed = await fetch(`${url}/echo`, { method: "POST", body: "y".repeat(1_000_000) });
+        assertEquals((await echoed.text()).length, 1_000_000);
+        const chunked = await fetch(`${url}/chunked?n=50&size=4000`);
+        assertEquals((await chunked.arrayBuffer()).byteLength, 200_000);
+        const many = await Promise.all(
+          Array.from(
+            { length: 50 },
+            (_, i) => fetch(`${url}/request?i=${i}`).then((r) => r.json()),
+          ),
+        );
+        assertEquals(
+          many.map((m) => m.url),
+          Array.from({ length: 50 }, (_, i) => `/request?i=${i}`),
+        );
+        await wst.stop();
+      },
+    );
 
     await t.step("bridges a WebSocket with its subprotocol", async () => {
-      const wst = await runWstClient(bin, server, "go-ws", target.port, token("go-ws"));
+      const wst = runWstClient(bin, server, "go-ws", target.port, token("go-ws"));
       const url = (await wst.waitFor(/url="([^"]+)"/))[1];
       const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, ["chat.v2"]);
       await new Promise((r) => ws.onopen = r);
@@ -137,7 +147,7 @@ Deno.test({
     });
 
     await t.step("reads its token from stdin when --token is absent", async () => {
-      const wst = await runWstClient(bin, server, "go-stdin", target.port, undefined);
+      const wst = runWstClient(bin, server, "go-stdin", target.port, undefined);
       await wst.feed(token("go-stdin"));
       const url = (await wst.waitFor(/url="([^"]+)"/))[1];
       assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
@@ -145,7 +155,7 @@ Deno.test({
     });
 
     await t.step("exits with auth failed on a token for another id", async () => {
-      const wst = await runWstClient(bin, server, "go-bad", target.port, token("someone-else"));
+      const wst = runWstClient(bin, server, "go-bad", target.port, token("someone-else"));
       const line = (await wst.waitFor(/level=fatal msg="([^"]+)"/))[1];
       assertMatch(line, /auth failed/);
       assertEquals((await wst.child.status).success, false);
