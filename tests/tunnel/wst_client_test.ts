@@ -92,7 +92,7 @@ Deno.test({
   ignore: skip,
   async fn(t) {
     // WSTUN_WST_BIN_DIR points at binaries built earlier (build.sh OUT_DIR) to skip the build.
-    const prebuilt = Deno.env.get("WSTUN_WST_BIN_DIR");
+    const prebuilt = Deno.env.get("WSTUN_WST_BIN_DIR") || undefined;
     const dir = prebuilt ?? await Deno.makeTempDir({ prefix: "wst-bin-" });
     if (!prebuilt) {
       const build = await new Deno.Command("bash", {
