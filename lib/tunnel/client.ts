@@ -5,10 +5,12 @@
  *
  * Guarantees: it never gives up silently. Each attempt and each failure is logged with its
  * reason; network errors and 5xx answers are retried with exponential backoff and jitter
- * (0.5 s × 1.5, ±50 %, capped at 60 s, reset after a successful registration); a 401 ends the
+ * (0.5 s × 1.5, ±50 %, capped at 60 s, reset when a session ends normally); a 401 ends the
  * client when the token is fixed, or waits for the next token when tokens come from a stream
  * (stdin rotation); any other 4xx ends it with the server's message. Pings the server every
- * keepalive interval and reconnects when a ping goes unanswered.
+ * keepalive interval and reconnects when a ping goes unanswered. A session closed because another
+ * client registered the same id (4905) is retried with backoff, so two clients sharing an id do
+ * not evict each other in a tight loop as upstream's do.
  *
  * @module
  */
@@ -117,6 +119,7 @@ export function startTunnelClient(options: TunnelClientOptions): TunnelClient {
   const max = options.maxDelayMs ?? 60_000;
   const random = options.random ?? Math.random;
   let live: { session: MuxSession } | undefined;
+  const nextDelay = (delay: number) => Math.min(max, Math.round(delay * 1.5 * (0.5 + random())));
 
   async function run(): Promise<TunnelClientExit> {
     let delay = initial;
@@ -128,7 +131,6 @@ export function startTunnelClient(options: TunnelClientOptions): TunnelClient {
       const result = await connectOnce(options, token, log);
       if (result.kind === "connected") {
         attempt = 0;
-        delay = initial;
         live = result;
         log(`connected; public URL ${result.url}`);
         options.onUrl?.(result.url);
@@ -136,7 +138,17 @@ export function startTunnelClient(options: TunnelClientOptions): TunnelClient {
         await result.stop();
         live = undefined;
         if (stop.signal.aborted) break;
-        log(`session closed (${info.code}${info.reason ? ` ${info.reason}` : ""}); reconnecting`);
+        const why = `${info.code}${info.reason ? ` ${info.reason}` : ""}`;
+        if (info.code !== MuxCloseCode.Replaced) {
+          log(`session closed (${why}); reconnecting`);
+          delay = initial;
+          continue;
+        }
+        // Another client registered the same id. Reconnecting at once would evict it, and it us,
+        // in a tight loop (upstream's behaviour): back off as after a failure.
+        log(`session closed (${why}): another client uses this id; retrying in ${delay} ms`);
+        await sleep(delay, stop.signal);
+        delay = nextDelay(delay);
         continue;
       }
       if (result.kind === "http" && result.status === 401) {
@@ -155,7 +167,7 @@ export function startTunnelClient(options: TunnelClientOptions): TunnelClient {
         : result.message;
       log(`connection failed (${reason}); retrying in ${delay} ms`);
       await sleep(delay, stop.signal);
-      delay = Math.min(max, Math.round(delay * 1.5 * (0.5 + random())));
+      delay = nextDelay(delay);
     }
     return { code: "closed", message: "closed" };
   }
@@ -199,7 +211,7 @@ async function connectOnce(
   const closeConn = () => {
     if (closed) return;
     closed = true;
-    conn.close();
+    closeOnce(conn);
   };
   const reader = new ByteReader(conn.readable);
   const writeBytes = (bytes: Uint8Array) => writeAll(conn, bytes);
@@ -336,6 +348,15 @@ async function readErrorMessage(
     // Not JSON (an upstream websocktunnel answers plain text): fall through to the raw text.
   }
   return text.trim().slice(0, 200) || fallback;
+}
+
+/** Closes a connection whose `readable` may already have closed it (Deno does so at EOF). */
+function closeOnce(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

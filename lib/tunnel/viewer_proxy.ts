@@ -63,6 +63,8 @@ export async function proxyHttp(
   const body = request.body;
   if (body && length !== null) headers.push(["Content-Length", length]);
   else if (body) headers.push(["Transfer-Encoding", "chunked"]);
+  // A viewer that hangs up before the answer is complete releases its stream at once.
+  request.signal.addEventListener("abort", () => stream.abort(), { once: true });
   await stream.write(encodeRequestHead(request.method, forward.target, headers));
   if (body) sendBody(body, length !== null, stream);
 
@@ -147,12 +149,12 @@ export async function proxyWebSocket(
     role: "client",
     maxMessageBytes: limits.maxWsMessageBytes,
   });
-  bridge(socket, tunnel);
+  bridge(socket, tunnel, 2 * limits.maxWsMessageBytes);
   return response;
 }
 
 /** Relays messages both ways and carries each side's close to the other. */
-function bridge(viewer: WebSocket, tunnel: WsConnection): void {
+function bridge(viewer: WebSocket, tunnel: WsConnection, maxBacklogBytes: number): void {
   viewer.binaryType = "arraybuffer";
   const early: (string | Uint8Array)[] = [];
   tunnel.onMessage = async (message) => {
@@ -174,6 +176,12 @@ function bridge(viewer: WebSocket, tunnel: WsConnection): void {
   viewer.onmessage = (event) => {
     const data = event.data;
     tunnel.send(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+    // Deno's server socket cannot pause reading, so a viewer that outpaces the tunnel's credit
+    // is cut off once its backlog passes the limit rather than growing memory without bound.
+    if (tunnel.queuedBytes > maxBacklogBytes) {
+      viewer.close(1013, "the tunnel is slower than this viewer: backlog over limit");
+      tunnel.close(1001, "viewer backlog over limit");
+    }
   };
   viewer.onclose = (event) => {
     tunnel.close(sendableCode(event.code), event.reason);
@@ -230,7 +238,8 @@ function badGateway(error: unknown): Response {
   return tunnelErrorResponse("bad_gateway", message);
 }
 
-/** WebSocket.close() accepts only 1000 and 3000–4999. */
+/** Close codes that may be sent on the wire (RFC 6455 §7.4): reserved ones become 1000. */
 function sendableCode(code: number): number {
-  return code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000;
+  const reserved = code === 1004 || code === 1005 || code === 1006 || code === 1015;
+  return code < 1000 || code > 4999 || reserved || (code > 1015 && code < 3000) ? 1000 : code;
 }

@@ -82,6 +82,7 @@ export class WsConnection {
   #writes: Promise<void> = Promise.resolve();
   #closeSent = false;
   #done = false;
+  #queuedBytes = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #resolveClosed!: (info: WsCloseInfo) => void;
 
@@ -142,9 +143,16 @@ export class WsConnection {
     this.#end({ code: 1006, reason });
   }
 
+  /** Bytes queued for writing and not yet written (for callers that bound their backlog). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   #write(bytes: Uint8Array): Promise<void> {
     if (this.#done) return Promise.resolve();
-    const next = this.#writes.then(() => this.#done ? undefined : this.#writeBytes(bytes));
+    this.#queuedBytes += bytes.byteLength;
+    const next = this.#writes.then(() => this.#done ? undefined : this.#writeBytes(bytes))
+      .finally(() => this.#queuedBytes -= bytes.byteLength);
     // A failed write ends the connection; later writes become no-ops.
     this.#writes = next.catch((error) => this.#end({ code: 1006, reason: String(error) }));
     return this.#writes;

@@ -6,6 +6,7 @@
  * @module
  */
 import { fixedToken, startTunnelClient, type TunnelClient } from "../../lib/tunnel/client.ts";
+import { ByteReader } from "../../lib/tunnel/byte_reader.ts";
 import { signTunnelToken } from "../../lib/tunnel/jwt.ts";
 import {
   createTunnelService,
@@ -115,36 +116,107 @@ export function startTarget(): Target {
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
-/** Starts the TS client and waits for its public URL; `registered(n)` waits for the n-th. */
+/** A started TS client with ways to wait on what it does. */
+export interface StartedClient {
+  client: TunnelClient;
+  /** The first public URL. */
+  url: string;
+  /** Waits for the n-th registration and returns its URL. */
+  registered(n: number): Promise<string>;
+  /** Waits for a log line matching `pattern`, including lines already logged. */
+  logged(pattern: RegExp): Promise<string>;
+}
+
+/** Starts the TS client against a server (or any origin) and waits for its public URL. */
 export async function startClient(
-  server: TunnelServer,
+  server: TunnelServer | string,
   id: string,
   targetPort: number,
-  extra: { log?: string[] } = {},
-): Promise<{ client: TunnelClient; url: string; registered(n: number): Promise<string> }> {
+  extra: { keepaliveMs?: number } = {},
+): Promise<StartedClient> {
   const urls: string[] = [];
-  const waiters: (() => void)[] = [];
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
   const client = startTunnelClient({
-    server: server.origin,
+    server: typeof server === "string" ? server : server.origin,
     id,
     targetPort,
     tokens: fixedToken(token(id)),
+    keepaliveMs: extra.keepaliveMs,
     onUrl: (url) => {
       urls.push(url);
-      for (const wake of waiters.splice(0)) wake();
+      wake();
     },
-    log: (line) => extra.log?.push(line),
+    log: (line) => {
+      lines.push(line);
+      wake();
+    },
   });
   const stopped = client.done.then((exit) => {
     throw new Error(`client stopped: ${exit.message}`);
   });
-  async function registered(n: number): Promise<string> {
-    while (urls.length < n) {
-      await Promise.race([new Promise<void>((r) => waiters.push(r)), stopped]);
+  async function until<T>(found: () => T | undefined): Promise<T> {
+    while (true) {
+      const value = found();
+      if (value !== undefined) return value;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          const w = () => {
+            waiters.delete(w);
+            resolve();
+          };
+          waiters.add(w);
+        }),
+        stopped,
+      ]);
     }
-    return urls[n - 1];
   }
-  return { client, url: await registered(1), registered };
+  const registered = (n: number) => until(() => urls[n - 1]);
+  const logged = (pattern: RegExp) => until(() => lines.find((l) => pattern.test(l)));
+  return { client, url: await registered(1), registered, logged };
+}
+
+/**
+ * A fake tunnel server that completes the WebSocket handshake and then never says anything again
+ * (no pongs, no pings), as a dead peer behind a NAT looks. Each connection is held until the
+ * client closes it.
+ */
+export function startSilentServer(): { origin: string; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const held: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(holdSilently(conn, port));
+  })();
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(held);
+    },
+  };
+}
+
+async function holdSilently(conn: Deno.Conn, port: number): Promise<void> {
+  const reader = new ByteReader(conn.readable);
+  const head = await reader.readUntil(new TextEncoder().encode("\r\n\r\n"), 65536);
+  const key = /sec-websocket-key: *(\S+)/i.exec(new TextDecoder().decode(head!))![1];
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+  );
+  const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+  await conn.write(new TextEncoder().encode(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${accept}\r\nX-Websocktunnel-Client-Url: http://127.0.0.1:${port}/t/x\r\n\r\n`,
+  ));
+  // Drain whatever the client sends (pings, its close frame) until it hangs up; the readable
+  // closes the connection itself at end of stream.
+  while ((await reader.readSome()) !== null) { /* silence */ }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   registrationSocket,
   SECRET_A,
   startClient,
+  startSilentServer,
   startTarget,
   startTunnelServer,
   token,
@@ -405,4 +406,28 @@ Deno.test("tunnel: the client reconnects after its session is dropped and the UR
   await client.close();
   await target.close();
   await server.close();
+});
+
+Deno.test("tunnel client: two clients with one id back off instead of evicting each other in a loop", async () => {
+  const server = startTunnelServer();
+  const target = startTarget();
+  const a = await startClient(server, "shared", target.port);
+  const b = await startClient(server, "shared", target.port);
+  // B replaced A; A waits (backoff) before registering again instead of evicting B at once.
+  await a.logged(/another client uses this id; retrying in \d+ ms/);
+  await a.client.close();
+  await b.client.close();
+  await target.close();
+  await server.close();
+});
+
+Deno.test("tunnel client: a server that stops answering pings is left, and the client reconnects", async () => {
+  const silent = startSilentServer();
+  const { client, registered, logged } = await startClient(silent.origin, "quiet", 1, {
+    keepaliveMs: 50,
+  });
+  await logged(/session closed \(4904 no pong from the server\); reconnecting/);
+  await registered(2);
+  await client.close();
+  await silent.close();
 });

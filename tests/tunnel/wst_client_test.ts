@@ -4,7 +4,9 @@
  * it, and our TypeScript client does the same against the upstream `websocktunnel` server.
  *
  * Skipped with one line when Go or the reference build script is missing, except under CI=true,
- * where a missing toolchain is a failure. The build takes about 10 s and lands in a temp dir.
+ * where a missing toolchain is a failure. The build takes 10–30 s; its output is kept in the temp
+ * directory under a name derived from the source tarball's hash, so later runs reuse it
+ * (`WSTUN_WST_BIN_DIR` points at binaries built elsewhere instead).
  */
 import { assertEquals, assertMatch } from "./_assert.ts";
 import { fixedToken, startTunnelClient } from "../../lib/tunnel/client.ts";
@@ -33,6 +35,45 @@ async function toolchainMissing(): Promise<string | undefined> {
   } catch {
     return "Go is not installed";
   }
+}
+
+/**
+ * The directory holding `websocktunnel` and `wst-client`: WSTUN_WST_BIN_DIR, or a build cached
+ * by source hash (built into a fresh directory, then renamed into place, so a half-done build is
+ * never reused).
+ */
+async function referenceBinaries(): Promise<string> {
+  const given = Deno.env.get("WSTUN_WST_BIN_DIR");
+  if (given) return given;
+  const tarball = BUILD_SH.replace(/build\.sh$/, "websocktunnel-134aa7c.tar.gz");
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(tarball));
+  const key = [...new Uint8Array(digest).slice(0, 6)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  const cached = `${tmp}/wstun-wst-bin-${key}`;
+  try {
+    await Deno.stat(`${cached}/wst-client`);
+    await Deno.stat(`${cached}/websocktunnel`);
+    return cached;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const fresh = await Deno.makeTempDir({ prefix: "wst-bin-" });
+  const build = await new Deno.Command("bash", {
+    args: [BUILD_SH, fresh],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!build.success) throw new Error(new TextDecoder().decode(build.stderr));
+  try {
+    await Deno.rename(fresh, cached);
+  } catch (error) {
+    // Another run finished the same build first (rename onto a non-empty directory fails): use
+    // its copy; any other failure is real.
+    if (!(await Deno.stat(`${cached}/wst-client`).catch(() => undefined))) throw error;
+    await Deno.remove(fresh, { recursive: true });
+  }
+  return cached;
 }
 
 const missing = await toolchainMissing();
@@ -91,17 +132,7 @@ Deno.test({
   name: "wst-client: the real websocktunnel client works against the WSTun server",
   ignore: skip,
   async fn(t) {
-    // WSTUN_WST_BIN_DIR points at binaries built earlier (build.sh OUT_DIR) to skip the build.
-    const prebuilt = Deno.env.get("WSTUN_WST_BIN_DIR") || undefined;
-    const dir = prebuilt ?? await Deno.makeTempDir({ prefix: "wst-bin-" });
-    if (!prebuilt) {
-      const build = await new Deno.Command("bash", {
-        args: [BUILD_SH, dir],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!build.success) throw new Error(new TextDecoder().decode(build.stderr));
-    }
+    const dir = await referenceBinaries();
     const bin = `${dir}/wst-client`;
     const server = startTunnelServer();
     const target = startTarget();
@@ -207,6 +238,5 @@ Deno.test({
 
     await target.close();
     await server.close();
-    if (!prebuilt) await Deno.remove(dir, { recursive: true });
   },
 });
