@@ -146,9 +146,13 @@ export async function writeChunked(
 ): Promise<void> {
   for await (const chunk of body) {
     if (chunk.byteLength === 0) continue;
-    await write(encoder.encode(chunk.byteLength.toString(16) + "\r\n"));
-    await write(chunk);
-    await write(CRLF);
+    // One write (so one frame) per chunk: size line, data and CRLF together.
+    const size = encoder.encode(chunk.byteLength.toString(16) + "\r\n");
+    const framed = new Uint8Array(size.byteLength + chunk.byteLength + 2);
+    framed.set(size);
+    framed.set(chunk, size.byteLength);
+    framed.set(CRLF, size.byteLength + chunk.byteLength);
+    await write(framed);
   }
   await write(encoder.encode("0\r\n\r\n"));
 }
