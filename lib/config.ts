@@ -9,6 +9,11 @@
  */
 import { z } from "zod";
 import { type TunnelConfig, tunnelConfigFromEnv } from "./tunnel/tunnel_config.ts";
+import {
+  limitsFromEnv,
+  marketplaceEnvShape,
+  type MarketplaceLimits,
+} from "./marketplace/config.ts";
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
@@ -17,14 +22,13 @@ export const MAX_FRAME_CEILING = 64 * MIB;
 /** Empty variables count as unset, so `WSTUN_TOKEN=` in a .env file means "no token". */
 const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
 
-const int = (min: number, max: number, fallback: number) =>
-  z.preprocess(
+const int = (min: number, max: number, fallback: number) => {
+  const error = `must be an integer between ${min} and ${max}`;
+  return z.preprocess(
     unsetIfEmpty,
-    z.coerce.number().int(`must be an integer between ${min} and ${max}`).min(
-      min,
-      `must be an integer between ${min} and ${max}`,
-    ).max(max, `must be an integer between ${min} and ${max}`).default(fallback),
+    z.coerce.number({ error }).int(error).min(min, error).max(max, error).default(fallback),
   );
+};
 
 const optionalSecret = z.preprocess(unsetIfEmpty, z.string().min(1).optional());
 
@@ -56,9 +60,17 @@ export const ConfigSchema = z.object({
   WSTUN_MAX_JOINS: int(0, 1_000_000, 64),
   WSTUN_MAX_BUFFERED_BYTES: z.preprocess(
     unsetIfEmpty,
-    z.coerce.number().int().min(0).max(1024 * MIB).optional(),
+    z.coerce.number({ error: "must be a number of bytes" }).int("must be a number of bytes")
+      .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
   ),
   WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
+  /** Sandboxed (opaque-origin) marketplace pages send `Origin: null` on their WebSocket. */
+  WSTUN_ALLOW_NULL_ORIGIN: z.preprocess(
+    unsetIfEmpty,
+    z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("true")
+      .transform((v) => v === "true" || v === "1"),
+  ),
+  ...marketplaceEnvShape,
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -83,6 +95,14 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** Whether a WebSocket with `Origin: null` (a sandboxed marketplace page) may connect. */
+  allowNullOrigin: boolean;
+  /** Deno KV file for installed services; undefined = `Deno.openKv()`'s default. */
+  kvPath?: string;
+  /** Marketplace index URLs /admin offers to browse. */
+  marketplaceUrls: string[];
+  /** Fetch and size limits of marketplace installs. */
+  marketplace: MarketplaceLimits;
   /** HTTP tunnels (WSTUN_TUNNEL_*, see lib/tunnel/tunnel_config.ts); off without both secrets. */
   tunnel: TunnelConfig;
 }
@@ -134,6 +154,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    allowNullOrigin: e.WSTUN_ALLOW_NULL_ORIGIN,
+    kvPath: e.WSTUN_KV_PATH,
+    marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
+    marketplace: limitsFromEnv(e),
     tunnel,
   };
 }
@@ -146,7 +170,11 @@ function loadTunnelConfig(env: Record<string, string | undefined>): TunnelConfig
   }
 }
 
-/** A configuration for tests and embedding: defaults, overridden field by field. */
+/**
+ * A configuration for tests and embedding: defaults, overridden field by field. Its Deno KV is a
+ * fresh in-memory one (not Deno's default file), so servers made from it share no marketplace
+ * state unless `kvPath` says otherwise.
+ */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), ...overrides };
+  return { ...loadConfig({}), kvPath: ":memory:", ...overrides };
 }

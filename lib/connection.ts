@@ -30,13 +30,16 @@ export type ConnectionLimits = Pick<Config, "maxFrameBytes" | "maxMsgsPerSec" | 
 
 /** Over the limit in this many consecutive one-second windows counts as sustained flooding. */
 const FLOOD_WINDOWS = 3;
+/** Outgoing bytes between two reads of the socket's backlog. */
+const BACKLOG_CHECK_BYTES = 64 * 1024;
 
 export class Connection implements Peer {
   readonly session: Session;
-  #windowStart = 0;
+  #windowStart = Date.now();
   #inWindow = 0;
   #overWindows = 0;
   #detached = false;
+  #sinceCheck = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -56,13 +59,13 @@ export class Connection implements Peer {
   sendText(text: string): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     this.socket.send(text);
-    this.#checkBacklog();
+    this.#checkBacklog(text.length);
   }
 
   sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     this.socket.send(bytes);
-    this.#checkBacklog();
+    this.#checkBacklog(bytes.length);
   }
 
   /**
@@ -84,7 +87,15 @@ export class Connection implements Peer {
     this.hub.detach(this.session);
   }
 
-  #checkBacklog(): void {
+  /**
+   * Reading `bufferedAmount` is a call into the runtime, so it is read once per
+   * {@link BACKLOG_CHECK_BYTES} sent, not per frame: the backlog can pass the limit by at most
+   * that much plus one frame before the socket is closed.
+   */
+  #checkBacklog(size: number): void {
+    this.#sinceCheck += size;
+    if (this.#sinceCheck < BACKLOG_CHECK_BYTES) return;
+    this.#sinceCheck = 0;
     const max = this.limits.maxBufferedBytes;
     if (max && this.socket.bufferedAmount > max) {
       this.close(CloseCode.TryAgainLater, "consumer too slow: outgoing backlog over limit");
@@ -153,18 +164,23 @@ export class Connection implements Peer {
     this.close(CloseCode.TooBig, `frame larger than ${this.limits.maxFrameBytes} bytes`);
   }
 
-  /** Fixed one-second windows: cheap, and enough to tell a burst from a flood. */
+  /**
+   * One-second windows that start when needed: the clock is read only once `max` frames have
+   * arrived since the window began, so a connection under its limit never pays for it. At most
+   * `max` frames are admitted in any window.
+   */
   #admit(ref: Ref): boolean {
     const max = this.limits.maxMsgsPerSec;
-    if (!max) return true;
+    if (!max || ++this.#inWindow <= max) return true;
     const now = Date.now();
     if (now - this.#windowStart >= 1000) {
-      const consecutive = now - this.#windowStart < 2000 && this.#inWindow > max;
+      const refusedLastWindow = this.#inWindow - 1 > max;
+      const consecutive = refusedLastWindow && now - this.#windowStart < 2000;
       this.#overWindows = consecutive ? this.#overWindows + 1 : 0;
       this.#windowStart = now;
-      this.#inWindow = 0;
+      this.#inWindow = 1;
+      return true;
     }
-    if (++this.#inWindow <= max) return true;
     if (this.#inWindow > 2 * max || this.#overWindows >= FLOOD_WINDOWS - 1) {
       this.close(CloseCode.PolicyViolation, "flooding: message rate limit exceeded");
       return false;

@@ -132,3 +132,27 @@ Deno.test("a consumer that does not read is closed with 1013, not buffered witho
   assert.ok(server.stats.limitCloses >= 1);
   conn.close();
 });
+
+Deno.test("already_member: joining twice, or the host joining its own instance, is refused", async () => {
+  await using server = await startServer();
+  await using host = await TestSocket.open(server.wsUrl);
+  await using member = await TestSocket.open(server.wsUrl);
+  const room = await createRoom(host);
+  await joinRoom(host, member, room.uuid, "a");
+  const twice = await member.request({ type: "join_instance", uuid: room.uuid, userId: "b" });
+  assert.deepEqual([twice.success, twice.error], [false, "already_member"]);
+  const own = await host.request({ type: "join_instance", uuid: room.uuid, userId: "h" });
+  assert.deepEqual([own.success, own.error], [false, "already_member"]);
+  await host.expectNothingPending();
+});
+
+Deno.test("WSTUN_MAX_JOINS: one connection joining too many instances gets limit_reached", async () => {
+  await using server = await startServer({ maxJoinsPerConnection: 1 });
+  await using host = await TestSocket.open(server.wsUrl);
+  await using member = await TestSocket.open(server.wsUrl);
+  const first = await createRoom(host);
+  const second = await createRoom(host);
+  await joinRoom(host, member, first.uuid, "a");
+  const ack = await member.request({ type: "join_instance", uuid: second.uuid, userId: "a" });
+  assert.deepEqual([ack.success, ack.error], [false, "limit_reached"]);
+});
