@@ -100,12 +100,18 @@ export async function createServer(
   };
 }
 
-/** Opens the KV store, turning a failure into the one-line start-up error that names the variable. */
-async function openKv(path: string | undefined): Promise<Deno.Kv> {
+/**
+ * Opens the KV store, turning a failure into the one-line start-up error that names the variable.
+ * Without `WSTUN_KV_PATH` the server writes nothing to disk: it uses the managed KV on Deno Deploy
+ * and an in-memory store anywhere else.
+ */
+async function openKv(configured: string | undefined): Promise<Deno.Kv> {
+  const onDeploy = Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
+  const path = configured ?? (onDeploy ? undefined : ":memory:");
   try {
     return await Deno.openKv(path);
   } catch (err) {
-    const where = path === undefined ? "the default Deno KV" : path;
+    const where = path === undefined ? "the managed Deno KV" : path;
     throw new ConfigError(`WSTUN_KV_PATH: cannot open ${where}: ${(err as Error).message}`);
   }
 }
