@@ -75,8 +75,9 @@ const client = startTunnelClient({
   tokens: values.token ? fixedToken(values.token) : lineTokens(stdinLines(), log),
   log,
   onUrl(url) {
-    console.log(url);
+    // File first: whoever watches stdout may read the file as soon as the URL appears.
     if (outFile) Deno.writeTextFileSync(outFile, url);
+    console.log(url);
   },
 });
 if (!values.token) log("no --token: reading tokens from stdin, one per line");
