@@ -63,8 +63,6 @@ export async function proxyHttp(
   const body = request.body;
   if (body && length !== null) headers.push(["Content-Length", length]);
   else if (body) headers.push(["Transfer-Encoding", "chunked"]);
-  // A viewer that hangs up before the answer is complete releases its stream at once.
-  request.signal.addEventListener("abort", () => stream.abort(), { once: true });
   await stream.write(encodeRequestHead(request.method, forward.target, headers));
   if (body) sendBody(body, length !== null, stream);
 

@@ -104,7 +104,7 @@ export interface MuxOptions {
   onClose?: (info: MuxCloseInfo) => void;
 }
 
-const SEND_CHUNK_BYTES = 16 * 1024;
+const SEND_CHUNK_BYTES = 64 * 1024;
 
 /** One stream of a session: bytes in through `readable`, out through `writable`. */
 export class MuxStream {
