@@ -6,8 +6,9 @@
  *   deno run -A bench/tunnel_transfer.ts [megabytes=1024]
  *
  * The viewer, the TypeScript tunnel client and the target run in this process; bodies are
- * generated and counted on the fly, never held whole. Prints MB/s and the server's RSS at start,
- * peak and end. Not part of `deno task test`.
+ * generated and counted on the fly, never held whole. Prints MiB/s and the server's RSS at start,
+ * peak and end. Not part of `deno task test`. `WINDOW=<bytes>` sets the per-stream window on both
+ * sides; `SERVER_FLAGS="…"` passes flags to the server's `deno run`.
  *
  * @module
  */
@@ -42,7 +43,13 @@ const target = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, asy
 });
 
 const server = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
+  // SERVER_FLAGS passes extra flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  args: [
+    "run",
+    "-A",
+    ...(Deno.env.get("SERVER_FLAGS")?.split(" ") ?? []),
+    new URL("../main.ts", import.meta.url).pathname,
+  ],
   env: {
     PORT: "0",
     WSTUN_HOSTNAME: "127.0.0.1",

@@ -213,7 +213,7 @@ async function connectOnce(
     closed = true;
     closeOnce(conn);
   };
-  const reader = new ByteReader(conn.readable);
+  const reader = new ByteReader(readableOf(conn));
   const writeBytes = (bytes: Uint8Array) => writeAll(conn, bytes);
   let handshake;
   try {
@@ -348,6 +348,22 @@ async function readErrorMessage(
     // Not JSON (an upstream websocktunnel answers plain text): fall through to the raw text.
   }
   return text.trim().slice(0, 200) || fallback;
+}
+
+/**
+ * The bytes of a connection as a stream. Unlike `conn.readable`, which hands each read a fresh
+ * 64 KiB buffer however little arrives, this reads into one scratch buffer and copies out only
+ * what arrived: frames often come a few bytes at a time (ACKs, pings).
+ */
+function readableOf(conn: Deno.Conn): ReadableStream<Uint8Array> {
+  const scratch = new Uint8Array(64 * 1024);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const n = await conn.read(scratch);
+      if (n === null) controller.close();
+      else controller.enqueue(scratch.slice(0, n));
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** Closes a connection whose `readable` may already have closed it (Deno does so at EOF). */
