@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { type TunnelConfig, tunnelConfigFromEnv } from "./tunnel/tunnel_config.ts";
 import {
   limitsFromEnv,
   marketplaceEnvShape,
@@ -112,6 +113,8 @@ export interface Config {
   marketplace: MarketplaceLimits;
   /** Pub/sub channels: the authorizer, `/broadcast` and the channel limits (lib/pubsub/config.ts). */
   pubsub: PubSubConfig;
+  /** HTTP tunnels (WSTUN_TUNNEL_*, see lib/tunnel/tunnel_config.ts); off without both secrets. */
+  tunnel: TunnelConfig;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -140,6 +143,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
   }
   const e = parsed.data;
+  const tunnel = loadTunnelConfig(env);
+  if (tunnel.requireViewerToken && e.WSTUN_TOKEN === undefined) {
+    throw new ConfigError(
+      "WSTUN_TUNNEL_VIEWER_TOKEN: needs WSTUN_TOKEN, the token viewers present",
+    );
+  }
   return {
     port: e.PORT,
     hostname: e.WSTUN_HOSTNAME,
@@ -163,7 +172,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
     marketplace: limitsFromEnv(e),
     pubsub: pubsubFromEnv(e),
+    tunnel,
   };
+}
+
+function loadTunnelConfig(env: Record<string, string | undefined>): TunnelConfig {
+  try {
+    return tunnelConfigFromEnv(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /**
