@@ -1,0 +1,419 @@
+/**
+ * `deno task bench`: runs every scenario against WSTun, the bare Deno baseline and (when Node is
+ * here) Node + ws and Socket.IO rooms, alternating the servers (A B A B …) round after round, and
+ * prints medians and the ratios WSTun ÷ each other server, with the targets of issue 4 checked.
+ *
+ * Options:
+ *   --quick            smaller and shorter (under a minute): WSTun and the baseline only
+ *   --scenario NAME    run one scenario (repeat or comma-separate for several); `loadcheck` is the
+ *                      proof that the load generator is not the limit
+ *   --rounds N         rounds of A B A B (default 2)
+ *   --targets LIST     comma-separated subset of wstun,baseline,node-ws,socketio
+ *   --load-runtime R   `node` or `deno` for the load generator (default: node when installed)
+ *   --no-save          do not write bench/results/<date>.json
+ *
+ * Servers run pinned to core 0 and load generators to the last core (`taskset`), fresh for every
+ * run, on 127.0.0.1 only. Every wait is bounded; a failed run is reported and the run goes on.
+ *
+ * @module
+ */
+import {
+  choosePinning,
+  commandOutput,
+  cpuSeconds,
+  freePort,
+  type LoadLine,
+  LoadProcess,
+  type Pinning,
+  readProc,
+  rssKiB,
+  startServer,
+} from "./processes.ts";
+import { LOAD_CHECK, type Mode, type Scenario, SCENARIOS, STUBS } from "./scenarios.ts";
+import {
+  loadCommand,
+  nodeVersion,
+  resolveTargets,
+  type Target,
+  type TargetName,
+} from "./targets.ts";
+import { median, renderTable, type RunRecord, type ScenarioReport, summarise } from "./report.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const ALL_TARGETS: TargetName[] = ["wstun", "baseline", "node-ws", "socketio"];
+
+interface Options {
+  mode: Mode;
+  scenarios: string[];
+  rounds: number;
+  targets: Set<TargetName>;
+  loadRuntime: "node" | "deno" | "auto";
+  save: boolean;
+}
+
+function parseOptions(args: string[]): Options {
+  const opts: Options = {
+    mode: "default",
+    scenarios: [],
+    rounds: 2,
+    targets: new Set(ALL_TARGETS),
+    loadRuntime: "auto",
+    save: true,
+  };
+  let targetsGiven = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined) fail(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--quick") opts.mode = "quick";
+    else if (arg === "--scenario") opts.scenarios.push(...value().split(","));
+    else if (arg === "--rounds") opts.rounds = Math.max(1, Number.parseInt(value(), 10) || 1);
+    else if (arg === "--targets") {
+      targetsGiven = true;
+      opts.targets = new Set(value().split(",") as TargetName[]);
+    } else if (arg === "--load-runtime") opts.loadRuntime = value() as Options["loadRuntime"];
+    else if (arg === "--no-save") opts.save = false;
+    else fail(`unknown option ${arg} (see the top of bench/run.ts)`);
+  }
+  if (opts.mode === "quick" && !targetsGiven) opts.targets = new Set(["wstun", "baseline"]);
+  const known = new Set([...SCENARIOS.map((s) => s.name), ...STUBS.map((s) => s.name), LOAD_CHECK]);
+  for (const name of opts.scenarios) if (!known.has(name)) fail(`unknown scenario ${name}`);
+  for (const t of opts.targets) if (!ALL_TARGETS.includes(t)) fail(`unknown target ${t}`);
+  return opts;
+}
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  Deno.exit(2);
+}
+
+interface Context {
+  mode: Mode;
+  pin: Pinning;
+  loadCmd: string[];
+  ticks: number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Expects a line of a given shape, or throws with what the generator said instead. */
+function expectLine(line: LoadLine, want: keyof LoadLine): LoadLine {
+  if (line.error) throw new Error(line.error);
+  if (line[want] === undefined) throw new Error(`expected ${want}, got ${JSON.stringify(line)}`);
+  return line;
+}
+
+/** Sums the throughput figures of several load processes; latency comes from the first. */
+function combine(results: Record<string, unknown>[]): Record<string, unknown> {
+  const [first, ...rest] = results;
+  const merged = { ...first };
+  for (const key of ["msgsPerSec", "deliveriesPerSec", "mibPerSec", "joinsPerSec", "lost"]) {
+    if (typeof first[key] !== "number") continue;
+    merged[key] = results.reduce((sum, r) => sum + (r[key] as number), 0);
+  }
+  if (rest.length) merged.loadProcesses = results.length;
+  return merged;
+}
+
+/** CPU seconds used so far by the server and by all load processes together. */
+async function sampleCpu(
+  ctx: Context,
+  pid: number,
+  procs: LoadProcess[],
+): Promise<[number, number]> {
+  const [server, ...loads] = await Promise.all(
+    [pid, ...procs.map((p) => p.pid)].map((p) => cpuSeconds(p, ctx.ticks)),
+  );
+  return [server, loads.reduce((a, b) => a + b, 0)];
+}
+
+/** One run: a fresh server, `loads` load generators, the measured window, everything stopped. */
+async function runOnce(
+  ctx: Context,
+  target: Target,
+  scenario: Scenario,
+  round: number,
+  loads = 1,
+): Promise<RunRecord> {
+  const port = freePort();
+  const server = await startServer(target.cmd, {
+    port,
+    cpu: ctx.pin.server,
+    env: target.env,
+    cwd: ROOT,
+  });
+  const procs: LoadProcess[] = [];
+  try {
+    const config = scenario.load(ctx.mode);
+    for (let i = 0; i < loads; i++) {
+      const share = { ...config };
+      if (typeof share.instances === "number") share.instances = Math.ceil(share.instances / loads);
+      procs.push(
+        new LoadProcess(ctx.loadCmd, ctx.pin.load, {
+          ...share,
+          host: "127.0.0.1",
+          port,
+          flavour: target.flavour,
+          deadlineMs: 120_000,
+        }, ROOT),
+      );
+    }
+    if (scenario.kind === "stages") {
+      return await runStages(ctx, scenario, server.pid, procs[0], round);
+    }
+    for (const p of procs) expectLine(await p.next(60_000), "ready");
+    await Promise.all(procs.map((p) => p.go()));
+    for (const p of procs) expectLine(await p.next(60_000), "mark");
+    const t0 = performance.now();
+    const [srv0, load0] = await sampleCpu(ctx, server.pid, procs);
+    expectLine(await procs[0].next(90_000), "mark");
+    const seconds = (performance.now() - t0) / 1000;
+    const [srv1, load1] = await sampleCpu(ctx, server.pid, procs);
+    const results = [];
+    for (const [i, p] of procs.entries()) {
+      if (i > 0) expectLine(await p.next(90_000), "mark");
+      results.push(expectLine(await p.next(30_000), "result").result!);
+    }
+    const serverCpu = ((srv1 - srv0) / seconds) * 100;
+    const figures = scenario.extract(combine(results), []);
+    if (scenario.throughputKey && serverCpu > 0) {
+      figures.perCpu = (figures[scenario.throughputKey] * 100) / serverCpu;
+    }
+    return {
+      round,
+      figures,
+      serverCpu,
+      loadCpu: ((load1 - load0) / seconds) * 100,
+      ...problemsOf(results),
+    };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { round, figures: {}, serverCpu: null, loadCpu: null, error: firstLine(why, server) };
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    await server.stop();
+  }
+}
+
+function firstLine(why: string, server: { output(): string; exited(): boolean }): string {
+  const out = server.output().split("\n").filter((l) => !l.includes("Warning")).slice(-2).join(" ");
+  const state = server.exited() ? "; the server had exited" : "";
+  return out ? `${why}${state} (server said: ${out})` : `${why}${state}`;
+}
+
+/** A run whose frames were refused or whose sockets closed is suspect: say so next to its figure. */
+function problemsOf(results: Record<string, unknown>[]): { error?: string } {
+  for (const r of results) {
+    if (typeof r.closes === "number" && r.closes > 0) {
+      return { error: `${r.closes} sockets closed during the run (first code ${r.firstClose})` };
+    }
+    if (typeof r.errors === "number" && r.errors > 0) {
+      return { error: `${r.errors} error frames, first: ${r.firstError}` };
+    }
+  }
+  return {};
+}
+
+async function runStages(
+  ctx: Context,
+  scenario: Scenario,
+  pid: number,
+  proc: LoadProcess,
+  round: number,
+): Promise<RunRecord> {
+  const settleMs = Number(scenario.load(ctx.mode).settleMs ?? 1000);
+  const stages: { connections: number; rssKiB: number }[] = [];
+  for (;;) {
+    const line = await proc.next(90_000);
+    if (line.error) throw new Error(line.error);
+    if (line.result) {
+      return {
+        round,
+        figures: scenario.extract(line.result, stages),
+        serverCpu: null,
+        loadCpu: null,
+      };
+    }
+    if (line.stage === undefined) throw new Error(`unexpected ${JSON.stringify(line)}`);
+    await sleep(settleMs);
+    stages.push({ connections: line.stage, rssKiB: await rssKiB(pid) });
+    await proc.go();
+  }
+}
+
+function describeRun(target: Target, scenario: Scenario, run: RunRecord): string {
+  const head = `  ${scenario.name} round ${run.round + 1} ${target.label}:`;
+  const main = scenario.figures[0];
+  const value = run.figures[main.key];
+  const fig = Number.isFinite(value)
+    ? `${Math.round(value * 100) / 100} ${main.unit}`
+    : "no figure";
+  const cpu = run.serverCpu === null
+    ? ""
+    : ` (CPU server ${Math.round(run.serverCpu)}%, load ${Math.round(run.loadCpu ?? 0)}%)`;
+  return `${head} ${fig}${cpu}${run.error ? ` — ${run.error}` : ""}`;
+}
+
+async function runScenario(
+  ctx: Context,
+  scenario: Scenario,
+  targets: Target[],
+  rounds: number,
+): Promise<ScenarioReport> {
+  console.log(`\n${scenario.name}: ${scenario.what}`);
+  const skipped: ScenarioReport["skipped"] = {};
+  const runnable: Target[] = [];
+  for (const t of targets) {
+    const why = t.skipped ?? scenario.unsupported?.[t.name];
+    if (why) {
+      skipped[t.name] = why;
+      console.log(`  ${t.label}: skipped: ${why}`);
+    } else runnable.push(t);
+  }
+  const runs: ScenarioReport["runs"] = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const target of runnable) {
+      const run = await runOnce(ctx, target, scenario, round);
+      (runs[target.name] ??= []).push(run);
+      console.log(describeRun(target, scenario, run));
+    }
+  }
+  return summarise(scenario, runs, skipped);
+}
+
+/** Relay on the baseline with one load process and with two: more load must not mean more msg/s. */
+async function runLoadCheck(ctx: Context, targets: Target[], rounds: number) {
+  const baseline = targets.find((t) => t.name === "baseline");
+  const relay = SCENARIOS.find((s) => s.name === "relay")!;
+  if (!baseline) return null;
+  console.log(`\n${LOAD_CHECK}: relay on the baseline with 1 and with 2 load processes`);
+  const one: RunRecord[] = [];
+  const two: RunRecord[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const [loads, list] of [[1, one], [2, two]] as const) {
+      const run = await runOnce(ctx, baseline, relay, round, loads);
+      list.push(run);
+      console.log(`${describeRun(baseline, relay, run)} with ${loads} load process(es)`);
+    }
+  }
+  const m = (list: RunRecord[], key: string) =>
+    median(list.filter((r) => !r.error).map((r) => r.figures[key]));
+  const cpu = (list: RunRecord[], key: "serverCpu" | "loadCpu") =>
+    median(list.filter((r) => !r.error).map((r) => r[key] ?? NaN));
+  const result = {
+    oneProcess: {
+      msgsPerSec: m(one, "msgsPerSec"),
+      serverCpu: cpu(one, "serverCpu"),
+      loadCpu: cpu(one, "loadCpu"),
+    },
+    twoProcesses: {
+      msgsPerSec: m(two, "msgsPerSec"),
+      serverCpu: cpu(two, "serverCpu"),
+      loadCpu: cpu(two, "loadCpu"),
+    },
+    ratio: m(two, "msgsPerSec") / m(one, "msgsPerSec"),
+    runs: { one, two },
+  };
+  return result;
+}
+
+async function machine(pin: Pinning, loadRuntime: string) {
+  const cpuinfo = await readProc("/proc/cpuinfo").catch(() => "");
+  const meminfo = await readProc("/proc/meminfo").catch(() => "");
+  return {
+    cpu: cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "unknown",
+    cores: navigator.hardwareConcurrency,
+    memoryGiB: Math.round(Number(meminfo.match(/^MemTotal:\s+(\d+)/m)?.[1] ?? 0) / 1048576),
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    node: await nodeVersion(),
+    loadGenerator: loadRuntime,
+    pinning: pin.server ? `server on core ${pin.server}, load on core ${pin.load}` : "none",
+  };
+}
+
+async function main() {
+  const opts = parseOptions(Deno.args);
+  const started = new Date();
+  const pin = await choosePinning();
+  const load = await loadCommand(opts.loadRuntime);
+  const ticks = Number(await commandOutput("getconf", ["CLK_TCK"])) || 100;
+  const ctx: Context = { mode: opts.mode, pin, loadCmd: load.cmd, ticks };
+  const targets = await resolveTargets(ROOT, opts.targets);
+  const info = await machine(pin, load.runtime);
+  const loadAtStart = Deno.loadavg();
+  console.log(
+    `WSTun bench (${opts.mode}, ${opts.rounds} rounds A B A B) on ${info.cpu}, ${info.cores} cores; ` +
+      `Deno ${info.deno}, Node ${info.node ?? "absent"}; load generator: ${load.runtime}; ` +
+      `pinning: ${info.pinning}`,
+  );
+  console.log(`machine load average at start: ${loadAtStart.map((v) => v.toFixed(2)).join(" ")}`);
+  if (loadAtStart[0] > 0.5) {
+    console.log("  (other work is running on this machine: figures are noisier than usual)");
+  }
+  for (const t of targets) if (t.skipped) console.log(`${t.label}: skipped: ${t.skipped}`);
+
+  const wanted = (name: string) => opts.scenarios.length === 0 || opts.scenarios.includes(name);
+  const reports: ScenarioReport[] = [];
+  for (const scenario of SCENARIOS) {
+    if (wanted(scenario.name)) reports.push(await runScenario(ctx, scenario, targets, opts.rounds));
+  }
+  const stubs: Record<string, string> = {};
+  for (const stub of STUBS) {
+    if (!wanted(stub.name)) continue;
+    stubs[stub.name] = `skipped: ${stub.needs(ROOT)}`;
+    console.log(`\n${stub.name}: ${stubs[stub.name]}`);
+  }
+  const runCheck = opts.mode === "default"
+    ? wanted(LOAD_CHECK)
+    : opts.scenarios.includes(LOAD_CHECK);
+  const loadCheck = runCheck ? await runLoadCheck(ctx, targets, opts.rounds) : null;
+  const loadAtEnd = Deno.loadavg();
+
+  const table = renderTable(reports, SCENARIOS, targets);
+  console.log(`\n${table}\n`);
+  console.log(
+    "CPU % is of one core during the measured window (median); ratios are WSTun ÷ other.",
+  );
+  if (loadCheck) {
+    const verdict = loadCheck.ratio <= 1.1
+      ? "a second load process adds nothing: the load generator is not the limit"
+      : "a second load process adds throughput: the load generator IS a limit in this run";
+    console.log(
+      `load generator check: 1 process ${Math.round(loadCheck.oneProcess.msgsPerSec)} msg/s ` +
+        `(load CPU ${Math.round(loadCheck.oneProcess.loadCpu)}%), 2 processes ` +
+        `${Math.round(loadCheck.twoProcesses.msgsPerSec)} msg/s ` +
+        `(load CPU ${Math.round(loadCheck.twoProcesses.loadCpu)}%): ${
+          loadCheck.ratio.toFixed(2)
+        }× — ${verdict}`,
+    );
+  }
+  console.log(`machine load average at end: ${loadAtEnd.map((v) => v.toFixed(2)).join(" ")}`);
+  const seconds = (Date.now() - started.getTime()) / 1000;
+  console.log(`finished in ${seconds.toFixed(0)} s`);
+
+  if (!opts.save) return;
+  const date = started.toISOString().slice(0, 10);
+  const suffix = opts.mode === "quick" ? "-quick" : opts.scenarios.length ? "-partial" : "";
+  const path = `${ROOT}/bench/results/${date}${suffix}.json`;
+  const json = {
+    startedAt: started.toISOString(),
+    seconds,
+    options: { ...opts, targets: [...opts.targets] },
+    machine: { ...info, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAtEnd },
+    scenarios: reports,
+    stubs,
+    loadCheck,
+    table,
+  };
+  await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify(json, null, 2) + "\n");
+  console.log(`saved ${path.slice(ROOT.length + 1)}`);
+}
+
+if (import.meta.main) await main();
