@@ -53,6 +53,8 @@ export const CloseReason = {
   Closed: "closed",
   HostLeft: "host_left",
   Uninstalled: "uninstalled",
+  /** Sent to a host's previous socket when the same host resumed the instance on a new one. */
+  ResumedElsewhere: "resumed_elsewhere",
 } as const;
 export type CloseReason = typeof CloseReason[keyof typeof CloseReason];
 
@@ -61,7 +63,9 @@ export const HOST_USER_ID = "host";
 
 const ref = z.union([z.string().max(128), z.number()]).optional();
 const uuid = z.string().min(1).max(64);
-const userId = z.string().min(1).max(64).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), {
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const userId = z.string().min(1).max(64).refine((s) => !CONTROL_CHARS.test(s), {
   message: "must not contain control characters",
 });
 
@@ -161,7 +165,14 @@ export interface InstanceInfo {
 
 /** The shape of every server frame, for clients written in TypeScript. */
 export type ServerFrame =
-  | { type: "instance_created"; uuid: string; name: string; service: string; resume: string; ref?: Ref }
+  | {
+    type: "instance_created";
+    uuid: string;
+    name: string;
+    service: string;
+    resume: string;
+    ref?: Ref;
+  }
   | {
     type: "ack";
     success: true;

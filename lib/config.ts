@@ -1,0 +1,134 @@
+/**
+ * Server configuration, read once from environment variables (Deno Deploy sets no flags).
+ *
+ * One zod schema names every variable, its default and its range. `loadConfig` never returns a
+ * half-valid config: the first bad variable becomes a {@link ConfigError} whose message is one
+ * line naming it, which main.ts prints before exiting.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const MIB = 1024 * 1024;
+/** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
+export const MAX_FRAME_CEILING = 64 * MIB;
+
+/** Empty variables count as unset, so `WSTUN_TOKEN=` in a .env file means "no token". */
+const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
+
+const int = (min: number, max: number, fallback: number) => {
+  const error = `must be an integer between ${min} and ${max}`;
+  return z.preprocess(
+    unsetIfEmpty,
+    z.coerce.number({ error }).int(error).min(min, error).max(max, error).default(fallback),
+  );
+};
+
+const optionalSecret = z.preprocess(unsetIfEmpty, z.string().min(1).optional());
+
+const origins = z.preprocess(
+  unsetIfEmpty,
+  z.string().optional().transform((s) => s ? s.split(",").map((o) => o.trim()).filter(Boolean) : [])
+    .pipe(
+      z.array(
+        z.string().refine((o) => o === "*" || /^https?:\/\/[^/\s]+$/.test(o), {
+          message: "must be a comma-separated list of origins like https://example.com, or *",
+        }),
+      ),
+    ),
+);
+
+/** The schema of every environment variable WSTun reads. */
+export const ConfigSchema = z.object({
+  PORT: int(0, 65535, 8000),
+  WSTUN_HOSTNAME: z.preprocess(unsetIfEmpty, z.string().default("0.0.0.0")),
+  WSTUN_TOKEN: optionalSecret,
+  WSTUN_ADMIN_TOKEN: optionalSecret,
+  WSTUN_ALLOWED_ORIGINS: origins,
+  WSTUN_MAX_FRAME_BYTES: int(1024, MAX_FRAME_CEILING, MIB),
+  WSTUN_HOST_GRACE_MS: int(0, 3_600_000, 5000),
+  WSTUN_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 2000),
+  WSTUN_MAX_INSTANCES: int(0, 1_000_000, 10),
+  WSTUN_MAX_MEMBERS: int(0, 1_000_000, 1000),
+  WSTUN_MAX_CONNECTIONS: int(0, 10_000_000, 10_000),
+  WSTUN_MAX_JOINS: int(0, 1_000_000, 64),
+  WSTUN_MAX_BUFFERED_BYTES: z.preprocess(
+    unsetIfEmpty,
+    z.coerce.number({ error: "must be a number of bytes" }).int("must be a number of bytes")
+      .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
+  ),
+  WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
+});
+
+/** Validated configuration, with names the code reads easily. */
+export interface Config {
+  port: number;
+  hostname: string;
+  /** Server-wide token; undefined = open server. */
+  token?: string;
+  /** Admin token; undefined = admin operations refused. */
+  adminToken?: string;
+  /** Browser origins allowed besides the server's own; `*` allows any. */
+  allowedOrigins: string[];
+  maxFrameBytes: number;
+  hostGraceMs: number;
+  /** Limits: 0 means no limit. */
+  maxMsgsPerSec: number;
+  maxInstancesPerConnection: number;
+  maxMembersPerInstance: number;
+  maxConnections: number;
+  maxJoinsPerConnection: number;
+  /** Outgoing bytes queued for one socket before it is closed as too slow (1013). */
+  maxBufferedBytes: number;
+  /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
+  idleTimeoutS: number;
+}
+
+/** A configuration problem, as one line naming the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Reads and validates the configuration.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(Deno.env.toObject());
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0] ?? "config");
+    const got = env[name];
+    const shown = name.includes("TOKEN") || got === undefined
+      ? ""
+      : ` (got ${JSON.stringify(got)})`;
+    throw new ConfigError(`${name}: ${issue.message}${shown}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    hostname: e.WSTUN_HOSTNAME,
+    token: e.WSTUN_TOKEN,
+    adminToken: e.WSTUN_ADMIN_TOKEN,
+    allowedOrigins: e.WSTUN_ALLOWED_ORIGINS,
+    maxFrameBytes: e.WSTUN_MAX_FRAME_BYTES,
+    hostGraceMs: e.WSTUN_HOST_GRACE_MS,
+    maxMsgsPerSec: e.WSTUN_MAX_MSGS_PER_SEC,
+    maxInstancesPerConnection: e.WSTUN_MAX_INSTANCES,
+    maxMembersPerInstance: e.WSTUN_MAX_MEMBERS,
+    maxConnections: e.WSTUN_MAX_CONNECTIONS,
+    maxJoinsPerConnection: e.WSTUN_MAX_JOINS,
+    maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
+      Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
+    idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+  };
+}
+
+/** A configuration for tests and embedding: defaults, overridden field by field. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), ...overrides };
+}

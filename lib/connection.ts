@@ -1,0 +1,201 @@
+/**
+ * One WebSocket: the edge between a socket and the hub.
+ *
+ * In order, for each incoming frame: size limit (close 1009), parse once, rate limit (error
+ * `rate_limited`; sustained flooding closes 1008), then control frames are validated with their
+ * zod schema and application data goes to the hub with only the checks routing needs. Outgoing,
+ * a socket whose unsent backlog passes `maxBufferedBytes` is closed with 1013 instead of letting
+ * memory grow. Every refusal is an `error` frame or a close with a reason: nothing is dropped
+ * silently. Per-connection state is a handful of numbers, so idle sockets stay cheap.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { Config } from "./config.ts";
+import type { Hub } from "./hub/hub.ts";
+import { HubError } from "./hub/hub_error.ts";
+import type { Peer, Session } from "./hub/peer.ts";
+import {
+  CloseCode,
+  CONTROL_TYPES,
+  ControlRequest,
+  describeIssue,
+  ErrorCode,
+  type Ref,
+  SERVER_TYPES,
+} from "./protocol.ts";
+import type { Stats } from "./stats.ts";
+
+export type ConnectionLimits = Pick<Config, "maxFrameBytes" | "maxMsgsPerSec" | "maxBufferedBytes">;
+
+/** Over the limit in this many consecutive one-second windows counts as sustained flooding. */
+const FLOOD_WINDOWS = 3;
+/** Outgoing bytes between two reads of the socket's backlog. */
+const BACKLOG_CHECK_BYTES = 64 * 1024;
+
+export class Connection implements Peer {
+  readonly session: Session;
+  #windowStart = Date.now();
+  #inWindow = 0;
+  #overWindows = 0;
+  #detached = false;
+  #sinceCheck = 0;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly hub: Hub,
+    readonly limits: ConnectionLimits,
+    readonly stats: Stats,
+  ) {
+    this.session = hub.attach(this);
+    stats.connections++;
+    stats.connectionsTotal++;
+    socket.onmessage = (e) => this.#receive(e.data);
+    socket.onclose = () => this.#detach();
+    // An error is always followed by a close, which does the cleanup.
+    socket.onerror = () => {};
+  }
+
+  sendText(text: string): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.socket.send(text);
+    this.#checkBacklog(text.length);
+  }
+
+  sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.socket.send(bytes);
+    this.#checkBacklog(bytes.length);
+  }
+
+  /**
+   * Closes the socket with a code and reason, once, and leaves the hub at once: a peer that does
+   * not read may never complete the close handshake (its close frame waits behind the backlog),
+   * and its instances must not wait for it.
+   */
+  close(code: number, reason: string): void {
+    if (this.socket.readyState >= WebSocket.CLOSING) return;
+    if (code !== CloseCode.Normal && code !== CloseCode.GoingAway) this.stats.limitCloses++;
+    this.socket.close(code, reason);
+    this.#detach();
+  }
+
+  #detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    this.stats.connections--;
+    this.hub.detach(this.session);
+  }
+
+  /**
+   * Reading `bufferedAmount` is a call into the runtime, so it is read once per
+   * {@link BACKLOG_CHECK_BYTES} sent, not per frame: the backlog can pass the limit by at most
+   * that much plus one frame before the socket is closed.
+   */
+  #checkBacklog(size: number): void {
+    this.#sinceCheck += size;
+    if (this.#sinceCheck < BACKLOG_CHECK_BYTES) return;
+    this.#sinceCheck = 0;
+    const max = this.limits.maxBufferedBytes;
+    if (max && this.socket.bufferedAmount > max) {
+      this.close(CloseCode.TryAgainLater, "consumer too slow: outgoing backlog over limit");
+    }
+  }
+
+  #receive(data: string | ArrayBuffer): void {
+    this.stats.framesIn++;
+    if (typeof data === "string") this.#receiveText(data);
+    else this.#receiveBinary(new Uint8Array(data));
+  }
+
+  #receiveText(text: string): void {
+    if (this.#tooBig(text)) return;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return this.#refuse(ErrorCode.BadJson, "frame is not valid JSON");
+    }
+    if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
+      return this.#refuse(ErrorCode.InvalidMessage, "frame must be a JSON object");
+    }
+    const frame = msg as Record<string, unknown>;
+    const ref = validRef(frame.ref);
+    if (!this.#admit(ref)) return;
+    const type = frame.type;
+    if (typeof type !== "string") {
+      return this.#refuse(ErrorCode.InvalidMessage, "type: must be a string", ref);
+    }
+    if (CONTROL_TYPES.has(type)) return this.#control(frame, ref);
+    if (SERVER_TYPES.has(type)) {
+      return this.#refuse(
+        ErrorCode.InvalidMessage,
+        `type: ${type} is reserved for the server`,
+        ref,
+      );
+    }
+    this.hub.data(this.session, text, frame, ref);
+  }
+
+  #control(frame: Record<string, unknown>, ref: Ref): void {
+    const parsed = ControlRequest.safeParse(frame);
+    if (!parsed.success) {
+      return this.#refuse(ErrorCode.InvalidMessage, describeIssue(parsed.error), ref);
+    }
+    this.hub.control(this.session, parsed.data);
+  }
+
+  #receiveBinary(bytes: Uint8Array): void {
+    if (bytes.length > this.limits.maxFrameBytes) return this.#closeTooBig();
+    if (!this.#admit(undefined)) return;
+    this.hub.binary(this.session, bytes);
+  }
+
+  /** Checks the frame size without encoding in the common case (UTF-8 is 1–3 bytes a unit). */
+  #tooBig(text: string): boolean {
+    const max = this.limits.maxFrameBytes;
+    if (text.length * 3 <= max) return false;
+    if (text.length <= max && Buffer.byteLength(text, "utf8") <= max) return false;
+    this.#closeTooBig();
+    return true;
+  }
+
+  #closeTooBig(): void {
+    this.close(CloseCode.TooBig, `frame larger than ${this.limits.maxFrameBytes} bytes`);
+  }
+
+  /**
+   * One-second windows that start when needed: the clock is read only once `max` frames have
+   * arrived since the window began, so a connection under its limit never pays for it. At most
+   * `max` frames are admitted in any window.
+   */
+  #admit(ref: Ref): boolean {
+    const max = this.limits.maxMsgsPerSec;
+    if (!max || ++this.#inWindow <= max) return true;
+    const now = Date.now();
+    if (now - this.#windowStart >= 1000) {
+      const refusedLastWindow = this.#inWindow - 1 > max;
+      const consecutive = refusedLastWindow && now - this.#windowStart < 2000;
+      this.#overWindows = consecutive ? this.#overWindows + 1 : 0;
+      this.#windowStart = now;
+      this.#inWindow = 1;
+      return true;
+    }
+    if (this.#inWindow > 2 * max || this.#overWindows >= FLOOD_WINDOWS - 1) {
+      this.close(CloseCode.PolicyViolation, "flooding: message rate limit exceeded");
+      return false;
+    }
+    this.#refuse(ErrorCode.RateLimited, `more than ${max} messages per second`, ref);
+    return false;
+  }
+
+  #refuse(code: ErrorCode, message: string, ref?: Ref): void {
+    this.hub.sendError(this.session, new HubError(code, message), ref);
+  }
+}
+
+/** A `ref` is echoed only when it is one the protocol allows. */
+function validRef(ref: unknown): Ref {
+  if (typeof ref === "number" || (typeof ref === "string" && ref.length <= 128)) return ref;
+  return undefined;
+}

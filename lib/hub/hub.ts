@@ -1,0 +1,391 @@
+/**
+ * The hub: instances, membership and the rules of who may do what to whom.
+ *
+ * It receives already-parsed requests from connections (lib/connection.ts) and answers through
+ * {@link Session}s, whose peers are the only way frames leave it. It knows nothing about HTTP or
+ * sockets, and keeps all state in the object, so one process can run many hubs.
+ *
+ * Guarantees: every request gets exactly one direct answer when it asks for one (a response, an
+ * `ok` when it carries a `ref`, or an `error`); a failed join is answered by its `ack` alone; frames
+ * from one sender reach each recipient in the order sent; instance tokens and resume secrets are
+ * never sent to anyone but the creating host.
+ *
+ * @module
+ */
+import { ulid } from "ulid";
+import type { Config } from "../config.ts";
+import {
+  CloseReason,
+  type ControlRequest,
+  type CreateInstance,
+  ErrorCode,
+  HOST_USER_ID,
+  type InstanceInfo,
+  type JoinInstance,
+  type KickClient,
+  LeaveReason,
+  type Ref,
+  type ResumeInstance,
+} from "../protocol.ts";
+import { randomSecret, secretEquals } from "../secret.ts";
+import type { ServiceCatalog } from "../service_catalog.ts";
+import type { Stats } from "../stats.ts";
+import { HubError } from "./hub_error.ts";
+import { Instance } from "./instance.ts";
+import { type Peer, Session } from "./peer.ts";
+import { routeBinary, routeData } from "./routing.ts";
+
+/** What the hub needs from its surroundings; tests pass real ones and swap only the clock. */
+export interface HubDeps {
+  config: Pick<
+    Config,
+    | "token"
+    | "hostGraceMs"
+    | "maxInstancesPerConnection"
+    | "maxMembersPerInstance"
+    | "maxJoinsPerConnection"
+  >;
+  catalog: ServiceCatalog;
+  stats: Stats;
+  now?: () => number;
+}
+
+type Response = object | undefined;
+
+export class Hub {
+  readonly instances = new Map<string, Instance>();
+  readonly #deps: HubDeps;
+  readonly #now: () => number;
+
+  constructor(deps: HubDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Registers a newly connected socket. */
+  attach(peer: Peer): Session {
+    return new Session(peer);
+  }
+
+  /** Handles one validated control request and sends its direct answer. */
+  control(session: Session, req: ControlRequest): void {
+    if (req.type === "join_instance") return this.#answerJoin(session, req);
+    let response: Response;
+    try {
+      response = this.#dispatch(session, req);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      return this.sendError(session, err, req.ref);
+    }
+    if (response) session.send(req.ref === undefined ? response : { ...response, ref: req.ref });
+    else if (req.ref !== undefined) session.send({ type: "ok", ref: req.ref });
+  }
+
+  /** Routes one application-data text frame (`msg` is `text` parsed); `ok` answers a `ref`. */
+  data(session: Session, text: string, msg: Record<string, unknown>, ref: Ref): void {
+    try {
+      routeData(this, session, text, msg);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      return this.sendError(session, err, ref);
+    }
+    if (ref !== undefined) session.send({ type: "ok", ref });
+  }
+
+  /** Routes one binary instance-data frame. */
+  binary(session: Session, bytes: Uint8Array): void {
+    try {
+      routeBinary(this, session, bytes);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      this.sendError(session, err);
+    }
+  }
+
+  /** Sends an `error` frame for a refused request. */
+  sendError(session: Session, err: HubError, ref?: Ref): void {
+    this.#deps.stats.errors++;
+    session.send({ type: "error", code: err.code, message: err.message, ref, ...err.extra });
+  }
+
+  /** Counts delivered data; routing calls it once per frame with the number of recipients. */
+  countDelivered(recipients: number, size: number): void {
+    const stats = this.#deps.stats;
+    stats.messagesRelayed += recipients;
+    stats.bytesRelayed += recipients * size;
+  }
+
+  /** A socket closed: its memberships end now, its instances wait for the host's grace. */
+  detach(session: Session): void {
+    if (session.joined) {
+      for (const [uuid, member] of [...session.joined]) {
+        const instance = this.instances.get(uuid);
+        if (!instance) continue;
+        instance.removeMember(member);
+        instance.notifyHost({
+          type: "client_disconnected",
+          uuid,
+          userId: member.userId,
+          reason: LeaveReason.Disconnected,
+        });
+      }
+    }
+    if (session.hosted) {
+      for (const uuid of [...session.hosted]) {
+        const instance = this.instances.get(uuid);
+        if (instance) this.#hostLeft(instance);
+      }
+    }
+  }
+
+  /** Public records of live instances, optionally of one service. */
+  list(service?: string): InstanceInfo[] {
+    const out: InstanceInfo[] = [];
+    for (const instance of this.instances.values()) {
+      if (service === undefined || instance.service === service) out.push(instance.info());
+    }
+    return out;
+  }
+
+  /** Ends an instance: members are told why, the host's bookkeeping forgets it. */
+  closeInstance(instance: Instance, reason: CloseReason): void {
+    clearTimeout(instance.graceTimer);
+    this.instances.delete(instance.uuid);
+    instance.host?.hosted?.delete(instance.uuid);
+    instance.notifyMembers({ type: "instance_closed", uuid: instance.uuid, reason });
+    for (const member of instance.members.values()) member.session.joined?.delete(instance.uuid);
+    instance.members.clear();
+  }
+
+  /** Closes every instance of a service (used when a marketplace service is uninstalled). */
+  closeInstancesOfService(service: string, reason: CloseReason): number {
+    let closed = 0;
+    for (const instance of [...this.instances.values()]) {
+      if (instance.service !== service) continue;
+      instance.notifyHost({ type: "instance_closed", uuid: instance.uuid, reason });
+      this.closeInstance(instance, reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Stops timers; instances are dropped without notifications (the sockets are closing too). */
+  shutdown(): void {
+    for (const instance of this.instances.values()) clearTimeout(instance.graceTimer);
+    this.instances.clear();
+  }
+
+  /** Looks an instance up or raises `unknown_instance`. */
+  instanceOrThrow(uuid: string): Instance {
+    const instance = this.instances.get(uuid);
+    if (!instance) throw new HubError(ErrorCode.UnknownInstance, `no instance ${uuid}`, { uuid });
+    return instance;
+  }
+
+  #dispatch(session: Session, req: Exclude<ControlRequest, JoinInstance>): Response {
+    switch (req.type) {
+      case "create_instance":
+        return this.#create(session, req);
+      case "leave_instance":
+        return this.#leave(session, req.uuid);
+      case "list_instances":
+        return { type: "instance_list", instances: this.list(req.service) };
+      case "kick_client":
+        return this.#kick(session, req);
+      case "close_instance":
+        return this.#closeByHost(session, req.uuid);
+      case "resume_instance":
+        return this.#resume(session, req);
+      case "ping":
+        return { type: "pong" };
+      default:
+        return req satisfies never;
+    }
+  }
+
+  #checkServerToken(presented: string | undefined): void {
+    const token = this.#deps.config.token;
+    if (presented === undefined || token === undefined) return;
+    if (!secretEquals(presented, token)) {
+      throw new HubError(ErrorCode.Unauthorized, "server_token does not match");
+    }
+  }
+
+  #create(session: Session, req: CreateInstance): Response {
+    this.#checkServerToken(req.server_token);
+    if (!this.#deps.catalog.has(req.service)) {
+      throw new HubError(ErrorCode.UnknownService, `no service named ${req.service}`);
+    }
+    const max = this.#deps.config.maxInstancesPerConnection;
+    if (max && (session.hosted?.size ?? 0) >= max) {
+      throw new HubError(ErrorCode.LimitReached, `at most ${max} instances per connection`);
+    }
+    const instance = new Instance(
+      ulid(),
+      req.name,
+      req.service,
+      req.token || undefined,
+      randomSecret(),
+      this.#now(),
+      session,
+    );
+    this.instances.set(instance.uuid, instance);
+    (session.hosted ??= new Set()).add(instance.uuid);
+    this.#deps.stats.instancesCreated++;
+    return {
+      type: "instance_created",
+      uuid: instance.uuid,
+      name: instance.name,
+      service: instance.service,
+      resume: instance.resume,
+    };
+  }
+
+  #answerJoin(session: Session, req: JoinInstance): void {
+    try {
+      const { instance, userId } = this.#join(session, req);
+      session.send({
+        type: "ack",
+        success: true,
+        uuid: instance.uuid,
+        userId,
+        instanceName: instance.name,
+        service: instance.service,
+        ref: req.ref,
+      });
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      this.#deps.stats.errors++;
+      session.send({
+        type: "ack",
+        success: false,
+        uuid: req.uuid,
+        error: err.code,
+        message: err.message,
+        ref: req.ref,
+      });
+    }
+  }
+
+  #join(session: Session, req: JoinInstance): { instance: Instance; userId: string } {
+    this.#checkServerToken(req.server_token);
+    const instance = this.instanceOrThrow(req.uuid);
+    if (instance.token !== undefined && !secretEquals(req.token, instance.token)) {
+      throw new HubError(ErrorCode.Unauthorized, "wrong or missing instance token");
+    }
+    if (!instance.host) throw new HubError(ErrorCode.HostAway, "the host is away; try again");
+    if (instance.host === session) {
+      throw new HubError(ErrorCode.AlreadyMember, "the host cannot join its own instance");
+    }
+    if (session.joined?.has(instance.uuid)) {
+      throw new HubError(ErrorCode.AlreadyMember, "already a member of this instance");
+    }
+    const { maxMembersPerInstance: maxMembers, maxJoinsPerConnection: maxJoins } =
+      this.#deps.config;
+    if (maxMembers && instance.members.size >= maxMembers) {
+      throw new HubError(ErrorCode.LimitReached, `instance is full (${maxMembers} members)`);
+    }
+    if (maxJoins && (session.joined?.size ?? 0) >= maxJoins) {
+      throw new HubError(ErrorCode.LimitReached, `at most ${maxJoins} joins per connection`);
+    }
+    const userId = req.userId ?? this.#freeUserId(instance);
+    if (userId === HOST_USER_ID) {
+      throw new HubError(ErrorCode.UserIdTaken, `userId "${HOST_USER_ID}" is reserved`);
+    }
+    if (instance.members.has(userId)) {
+      throw new HubError(ErrorCode.UserIdTaken, `userId ${userId} is taken in this instance`);
+    }
+    instance.addMember(userId, session);
+    instance.notifyHost({ type: "client_connected", uuid: instance.uuid, userId });
+    return { instance, userId };
+  }
+
+  #freeUserId(instance: Instance): string {
+    for (;;) {
+      const id = `user-${randomSecret(6)}`;
+      if (!instance.members.has(id)) return id;
+    }
+  }
+
+  #leave(session: Session, uuid: string): Response {
+    const instance = this.instanceOrThrow(uuid);
+    const member = session.joined?.get(uuid);
+    if (!member) throw new HubError(ErrorCode.NotMember, `not a member of ${uuid}`, { uuid });
+    instance.removeMember(member);
+    instance.notifyHost({
+      type: "client_disconnected",
+      uuid,
+      userId: member.userId,
+      reason: LeaveReason.Left,
+    });
+    return undefined;
+  }
+
+  #hostedOrThrow(session: Session, uuid: string): Instance {
+    const instance = this.instanceOrThrow(uuid);
+    if (instance.host !== session) {
+      throw new HubError(ErrorCode.Forbidden, `only the host of ${uuid} may do that`, { uuid });
+    }
+    return instance;
+  }
+
+  #kick(session: Session, req: KickClient): Response {
+    const instance = this.#hostedOrThrow(session, req.uuid);
+    const member = instance.members.get(req.userId);
+    if (!member) {
+      throw new HubError(ErrorCode.NotMember, `${req.userId} is not a member`, {
+        uuid: req.uuid,
+        to: [req.userId],
+      });
+    }
+    instance.removeMember(member);
+    member.session.send({ type: "kicked", uuid: req.uuid, reason: req.reason ?? "" });
+    instance.notifyHost({
+      type: "client_disconnected",
+      uuid: req.uuid,
+      userId: req.userId,
+      reason: LeaveReason.Kicked,
+    });
+    return undefined;
+  }
+
+  #closeByHost(session: Session, uuid: string): Response {
+    this.closeInstance(this.#hostedOrThrow(session, uuid), CloseReason.Closed);
+    return undefined;
+  }
+
+  #hostLeft(instance: Instance): void {
+    instance.host?.hosted?.delete(instance.uuid);
+    instance.host = null;
+    const grace = this.#deps.config.hostGraceMs;
+    if (grace === 0) return this.closeInstance(instance, CloseReason.HostLeft);
+    instance.notifyMembers({ type: "host_away", uuid: instance.uuid });
+    instance.graceTimer = setTimeout(
+      () => this.closeInstance(instance, CloseReason.HostLeft),
+      grace,
+    );
+  }
+
+  #resume(session: Session, req: ResumeInstance): Response {
+    const instance = this.instanceOrThrow(req.uuid);
+    if (!secretEquals(req.resume, instance.resume)) {
+      throw new HubError(ErrorCode.Unauthorized, "wrong resume secret", { uuid: req.uuid });
+    }
+    const previous = instance.host;
+    if (previous !== session) {
+      // The secret proves ownership: a host whose old socket is half-open takes over at once.
+      previous?.hosted?.delete(instance.uuid);
+      previous?.send({
+        type: "instance_closed",
+        uuid: instance.uuid,
+        reason: CloseReason.ResumedElsewhere,
+      });
+    }
+    clearTimeout(instance.graceTimer);
+    instance.graceTimer = undefined;
+    instance.host = session;
+    (session.hosted ??= new Set()).add(instance.uuid);
+    if (!previous) instance.notifyMembers({ type: "host_back", uuid: instance.uuid });
+    return { type: "instance_resumed", uuid: instance.uuid, members: [...instance.members.keys()] };
+  }
+}

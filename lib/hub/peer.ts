@@ -1,0 +1,43 @@
+/**
+ * The delivery seam between the hub's routing rules and wherever a socket lives.
+ *
+ * The hub only ever hands frames to a {@link Peer}. A local connection is one implementation; a
+ * cross-isolate bridge adds another that forwards to the isolate holding the socket, without any
+ * routing rule changing. A peer must never throw from a send: a socket that cannot take a frame
+ * closes itself with a reason, and its close is reported through `Hub.detach`.
+ *
+ * @module
+ */
+
+/** Something that frames can be delivered to. */
+export interface Peer {
+  /** Delivers one JSON text frame. */
+  sendText(text: string): void;
+  /** Delivers one binary frame; the peer may keep the array, the sender never reuses it. */
+  sendBinary(bytes: Uint8Array<ArrayBuffer>): void;
+}
+
+/** A member of an instance, with what routing needs precomputed once at join time. */
+export interface Member {
+  readonly userId: string;
+  readonly session: Session;
+  /** `,"from":"<userId>"}`: spliced onto a data frame instead of re-serialising it. */
+  readonly fromSuffix: string;
+  /** The binary header prefix of frames this member sends. */
+  readonly binaryHeader: Uint8Array;
+}
+
+/** The hub's view of one connected socket: what it hosts and what it has joined. */
+export class Session {
+  /** Instance uuids this session hosts; allocated on first create. */
+  hosted: Set<string> | null = null;
+  /** uuid → membership, allocated on first join. */
+  joined: Map<string, Member> | null = null;
+
+  constructor(readonly peer: Peer) {}
+
+  /** Sends a server frame (serialised here, once). */
+  send(frame: object): void {
+    this.peer.sendText(JSON.stringify(frame));
+  }
+}

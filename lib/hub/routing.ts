@@ -1,0 +1,145 @@
+/**
+ * The hot path: application data between a host and its members.
+ *
+ * A text frame is parsed once (by the connection) and forwarded as the original text with the
+ * sender's `from` spliced onto its end, so no frame is re-serialised unless the sender put a
+ * `from` of its own in it. A binary frame is copied once behind the sender's precomputed header.
+ * Nothing here awaits; a refused frame raises a {@link HubError} that the hub answers.
+ *
+ * @module
+ */
+import { BinaryKind, decodeBinaryHeader, withHeader } from "../binary_frame.ts";
+import { ErrorCode, HOST_USER_ID } from "../protocol.ts";
+import type { Hub } from "./hub.ts";
+import { HubError } from "./hub_error.ts";
+import { HOST_FROM_SUFFIX, type Instance } from "./instance.ts";
+import type { Member, Peer, Session } from "./peer.ts";
+
+/** Routes one application-data text frame; see docs/protocol.md, "Application data". */
+export function routeData(
+  hub: Hub,
+  session: Session,
+  text: string,
+  msg: Record<string, unknown>,
+): void {
+  const uuid = msg.uuid;
+  if (typeof uuid !== "string") {
+    throw new HubError(ErrorCode.InvalidMessage, "uuid: application data needs an instance uuid");
+  }
+  const instance = hub.instanceOrThrow(uuid);
+  const fromHost = instance.host === session;
+  const member = fromHost ? undefined : senderMember(session, uuid);
+  const out = "from" in msg
+    ? JSON.stringify({ ...msg, from: member?.userId ?? HOST_USER_ID })
+    : text.slice(0, text.lastIndexOf("}")) + (member?.fromSuffix ?? HOST_FROM_SUFFIX);
+
+  const to = msg.to;
+  if (to === undefined) {
+    const n = fromHost ? sendToMembers(instance, out) : sendToHost(instance, out);
+    return hub.countDelivered(n, out.length);
+  }
+  const targets = resolveTargets(instance, to);
+  for (const peer of targets.peers) peer.sendText(out);
+  hub.countDelivered(targets.peers.length, out.length);
+  reportUndelivered(uuid, targets);
+}
+
+/** Routes one binary frame (kind 0x01); the header's peer field is the target. */
+export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array): void {
+  const frame = decodeBinaryHeader(bytes);
+  if (typeof frame === "string") throw new HubError(ErrorCode.InvalidMessage, frame);
+  if (frame.kind !== BinaryKind.InstanceData) {
+    throw new HubError(ErrorCode.InvalidMessage, `binary kind ${frame.kind} is not supported`);
+  }
+  const instance = hub.instanceOrThrow(frame.id);
+  const fromHost = instance.host === session;
+  const header = fromHost
+    ? instance.hostBinaryHeader
+    : senderMember(session, frame.id).binaryHeader;
+  const out = withHeader(header, bytes, frame.payloadOffset);
+
+  if (frame.peer === "") {
+    const n = fromHost ? sendBinaryToMembers(instance, out) : sendBinaryToHost(instance, out);
+    return hub.countDelivered(n, out.length);
+  }
+  const targets = resolveTargets(instance, frame.peer);
+  for (const peer of targets.peers) peer.sendBinary(out);
+  hub.countDelivered(targets.peers.length, out.length);
+  reportUndelivered(frame.id, targets);
+}
+
+function senderMember(session: Session, uuid: string): Member {
+  const member = session.joined?.get(uuid);
+  if (!member) {
+    throw new HubError(ErrorCode.NotMember, `not the host or a member of ${uuid}`, { uuid });
+  }
+  return member;
+}
+
+function sendToMembers(instance: Instance, text: string): number {
+  for (const m of instance.members.values()) m.session.peer.sendText(text);
+  return instance.members.size;
+}
+
+function sendBinaryToMembers(instance: Instance, bytes: Uint8Array<ArrayBuffer>): number {
+  for (const m of instance.members.values()) m.session.peer.sendBinary(bytes);
+  return instance.members.size;
+}
+
+function awayError(uuid: string): HubError {
+  return new HubError(ErrorCode.HostAway, "the host is away; nothing was delivered to it", {
+    uuid,
+  });
+}
+
+function sendToHost(instance: Instance, text: string): number {
+  if (!instance.host) throw awayError(instance.uuid);
+  instance.host.peer.sendText(text);
+  return 1;
+}
+
+function sendBinaryToHost(instance: Instance, bytes: Uint8Array<ArrayBuffer>): number {
+  if (!instance.host) throw awayError(instance.uuid);
+  instance.host.peer.sendBinary(bytes);
+  return 1;
+}
+
+interface Targets {
+  peers: Peer[];
+  /** Names in `to` that are not members. */
+  missing: string[];
+  /** `to` named the host while it is away. */
+  hostAway: boolean;
+}
+
+/** Resolves `to` (a userId, "host", or an array of them) to peers, collecting unknown names. */
+function resolveTargets(instance: Instance, to: unknown): Targets {
+  const names = typeof to === "string" ? [to] : to;
+  if (!Array.isArray(names) || names.some((n) => typeof n !== "string")) {
+    throw new HubError(ErrorCode.InvalidMessage, "to: must be a userId or an array of userIds");
+  }
+  const peers: Peer[] = [];
+  const missing: string[] = [];
+  let hostAway = false;
+  for (const name of names as string[]) {
+    if (name === HOST_USER_ID) {
+      if (instance.host) peers.push(instance.host.peer);
+      else hostAway = true;
+      continue;
+    }
+    const member = instance.members.get(name);
+    if (member) peers.push(member.session.peer);
+    else missing.push(name);
+  }
+  return { peers, missing, hostAway };
+}
+
+/** After the valid targets got the frame: refuse the share that could not be delivered. */
+function reportUndelivered(uuid: string, { missing, hostAway }: Targets): void {
+  if (hostAway && missing.length === 0) throw awayError(uuid);
+  if (missing.length === 0) return;
+  throw new HubError(ErrorCode.NotMember, `not members of ${uuid}: ${missing.join(", ")}`, {
+    uuid,
+    to: missing,
+  });
+}

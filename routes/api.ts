@@ -1,0 +1,40 @@
+/**
+ * `/_api/*`: read-only JSON about the server. Health is public; the rest sits behind the server
+ * token like everything else. Nothing here ever includes an instance token or resume secret.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Hub } from "../lib/hub/hub.ts";
+import type { ServiceCatalog } from "../lib/service_catalog.ts";
+import type { Stats } from "../lib/stats.ts";
+import { VERSION } from "../lib/version.ts";
+
+export interface ApiDeps {
+  hub: Hub;
+  catalog: ServiceCatalog;
+  stats: Stats;
+  now: () => number;
+}
+
+export function apiRoutes({ hub, catalog, stats, now }: ApiDeps): Hono {
+  const api = new Hono();
+  api.get("/health", (c) => c.json({ ok: true }));
+  api.get("/services", (c) => c.json(catalog.list()));
+  api.get("/instances", (c) => c.json(hub.list(c.req.query("service") || undefined)));
+  api.get("/stats", (c) =>
+    c.json({
+      version: VERSION,
+      uptimeSeconds: Math.round((now() - stats.startedAt) / 1000),
+      connections: stats.connections,
+      connectionsTotal: stats.connectionsTotal,
+      instances: hub.instances.size,
+      instancesCreated: stats.instancesCreated,
+      framesIn: stats.framesIn,
+      messagesRelayed: stats.messagesRelayed,
+      bytesRelayed: stats.bytesRelayed,
+      errors: stats.errors,
+      limitCloses: stats.limitCloses,
+    }));
+  return api;
+}

@@ -1,0 +1,56 @@
+/**
+ * `GET /_ws`: the WebSocket upgrade. Checks what can only be checked before the socket opens
+ * (origin, connection limit), upgrades, and hands the socket to a {@link Connection}. The server
+ * token was already checked by the app's guard.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import type { Config } from "../lib/config.ts";
+import { Connection } from "../lib/connection.ts";
+import type { Hub } from "../lib/hub/hub.ts";
+import type { Stats } from "../lib/stats.ts";
+import { HttpError } from "./http_error.ts";
+
+export interface WsDeps {
+  config: Config;
+  hub: Hub;
+  stats: Stats;
+}
+
+/**
+ * Whether a browser origin may open sockets here: no Origin (a non-browser client), the
+ * server's own host, or one in `WSTUN_ALLOWED_ORIGINS` (`*` allows any).
+ */
+export function originAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  config: Config,
+) {
+  if (origin === undefined) return true;
+  if (config.allowedOrigins.includes("*") || config.allowedOrigins.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** Handles the upgrade request. */
+export function upgradeToHub(c: Context, deps: WsDeps): Response {
+  const { config, stats } = deps;
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new HttpError(426, "upgrade_required", "GET /_ws needs a WebSocket upgrade");
+  }
+  if (!originAllowed(c.req.header("origin"), c.req.header("host"), config)) {
+    throw new HttpError(403, "forbidden_origin", "this origin may not open sockets here");
+  }
+  if (config.maxConnections && stats.connections >= config.maxConnections) {
+    throw new HttpError(503, "limit_reached", "too many connections; try again later");
+  }
+  const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
+    idleTimeout: config.idleTimeoutS,
+  });
+  new Connection(socket, deps.hub, config, stats);
+  return response;
+}
