@@ -173,6 +173,8 @@ export function createBaselineRelay(): (req: Request) => Response {
 }
 
 if (import.meta.main) {
+  // Exit through Deno.exit on SIGTERM so `deno task bench:profile` gets its --cpu-prof profile.
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
   const port = Number(Deno.env.get("PORT") ?? "8001");
   Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, createBaselineRelay());
 }

@@ -97,7 +97,12 @@ export function renderTable(
   scenarios: Scenario[],
   targets: Target[],
 ): string {
-  const labels = new Map(targets.map((t) => [t.name as string, t.label]));
+  const labels = new Map<string, string>([
+    ["baseline", "baseline"],
+    ["node-ws", "Node+ws"],
+    ["socketio", "Socket.IO"],
+    ...targets.map((t) => [t.name, t.label] as [string, string]),
+  ]);
   const others = targets.filter((t) => t.name !== "wstun" && t.name !== "baseline");
   const head = ["scenario", "figure", "WSTun", "baseline", "WSTun ÷ baseline"];
   for (const t of others) head.push(t.label, `WSTun ÷ ${t.label}`);

@@ -92,8 +92,10 @@ const relay: Scenario = {
   }),
   figures: [
     { key: "msgsPerSec", label: "delivered", unit: "msg/s", higherIsBetter: true },
+    perCpu("msg"),
     ...LATENCY,
   ],
+  throughputKey: "msgsPerSec",
   extract: (r) => ({
     msgsPerSec: num(r.msgsPerSec),
     p50: latency(r, "p50"),

@@ -26,6 +26,7 @@ const WSTUN_UNLIMITED = {
   WSTUN_MAX_MEMBERS: "0",
   WSTUN_MAX_INSTANCES: "0",
   WSTUN_MAX_CONNECTIONS: "0",
+  WSTUN_MAX_JOINS: "0",
 };
 
 function exists(path: string): boolean {
