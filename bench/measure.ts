@@ -27,6 +27,8 @@ export interface Context {
   ticks: number;
   /** Repository root: servers and load generators run from here. */
   root: string;
+  /** Stops whatever is running now; run.ts calls them when it is interrupted. */
+  live: Set<() => Promise<void>>;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -80,6 +82,11 @@ export async function runOnce(
     cwd: ctx.root,
   });
   const procs: LoadProcess[] = [];
+  const stopAll = async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await server.stop();
+  };
+  ctx.live.add(stopAll);
   try {
     const config = scenario.load(ctx.mode);
     for (let i = 0; i < loads; i++) {
@@ -106,11 +113,10 @@ export async function runOnce(
     expectLine(await procs[0].next(90_000), "mark");
     const seconds = (performance.now() - t0) / 1000;
     const [srv1, load1] = await sampleCpu(ctx, server.pid, procs);
+    for (const p of procs.slice(1)) expectLine(await p.next(90_000), "mark");
+    await Promise.all(procs.map((p) => p.go()));
     const results = [];
-    for (const [i, p] of procs.entries()) {
-      if (i > 0) expectLine(await p.next(90_000), "mark");
-      results.push(expectLine(await p.next(30_000), "result").result!);
-    }
+    for (const p of procs) results.push(expectLine(await p.next(30_000), "result").result!);
     const serverCpu = ((srv1 - srv0) / seconds) * 100;
     const figures = scenario.extract(combine(results), []);
     if (scenario.throughputKey && serverCpu > 0) {
@@ -127,8 +133,8 @@ export async function runOnce(
     const why = err instanceof Error ? err.message : String(err);
     return { round, figures: {}, serverCpu: null, loadCpu: null, error: firstLine(why, server) };
   } finally {
-    await Promise.all(procs.map((p) => p.stop()));
-    await server.stop();
+    ctx.live.delete(stopAll);
+    await stopAll();
   }
 }
 

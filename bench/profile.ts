@@ -52,6 +52,7 @@ async function main() {
     loadCmd: load.cmd,
     ticks: Number(await commandOutput("getconf", ["CLK_TCK"])) || 100,
     root: ROOT,
+    live: new Set(),
   };
   console.log(`profiling ${target.label} on ${scenario.name}: ${scenario.what}`);
   const run = await runOnce(ctx, target, scenario, 0);

@@ -8,7 +8,8 @@
  * - `{"ready":true}` once set-up is done (or `{"stage":n}` for each step of `idle`); the
  *   generator then waits for a line `go` on stdin;
  * - `{"mark":"start"}` / `{"mark":"end"}` around the measured window (the parent samples the
- *   server's and this process's CPU time at these marks);
+ *   server's and this process's CPU time at these marks); after `end` it waits for another `go`,
+ *   so that it still exists when the parent reads its CPU time;
  * - `{"result":{…}}` last, or `{"error":"…"}`; then the process exits.
  *
  * Every loop is bounded: by `durationMs`, by fixed counts, and by `deadlineMs` for the whole process,
@@ -116,7 +117,7 @@ function errorsOf(peers) {
   return { errors, firstError };
 }
 
-async function measureWindow(cfg, setMeasuring) {
+async function measureWindow(cfg, ctx, setMeasuring) {
   await sleep(cfg.warmupMs);
   emit({ mark: "start" });
   setMeasuring(true);
@@ -125,6 +126,7 @@ async function measureWindow(cfg, setMeasuring) {
   setMeasuring(false);
   const seconds = (performance.now() - t0) / 1000;
   emit({ mark: "end" });
+  await ctx.control.waitGo(); // the parent samples CPU time while this process still exists
   return seconds;
 }
 
@@ -183,7 +185,7 @@ async function relay(cfg, ctx) {
     };
   }
   for (const pair of pairs) pump(pair);
-  const seconds = await measureWindow(cfg, (on) => (measuring = on));
+  const seconds = await measureWindow(cfg, ctx, (on) => (measuring = on));
   stopped = true;
   health.stopping = true;
   return {
@@ -250,6 +252,7 @@ async function fanout(cfg, ctx) {
   await sleep(cfg.durationMs);
   clearInterval(timer);
   emit({ mark: "end" });
+  await ctx.control.waitGo(); // the parent samples CPU time while this process still exists
   const seconds = (performance.now() - windowStart) / 1000;
   const expected = sentInWindow * members.length;
   const drainUntil = performance.now() + cfg.drainMs;
@@ -318,7 +321,7 @@ async function binary(cfg, ctx) {
     };
   }
   for (const pair of pairs) pump(pair);
-  const seconds = await measureWindow(cfg, (on) => (measuring = on));
+  const seconds = await measureWindow(cfg, ctx, (on) => (measuring = on));
   stopped = true;
   health.stopping = true;
   return {
@@ -377,6 +380,7 @@ async function connect(cfg, ctx) {
   });
   const seconds = (performance.now() - t0) / 1000;
   emit({ mark: "end" });
+  await ctx.control.waitGo(); // the parent samples CPU time while this process still exists
   const peers = [...hosts.map((h) => h.peer), ...members];
   return {
     joins: members.length,
