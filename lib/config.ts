@@ -8,6 +8,11 @@
  * @module
  */
 import { z } from "zod";
+import {
+  limitsFromEnv,
+  marketplaceEnvShape,
+  type MarketplaceLimits,
+} from "./marketplace/config.ts";
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
@@ -58,6 +63,13 @@ export const ConfigSchema = z.object({
       .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
   ),
   WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
+  /** Sandboxed (opaque-origin) marketplace pages send `Origin: null` on their WebSocket. */
+  WSTUN_ALLOW_NULL_ORIGIN: z.preprocess(
+    unsetIfEmpty,
+    z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("true")
+      .transform((v) => v === "true" || v === "1"),
+  ),
+  ...marketplaceEnvShape,
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -82,6 +94,14 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** Whether a WebSocket with `Origin: null` (a sandboxed marketplace page) may connect. */
+  allowNullOrigin: boolean;
+  /** Deno KV file for installed services; undefined = `Deno.openKv()`'s default. */
+  kvPath?: string;
+  /** Marketplace index URLs /admin offers to browse. */
+  marketplaceUrls: string[];
+  /** Fetch and size limits of marketplace installs. */
+  marketplace: MarketplaceLimits;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -125,10 +145,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    allowNullOrigin: e.WSTUN_ALLOW_NULL_ORIGIN,
+    kvPath: e.WSTUN_KV_PATH,
+    marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
+    marketplace: limitsFromEnv(e),
   };
 }
 
-/** A configuration for tests and embedding: defaults, overridden field by field. */
+/**
+ * A configuration for tests and embedding: defaults, overridden field by field. Its Deno KV is a
+ * fresh in-memory one (not Deno's default file), so servers made from it share no marketplace
+ * state unless `kvPath` says otherwise.
+ */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), ...overrides };
+  return { ...loadConfig({}), kvPath: ":memory:", ...overrides };
 }

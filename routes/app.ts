@@ -3,26 +3,38 @@
  * HTTP app around it and returns both. main.ts hands `fetch` to `Deno.serve`; tests do the same
  * on port 0, so one process can run many servers.
  *
- * Routing order: public paths, then the server-token guard, then the API, the socket, the pages
+ * Routing order: public paths, then installed marketplace services' files (public like
+ * libwstun.js, see routes/marketplace.ts; their pages still need the server token), then the
+ * server-token guard, then the API, the socket, the admin page, the marketplace API, the pages
  * and the built-in files. Every error leaves through one `onError` as a JSON body.
  *
  * @module
  */
 import { Hono } from "hono";
-import type { Config } from "../lib/config.ts";
+import { type Config, ConfigError } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
+import { CloseReason } from "../lib/protocol.ts";
+import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
 import { BUILTIN_SERVICES, ServiceCatalog } from "../lib/service_catalog.ts";
 import { Stats } from "../lib/stats.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
 import { pageRoutes } from "./pages.ts";
+import { createAdminRoutes } from "./admin.ts";
+import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
 import { requireServerToken } from "./server_auth.ts";
 import { upgradeToHub } from "./ws.ts";
 
 export interface ServerOptions {
   /** The clock; tests may pass their own. */
   now?: () => number;
+  /** Deno KV for installed services; default: `Deno.openKv(config.kvPath)`, closed on shutdown. */
+  kv?: Deno.Kv;
+  /** `fetch` for marketplace downloads. */
+  fetch?: typeof fetch;
+  /** DNS resolution for the marketplace's private-address rule. */
+  resolveHost?: ResolveHost;
 }
 
 /** A running WSTun server, minus the listening socket. */
@@ -31,9 +43,10 @@ export interface WstunServer {
   hub: Hub;
   stats: Stats;
   catalog: ServiceCatalog;
+  marketplace: Marketplace;
   config: Config;
-  /** Stops timers; call after the listener has shut down. */
-  shutdown(): void;
+  /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
+  shutdown(): Promise<void>;
 }
 
 /** Builds a server: hub, catalog, stats and the HTTP app. */
@@ -46,15 +59,49 @@ export async function createServer(
   const catalog = new ServiceCatalog();
   const hub = new Hub({ config, catalog, stats, now });
   const assets = await loadAssets(BUILTIN_SERVICES.map((s) => s.name));
-  const app = createApp({ config, hub, catalog, stats, now, assets });
+  const kv = options.kv ?? await openKv(config.kvPath);
+  const marketplace = new Marketplace({
+    kv,
+    catalog,
+    limits: config.marketplace,
+    fetch: options.fetch,
+    resolveHost: options.resolveHost,
+    now,
+    closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
+  });
+  await marketplace.load();
+  // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
+  const watcher = marketplace.watch();
+  const app = createApp({ config, hub, catalog, stats, now, assets, marketplace });
   return {
     fetch: (request) => app.fetch(request),
     hub,
     stats,
     catalog,
+    marketplace,
     config,
-    shutdown: () => hub.shutdown(),
+    shutdown: async () => {
+      hub.shutdown();
+      await watcher.stop();
+      if (!options.kv) kv.close();
+    },
   };
+}
+
+/**
+ * Opens the KV store, turning a failure into the one-line start-up error that names the variable.
+ * Without `WSTUN_KV_PATH` the server writes nothing to disk: it uses the managed KV on Deno Deploy
+ * and an in-memory store anywhere else.
+ */
+async function openKv(configured: string | undefined): Promise<Deno.Kv> {
+  const onDeploy = Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
+  const path = configured ?? (onDeploy ? undefined : ":memory:");
+  try {
+    return await Deno.openKv(path);
+  } catch (err) {
+    const where = path === undefined ? "the managed Deno KV" : path;
+    throw new ConfigError(`WSTUN_KV_PATH: cannot open ${where}: ${(err as Error).message}`);
+  }
 }
 
 interface AppDeps {
@@ -64,6 +111,7 @@ interface AppDeps {
   stats: Stats;
   now: () => number;
   assets: AssetTable;
+  marketplace: Marketplace;
 }
 
 function createApp(deps: AppDeps): Hono {
@@ -75,9 +123,26 @@ function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json(errorBody("not_found", `nothing at ${c.req.path}`), 404));
 
-  app.use("*", requireServerToken(deps.config));
+  const serverToken = requireServerToken(deps.config);
+  app.route("/", createMarketplaceFiles({ marketplace: deps.marketplace, pageGuard: serverToken }));
+  app.use("*", serverToken);
   app.route("/_api", apiRoutes(deps));
   app.get("/_ws", (c) => upgradeToHub(c, deps));
+  app.route(
+    "/",
+    createAdminRoutes({
+      adminToken: deps.config.adminToken,
+      closeInstance: (uuid) => deps.hub.closeInstanceByUuid(uuid, CloseReason.Closed),
+    }),
+  );
+  app.route(
+    "/",
+    createMarketplaceRoutes({
+      marketplace: deps.marketplace,
+      adminToken: deps.config.adminToken,
+      marketplaceUrls: deps.config.marketplaceUrls,
+    }),
+  );
   app.route("/", pageRoutes(deps));
   app.get("*", (c) => {
     const asset = deps.assets.get(c.req.path);
@@ -86,6 +151,9 @@ function createApp(deps: AppDeps): Hono {
       "content-type": asset.type,
       "x-content-type-options": "nosniff",
       "cache-control": "no-cache",
+      // Sandboxed marketplace pages have an opaque origin: their `import "/libwstun.js"` is a
+      // cross-origin module load and needs this. The library is public anyway.
+      ...(c.req.path === "/libwstun.js" ? { "access-control-allow-origin": "*" } : {}),
     });
   });
   return app;

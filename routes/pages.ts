@@ -1,6 +1,7 @@
 /**
- * HTML pages rendered by the server: the info page (`/`) and the admin page (`/admin`). Every
- * value interpolated goes through hono/html's escaping; instance tokens never appear.
+ * HTML pages rendered by the server: the info page (`/`). (The admin page is static/admin/, served
+ * by routes/admin.ts.) Every value interpolated goes through hono/html's escaping; instance tokens
+ * never appear.
  *
  * @module
  */
@@ -80,62 +81,6 @@ export function pageRoutes({ hub, catalog, stats, now }: PageDeps): Hono {
         </ul>
         <p><a href="/admin">Admin</a> · <a href="/libwstun.js">libwstun.js</a> ·
         <a href="/_api/stats">stats (JSON)</a></p>
-      `,
-    ));
-  });
-
-  pages.get("/admin", (c) => {
-    const instances = hub.list();
-    return c.html(layout(
-      "WSTun admin",
-      html`
-        <h1>Admin</h1>
-        <h2>Services</h2>
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Kind</th>
-              <th>Description</th>
-            </tr>
-          </thead>
-          <tbody>
-        ${catalog.list().map((s) =>
-          html`
-            <tr>
-              <td>${s.name}</td>
-              <td>${s.builtin ? "built in" : "installed"}</td>
-              <td>${s.description}</td>
-            </tr>
-          `
-        )}
-          </tbody>
-        </table>
-        <h2>Instances (${instances.length})</h2>
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Service</th>
-              <th>Members</th>
-              <th>Protected</th>
-              <th>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-        ${instances.map((i) =>
-          html`
-            <tr>
-              <td>${i.name}</td>
-              <td>${i.service}</td>
-              <td>${i.members}</td>
-              <td>${i.protected ? "yes" : "no"}</td>
-              <td>${i.createdAt}</td>
-            </tr>
-          `
-        )}
-          </tbody>
-        </table>
       `,
     ));
   });

@@ -20,7 +20,11 @@ export interface WsDeps {
 
 /**
  * Whether a browser origin may open sockets here: no Origin (a non-browser client), the
- * server's own host, or one in `WSTUN_ALLOWED_ORIGINS` (`*` allows any).
+ * server's own host, or one in `WSTUN_ALLOWED_ORIGINS` (`*` allows any). `Origin: null` — what a
+ * sandboxed marketplace page sends — counts as no Origin unless `WSTUN_ALLOW_NULL_ORIGIN=false`:
+ * the only ambient credential, the session cookie, is SameSite=Strict and never rides along with
+ * a null-origin request, so such a page can do only what any non-browser client can
+ * (docs/services.md).
  */
 export function originAllowed(
   origin: string | undefined,
@@ -28,6 +32,7 @@ export function originAllowed(
   config: Config,
 ) {
   if (origin === undefined) return true;
+  if (origin === "null") return config.allowNullOrigin;
   if (config.allowedOrigins.includes("*") || config.allowedOrigins.includes(origin)) return true;
   try {
     return host !== undefined && new URL(origin).host === host;

@@ -157,6 +157,18 @@ export class Hub {
     instance.members.clear();
   }
 
+  /**
+   * Closes one instance from outside (an admin): host and members both get `instance_closed`.
+   * Returns false when no instance has that uuid.
+   */
+  closeInstanceByUuid(uuid: string, reason: CloseReason): boolean {
+    const instance = this.instances.get(uuid);
+    if (!instance) return false;
+    instance.notifyHost({ type: "instance_closed", uuid, reason });
+    this.closeInstance(instance, reason);
+    return true;
+  }
+
   /** Closes every instance of a service (used when a marketplace service is uninstalled). */
   closeInstancesOfService(service: string, reason: CloseReason): number {
     let closed = 0;

@@ -26,7 +26,7 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
   const base = `http://127.0.0.1:${http.addr.port}`;
   const close = async () => {
     await http.shutdown();
-    server.shutdown();
+    await server.shutdown();
   };
   return {
     ...server,

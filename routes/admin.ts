@@ -1,0 +1,79 @@
+/**
+ * The /admin page and the admin-only instance route it uses.
+ *
+ * `GET /admin` and `GET /admin/{admin.js,admin.css}` serve static/admin/: a plain HTML+JS page that
+ * asks for the admin token, keeps it in sessionStorage (this tab only) and drives the JSON APIs.
+ * The page itself holds no secret, so it is served without the admin token; every call it makes
+ * carries the token. Its CSP allows only its own scripts and styles and forbids framing, so a
+ * marketplace page (opaque origin, see routes/marketplace.ts) can neither read nor frame it.
+ *
+ * `DELETE /_api/instances/{uuid}` (admin token) closes an instance through the injected
+ * `closeInstance`; 204, or 404 `unknown_instance`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { requireAdmin } from "./admin_auth.ts";
+
+export interface AdminRoutesOptions {
+  adminToken: string | undefined;
+  /** Closes a running instance; false when there is none with that uuid. The hub's close. */
+  closeInstance: (uuid: string) => boolean | Promise<boolean>;
+  /** Folder of the page's files; default static/admin/ next to this module. */
+  pageDir?: URL;
+}
+
+const PAGE_FILES: Readonly<Record<string, string>> = {
+  "index.html": "text/html; charset=utf-8",
+  "admin.js": "text/javascript; charset=utf-8",
+  "admin.css": "text/css; charset=utf-8",
+};
+
+export const ADMIN_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join("; ");
+
+/** Builds the sub-app; mount it with `app.route("/", createAdminRoutes(…))`. */
+export function createAdminRoutes(options: AdminRoutesOptions): Hono {
+  const pageDir = options.pageDir ?? new URL("../static/admin/", import.meta.url);
+  const app = new Hono();
+
+  const serve = async (file: string): Promise<Response> => {
+    const bytes = await Deno.readFile(new URL(file, pageDir));
+    return new Response(bytes, {
+      headers: {
+        "Content-Type": PAGE_FILES[file],
+        "Content-Security-Policy": ADMIN_CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+      },
+    });
+  };
+
+  app.get("/admin", () => serve("index.html"));
+  app.get("/admin/", () => serve("index.html"));
+  app.get("/admin/:file", (c, next) => {
+    const file = c.req.param("file");
+    return file in PAGE_FILES && file !== "index.html" ? serve(file) : next();
+  });
+
+  app.delete("/_api/instances/:uuid", requireAdmin(options.adminToken), async (c) => {
+    const uuid = c.req.param("uuid");
+    if (await options.closeInstance(uuid)) return c.body(null, 204);
+    return c.json(
+      { error: "unknown_instance", message: `no running instance has uuid ${uuid}` },
+      404,
+    );
+  });
+
+  return app;
+}

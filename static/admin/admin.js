@@ -1,0 +1,318 @@
+// WSTun admin page: plain JS, no framework, no CDN. Every piece of data from the server is put
+// into the page with textContent (never parsed as HTML), since service names and descriptions come
+// from third-party marketplaces. The admin token lives in sessionStorage: this tab only.
+
+const TOKEN_KEY = "wstun-admin-token";
+const $ = (id) => document.getElementById(id);
+
+/** An API error with the server's code and message. */
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${token()}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, "network", `the server cannot be reached: ${e.message}`);
+  }
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // Not JSON: reported below with the status.
+  }
+  if (!response.ok) {
+    throw new ApiError(
+      response.status,
+      json?.error ?? "http_error",
+      json?.message ?? `HTTP ${response.status}`,
+    );
+  }
+  return json;
+}
+
+function describe(error) {
+  if (error instanceof ApiError) return `${error.message} (${error.status} ${error.code})`;
+  return String(error?.message ?? error);
+}
+
+function setStatus(id, text, isError = false) {
+  const el = $(id);
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+/** Creates an element with text and optional class; never parses HTML. */
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function button(label, onClick) {
+  const b = el("button", label);
+  b.type = "button";
+  b.addEventListener("click", () => onClick(b));
+  return b;
+}
+
+/** Runs an action with its button disabled and progress shown in `statusId`. */
+async function act(b, statusId, progress, work, done) {
+  b.disabled = true;
+  setStatus(statusId, progress);
+  try {
+    const result = await work();
+    // Refresh first: re-browsing clears the marketplace status, and the outcome must stay visible.
+    await refreshAll();
+    setStatus(statusId, done(result));
+  } catch (e) {
+    setStatus(statusId, describe(e), true);
+  } finally {
+    b.disabled = false;
+  }
+}
+
+// ---- services ----
+
+async function refreshServices() {
+  try {
+    const [services, installed] = await Promise.all([
+      api("GET", "/_api/services"),
+      api("GET", "/_api/marketplace/installed"),
+    ]);
+    const byName = new Map(installed.map((s) => [s.name, s]));
+    const rows = services.map((service) => {
+      const mine = byName.get(service.name);
+      byName.delete(service.name);
+      return serviceRow(service, mine);
+    });
+    // Installed in KV but not in this isolate's catalog (installed elsewhere): still list it.
+    for (const mine of byName.values()) rows.push(serviceRow({ ...mine, builtin: false }, mine));
+    $("services").replaceChildren(...rows);
+    setStatus("services-status", "");
+  } catch (e) {
+    setStatus("services-status", describe(e), true);
+  }
+}
+
+function serviceRow(service, installed) {
+  const tr = el("tr");
+  tr.dataset.service = service.name;
+  const name = el("td");
+  const link = el("a", service.name);
+  link.href = `/${encodeURIComponent(service.name)}/service`;
+  link.target = "_blank";
+  link.rel = "noopener";
+  name.append(link, " ", el("span", service.builtin ? "built-in" : "marketplace", "badge"));
+  const actions = el("td", null, "actions");
+  if (installed) {
+    actions.append(
+      button("Update", (b) =>
+        act(
+          b,
+          "services-status",
+          `Updating ${service.name}…`,
+          () => api("POST", "/_api/marketplace/update", { name: service.name }),
+          (r) =>
+            r.version === r.previousVersion
+              ? `${r.name} re-installed at ${r.version}.`
+              : `${r.name} updated from ${r.previousVersion} to ${r.version}.`,
+        )),
+      " ",
+      button("Uninstall", (b) => {
+        if (!confirm(`Uninstall ${service.name}? Its running instances will be closed.`)) return;
+        return act(
+          b,
+          "services-status",
+          `Uninstalling ${service.name}…`,
+          () => api("DELETE", `/_api/marketplace/services/${encodeURIComponent(service.name)}`),
+          () => `${service.name} uninstalled.`,
+        );
+      }),
+    );
+  }
+  tr.append(
+    name,
+    el("td", installed?.version ?? service.version ?? "—"),
+    el("td", installed ? installed.source : "built in", "source"),
+    el("td", service.description),
+    actions,
+  );
+  return tr;
+}
+
+// ---- marketplace ----
+
+let currentMarket = null;
+
+async function browse(url) {
+  setStatus("market-status", `Reading ${url}…`);
+  try {
+    const market = await api("GET", `/_api/marketplace/browse?url=${encodeURIComponent(url)}`);
+    currentMarket = url;
+    $("market-name").textContent = market.name;
+    $("market-name").hidden = false;
+    $("market").replaceChildren(...market.services.map((s) => marketRow(url, s)));
+    $("market-table").hidden = false;
+    setStatus(
+      "market-status",
+      market.services.length ? "" : "This marketplace offers no services.",
+    );
+  } catch (e) {
+    // Don't leave another marketplace's list under this URL.
+    currentMarket = null;
+    $("market-name").hidden = true;
+    $("market-table").hidden = true;
+    setStatus("market-status", describe(e), true);
+  }
+}
+
+function marketRow(url, entry) {
+  const tr = el("tr");
+  tr.dataset.service = entry.name;
+  let status = "available";
+  if (!entry.installable) status = entry.reason ?? "not installable here";
+  else if (entry.updateAvailable) status = `update available (installed ${entry.installedVersion})`;
+  else if (entry.installed) status = `installed (${entry.installedVersion})`;
+  const actions = el("td", null, "actions");
+  if (entry.installable && !entry.installed) {
+    actions.append(button("Install", (b) =>
+      act(
+        b,
+        "market-status",
+        `Installing ${entry.name} ${entry.version}: fetching and checking every file…`,
+        () => api("POST", "/_api/marketplace/install", { url, name: entry.name }),
+        (r) => `Installed ${r.name} ${r.version}.`,
+      )));
+  } else if (entry.updateAvailable) {
+    actions.append(button("Update", (b) =>
+      act(
+        b,
+        "market-status",
+        `Updating ${entry.name} to ${entry.version}…`,
+        () => api("POST", "/_api/marketplace/update", { name: entry.name }),
+        (r) => `Updated ${r.name} to ${r.version}.`,
+      )));
+  }
+  tr.append(
+    el("td", entry.name),
+    el("td", entry.version),
+    el("td", entry.description),
+    el("td", status),
+    actions,
+  );
+  return tr;
+}
+
+// ---- instances ----
+
+async function refreshInstances() {
+  try {
+    const instances = await api("GET", "/_api/instances");
+    $("instances").replaceChildren(...instances.map(instanceRow));
+    setStatus("instances-status", instances.length ? "" : "No instance is running.");
+  } catch (e) {
+    setStatus("instances-status", describe(e), true);
+  }
+}
+
+function instanceRow(instance) {
+  const tr = el("tr");
+  tr.dataset.uuid = instance.uuid;
+  const actions = el("td", null, "actions");
+  actions.append(button("Close", (b) => {
+    if (!confirm(`Close ${instance.name}? Its members will be disconnected from it.`)) return;
+    return act(
+      b,
+      "instances-status",
+      `Closing ${instance.name}…`,
+      () => api("DELETE", `/_api/instances/${encodeURIComponent(instance.uuid)}`),
+      () => `${instance.name} closed.`,
+    );
+  }));
+  tr.append(
+    el("td", instance.name),
+    el("td", instance.service),
+    el("td", instance.uuid, "uuid"),
+    el("td", instance.members),
+    el("td", instance.protected ? "yes" : "no"),
+    el("td", new Date(instance.createdAt).toLocaleString()),
+    actions,
+  );
+  return tr;
+}
+
+// ---- sign in / out ----
+
+async function refreshAll() {
+  const work = [refreshServices(), refreshInstances()];
+  if (currentMarket) work.push(browse(currentMarket));
+  await Promise.all(work);
+}
+
+let instanceTimer;
+
+async function enter() {
+  const config = await api("GET", "/_api/marketplace/config");
+  $("market-urls").replaceChildren(...config.urls.map((url) => {
+    const option = el("option");
+    option.value = url;
+    return option;
+  }));
+  if (!$("market-url").value && config.urls.length) $("market-url").value = config.urls[0];
+  $("sign-in").hidden = true;
+  $("signed-in").hidden = false;
+  $("sign-out").hidden = false;
+  await refreshAll();
+  clearInterval(instanceTimer);
+  instanceTimer = setInterval(refreshInstances, 5000);
+}
+
+function signOut(message = "") {
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearInterval(instanceTimer);
+  $("signed-in").hidden = true;
+  $("sign-out").hidden = true;
+  $("sign-in").hidden = false;
+  setStatus("sign-in-status", message, Boolean(message));
+}
+
+$("sign-in").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value);
+  $("token").value = "";
+  setStatus("sign-in-status", "Checking…");
+  try {
+    await enter();
+    setStatus("sign-in-status", "");
+  } catch (e) {
+    signOut(describe(e));
+  }
+});
+
+$("sign-out").addEventListener("click", () => signOut());
+$("browse").addEventListener("submit", (event) => {
+  event.preventDefault();
+  browse($("market-url").value.trim());
+});
+$("refresh-instances").addEventListener("click", refreshInstances);
+
+if (token()) enter().catch((e) => signOut(describe(e)));
