@@ -63,6 +63,20 @@ export function nodeVersion(): Promise<string | null> {
   return commandOutput("node", ["--version"]);
 }
 
+/**
+ * WSTun's command: deno.json's `start` task, so the benchmark runs the server exactly as users
+ * start it (its permissions follow the task when features add some).
+ */
+function wstunCommand(root: string): string[] {
+  const fallback = ["deno", "run", "--allow-net", "--allow-env", "--allow-read", "main.ts"];
+  let cmd = fallback;
+  try {
+    const start = JSON.parse(Deno.readTextFileSync(`${root}/deno.json`)).tasks?.start;
+    if (typeof start === "string" && start.startsWith("deno run ")) cmd = start.split(/\s+/);
+  } catch { /* no readable deno.json: the plain command */ }
+  return [Deno.execPath(), ...cmd.slice(1)];
+}
+
 /** Every target, with `skipped` set on those that cannot run here. */
 export async function resolveTargets(root: string, wanted: Set<TargetName>): Promise<Target[]> {
   const deno = Deno.execPath();
@@ -71,7 +85,7 @@ export async function resolveTargets(root: string, wanted: Set<TargetName>): Pro
       name: "wstun",
       label: "WSTun",
       flavour: "wstun",
-      cmd: [deno, "run", "--allow-net", "--allow-env", "--allow-read", "main.ts"],
+      cmd: wstunCommand(root),
       env: WSTUN_UNLIMITED,
       skipped: exists(`${root}/main.ts`) ? undefined : "needs main.ts (the core hub, issue 3)",
     },
