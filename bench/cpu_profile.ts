@@ -17,6 +17,8 @@ interface ProfileNode {
 }
 
 interface CpuProfile {
+  /** Microseconds on the monotonic clock. */
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -47,11 +49,23 @@ function shortUrl(url: string, root: string): string {
   return url.replace(/^ext:/, "ext:");
 }
 
-/** Self time per function and per file, sorted by self time. */
-export function summariseProfile(profile: CpuProfile, root: string, top = 25): ProfileSummary {
+/**
+ * Self time per function and per file, sorted by self time. With `window` (seconds on the
+ * monotonic clock, as /proc/uptime gives them) only samples inside it count, so set-up and
+ * teardown do not mix with the measured load.
+ */
+export function summariseProfile(
+  profile: CpuProfile,
+  root: string,
+  top = 25,
+  window?: { from: number; to: number },
+): ProfileSummary {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfByNode = new Map<number, number>();
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (window && (at / 1e6 < window.from || at / 1e6 > window.to)) continue;
     const id = profile.samples[i];
     selfByNode.set(id, (selfByNode.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   }

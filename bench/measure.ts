@@ -12,6 +12,7 @@ import {
   type LoadLine,
   LoadProcess,
   type Pinning,
+  readProc,
   rssKiB,
   startServer,
 } from "./processes.ts";
@@ -52,6 +53,11 @@ function combine(results: Record<string, unknown>[]): Record<string, unknown> {
   }
   if (rest.length) merged.loadProcesses = results.length;
   return merged;
+}
+
+/** Seconds since boot (/proc/uptime, 10 ms steps): the clock V8's profiles use, near enough. */
+async function uptime(): Promise<number> {
+  return Number((await readProc("/proc/uptime")).split(" ")[0]);
 }
 
 /** CPU seconds used so far by the server and by all load processes together. */
@@ -109,10 +115,10 @@ export async function runOnce(
     await Promise.all(procs.map((p) => p.go()));
     for (const p of procs) expectLine(await p.next(60_000), "mark");
     const t0 = performance.now();
-    const [srv0, load0] = await sampleCpu(ctx, server.pid, procs);
+    const [[srv0, load0], from] = await Promise.all([sampleCpu(ctx, server.pid, procs), uptime()]);
     expectLine(await procs[0].next(90_000), "mark");
     const seconds = (performance.now() - t0) / 1000;
-    const [srv1, load1] = await sampleCpu(ctx, server.pid, procs);
+    const [[srv1, load1], to] = await Promise.all([sampleCpu(ctx, server.pid, procs), uptime()]);
     for (const p of procs.slice(1)) expectLine(await p.next(90_000), "mark");
     await Promise.all(procs.map((p) => p.go()));
     const results = [];
@@ -125,6 +131,7 @@ export async function runOnce(
     return {
       round,
       figures,
+      window: { from, to },
       serverCpu,
       loadCpu: ((load1 - load0) / seconds) * 100,
       ...problemsOf(results),

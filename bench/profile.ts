@@ -4,7 +4,7 @@
  * evidence docs/performance.md asks for before a hot-path change.
  *
  * Options: `--scenario NAME` (default relay), `--target wstun|baseline` (default wstun),
- * `--quick`. The raw profile is kept in bench/results/profiles/ (not committed) for Chrome
+ * `--quick`, `--whole` (count the whole process, not only the measured window). The raw profile is kept in bench/results/profiles/ (not committed) for Chrome
  * DevTools or any .cpuprofile viewer.
  *
  * @module
@@ -66,7 +66,13 @@ async function main() {
   if (!file) throw new Error("the server wrote no profile (did it exit through SIGTERM?)");
   const profile = JSON.parse(await Deno.readTextFile(`${dir}/${file}`));
   console.log(`profile: bench/results/profiles/${file}\n`);
-  console.log(renderProfile(summariseProfile(profile, ROOT)));
+  const all = Deno.args.includes("--whole");
+  console.log(
+    all || !run.window
+      ? "whole process, set-up included:"
+      : "measured window only (--whole for the whole process):",
+  );
+  console.log(renderProfile(summariseProfile(profile, ROOT, 25, all ? undefined : run.window)));
 }
 
 if (import.meta.main) await main();

@@ -14,6 +14,8 @@ export interface RunRecord {
   /** CPU use in the measured window, percent of one core (null for `stages` scenarios). */
   serverCpu: number | null;
   loadCpu: number | null;
+  /** The measured window on the system's monotonic clock (seconds since boot), for profiles. */
+  window?: { from: number; to: number };
   error?: string;
 }
 
