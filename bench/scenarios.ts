@@ -76,7 +76,7 @@ const LATENCY: FigureSpec[] = [
 export function windowFor(mode: Mode): { warmupMs: number; durationMs: number } {
   return mode === "quick"
     ? { warmupMs: 300, durationMs: 800 }
-    : { warmupMs: 500, durationMs: 2500 };
+    : { warmupMs: 500, durationMs: 2000 };
 }
 
 const relay: Scenario = {
