@@ -13,6 +13,7 @@ import {
   marketplaceEnvShape,
   type MarketplaceLimits,
 } from "./marketplace/config.ts";
+import { type PubSubConfig, pubsubEnvShape, pubsubFromEnv } from "./pubsub/config.ts";
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
@@ -63,6 +64,8 @@ export const ConfigSchema = z.object({
       .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
   ),
   WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
+  WSTUN_UDP_MAX_BUFFERED_BYTES: int(0, 1024 * MIB, MIB),
+  WSTUN_UDP_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 20_000),
   /** Sandboxed (opaque-origin) marketplace pages send `Origin: null` on their WebSocket. */
   WSTUN_ALLOW_NULL_ORIGIN: z.preprocess(
     unsetIfEmpty,
@@ -70,6 +73,7 @@ export const ConfigSchema = z.object({
       .transform((v) => v === "true" || v === "1"),
   ),
   ...marketplaceEnvShape,
+  ...pubsubEnvShape,
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -94,6 +98,10 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** `/_udp` sockets: unsent bytes above which a datagram to it is dropped and counted. */
+  udpMaxBufferedBytes: number;
+  /** `/_udp` sockets: frames per second each (datagram rates run far above chat rates). */
+  udpMaxMsgsPerSec: number;
   /** Whether a WebSocket with `Origin: null` (a sandboxed marketplace page) may connect. */
   allowNullOrigin: boolean;
   /** Deno KV file for installed services; undefined = `Deno.openKv()`'s default. */
@@ -102,6 +110,8 @@ export interface Config {
   marketplaceUrls: string[];
   /** Fetch and size limits of marketplace installs. */
   marketplace: MarketplaceLimits;
+  /** Pub/sub channels: the authorizer, `/broadcast` and the channel limits (lib/pubsub/config.ts). */
+  pubsub: PubSubConfig;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -123,7 +133,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const issue = parsed.error.issues[0];
     const name = String(issue.path[0] ?? "config");
     const got = env[name];
-    const shown = name.includes("TOKEN") || got === undefined
+    // Secrets (tokens, the broadcast key) and URLs that may carry credentials are never echoed.
+    const shown = /TOKEN|KEY|AUTHORIZER_URL/.test(name) || got === undefined
       ? ""
       : ` (got ${JSON.stringify(got)})`;
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
@@ -145,10 +156,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    udpMaxBufferedBytes: e.WSTUN_UDP_MAX_BUFFERED_BYTES,
+    udpMaxMsgsPerSec: e.WSTUN_UDP_MAX_MSGS_PER_SEC,
     allowNullOrigin: e.WSTUN_ALLOW_NULL_ORIGIN,
     kvPath: e.WSTUN_KV_PATH,
     marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
     marketplace: limitsFromEnv(e),
+    pubsub: pubsubFromEnv(e),
   };
 }
 

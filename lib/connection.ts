@@ -8,14 +8,22 @@
  * memory grow. Every refusal is an `error` frame or a close with a reason: nothing is dropped
  * silently. Per-connection state is a handful of numbers, so idle sockets stay cheap.
  *
+ * Channel requests (`subscribe`, `unsubscribe`, `publish`, binary kind 0x02) go to this
+ * connection's {@link NativeChannels} (lib/pubsub/), created on first use; the hub never sees them.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
+import { ulid } from "ulid";
+import { BinaryKind } from "./binary_frame.ts";
 import type { Config } from "./config.ts";
 import type { Hub } from "./hub/hub.ts";
 import { HubError } from "./hub/hub_error.ts";
 import type { Peer, Session } from "./hub/peer.ts";
+import { NativeChannels, type PubSub, type UpgradeDescription } from "./pubsub/mod.ts";
 import {
+  CHANNEL_TYPES,
+  ChannelRequest,
   CloseCode,
   CONTROL_TYPES,
   ControlRequest,
@@ -27,6 +35,13 @@ import {
 import type { Stats } from "./stats.ts";
 
 export type ConnectionLimits = Pick<Config, "maxFrameBytes" | "maxMsgsPerSec" | "maxBufferedBytes">;
+
+/** Pub/sub for one connection: the server's channels and what the authorizer may know of it. */
+export interface ChannelAccess {
+  pubsub: PubSub;
+  /** The upgrade's headers and query (secrets removed); only kept when an authorizer is set. */
+  client?: UpgradeDescription;
+}
 
 /** Over the limit in this many consecutive one-second windows counts as sustained flooding. */
 const FLOOD_WINDOWS = 3;
@@ -40,12 +55,14 @@ export class Connection implements Peer {
   #overWindows = 0;
   #detached = false;
   #sinceCheck = 0;
+  #channels: NativeChannels | null = null;
 
   constructor(
     readonly socket: WebSocket,
     readonly hub: Hub,
     readonly limits: ConnectionLimits,
     readonly stats: Stats,
+    readonly channelAccess?: ChannelAccess,
   ) {
     this.session = hub.attach(this);
     stats.connections++;
@@ -85,6 +102,7 @@ export class Connection implements Peer {
     this.#detached = true;
     this.stats.connections--;
     this.hub.detach(this.session);
+    this.#channels?.closed();
   }
 
   /**
@@ -127,6 +145,7 @@ export class Connection implements Peer {
       return this.#refuse(ErrorCode.InvalidMessage, "type: must be a string", ref);
     }
     if (CONTROL_TYPES.has(type)) return this.#control(frame, ref);
+    if (CHANNEL_TYPES.has(type)) return this.#channelRequest(frame, ref);
     if (SERVER_TYPES.has(type)) {
       return this.#refuse(
         ErrorCode.InvalidMessage,
@@ -145,10 +164,40 @@ export class Connection implements Peer {
     this.hub.control(this.session, parsed.data);
   }
 
-  #receiveBinary(bytes: Uint8Array): void {
+  #channelRequest(frame: Record<string, unknown>, ref: Ref): void {
+    const channels = this.#nativeChannels(ref);
+    if (!channels) return;
+    const parsed = ChannelRequest.safeParse(frame);
+    if (!parsed.success) {
+      return this.#refuse(ErrorCode.InvalidMessage, describeIssue(parsed.error), ref);
+    }
+    channels.request(parsed.data);
+  }
+
+  #receiveBinary(bytes: Uint8Array<ArrayBuffer>): void {
     if (bytes.length > this.limits.maxFrameBytes) return this.#closeTooBig();
     if (!this.#admit(undefined)) return;
+    if (bytes[0] === BinaryKind.ChannelData) {
+      return this.#nativeChannels(undefined)?.binary(bytes);
+    }
     this.hub.binary(this.session, bytes);
+  }
+
+  /** This connection's channels, created on first use; refused when the server has none. */
+  #nativeChannels(ref: Ref): NativeChannels | undefined {
+    if (this.#channels) return this.#channels;
+    const access = this.channelAccess;
+    if (!access) {
+      this.#refuse(ErrorCode.InvalidMessage, "channels are not enabled on this server", ref);
+      return undefined;
+    }
+    this.#channels = new NativeChannels({
+      id: ulid(),
+      client: access.client,
+      send: (frame) => typeof frame === "string" ? this.sendText(frame) : this.sendBinary(frame),
+      close: (code, reason) => this.close(code, reason),
+    }, access.pubsub);
+    return this.#channels;
   }
 
   /** Checks the frame size without encoding in the common case (UTF-8 is 1–3 bytes a unit). */

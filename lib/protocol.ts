@@ -27,6 +27,12 @@ export const ErrorCode = {
   LimitReached: "limit_reached",
   AlreadyMember: "already_member",
   Internal: "internal",
+  // Pub/sub channels (docs/pubsub.md).
+  AuthorizerUnavailable: "authorizer_unavailable",
+  InvalidChannel: "invalid_channel",
+  NotSubscribed: "not_subscribed",
+  AlreadySubscribed: "already_subscribed",
+  PublishTooLarge: "publish_too_large",
 } as const;
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
 
@@ -37,6 +43,10 @@ export const CloseCode = {
   PolicyViolation: 1008,
   TooBig: 1009,
   TryAgainLater: 1013,
+  /** `/ws` only: a WSTun limit that wsify's protocol cannot report in-band; the reason is the code. */
+  ChannelLimit: 4400,
+  /** The pub/sub authorizer is down: reconnect later (wsify's advice for a 5xx authorizer). */
+  AuthorizerUnavailable: 4503,
 } as const;
 export type CloseCode = typeof CloseCode[keyof typeof CloseCode];
 
@@ -75,6 +85,12 @@ export const CreateInstance = z.object({
   name: z.string().min(1).max(100),
   token: z.string().max(256).optional(),
   server_token: z.string().max(1024).optional(),
+  /**
+   * Stable identity: the uuid is derived from service and key, and presenting the key again takes
+   * the instance over like `resume_instance` (answered with `instance_resumed`) or, once it has
+   * ended, recreates it under the same uuid.
+   */
+  key: z.string().min(16).max(256).optional(),
   ref,
 });
 export const JoinInstance = z.object({
@@ -151,6 +167,7 @@ export const SERVER_TYPES: ReadonlySet<string> = new Set([
   "instance_resumed",
   "host_away",
   "host_back",
+  "message",
 ]);
 
 /** Public description of an instance, as listed; never carries a token. */
@@ -186,14 +203,23 @@ export type ServerFrame =
   | { type: "instance_list"; instances: InstanceInfo[]; ref?: Ref }
   | { type: "ok"; ref?: Ref }
   | { type: "pong"; ref?: Ref }
-  | { type: "error"; code: ErrorCode; message: string; ref?: Ref; uuid?: string; to?: string[] }
+  | {
+    type: "error";
+    code: ErrorCode;
+    message: string;
+    ref?: Ref;
+    uuid?: string;
+    to?: string[];
+    channel?: string;
+  }
   | { type: "client_connected"; uuid: string; userId: string }
   | { type: "client_disconnected"; uuid: string; userId: string; reason: LeaveReason }
   | { type: "kicked"; uuid: string; reason: string }
   | { type: "instance_closed"; uuid: string; reason: CloseReason }
   | { type: "instance_resumed"; uuid: string; members: string[]; ref?: Ref }
   | { type: "host_away"; uuid: string }
-  | { type: "host_back"; uuid: string };
+  | { type: "host_back"; uuid: string }
+  | { type: "message"; channel: string; data: unknown; from?: string };
 
 /** Turns a zod failure into the one-line message of an `invalid_message` error, naming the field. */
 export function describeIssue(error: z.ZodError): string {
@@ -202,3 +228,21 @@ export function describeIssue(error: z.ZodError): string {
   const path = issue.path.length ? issue.path.join(".") : "frame";
   return `${path}: ${issue.message}`;
 }
+
+// Pub/sub channels (docs/pubsub.md). `channel` is only typed here: its length and characters are
+// checked against the configured limits by lib/pubsub/limits.ts, which answers `invalid_channel`.
+export const Subscribe = z.object({ type: z.literal("subscribe"), channel: z.string(), ref });
+export const Unsubscribe = z.object({ type: z.literal("unsubscribe"), channel: z.string(), ref });
+export const Publish = z.object({
+  type: z.literal("publish"),
+  channel: z.string(),
+  data: z.unknown(),
+  ref,
+});
+/** The channel requests of `/_ws`, discriminated on `type`. */
+export const ChannelRequest = z.discriminatedUnion("type", [Subscribe, Unsubscribe, Publish]);
+export type ChannelRequest = z.infer<typeof ChannelRequest>;
+/** `type` values of channel requests; like CONTROL_TYPES, never application data. */
+export const CHANNEL_TYPES: ReadonlySet<string> = new Set(
+  ChannelRequest.options.map((o) => o.shape.type.value),
+);

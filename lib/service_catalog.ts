@@ -14,9 +14,11 @@ export interface ServiceInfo {
   /** Page paths relative to the service root, e.g. `{ service: "/chat/service", main: "/chat/main" }`. */
   endpoints: { service: string; main: string };
   version?: string;
+  /** No pages: used by command-line tools only (the index page does not link it). */
+  headless?: boolean;
 }
 
-/** Built-in services: their pages live in services/<name>/ (service.html, main.html). */
+/** Built-in services: their pages live in services/<name>/ (service.html, main.html), unless headless. */
 export const BUILTIN_SERVICES: readonly ServiceInfo[] = [
   {
     name: "chat",
@@ -29,6 +31,14 @@ export const BUILTIN_SERVICES: readonly ServiceInfo[] = [
     builtin: true,
     description: "Share files browser to browser; files never touch the server.",
     endpoints: { service: "/fileshare/service", main: "/fileshare/main" },
+  },
+  {
+    // UDP tunnels (docs/udp.md): exposers host, connectors join, from the command line.
+    name: "udp",
+    builtin: true,
+    headless: true,
+    description: "UDP tunnels: udp-expose shares a game or voice server, udp-connect reaches it.",
+    endpoints: { service: "/_udp", main: "/_udp" },
   },
 ];
 

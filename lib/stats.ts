@@ -21,6 +21,8 @@ export class Stats {
   errors = 0;
   /** Sockets closed by the server for a limit (frame size, flooding, slow consumer). */
   limitCloses = 0;
+  /** UDP tunnel datagrams dropped because the recipient's `/_udp` socket was backed up. */
+  udpDatagramsDropped = 0;
 
   constructor(now: number) {
     this.startedAt = now;

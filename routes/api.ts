@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import type { Hub } from "../lib/hub/hub.ts";
+import type { PubSub } from "../lib/pubsub/mod.ts";
 import type { ServiceCatalog } from "../lib/service_catalog.ts";
 import type { Stats } from "../lib/stats.ts";
 import { VERSION } from "../lib/version.ts";
@@ -15,9 +16,10 @@ export interface ApiDeps {
   catalog: ServiceCatalog;
   stats: Stats;
   now: () => number;
+  pubsub: PubSub;
 }
 
-export function apiRoutes({ hub, catalog, stats, now }: ApiDeps): Hono {
+export function apiRoutes({ hub, catalog, stats, now, pubsub }: ApiDeps): Hono {
   const api = new Hono();
   api.get("/health", (c) => c.json({ ok: true }));
   api.get("/services", (c) => c.json(catalog.list()));
@@ -35,6 +37,10 @@ export function apiRoutes({ hub, catalog, stats, now }: ApiDeps): Hono {
       bytesRelayed: stats.bytesRelayed,
       errors: stats.errors,
       limitCloses: stats.limitCloses,
+      udpDatagramsDropped: stats.udpDatagramsDropped,
+      pubsub: pubsub.stats(),
     }));
+  // Channels with subscribers on this isolate, busiest first; never who the subscribers are.
+  api.get("/channels", (c) => c.json(pubsub.registry.list()));
   return api;
 }

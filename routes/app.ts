@@ -14,6 +14,7 @@ import { Hono } from "hono";
 import { type Config, ConfigError } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
 import { CloseReason } from "../lib/protocol.ts";
+import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
 import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
 import { BUILTIN_SERVICES, ServiceCatalog } from "../lib/service_catalog.ts";
 import { Stats } from "../lib/stats.ts";
@@ -24,14 +25,16 @@ import { pageRoutes } from "./pages.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
 import { requireServerToken } from "./server_auth.ts";
+import { upgradeToUdp } from "./udp.ts";
 import { upgradeToHub } from "./ws.ts";
+import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
 export interface ServerOptions {
   /** The clock; tests may pass their own. */
   now?: () => number;
   /** Deno KV for installed services; default: `Deno.openKv(config.kvPath)`, closed on shutdown. */
   kv?: Deno.Kv;
-  /** `fetch` for marketplace downloads. */
+  /** `fetch` for marketplace downloads and the pub/sub authorizer webhook. */
   fetch?: typeof fetch;
   /** DNS resolution for the marketplace's private-address rule. */
   resolveHost?: ResolveHost;
@@ -45,6 +48,8 @@ export interface WstunServer {
   catalog: ServiceCatalog;
   marketplace: Marketplace;
   config: Config;
+  /** Pub/sub channels (docs/pubsub.md). */
+  pubsub: PubSub;
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
   shutdown(): Promise<void>;
 }
@@ -58,7 +63,8 @@ export async function createServer(
   const stats = new Stats(now());
   const catalog = new ServiceCatalog();
   const hub = new Hub({ config, catalog, stats, now });
-  const assets = await loadAssets(BUILTIN_SERVICES.map((s) => s.name));
+  const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch });
+  const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
   const kv = options.kv ?? await openKv(config.kvPath);
   const marketplace = new Marketplace({
     kv,
@@ -72,7 +78,7 @@ export async function createServer(
   await marketplace.load();
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
-  const app = createApp({ config, hub, catalog, stats, now, assets, marketplace });
+  const app = createApp({ config, hub, catalog, stats, now, assets, marketplace, pubsub });
   return {
     fetch: (request) => app.fetch(request),
     hub,
@@ -80,8 +86,10 @@ export async function createServer(
     catalog,
     marketplace,
     config,
+    pubsub,
     shutdown: async () => {
       hub.shutdown();
+      pubsub.shutdown();
       await watcher.stop();
       if (!options.kv) kv.close();
     },
@@ -112,6 +120,7 @@ interface AppDeps {
   now: () => number;
   assets: AssetTable;
   marketplace: Marketplace;
+  pubsub: PubSub;
 }
 
 function createApp(deps: AppDeps): Hono {
@@ -125,9 +134,13 @@ function createApp(deps: AppDeps): Hono {
 
   const serverToken = requireServerToken(deps.config);
   app.route("/", createMarketplaceFiles({ marketplace: deps.marketplace, pageGuard: serverToken }));
+  // wsify's backend publish has its own key, so it sits before the server-token guard.
+  app.route("/", broadcastRoute(deps.pubsub));
   app.use("*", serverToken);
   app.route("/_api", apiRoutes(deps));
   app.get("/_ws", (c) => upgradeToHub(c, deps));
+  app.get("/_udp", (c) => upgradeToUdp(c, deps));
+  app.route("/", wsifyRoute(deps));
   app.route(
     "/",
     createAdminRoutes({

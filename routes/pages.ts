@@ -48,7 +48,7 @@ export function pageRoutes({ hub, catalog, stats, now }: PageDeps): Hono {
 
   pages.get("/", (c) => {
     const uptime = formatUptime(Math.round((now() - stats.startedAt) / 1000));
-    const services = catalog.list();
+    const services = catalog.list().filter((s) => !s.headless);
     return c.html(layout(
       "WSTun",
       html`

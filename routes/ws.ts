@@ -7,15 +7,18 @@
  */
 import type { Context } from "hono";
 import type { Config } from "../lib/config.ts";
-import { Connection } from "../lib/connection.ts";
+import { type ChannelAccess, Connection } from "../lib/connection.ts";
 import type { Hub } from "../lib/hub/hub.ts";
+import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { Stats } from "../lib/stats.ts";
 import { HttpError } from "./http_error.ts";
+import { serverSecrets } from "./wsify.ts";
 
 export interface WsDeps {
   config: Config;
   hub: Hub;
   stats: Stats;
+  pubsub: PubSub;
 }
 
 /**
@@ -41,11 +44,19 @@ export function originAllowed(
   }
 }
 
-/** Handles the upgrade request. */
-export function upgradeToHub(c: Context, deps: WsDeps): Response {
+/**
+ * Handles the upgrade request; `connect` wraps the socket (a plain {@link Connection} unless a
+ * route such as `/_udp` needs other delivery rules).
+ */
+export function upgradeToHub(
+  c: Context,
+  deps: WsDeps,
+  connect: (socket: WebSocket, channels: ChannelAccess) => void = (socket, channels) =>
+    new Connection(socket, deps.hub, deps.config, deps.stats, channels),
+): Response {
   const { config, stats } = deps;
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw new HttpError(426, "upgrade_required", "GET /_ws needs a WebSocket upgrade");
+    throw new HttpError(426, "upgrade_required", `GET ${c.req.path} needs a WebSocket upgrade`);
   }
   if (!originAllowed(c.req.header("origin"), c.req.header("host"), config)) {
     throw new HttpError(403, "forbidden_origin", "this origin may not open sockets here");
@@ -53,9 +64,15 @@ export function upgradeToHub(c: Context, deps: WsDeps): Response {
   if (config.maxConnections && stats.connections >= config.maxConnections) {
     throw new HttpError(503, "limit_reached", "too many connections; try again later");
   }
+  const { pubsub } = deps;
+  // The authorizer identifies a /_ws client by its upgrade (read before upgrading:
+  // the request is gone after); kept only when there is one to ask.
+  const client = pubsub.authorizer.configured
+    ? describeUpgrade(c.req.raw, serverSecrets(config))
+    : undefined;
   const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
     idleTimeout: config.idleTimeoutS,
   });
-  new Connection(socket, deps.hub, config, stats);
+  connect(socket, { pubsub, client });
   return response;
 }

@@ -6,6 +6,9 @@
  * `options.WebSocket`). It matches responses to requests by `ref` and returns promises, emits
  * every other frame as an event named by its `type`, and reconnects with backoff: after a
  * reconnect it re-joins each instance as the same userId and resumes each instance it hosts.
+ * Pub/sub channels (docs/pubsub.md): `subscribe`, `unsubscribe`, `publish`, `publishBinary`;
+ * deliveries are `message` events ({channel, data, from?}) and `channel_binary` events ({channel,
+ * from, data}); subscriptions are renewed after a reconnect.
  *
  * @example
  * ```js
@@ -130,6 +133,8 @@ export class WSTunClient {
     this.hosted = new Map();
     /** Instances this client joined: uuid → how it joined. @type {Map<string, { userId: string, token?: string }>} */
     this.joined = new Map();
+    /** Channels this client subscribed to, renewed after a reconnect. @type {Set<string>} */
+    this.channels = new Set();
     this.nextRef = 1;
     this.attempt = 0;
     this.closedByUser = false;
@@ -315,6 +320,47 @@ export class WSTunClient {
     this.#sendRaw(encodeBinaryFrame(BinaryKind.InstanceData, uuid, options.to ?? "", bytes));
   }
 
+  /**
+   * Subscribes to a channel: its messages arrive as `message` events, binary ones as
+   * `channel_binary` events. Rejects with the server's code (`already_subscribed`,
+   * `invalid_channel`, `limit_reached`, `unauthorized`, …).
+   * @param {string} channel
+   * @returns {Promise<void>}
+   */
+  async subscribe(channel) {
+    await this.request({ type: "subscribe", channel });
+    this.channels.add(channel);
+  }
+
+  /**
+   * Leaves a channel; rejects with `not_subscribed` when this socket was not subscribed.
+   * @param {string} channel
+   * @returns {Promise<void>}
+   */
+  async unsubscribe(channel) {
+    this.channels.delete(channel);
+    await this.request({ type: "unsubscribe", channel });
+  }
+
+  /**
+   * Publishes any JSON value to a channel; resolves once the server accepted it.
+   * @param {string} channel
+   * @param {any} data
+   * @returns {Promise<void>}
+   */
+  async publish(channel, data) {
+    await this.request({ type: "publish", channel, data });
+  }
+
+  /**
+   * Publishes bytes to a channel (binary kind 0x02); refusals arrive as `error` events.
+   * @param {string} channel
+   * @param {Uint8Array | ArrayBuffer} bytes
+   */
+  publishBinary(channel, bytes) {
+    this.#sendRaw(encodeBinaryFrame(BinaryKind.ChannelData, channel, "", bytes));
+  }
+
   /** @param {string | Uint8Array<ArrayBuffer>} data */
   #sendRaw(data) {
     if (!this.socket || this.socket.readyState !== 1) {
@@ -336,7 +382,9 @@ export class WSTunClient {
   #receive(data) {
     if (typeof data !== "string") {
       const frame = decodeBinaryFrame(data);
-      if (frame) this.#emit("binary", { uuid: frame.id, ...frame });
+      if (frame?.kind === BinaryKind.ChannelData) {
+        this.#emit("channel_binary", { channel: frame.id, from: frame.from, data: frame.data });
+      } else if (frame) this.#emit("binary", { uuid: frame.id, ...frame });
       return;
     }
     let frame;
@@ -419,7 +467,16 @@ export class WSTunClient {
         ),
       );
     }
-    this.#emit("reconnect", { instances: await Promise.all(results) });
+    const channels = [...this.channels].map((channel) =>
+      this.request({ type: "subscribe", channel }).then(
+        () => ({ channel, ok: true }),
+        (err) => (this.channels.delete(channel), { channel, ok: false, error: err }),
+      )
+    );
+    this.#emit("reconnect", {
+      instances: await Promise.all(results),
+      channels: await Promise.all(channels),
+    });
   }
 }
 

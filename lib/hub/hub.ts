@@ -32,6 +32,7 @@ import type { ServiceCatalog } from "../service_catalog.ts";
 import type { Stats } from "../stats.ts";
 import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
+import { keyedInstanceId } from "./instance_key.ts";
 import { type Peer, Session } from "./peer.ts";
 import { routeBinary, routeData } from "./routing.ts";
 
@@ -232,8 +233,12 @@ export class Hub {
     if (max && (session.hosted?.size ?? 0) >= max) {
       throw new HubError(ErrorCode.LimitReached, `at most ${max} instances per connection`);
     }
+    const uuid = req.key === undefined ? ulid() : keyedInstanceId(req.service, req.key);
+    const existing = this.instances.get(uuid);
+    // The key proves ownership as the resume secret does: take the live instance over.
+    if (existing) return this.#reattach(session, existing);
     const instance = new Instance(
-      ulid(),
+      uuid,
       req.name,
       req.service,
       req.token || undefined,
@@ -383,6 +388,11 @@ export class Hub {
     if (!secretEquals(req.resume, instance.resume)) {
       throw new HubError(ErrorCode.Unauthorized, "wrong resume secret", { uuid: req.uuid });
     }
+    return this.#reattach(session, instance);
+  }
+
+  /** Makes `session` the host of `instance`, the previous host (if any) told it lost it. */
+  #reattach(session: Session, instance: Instance): Response {
     const previous = instance.host;
     if (previous !== session) {
       // The secret proves ownership: a host whose old socket is half-open takes over at once.

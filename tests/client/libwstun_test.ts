@@ -1,22 +1,7 @@
 import assert from "node:assert/strict";
 import { WSTunClient, WSTunError } from "../../static/libwstun.js";
 import { startServer } from "../_util/server.ts";
-
-/** Resolves with the next event of `type` on `client`. */
-// deno-lint-ignore no-explicit-any
-function nextEvent(client: WSTunClient, type: string, timeoutMs = 3000): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no ${type} event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = client.on(type, (frame: unknown) => {
-      clearTimeout(timer);
-      off();
-      resolve(frame);
-    });
-  });
-}
+import { nextEvent } from "../_util/client_events.ts";
 
 async function pair(server: { base: string }, token?: string) {
   const host = new WSTunClient({ url: server.base, token, minBackoffMs: 20 });

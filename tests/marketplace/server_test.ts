@@ -5,13 +5,7 @@
 import { assert, assertEquals } from "./assertions.ts";
 import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
 import { ADMIN_TOKEN, MarketplaceApp, MarketplaceServer } from "./marketplace_fixture.ts";
-
-const UPGRADE = {
-  upgrade: "websocket",
-  connection: "upgrade",
-  "sec-websocket-version": "13",
-  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-};
+import { UPGRADE_HEADERS } from "../_util/client_events.ts";
 
 Deno.test("admin close: DELETE /_api/instances/{uuid} closes a live instance for its host and members", async () => {
   const app = await MarketplaceApp.start();
@@ -73,12 +67,12 @@ Deno.test("origin: a WebSocket with Origin: null is accepted by default and refu
     const app = await MarketplaceApp.start({ config: { allowNullOrigin } });
     try {
       const response = await fetch(`${app.origin}/_ws`, {
-        headers: { ...UPGRADE, origin: "null" },
+        headers: { ...UPGRADE_HEADERS, origin: "null" },
       });
       assertEquals(response.status, status, `allowNullOrigin=${allowNullOrigin}`);
       await response.body?.cancel();
       const foreign = await fetch(`${app.origin}/_ws`, {
-        headers: { ...UPGRADE, origin: "https://evil.example" },
+        headers: { ...UPGRADE_HEADERS, origin: "https://evil.example" },
       });
       assertEquals(foreign.status, 403, "other origins stay refused");
       await foreign.body?.cancel();

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { startServer } from "../_util/server.ts";
 import { createRoom, TestSocket } from "../_util/test_socket.ts";
-
-const UPGRADE_HEADERS = {
-  upgrade: "websocket",
-  connection: "upgrade",
-  "sec-websocket-version": "13",
-  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-};
+import { UPGRADE_HEADERS } from "../_util/client_events.ts";
 
 Deno.test("open server: info page, services, health and instances answer without a token", async () => {
   await using server = await startServer();
@@ -18,7 +12,7 @@ Deno.test("open server: info page, services, health and instances answer without
   assert.match(page, /chat/);
   assert.deepEqual(await (await fetch(`${server.base}/_api/health`)).json(), { ok: true });
   const services = await (await fetch(`${server.base}/_api/services`)).json();
-  assert.deepEqual(services.map((s: { name: string }) => s.name), ["chat", "fileshare"]);
+  assert.deepEqual(services.map((s: { name: string }) => s.name), ["chat", "fileshare", "udp"]);
   assert.deepEqual(Object.keys(services[0]).sort(), [
     "builtin",
     "description",

@@ -1,0 +1,105 @@
+/**
+ * `deno task udp-connect <local listen port> <relay URL> <Server ID>`: lets a game client reach a
+ * UDP server exposed with `udp-expose`. Listens on 127.0.0.1:<port>; point the game there. Each
+ * local source (address and port) is tunnelled as its own client. See docs/udp.md.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { isLinkError } from "../lib/udp/relay_link.ts";
+import {
+  clock,
+  COMMON_OPTIONS,
+  CommonSchema,
+  ipAddress,
+  parseCommandLine,
+  port,
+  tokenFrom,
+  UsageError,
+  validate,
+} from "../lib/udp/tool_options.ts";
+import { type ConnectorEvent, UdpConnector } from "../lib/udp/udp_connector.ts";
+
+const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Server ID> [options]
+
+  --token <token>      the relay's server token (default: $WSTUN_TOKEN)
+  --listen <address>   local IP address to listen on (default 127.0.0.1)
+  --idle <duration>    forget a local source after this much silence (default 300s)
+  --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
+                       unsent bytes (default 1048576)
+  --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
+  --report <duration>  print the counters this often, 0 = never (default 30s)
+
+Runs under deno with --unstable-net (Deno's UDP API); the task passes it.`;
+
+const Schema = CommonSchema.extend({
+  positionals: z.tuple([port(0), z.string().min(1), z.string().min(1)], {
+    error: "needs <local listen port> <relay URL> <Server ID>",
+  }),
+  listen: ipAddress,
+});
+
+function describe(event: ConnectorEvent): string {
+  switch (event.type) {
+    case "ready":
+      return `connected as ${event.userId}; listening on port ${event.listenPort}`;
+    case "source_new":
+      return `local source ${event.source} → flow ${event.flow}`;
+    case "source_idle":
+      return `local source ${event.source} idle; forgotten`;
+    case "relay_lost":
+      return `lost the server (${event.reason}); retrying in ${event.retryInMs} ms`;
+    case "host_away":
+      return "the exposer is reconnecting; datagrams are dropped (and counted) meanwhile";
+    case "host_back":
+      return "the exposer is back";
+    default:
+      return event satisfies never;
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, {
+    ...COMMON_OPTIONS,
+    listen: { type: "string", default: "127.0.0.1" },
+  });
+  if (values.help) return console.log(USAGE), 0;
+  const o = validate(Schema, { ...values, positionals });
+  const [listenPort, relayUrl, serverId] = o.positionals;
+  const connector = new UdpConnector({
+    relayUrl,
+    token: tokenFrom(o.token),
+    serverId,
+    listenPort,
+    listenHost: o.listen,
+    idleMs: o.idle,
+    maxBufferedBytes: o["max-buffered"],
+    maxDatagramBytes: o["max-datagram"],
+    onEvent: (event) => console.log(`${clock()} ${describe(event)}`),
+  });
+  const started = await connector.start();
+  if (isLinkError(started)) {
+    console.error(`udp-connect: ${started.message}`);
+    return 1;
+  }
+  const report = o.report
+    ? setInterval(() => console.log(`${clock()} ${connector.counters.summary()}`), o.report)
+    : undefined;
+  const done = Promise.withResolvers<void>();
+  Deno.addSignalListener("SIGINT", () => done.resolve());
+  await done.promise;
+  clearInterval(report);
+  await connector.stop();
+  console.log(`${clock()} stopped; ${connector.counters.summary()}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`udp-connect: ${err.message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * One WebSocket from a tunnel tool to the relay's `/_udp` route: JSON requests answered by `ref`,
+ * server notifications and binary frames handed to callbacks, and a binary send that refuses
+ * (and lets the caller count) a datagram when the socket's unsent backlog is over a bound, so a
+ * slow relay costs datagrams, never unbounded memory.
+ *
+ * Failures are values ({@link LinkError}) with a code and a message a person can act on; when the
+ * upgrade is refused, the link asks the relay over plain HTTP why (401 wrong token, 404 no relay
+ * there) instead of reporting a bare "WebSocket error".
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-explicit-any
+export type ServerMessage = Record<string, any>;
+
+/** Why a link could not be opened or a request failed. */
+export interface LinkError {
+  code:
+    | "unauthorized"
+    | "not_found"
+    | "unreachable"
+    | "closed"
+    | "timeout"
+    | "bad_url"
+    | string;
+  message: string;
+}
+
+export interface RelayLinkOptions {
+  /** Relay address: ws(s):// or http(s)://; an empty path means `/_udp`. */
+  url: string;
+  /** The relay's server token (WSTUN_TOKEN), sent as a Bearer header, never in the URL. */
+  token?: string;
+  /** Unsent bytes above which {@link RelayLink.sendBinary} refuses a frame. */
+  maxBufferedBytes: number;
+  /** How long a request waits for its answer. */
+  requestTimeoutMs?: number;
+}
+
+/** Normalises a relay address to the WebSocket URL of its `/_udp` route. */
+export function relaySocketUrl(address: string): URL | LinkError {
+  let url: URL;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(address) ? address : `ws://${address}`);
+  } catch {
+    return { code: "bad_url", message: `relay address ${address} is not a URL` };
+  }
+  const schemes: Record<string, string> = {
+    "http:": "ws:",
+    "https:": "wss:",
+    "ws:": "ws:",
+    "wss:": "wss:",
+  };
+  const scheme = schemes[url.protocol];
+  if (!scheme) return { code: "bad_url", message: `relay address must be ws(s):// or http(s)://` };
+  url.protocol = scheme;
+  if (url.pathname === "/" || url.pathname === "") url.pathname = "/_udp";
+  return url;
+}
+
+export class RelayLink {
+  /** Server frames that do not answer a request (notifications, errors for data). */
+  onMessage: (msg: ServerMessage) => void = () => {};
+  onBinary: (bytes: Uint8Array) => void = () => {};
+  /** Resolves once, when the socket has closed for whatever reason. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #pending = new Map<number, (msg: ServerMessage | LinkError) => void>();
+  #nextRef = 1;
+
+  private constructor(readonly socket: WebSocket, readonly options: RelayLinkOptions) {
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (e) => {
+      if (typeof e.data === "string") this.#text(e.data);
+      else this.onBinary(new Uint8Array(e.data));
+    };
+    this.closed = new Promise((resolve) => {
+      socket.onclose = (e) => {
+        for (const answer of this.#pending.values()) {
+          answer({ code: "closed", message: `relay closed the socket (${e.code} ${e.reason})` });
+        }
+        this.#pending.clear();
+        resolve({ code: e.code, reason: e.reason });
+      };
+    });
+  }
+
+  /** Opens a link, or explains why the relay would not have one. */
+  static open(options: RelayLinkOptions): Promise<RelayLink | LinkError> {
+    const url = relaySocketUrl(options.url);
+    if (!(url instanceof URL)) return Promise.resolve(url);
+    const headers: Record<string, string> = {};
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    // Deno's WebSocket takes headers (browsers' would not; these tools never run there), so the
+    // token travels in a header and never in a URL that proxies might log. The project's "dom"
+    // lib hides Deno's `WebSocketOptions` overload, hence the cast.
+    const socket = new WebSocket(url, { headers } as unknown as string[]);
+    const link = new RelayLink(socket, options);
+    return new Promise((resolve) => {
+      socket.onopen = () => resolve(link);
+      socket.onerror = () => {
+        socket.onerror = null;
+        diagnose(url, headers).then(resolve);
+      };
+    });
+  }
+
+  /** Sends a control request and waits for the frame carrying its `ref`. */
+  request(frame: ServerMessage): Promise<ServerMessage | LinkError> {
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      return Promise.resolve({ code: "closed", message: "not connected to the relay" });
+    }
+    const ref = this.#nextRef++;
+    const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(ref);
+        resolve({ code: "timeout", message: `the relay did not answer ${frame.type} in time` });
+      }, timeoutMs);
+      this.#pending.set(ref, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.socket.send(JSON.stringify({ ...frame, ref }));
+    });
+  }
+
+  /** Sends one frame unless the backlog is over the bound; false means dropped (count it). */
+  sendBinary(bytes: Uint8Array<ArrayBuffer>): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    if (this.socket.bufferedAmount > this.options.maxBufferedBytes) return false;
+    this.socket.send(bytes);
+    return true;
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Unsent bytes queued on the socket. */
+  get buffered(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState < WebSocket.CLOSING) this.socket.close(1000, "bye");
+    await this.closed;
+  }
+
+  #text(text: string): void {
+    let msg: ServerMessage;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const answer = typeof msg.ref === "number" ? this.#pending.get(msg.ref) : undefined;
+    if (!answer) return this.onMessage(msg);
+    this.#pending.delete(msg.ref);
+    answer(msg);
+  }
+}
+
+/** Asks the relay over HTTP why the upgrade failed, so the user sees a cause, not "error". */
+async function diagnose(url: URL, headers: Record<string, string>): Promise<LinkError> {
+  const http = new URL(url);
+  http.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  let response: Response;
+  try {
+    response = await fetch(http, { headers, signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    return { code: "unreachable", message: `cannot reach the relay at ${http.origin}: ${err}` };
+  }
+  const body = await response.text();
+  if (response.status === 401) {
+    return {
+      code: "unauthorized",
+      message:
+        `the relay refused the server token (401): pass the relay's WSTUN_TOKEN with --token`,
+    };
+  }
+  if (response.status === 404) {
+    return { code: "not_found", message: `no UDP relay at ${http} (404): is this a WSTun server?` };
+  }
+  return {
+    code: "unreachable",
+    message: `the relay refused the WebSocket (${response.status}): ${body.slice(0, 200)}`,
+  };
+}
+
+/** Whether a value is a {@link LinkError} rather than a server frame or link. */
+export function isLinkError(value: unknown): value is LinkError {
+  return typeof value === "object" && value !== null && "code" in value && "message" in value &&
+    !("type" in value);
+}

@@ -1,0 +1,310 @@
+/**
+ * The connector: listens on a local UDP port for the game client(s) and tunnels their datagrams
+ * to one exposer through the relay, as a member of the exposer's `udp` instance.
+ *
+ * Guarantees: each local source (address and port) gets its own flow number, so the exposer gives
+ * each its own socket and replies reach the source they answer; datagrams are never truncated and
+ * every one not forwarded is counted; a source silent for `idleMs` is forgotten (its next datagram
+ * starts a new flow, as a new client). When the relay connection drops or the exposer goes away,
+ * it rejoins with backoff; the first join's refusal (unknown Server ID, wrong secret, wrong token)
+ * is final and returned with a message that names the cause.
+ *
+ * @module
+ */
+import dgram from "node:dgram";
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
+import {
+  decodeTunnelFrame,
+  encodeDatagram,
+  type FramePrefix,
+  framePrefix,
+  MAX_DATAGRAM_BYTES,
+  UdpOp,
+} from "./datagram_frame.ts";
+import { OrderedSender } from "./ordered_sender.ts";
+import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
+import { parseServerId, type ServerId } from "./server_id.ts";
+import { socketType } from "./socket_type.ts";
+import { TunnelCounters } from "./tunnel_counters.ts";
+
+export interface ConnectorOptions {
+  relayUrl: string;
+  token?: string;
+  serverId: string;
+  listenPort: number;
+  listenHost: string;
+  /** A local source silent this long is forgotten. */
+  idleMs: number;
+  maxBufferedBytes: number;
+  maxDatagramBytes?: number;
+  backoff?: BackoffOptions;
+  onEvent?: (event: ConnectorEvent) => void;
+}
+
+export type ConnectorEvent =
+  | { type: "ready"; userId: string; listenPort: number }
+  | { type: "source_new"; source: string; flow: number }
+  | { type: "source_idle"; source: string; flow: number }
+  | { type: "relay_lost"; reason: string; retryInMs: number }
+  | { type: "host_away" }
+  | { type: "host_back" };
+
+interface Source {
+  readonly address: string;
+  readonly port: number;
+  readonly flow: number;
+  lastActive: number;
+}
+
+export class UdpConnector {
+  readonly counters = new TunnelCounters();
+  readonly #options: ConnectorOptions;
+  readonly #maxDatagram: number;
+  readonly #bySource = new Map<string, Source>();
+  readonly #byFlow = new Map<number, Source>();
+  #id: ServerId | null = null;
+  #socket: dgram.Socket | null = null;
+  #sender: OrderedSender | null = null;
+  #link: RelayLink | null = null;
+  #prefix: FramePrefix | null = null;
+  /** Whether datagrams can reach the exposer now (joined and the host present). */
+  #flowing = false;
+  #nextFlow = 1;
+  #stopped = false;
+  #sweep: ReturnType<typeof setInterval> | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #rejoined: Promise<void> = Promise.resolve();
+
+  constructor(options: ConnectorOptions) {
+    this.#options = options;
+    this.#maxDatagram = Math.min(
+      options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES,
+      MAX_DATAGRAM_BYTES,
+    );
+  }
+
+  /** The bound local port (useful with port 0). */
+  get listenPort(): number {
+    return (this.#socket?.address() as { port: number } | undefined)?.port ?? 0;
+  }
+
+  /** Whether datagrams currently flow to the exposer. */
+  get flowing(): boolean {
+    return this.#flowing;
+  }
+
+  /** Binds the local port and joins; any failure here is final and explained. */
+  async start(): Promise<{ userId: string; listenPort: number } | LinkError> {
+    const id = parseServerId(this.#options.serverId);
+    if (typeof id === "string") return { code: "bad_server_id", message: id };
+    this.#id = id;
+    this.#prefix = framePrefix(id.uuid, "");
+    const bound = await this.#listen();
+    if (isLinkError(bound)) return bound;
+    const joined = await this.#connect();
+    if (isLinkError(joined)) {
+      await this.#closeSocket();
+      return joined;
+    }
+    const sweepEvery = Math.max(20, Math.min(1000, Math.floor(this.#options.idleMs / 4)));
+    this.#sweep = setInterval(() => this.#forgetIdle(), sweepEvery);
+    return { userId: joined, listenPort: this.listenPort };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#flowing = false;
+    clearInterval(this.#sweep);
+    clearTimeout(this.#retry);
+    await this.#link?.close();
+    await this.#rejoined;
+    await this.#closeSocket();
+  }
+
+  /** Drops the relay link as a network failure would (for tests). */
+  async dropLink(): Promise<void> {
+    await this.#link?.close();
+  }
+
+  #listen(): Promise<true | LinkError> {
+    const socket = dgram.createSocket(socketType(this.#options.listenHost));
+    return new Promise((resolve) => {
+      socket.once("error", (err) => {
+        socket.close();
+        resolve({
+          code: "listen_failed",
+          message: `cannot listen on ${this.#options.listenHost}:${this.#options.listenPort}: ` +
+            err.message,
+        });
+      });
+      socket.bind({ port: this.#options.listenPort, address: this.#options.listenHost }, () => {
+        socket.removeAllListeners("error");
+        // A send error (say ICMP port unreachable towards a vanished source) must not kill it.
+        socket.on("error", () => {});
+        socket.on("message", (data, from) => this.#fromLocal(data, from));
+        this.#socket = socket;
+        this.#sender = new OrderedSender(socket);
+        resolve(true);
+      });
+    });
+  }
+
+  #closeSocket(): Promise<void> {
+    const socket = this.#socket;
+    this.#socket = null;
+    this.#sender?.close();
+    this.#sender = null;
+    if (!socket) return Promise.resolve();
+    return new Promise((resolve) => socket.close(() => resolve()));
+  }
+
+  async #connect(): Promise<string | LinkError> {
+    const link = await RelayLink.open({
+      url: this.#options.relayUrl,
+      token: this.#options.token,
+      maxBufferedBytes: this.#options.maxBufferedBytes,
+    });
+    if (isLinkError(link)) return link;
+    link.onMessage = (msg) => this.#onMessage(msg);
+    link.onBinary = (bytes) => this.#onBinary(bytes);
+    const id = this.#id!;
+    const ack = await link.request({ type: "join_instance", uuid: id.uuid, token: id.secret });
+    if (isLinkError(ack)) {
+      await link.close();
+      return ack;
+    }
+    if (ack.success !== true || this.#stopped) {
+      await link.close();
+      return this.#stopped ? { code: "closed", message: "stopped" } : joinRefusal(ack);
+    }
+    this.#link = link;
+    this.#flowing = true;
+    link.closed.then(({ code, reason }) => this.#lost(link, `relay closed (${code} ${reason})`));
+    this.#options.onEvent?.({ type: "ready", userId: ack.userId, listenPort: this.listenPort });
+    return ack.userId;
+  }
+
+  /** The link is gone or useless (exposer gone): rejoin with backoff until stopped. */
+  #lost(link: RelayLink, reason: string): void {
+    if (this.#link !== link) return;
+    this.#link = null;
+    this.#flowing = false;
+    if (this.#stopped) return;
+    link.close();
+    this.#rejoined = this.#rejoin(reason);
+  }
+
+  async #rejoin(reason: string): Promise<void> {
+    for (let attempt = 0; !this.#stopped; attempt++) {
+      const delay = backoffDelay(attempt, this.#options.backoff ?? DEFAULT_BACKOFF);
+      this.#options.onEvent?.({ type: "relay_lost", reason, retryInMs: delay });
+      await new Promise<void>((resolve) => this.#retry = setTimeout(resolve, delay));
+      if (this.#stopped) return;
+      const result = await this.#connect();
+      if (!isLinkError(result)) return;
+      reason = result.message;
+    }
+  }
+
+  #onMessage(msg: ServerMessage): void {
+    switch (msg.type) {
+      case "host_away":
+        this.#flowing = false;
+        return this.#options.onEvent?.({ type: "host_away" });
+      case "host_back":
+        this.#flowing = true;
+        return this.#options.onEvent?.({ type: "host_back" });
+      case "instance_closed":
+      case "kicked":
+        // The exposer is gone (or sent us away); it may come back under the same ID.
+        if (this.#link) this.#lost(this.#link, `exposer gone (${msg.reason || msg.type})`);
+        return;
+      case "error":
+        this.counters.refusedByRelay++;
+        return;
+    }
+  }
+
+  #fromLocal(data: Uint8Array, from: dgram.RemoteInfo): void {
+    this.counters.fromLocal++;
+    if (data.length > this.#maxDatagram) {
+      this.counters.oversize++;
+      return;
+    }
+    const source = this.#source(from);
+    source.lastActive = Date.now();
+    const link = this.#link;
+    if (!link || !this.#flowing) {
+      this.counters.droppedOffline++;
+      return;
+    }
+    if (!link.sendBinary(encodeDatagram(this.#prefix!, source.flow, data))) {
+      this.counters.droppedBackpressure++;
+      return;
+    }
+    this.counters.toRelay++;
+    this.counters.toRelayBytes += data.length;
+  }
+
+  #source(from: dgram.RemoteInfo): Source {
+    const key = `${from.address}:${from.port}`;
+    const known = this.#bySource.get(key);
+    if (known) return known;
+    const flow = this.#nextFlow;
+    this.#nextFlow = this.#nextFlow >= 0xffff_ffff ? 1 : this.#nextFlow + 1;
+    const source: Source = { address: from.address, port: from.port, flow, lastActive: 0 };
+    this.#bySource.set(key, source);
+    this.#byFlow.set(flow, source);
+    this.#options.onEvent?.({ type: "source_new", source: key, flow });
+    return source;
+  }
+
+  #onBinary(bytes: Uint8Array): void {
+    const frame = decodeTunnelFrame(bytes);
+    if (typeof frame === "string" || frame.op !== UdpOp.Datagram || frame.uuid !== this.#id?.uuid) {
+      this.counters.unroutable++;
+      return;
+    }
+    const source = this.#byFlow.get(frame.flow);
+    if (!source || !this.#sender) {
+      this.counters.unroutable++;
+      return;
+    }
+    if (frame.datagram.length > this.#maxDatagram) {
+      this.counters.oversize++;
+      return;
+    }
+    source.lastActive = Date.now();
+    if (!this.#sender.send(frame.datagram, source.port, source.address)) {
+      this.counters.droppedBackpressure++;
+      return;
+    }
+    this.counters.fromRelay++;
+    this.counters.fromRelayBytes += frame.datagram.length;
+  }
+
+  #forgetIdle(): void {
+    const before = Date.now() - this.#options.idleMs;
+    for (const [key, source] of this.#bySource) {
+      if (source.lastActive >= before) continue;
+      this.#bySource.delete(key);
+      this.#byFlow.delete(source.flow);
+      this.#options.onEvent?.({ type: "source_idle", source: key, flow: source.flow });
+    }
+  }
+}
+
+/** Turns a failed join into a message naming what to fix. */
+function joinRefusal(ack: ServerMessage): LinkError {
+  const messages: Record<string, string> = {
+    unknown_instance: "no UDP server with this Server ID on the relay (check the ID, or the " +
+      "exposer is not running)",
+    unauthorized: "the Server ID's secret part is wrong (copy the whole ID printed by udp-expose)",
+    host_away: "the exposer is reconnecting; try again in a few seconds",
+    limit_reached: `the relay refused: ${ack.message}`,
+  };
+  return {
+    code: ack.error ?? "refused",
+    message: messages[ack.error] ?? `the relay refused the join: ${ack.message}`,
+  };
+}

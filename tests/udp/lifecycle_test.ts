@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { startServer } from "../_util/server.ts";
+import type { ExposerEvent } from "../../lib/udp/udp_exposer.ts";
+import type { ConnectorEvent } from "../../lib/udp/udp_connector.ts";
+import { EchoServer, GameClient, startConnector, startExposer, waitFor } from "./udp_fixture.ts";
+
+const hello = (n: number) => new TextEncoder().encode(`hello ${n}`);
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+Deno.test("udp: the exposer reconnects within the host grace and keeps its Server ID and client ports", async () => {
+  await using server = await startServer({ hostGraceMs: 5000 });
+  const echo = await EchoServer.start();
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, { onEvent: (e) => events.push(e) });
+  const seen: ConnectorEvent[] = [];
+  const connector = await startConnector(server.base, tunnel.serverId, {
+    onEvent: (e) => seen.push(e),
+  });
+  const client = await GameClient.open(connector.listenPort);
+  assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
+
+  await tunnel.exposer.dropLink();
+  await waitFor("resumed", () => events.some((e) => e.type === "ready" && e.resumed));
+  await waitFor("host back", () => seen.some((e) => e.type === "host_back"));
+  assert.equal(tunnel.exposer.serverId, tunnel.serverId);
+  assert.equal(text(await client.roundTrip(hello(2))), "hello 2");
+  assert.equal(echo.sourcePorts.size, 1, "the same client socket carried both datagrams");
+
+  await client.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: with --id the Server ID survives the relay forgetting the instance, and connectors resume", async () => {
+  await using server = await startServer({ hostGraceMs: 0 });
+  const echo = await EchoServer.start();
+  const key = "correct horse battery staple";
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, {
+    key,
+    onEvent: (e) => events.push(e),
+  });
+  const seen: ConnectorEvent[] = [];
+  const connector = await startConnector(server.base, tunnel.serverId, {
+    onEvent: (e) => seen.push(e),
+  });
+  const client = await GameClient.open(connector.listenPort);
+  assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
+
+  await tunnel.exposer.dropLink();
+  // Grace 0: the relay closes the instance at once; the connector is told and rejoins later.
+  await waitFor("connector rejoined", () => seen.filter((e) => e.type === "ready").length === 2);
+  assert.ok(
+    seen.some((e) => e.type === "relay_lost" && /exposer gone \(host_left\)/.test(e.reason)),
+  );
+  assert.deepEqual(
+    events.filter((e) => e.type === "ready").map((e) => e.type === "ready" && e.changed),
+    [false, false],
+  );
+  assert.equal(tunnel.exposer.serverId, tunnel.serverId);
+  assert.equal(text(await client.roundTrip(hello(2))), "hello 2");
+
+  // A second exposer with the same key gets the same ID and takes it over from the first.
+  const again = await startExposer(server.base, echo.port, { key, minLocalPort: 41_000 });
+  assert.equal(again.serverId, tunnel.serverId);
+  await waitFor("first exposer told", () => events.some((e) => e.type === "taken_over"));
+
+  await client.close();
+  await connector.stop();
+  await again.close();
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: unknown Server ID, wrong secret and wrong server token are refused with clear errors", async () => {
+  await using server = await startServer({ token: "right-token" });
+  const echo = await EchoServer.start();
+  const tunnel = await startExposer(server.base, echo.port, { token: "right-token" });
+  const [uuid, secret] = tunnel.serverId.split(".");
+
+  await assert.rejects(
+    startConnector(server.base, `01ARZ3NDEKTSV4RRFFQ69G5FAV.${secret}`, { token: "right-token" }),
+    /no UDP server with this Server ID/,
+  );
+  await assert.rejects(
+    startConnector(server.base, `${uuid}.AAAAAAAAAAAAAAAAAAAAAA`, { token: "right-token" }),
+    /secret part is wrong/,
+  );
+  await assert.rejects(startConnector(server.base, "not-an-id"), /looks like <uuid>.<secret>/);
+  await assert.rejects(
+    startConnector(server.base, tunnel.serverId, { token: "wrong" }),
+    /refused the server token \(401\)/,
+  );
+  await assert.rejects(
+    startExposer(server.base, echo.port, { token: "wrong" }),
+    /refused the server token \(401\)/,
+  );
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: a client's socket is closed after the idle time and reported as departed", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, {
+    idleMs: 150,
+    onEvent: (e) => events.push(e),
+  });
+  const connector = await startConnector(server.base, tunnel.serverId, { idleMs: 150 });
+  const client = await GameClient.open(connector.listenPort);
+  assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
+  const [port] = echo.sourcePorts;
+  assert.deepEqual(tunnel.exposer.clients().map((c) => c.localPort), [port]);
+
+  await waitFor("departure", () => events.some((e) => e.type === "departure"), 2000);
+  const departure = events.find((e) => e.type === "departure");
+  assert.ok(departure?.type === "departure");
+  assert.deepEqual(
+    [departure.localPort, departure.reason, departure.sent, departure.received],
+    [port, "idle", 1, 1],
+  );
+  assert.deepEqual(tunnel.exposer.clients(), []);
+  // The next datagram is a new client with a fresh socket.
+  assert.equal(text(await client.roundTrip(hello(2))), "hello 2");
+  assert.equal(events.filter((e) => e.type === "arrival").length, 2);
+
+  await client.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: an oversize datagram is counted on either side and never truncated", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const tunnel = await startExposer(server.base, echo.port, { maxDatagramBytes: 2000 });
+  const connector = await startConnector(server.base, tunnel.serverId, { maxDatagramBytes: 1000 });
+  const client = await GameClient.open(connector.listenPort);
+
+  client.send(new Uint8Array(1500)); // over the connector's limit
+  assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
+  assert.equal(connector.counters.oversize, 1);
+  assert.equal(echo.received, 1);
+
+  const wide = await startConnector(server.base, tunnel.serverId);
+  const other = await GameClient.open(wide.listenPort);
+  other.send(new Uint8Array(3000)); // passes this connector, over the exposer's limit
+  assert.equal(text(await other.roundTrip(hello(2))), "hello 2");
+  assert.equal(tunnel.exposer.counters.oversize, 1);
+  assert.equal(echo.received, 2);
+
+  await other.close();
+  await wide.stop();
+  await client.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: a flood beyond the connector's bound is dropped and counted, memory stays bounded", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const tunnel = await startExposer(server.base, echo.port);
+  const bound = 64 * 1024;
+  const connector = await startConnector(server.base, tunnel.serverId, { maxBufferedBytes: bound });
+  const client = await GameClient.open(connector.listenPort);
+  const big = new Uint8Array(60_000);
+  // Bursts of 1.8 MB at once: the kernel may drop some on loopback, but every datagram the
+  // connector reads it must either forward or count as dropped.
+  for (let burst = 0; burst < 20 && connector.counters.droppedBackpressure === 0; burst++) {
+    for (let i = 0; i < 30; i++) client.send(big);
+    await waitFor("burst read", () => connector.counters.fromLocal >= 1, 2000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const c = connector.counters;
+  assert.ok(c.droppedBackpressure > 0, `expected drops, got ${c.summary()}`);
+  assert.equal(c.fromLocal, c.toRelay + c.droppedBackpressure);
+
+  await client.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: a client socket takes the first free port at or above the minimum, skipping busy ones, and hears only the user server", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  // Occupy a port and ask the exposer to start there.
+  const busy = await GameClient.open(1);
+  const min = busy.socket.address().port;
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, {
+    minLocalPort: min,
+    onEvent: (e) => events.push(e),
+  });
+  const connector = await startConnector(server.base, tunnel.serverId);
+  const client = await GameClient.open(connector.listenPort);
+  assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
+  const [port] = echo.sourcePorts;
+  assert.ok(port > min, `expected a port above the busy ${min}, got ${port}`);
+  assert.ok(events.some((e) => e.type === "arrival" && e.localPort === port));
+  // Only the user server may speak on a client's socket: a stranger is counted, not forwarded.
+  busy.socket.send(hello(9), port, "127.0.0.1");
+  await waitFor("foreign counted", () => tunnel.exposer.counters.foreign === 1);
+  assert.equal(tunnel.exposer.counters.toRelay, 1);
+
+  await client.close();
+  await busy.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: when the relay closes the tunnel (admin), the exposer is told and stops", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, { onEvent: (e) => events.push(e) });
+  const uuid = tunnel.serverId.split(".")[0];
+  assert.equal(server.hub.closeInstanceByUuid(uuid, "closed"), true);
+  await waitFor("closed event", () => events.some((e) => e.type === "closed_by_relay"));
+  assert.deepEqual(events.at(-1), { type: "closed_by_relay", reason: "closed" });
+  await tunnel.close();
+  await echo.close();
+});
