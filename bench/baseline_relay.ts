@@ -9,7 +9,10 @@
  * - any other JSON type is data: parse once, look up the instance, append `from` to the original
  *   text, deliver to the host (from a member) or to every member (from the host), or to `to`;
  * - a binary frame (kind 0x01 | idLen | peerLen | uuid | peer | payload) goes to the named member
- *   (or host / every member when peer is empty) with peer rewritten to the sender.
+ *   (or host / every member when peer is empty) with peer rewritten to the sender;
+ * - pub/sub on `/_ws`: `subscribe` (answered `ok` when it has a `ref`), `publish` → a `message`
+ *   frame {channel, data, from} to every subscriber; on `/ws`, wsify's `join` and `broadcast`
+ *   commands, subscribers getting the content's JSON alone.
  *
  * Its throughput is Deno's ceiling for this work; bench/run.ts reports WSTun as a ratio of it.
  *
@@ -28,10 +31,15 @@ interface Instance {
   members: Map<string, WebSocket>;
 }
 
-/** One connection: the instances it belongs to and its userId in each. */
+/** One connection: the instances it belongs to and its userId in each, and its channels. */
 interface Client {
   socket: WebSocket;
   roles: Map<string, string>;
+  channels: Set<string>;
+  /** Publisher id carried in `message` frames, made on first publish. */
+  id?: string;
+  /** Speaks wsify's commands (`/ws`) instead of protocol v1. */
+  wsify: boolean;
 }
 
 interface Frame {
@@ -42,11 +50,16 @@ interface Frame {
   service?: string;
   ref?: string | number;
   to?: string | string[];
+  channel?: string;
+  data?: unknown;
+  command?: string;
+  args?: { channel?: string; content?: unknown };
 }
 
 /** Creates the relay's state and returns the request handler for Deno.serve. */
 export function createBaselineRelay(): (req: Request) => Response {
   const instances = new Map<string, Instance>();
+  const channels = new Map<string, Set<WebSocket>>();
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 
@@ -135,7 +148,42 @@ export function createBaselineRelay(): (req: Request) => Response {
     else instance.host.send(out);
   };
 
+  const subscribe = (client: Client, channel: string) => {
+    let subscribers = channels.get(channel);
+    if (!subscribers) channels.set(channel, subscribers = new Set());
+    subscribers.add(client.socket);
+    client.channels.add(channel);
+  };
+
+  const deliver = (channel: string, text: string) => {
+    for (const socket of channels.get(channel) ?? []) socket.send(text);
+  };
+
+  const nativeChannels = (client: Client, frame: Frame) => {
+    const channel = frame.channel ?? "";
+    if (frame.type === "subscribe") subscribe(client, channel);
+    else {
+      client.id ??= crypto.randomUUID();
+      const message = { type: "message", channel, data: frame.data, from: client.id };
+      deliver(channel, JSON.stringify(message));
+    }
+    if (frame.ref !== undefined) client.socket.send(JSON.stringify({ type: "ok", ref: frame.ref }));
+  };
+
+  const wsifyCommand = (client: Client, frame: Frame) => {
+    const channel = frame.args?.channel?.trim() ?? "";
+    if (frame.command === "join") subscribe(client, channel);
+    else if (frame.command === "leave") {
+      channels.get(channel)?.delete(client.socket);
+      client.channels.delete(channel);
+    } else if (frame.command === "broadcast") {
+      deliver(channel, JSON.stringify(frame.args?.content ?? null));
+    }
+  };
+
   const leave = (client: Client) => {
+    for (const channel of client.channels) channels.get(channel)?.delete(client.socket);
+    client.channels.clear();
     for (const [uuid, userId] of client.roles) {
       const instance = instances.get(uuid);
       if (!instance) continue;
@@ -153,8 +201,10 @@ export function createBaselineRelay(): (req: Request) => Response {
     } catch {
       return; // the baseline answers nothing to bad JSON: the benchmark never sends it
     }
-    if (frame.type === "create_instance") create(client, frame);
+    if (client.wsify) wsifyCommand(client, frame);
+    else if (frame.type === "create_instance") create(client, frame);
     else if (frame.type === "join_instance") join(client, frame);
+    else if (frame.type === "subscribe" || frame.type === "publish") nativeChannels(client, frame);
     else relayText(client, frame, data);
   };
 
@@ -164,7 +214,8 @@ export function createBaselineRelay(): (req: Request) => Response {
     }
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.binaryType = "arraybuffer";
-    const client: Client = { socket, roles: new Map() };
+    const wsify = new URL(req.url).pathname === "/ws";
+    const client: Client = { socket, roles: new Map(), channels: new Set(), wsify };
     socket.onmessage = (e) => onMessage(client, e.data);
     socket.onclose = () => leave(client);
     socket.onerror = () => leave(client);

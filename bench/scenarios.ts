@@ -136,6 +136,28 @@ function fanout(members: number, rate: number): Scenario {
   };
 }
 
+const NO_CHANNELS = "the comparison relays implement instances only";
+
+function pubsub(via: "native" | "wsify", subscribers: number, rate: number): Scenario {
+  const where = via === "native" ? "/_ws subscribe/publish" : "wsify's join/broadcast on /ws";
+  return {
+    ...fanout(subscribers, rate),
+    name: via === "native" ? "pubsub" : "pubsub-wsify",
+    what:
+      `one publisher, ${subscribers} subscribers of one channel via ${where}, ${rate} publishes/s`,
+    load: (mode) => ({
+      scenario: "pubsub",
+      via,
+      members: subscribers,
+      rate,
+      drainMs: 2000,
+      ...windowFor(mode),
+    }),
+    targets: [],
+    unsupported: { "node-ws": NO_CHANNELS, socketio: NO_CHANNELS },
+  };
+}
+
 const binary: Scenario = {
   name: "binary",
   what: "4 instances; member m1 sends 1,000,000-byte chunks to m2 (binary header), window of 4",
@@ -214,6 +236,8 @@ export const SCENARIOS: Scenario[] = [
   binary,
   idle,
   connect,
+  pubsub("native", 1000, 40),
+  pubsub("wsify", 1000, 40),
 ];
 
 function configHas(root: string, name: string): boolean {
@@ -239,24 +263,7 @@ export const STUBS: StubScenario[] = [
     what: "host and member on different isolates vs the same isolate",
     needs: () => "needs the broadcast_channel bridge and a way to place sockets (issue 5)",
   },
-  {
-    name: "pubsub",
-    what: "1 publisher, 1000 subscribers on one channel, via /_ws and wsify-compatible /ws",
-    needs: (root) =>
-      configHas(root, "WSTUN_PUBSUB") || exists(`${root}/lib/pubsub`)
-        ? "needs this scenario written against the pub/sub channels now on main"
-        : "needs pub/sub channels (issue 7)",
-  },
 ];
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The load-generator check: relay against the baseline with one and with two load processes. */
 export const LOAD_CHECK = "loadcheck";

@@ -27,6 +27,8 @@ const WSTUN_UNLIMITED = {
   WSTUN_MAX_INSTANCES: "0",
   WSTUN_MAX_CONNECTIONS: "0",
   WSTUN_MAX_JOINS: "0",
+  WSTUN_MAX_CHANNELS: "0",
+  WSTUN_MAX_PUBLISHES_PER_SEC: "0",
 };
 
 function exists(path: string): boolean {

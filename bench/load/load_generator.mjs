@@ -208,7 +208,71 @@ async function fanout(cfg, ctx) {
     await joinInstance(member, uuid, `m${i}`);
     members.push(member);
   });
-  const peers = [host, ...members];
+  return await paced(cfg, ctx, {
+    sender: host,
+    receivers: members,
+    frame: (ts, seq) => `{"type":"msg","uuid":"${uuid}","ts":${ts},"seq":${seq}}`,
+    prefix: MSG_PREFIX,
+  });
+}
+
+const CHANNEL = "bench";
+
+/**
+ * pubsub: one publisher, `members` subscribers of one channel, `rate` publishes per second, either
+ * through /_ws's native channel requests or through wsify's commands on /ws.
+ */
+async function pubsub(cfg, ctx) {
+  const wsify = cfg.via === "wsify";
+  const subscribers = [];
+  await inBatches(0, cfg.members, 50, async () => {
+    const peer = await ctx.connect();
+    if (wsify) peer.send(JSON.stringify({ command: "join", args: { channel: CHANNEL } }));
+    else {
+      const reply = await peer.request({ type: "subscribe", channel: CHANNEL });
+      if (reply.type !== "ok") throw new Error(`subscribe failed: ${JSON.stringify(reply)}`);
+    }
+    subscribers.push(peer);
+  });
+  const publisher = await ctx.connect();
+  const frame = wsify
+    ? (ts, seq) =>
+      `{"command":"broadcast","args":{"channel":"${CHANNEL}","content":{"ts":${ts},"seq":${seq}}}}`
+    : (ts, seq) => `{"type":"publish","channel":"${CHANNEL}","data":{"ts":${ts},"seq":${seq}}}`;
+  // wsify answers no join: a first publish that every subscriber receives proves they all joined.
+  await everyoneReceives(publisher, subscribers, frame(-1, -1));
+  return await paced(cfg, ctx, {
+    sender: publisher,
+    receivers: subscribers,
+    frame,
+    prefix: wsify ? '{"ts":' : '{"type":"message"',
+  });
+}
+
+/** Sends `text` once and waits (bounded) until every receiver got a frame. */
+async function everyoneReceives(sender, receivers, text) {
+  let pending = receivers.length;
+  const done = new Promise((resolve) => {
+    for (const r of receivers) {
+      r.onData = () => {
+        r.onData = () => {};
+        if (--pending === 0) resolve();
+      };
+    }
+  });
+  sender.send(text);
+  const timeout = sleep(15000).then(() => {
+    throw new Error(`${pending} of ${receivers.length} receivers got nothing within 15 s`);
+  });
+  await Promise.race([done, timeout]);
+}
+
+/**
+ * The paced part of fanout and pubsub: `sender` sends `rate` frames per second carrying a timestamp;
+ * deliveries to `receivers` are counted inside the window and timed, then drained (bounded).
+ */
+async function paced(cfg, ctx, { sender, receivers, frame, prefix }) {
+  const peers = [sender, ...receivers];
   const health = { closes: 0, firstClose: 0, stopping: false };
   watchCloses(peers, health);
   emit({ ready: true });
@@ -219,9 +283,9 @@ async function fanout(cfg, ctx) {
   let windowEnd = Infinity;
   let inWindow = 0; // deliveries received inside the window, whenever sent
   let ofMeasured = 0; // deliveries of frames sent inside the window, whenever received
-  for (const member of members) {
-    member.onData = (text) => {
-      if (!text.startsWith(MSG_PREFIX)) return;
+  for (const receiver of receivers) {
+    receiver.onData = (text) => {
+      if (!text.startsWith(prefix)) return;
       const now = performance.now();
       const ts = tsOf(text);
       if (now >= windowStart && now < windowEnd) inWindow++;
@@ -239,7 +303,7 @@ async function fanout(cfg, ctx) {
     const due = Math.floor(((now - sendStart) * cfg.rate) / 1000);
     while (sent < due) {
       const ts = performance.now();
-      host.send(`{"type":"msg","uuid":"${uuid}","ts":${ts},"seq":${sent}}`);
+      sender.send(frame(ts, sent));
       sent++;
       if (ts >= windowStart && ts < windowEnd) sentInWindow++;
     }
@@ -254,13 +318,13 @@ async function fanout(cfg, ctx) {
   emit({ mark: "end" });
   await ctx.control.waitGo(); // the parent samples CPU time while this process still exists
   const seconds = (performance.now() - windowStart) / 1000;
-  const expected = sentInWindow * members.length;
+  const expected = sentInWindow * receivers.length;
   const drainUntil = performance.now() + cfg.drainMs;
   while (ofMeasured < expected && performance.now() < drainUntil) await sleep(5);
   health.stopping = true;
   return {
     rate: cfg.rate,
-    members: members.length,
+    members: receivers.length,
     deliveries: inWindow,
     seconds,
     deliveriesPerSec: inWindow / seconds,
@@ -390,13 +454,13 @@ async function connect(cfg, ctx) {
   };
 }
 
-const SCENARIOS = { relay, fanout, binary, idle, connect };
+const SCENARIOS = { relay, fanout, pubsub, binary, idle, connect };
 
 async function main() {
   const cfg = JSON.parse(process.argv[2] ?? "{}");
   const scenario = SCENARIOS[cfg.scenario];
   if (!scenario) throw new Error(`unknown scenario ${cfg.scenario}`);
-  const flavour = Flavour[cfg.flavour ?? "wstun"];
+  const flavour = Flavour[cfg.via === "wsify" ? "wsify" : cfg.flavour ?? "wstun"];
   if (!flavour) throw new Error(`unknown flavour ${cfg.flavour}`);
   const deadline = setTimeout(() => {
     emit({ error: `deadline of ${cfg.deadlineMs} ms passed` });

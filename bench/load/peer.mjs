@@ -15,6 +15,7 @@ const SOCKET_IO_PREFIX = '42["m",';
 /** How frames travel to a server: its upgrade path and the envelope around each frame. */
 export const Flavour = Object.freeze({
   wstun: { path: "/_ws", socketIo: false },
+  wsify: { path: "/ws", socketIo: false },
   socketio: { path: "/socket.io/?EIO=4&transport=websocket", socketIo: true },
 });
 
