@@ -59,7 +59,7 @@ interface Frame {
 /** Creates the relay's state and returns the request handler for Deno.serve. */
 export function createBaselineRelay(): (req: Request) => Response {
   const instances = new Map<string, Instance>();
-  const channels = new Map<string, Set<WebSocket>>();
+  const channels = new Map<string, Set<Client>>();
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 
@@ -151,12 +151,22 @@ export function createBaselineRelay(): (req: Request) => Response {
   const subscribe = (client: Client, channel: string) => {
     let subscribers = channels.get(channel);
     if (!subscribers) channels.set(channel, subscribers = new Set());
-    subscribers.add(client.socket);
+    subscribers.add(client);
     client.channels.add(channel);
   };
 
-  const deliver = (channel: string, text: string) => {
-    for (const socket of channels.get(channel) ?? []) socket.send(text);
+  /** Sends `data` to a channel's subscribers, serialised once per kind of subscriber. */
+  const deliver = (channel: string, data: unknown, from: string | undefined) => {
+    let native: string | undefined;
+    let wsify: string | undefined;
+    for (const subscriber of channels.get(channel) ?? []) {
+      if (subscriber.wsify) subscriber.socket.send(wsify ??= JSON.stringify(data ?? null));
+      else {
+        subscriber.socket.send(
+          native ??= JSON.stringify({ type: "message", channel, data: data ?? null, from }),
+        );
+      }
+    }
   };
 
   const nativeChannels = (client: Client, frame: Frame) => {
@@ -164,8 +174,7 @@ export function createBaselineRelay(): (req: Request) => Response {
     if (frame.type === "subscribe") subscribe(client, channel);
     else {
       client.id ??= crypto.randomUUID();
-      const message = { type: "message", channel, data: frame.data, from: client.id };
-      deliver(channel, JSON.stringify(message));
+      deliver(channel, frame.data, client.id);
     }
     if (frame.ref !== undefined) client.socket.send(JSON.stringify({ type: "ok", ref: frame.ref }));
   };
@@ -174,15 +183,15 @@ export function createBaselineRelay(): (req: Request) => Response {
     const channel = frame.args?.channel?.trim() ?? "";
     if (frame.command === "join") subscribe(client, channel);
     else if (frame.command === "leave") {
-      channels.get(channel)?.delete(client.socket);
+      channels.get(channel)?.delete(client);
       client.channels.delete(channel);
     } else if (frame.command === "broadcast") {
-      deliver(channel, JSON.stringify(frame.args?.content ?? null));
+      deliver(channel, frame.args?.content, undefined);
     }
   };
 
   const leave = (client: Client) => {
-    for (const channel of client.channels) channels.get(channel)?.delete(client.socket);
+    for (const channel of client.channels) channels.get(channel)?.delete(client);
     client.channels.clear();
     for (const [uuid, userId] of client.roles) {
       const instance = instances.get(uuid);

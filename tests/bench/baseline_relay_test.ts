@@ -73,6 +73,34 @@ async function observe(relay: Relay) {
   }
 }
 
+/** What subscribers see of a publish on /_ws and of a wsify broadcast on /ws. */
+async function observeChannels(relay: Relay) {
+  const wsifyUrl = relay.wsUrl.replace(/\/_ws$/, "/ws");
+  const subscriber = await TestSocket.open(relay.wsUrl);
+  const publisher = await TestSocket.open(relay.wsUrl);
+  const wsify = await TestSocket.open(wsifyUrl);
+  try {
+    const subscribed = await subscriber.request({ type: "subscribe", channel: "bench" });
+    publisher.send({ type: "publish", channel: "bench", data: { ts: 1.5, seq: 0 } });
+    const message = await subscriber.next();
+    // wsify answers no join; a sender that joined gets its own broadcast, in command order.
+    wsify.send({ command: "join", args: { channel: "bench" } });
+    wsify.send({ command: "broadcast", args: { channel: "bench", content: { ts: 2.5 } } });
+    const content = await wsify.next();
+    const fromViaWsify = await subscriber.next();
+    return {
+      subscribed: { type: subscribed.type },
+      message: { ...message, from: typeof message.from },
+      content,
+      fromViaWsify: { ...fromViaWsify, from: fromViaWsify.from ?? "none" },
+    };
+  } finally {
+    await wsify.close();
+    await publisher.close();
+    await subscriber.close();
+  }
+}
+
 Deno.test("baseline relay: create, join, JSON and binary data arrive as WSTun delivers them", async () => {
   const wstun = await startServer({ maxMsgsPerSec: 0 });
   const baseline = startBaseline();
@@ -88,6 +116,26 @@ Deno.test("baseline relay: create, join, JSON and binary data arrive as WSTun de
       from: "m1",
     });
     assert.deepEqual(expected.binary, { kind: 1, from: "m1", payload: [1, 2, 3] });
+  } finally {
+    await baseline.close();
+    await wstun.close();
+  }
+});
+
+Deno.test("baseline relay: channel publishes and wsify broadcasts arrive as WSTun delivers them", async () => {
+  const wstun = await startServer({ maxMsgsPerSec: 0 });
+  const baseline = startBaseline();
+  try {
+    const expected = await observeChannels(wstun);
+    const actual = await observeChannels(baseline);
+    assert.deepEqual(expected.message, {
+      type: "message",
+      channel: "bench",
+      data: { ts: 1.5, seq: 0 },
+      from: "string",
+    });
+    assert.deepEqual(expected.content, { ts: 2.5 });
+    assert.deepEqual(actual, expected);
   } finally {
     await baseline.close();
     await wstun.close();
