@@ -75,7 +75,7 @@ const LATENCY: FigureSpec[] = [
 /** Window sizes: warm-up then the measured window, in milliseconds. */
 export function windowFor(mode: Mode): { warmupMs: number; durationMs: number } {
   return mode === "quick"
-    ? { warmupMs: 300, durationMs: 800 }
+    ? { warmupMs: 200, durationMs: 700 }
     : { warmupMs: 500, durationMs: 2000 };
 }
 
