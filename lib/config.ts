@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { type TunnelConfig, tunnelConfigFromEnv } from "./tunnel/tunnel_config.ts";
 import {
   limitsFromEnv,
   marketplaceEnvShape,
@@ -116,6 +117,8 @@ export interface Config {
   pubsub: PubSubConfig;
   /** Other isolates: the bridge, the directory's heartbeat, workers (lib/bridge/config.ts). */
   bridge: BridgeConfig;
+  /** HTTP tunnels (WSTUN_TUNNEL_*, see lib/tunnel/tunnel_config.ts); off without both secrets. */
+  tunnel: TunnelConfig;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -144,6 +147,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
   }
   const e = parsed.data;
+  const tunnel = loadTunnelConfig(env);
+  if (tunnel.requireViewerToken && e.WSTUN_TOKEN === undefined) {
+    throw new ConfigError(
+      "WSTUN_TUNNEL_VIEWER_TOKEN: needs WSTUN_TOKEN, the token viewers present",
+    );
+  }
   return {
     port: e.PORT,
     hostname: e.WSTUN_HOSTNAME,
@@ -168,7 +177,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     marketplace: limitsFromEnv(e),
     pubsub: pubsubFromEnv(e),
     bridge: bridgeFromEnv(e, env.DENO_DEPLOYMENT_ID !== undefined),
+    tunnel,
   };
+}
+
+function loadTunnelConfig(env: Record<string, string | undefined>): TunnelConfig {
+  try {
+    return tunnelConfigFromEnv(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /**

@@ -32,8 +32,9 @@ import { errorBody, HttpError } from "./http_error.ts";
 import { pageRoutes } from "./pages.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
-import { requireServerToken } from "./server_auth.ts";
+import { requireServerToken, serverCredential } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
+import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
 import { upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
@@ -66,6 +67,8 @@ export interface WstunServer {
   pubsub: PubSub;
   /** This isolate's link to the others; null when the bridge is off (docs/architecture.md). */
   federation: BridgeFederation | null;
+  /** HTTP tunnels (websocktunnel-compatible); answers 404 on its routes when off. */
+  tunnels: TunnelService;
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
   shutdown(): Promise<void>;
 }
@@ -106,19 +109,28 @@ export async function createServer(
     pubsub,
     federation,
   });
+  // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
+  // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
+  const tunnels = createTunnelService(config.tunnel, {
+    now,
+    authorizeViewer: (request) => serverCredential(request, config),
+    log: (line) => console.log(line),
+  });
   return {
-    fetch: (request) => app.fetch(request),
+    fetch: (request) => tunnels.handle(request) ?? app.fetch(request),
     hub,
     stats,
     catalog,
     marketplace,
     config,
+    tunnels,
     pubsub,
     federation,
     shutdown: async () => {
       await federation?.stop();
       hub.shutdown();
       pubsub.shutdown();
+      await tunnels.close();
       await watcher.stop();
       if (!options.kv) kv.close();
     },

@@ -34,6 +34,24 @@ function accepted(presented: string | undefined, config: Config): boolean {
   return server || admin;
 }
 
+/**
+ * Which server credential a raw request carries (`?token=`, Bearer, or the session cookie), for
+ * routes outside Hono such as tunnel viewers (WSTUN_TUNNEL_VIEWER_TOKEN).
+ */
+export function serverCredential(
+  request: Request,
+  config: Config,
+): "query" | "bearer" | "cookie" | undefined {
+  if (config.token === undefined) return undefined;
+  if (accepted(new URL(request.url).searchParams.get("token") ?? undefined, config)) return "query";
+  const bearer = request.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i)?.[1].trim();
+  if (accepted(bearer, config)) return "bearer";
+  const cookie = (request.headers.get("cookie") ?? "").split(";").map((c) => c.trim())
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`))?.slice(SESSION_COOKIE.length + 1);
+  if (secretEquals(cookie, deriveSecret(config.token, COOKIE_PURPOSE))) return "cookie";
+  return undefined;
+}
+
 /** Middleware: refuses with 401 and a JSON body unless the request carries the server token. */
 export function requireServerToken(config: Config): MiddlewareHandler {
   const token = config.token;

@@ -1,0 +1,116 @@
+/**
+ * A buffered reader over a byte stream, for the few places the tunnel parses bytes itself
+ * (HTTP/1.1 heads, chunked bodies, WebSocket frames carried inside a wsmux stream).
+ *
+ * It reads one chunk at a time from the underlying stream and never reads ahead further than the
+ * caller asks, so the stream's flow control (wsmux credit) still reflects what was consumed.
+ *
+ * @module
+ */
+
+/** Raised when a limit is hit or input ends mid-structure; `code` names which. */
+export class ByteReaderError extends Error {
+  constructor(readonly code: "too_large" | "unexpected_eof", message: string) {
+    super(message);
+    this.name = "ByteReaderError";
+  }
+}
+
+export class ByteReader {
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #buffer: Uint8Array = new Uint8Array(0);
+  #eof = false;
+
+  constructor(readable: ReadableStream<Uint8Array>) {
+    this.#reader = readable.getReader();
+  }
+
+  /** Bytes read from the stream but not yet consumed. */
+  get buffered(): number {
+    return this.#buffer.byteLength;
+  }
+
+  /** Reads one more chunk into the buffer; false at end of stream. */
+  async fill(): Promise<boolean> {
+    if (this.#eof) return false;
+    const { value, done } = await this.#reader.read();
+    if (done) {
+      this.#eof = true;
+      return false;
+    }
+    this.#buffer = this.#buffer.byteLength === 0 ? value : concat(this.#buffer, value);
+    return true;
+  }
+
+  /**
+   * Returns the bytes before `delimiter` and consumes both. Null when the stream ends with nothing
+   * buffered; throws `too_large` past `maxBytes`, `unexpected_eof` if it ends mid-way.
+   */
+  async readUntil(delimiter: Uint8Array, maxBytes: number): Promise<Uint8Array | null> {
+    let searchFrom = 0;
+    while (true) {
+      const at = indexOf(this.#buffer, delimiter, searchFrom);
+      if (at >= 0) {
+        const out = this.#buffer.slice(0, at);
+        this.#buffer = this.#buffer.subarray(at + delimiter.byteLength);
+        return out;
+      }
+      if (this.#buffer.byteLength > maxBytes) {
+        throw new ByteReaderError("too_large", `more than ${maxBytes} bytes without a delimiter`);
+      }
+      searchFrom = Math.max(0, this.#buffer.byteLength - delimiter.byteLength + 1);
+      if (!(await this.fill())) {
+        if (this.#buffer.byteLength === 0) return null;
+        throw new ByteReaderError("unexpected_eof", "stream ended before a delimiter");
+      }
+    }
+  }
+
+  /** Returns exactly `n` bytes; throws `unexpected_eof` if the stream ends first. */
+  async readExact(n: number): Promise<Uint8Array> {
+    while (this.#buffer.byteLength < n) {
+      if (!(await this.fill())) {
+        throw new ByteReaderError(
+          "unexpected_eof",
+          `stream ended ${n - this.#buffer.byteLength} bytes short`,
+        );
+      }
+    }
+    const out = this.#buffer.slice(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return out;
+  }
+
+  /** Returns buffered bytes (at most `max`) or the next chunk; null at end of stream. */
+  async readSome(max = Infinity): Promise<Uint8Array | null> {
+    if (this.#buffer.byteLength === 0 && !(await this.fill())) return null;
+    const n = Math.min(max, this.#buffer.byteLength);
+    const out = this.#buffer.subarray(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return out;
+  }
+
+  /** Stops reading and cancels the underlying stream. */
+  async cancel(reason?: unknown): Promise<void> {
+    this.#eof = true;
+    this.#buffer = new Uint8Array(0);
+    await this.#reader.cancel(reason);
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+  outer: for (let i = from; i <= haystack.byteLength - needle.byteLength; i++) {
+    for (let j = 0; j < needle.byteLength; j++) {
+      if (haystack[i + j] !== needle[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}

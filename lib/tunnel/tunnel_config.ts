@@ -1,0 +1,103 @@
+/**
+ * The tunnel's environment variables (WSTUN_TUNNEL_*): one zod schema, parsed once at start-up.
+ *
+ * Tunnels are on only when both secrets are set; setting one without the other is a start-up
+ * error naming the missing variable (a half-done rotation must not silently turn tunnels off).
+ * Empty variables count as unset, as in lib/config.ts, which calls {@link tunnelConfigFromEnv}
+ * and carries the result as `config.tunnel`; tests build a {@link TunnelConfig} directly.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
+
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce.number().int().min(min, `must be an integer between ${min} and ${max}`)
+      .max(max, `must be an integer between ${min} and ${max}`).default(fallback),
+  );
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfEmpty, schema.optional());
+const flag = z.preprocess(
+  unsetIfEmpty,
+  z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("false")
+    .transform((v) => v === "true" || v === "1"),
+);
+
+/** WSTUN_TUNNEL_* variables, their limits and defaults (documented in docs/tunnels.md). */
+export const TunnelEnv = z.object({
+  WSTUN_TUNNEL_SECRET_A: optional(z.string()),
+  WSTUN_TUNNEL_SECRET_B: optional(z.string()),
+  WSTUN_TUNNEL_AUDIENCE: optional(z.string()),
+  WSTUN_TUNNEL_URL_PREFIX: optional(
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://host/t" }),
+  ),
+  WSTUN_TUNNEL_VIEWER_TOKEN: flag,
+  WSTUN_TUNNEL_MAX_STREAMS: int(1, 100_000, 256),
+  WSTUN_TUNNEL_WINDOW_BYTES: int(4096, 64 * 1024 * 1024, 256 * 1024),
+  WSTUN_TUNNEL_MAX_FRAME_BYTES: int(64 * 1024, 16 * 1024 * 1024, 64 * 1024),
+  WSTUN_TUNNEL_OPEN_TIMEOUT_MS: int(100, 600_000, 30_000),
+  WSTUN_TUNNEL_KEEPALIVE_SECONDS: int(1, 3600, 20),
+  WSTUN_TUNNEL_MAX_HEAD_BYTES: int(1024, 1024 * 1024, 64 * 1024),
+  WSTUN_TUNNEL_MAX_WS_MESSAGE_BYTES: int(1024, 256 * 1024 * 1024, 16 * 1024 * 1024),
+});
+export type TunnelEnv = z.infer<typeof TunnelEnv>;
+
+/** What the tunnel service needs; `secrets` undefined means tunnels are off. */
+export interface TunnelConfig {
+  secrets?: { a: string; b: string };
+  audience?: string;
+  /** Public URL viewers use, without the id; undefined = `<request origin>/t`. */
+  urlPrefix?: string;
+  /** Viewers must present the server token (WSTUN_TOKEN); off = unauthenticated, as upstream. */
+  requireViewerToken: boolean;
+  maxStreamsPerSession: number;
+  windowBytes: number;
+  maxFramePayloadBytes: number;
+  openTimeoutMs: number;
+  keepaliveSeconds: number;
+  maxHeadBytes: number;
+  maxWsMessageBytes: number;
+}
+
+/** Defaults for every limit, for tests and embedders. */
+export const TUNNEL_DEFAULTS: TunnelConfig = tunnelConfigFromEnv({});
+
+/**
+ * Parses the environment; throws an Error whose message is one line naming the variable.
+ *
+ * @example
+ * ```ts
+ * const config = tunnelConfigFromEnv(Deno.env.toObject());
+ * ```
+ */
+export function tunnelConfigFromEnv(env: Record<string, string | undefined>): TunnelConfig {
+  const parsed = TunnelEnv.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${issue.path.join(".")}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  if ((e.WSTUN_TUNNEL_SECRET_A === undefined) !== (e.WSTUN_TUNNEL_SECRET_B === undefined)) {
+    const missing = e.WSTUN_TUNNEL_SECRET_A === undefined ? "A" : "B";
+    throw new Error(
+      `WSTUN_TUNNEL_SECRET_${missing}: required when the other tunnel secret is set (tunnels need both)`,
+    );
+  }
+  return {
+    secrets: e.WSTUN_TUNNEL_SECRET_A && e.WSTUN_TUNNEL_SECRET_B
+      ? { a: e.WSTUN_TUNNEL_SECRET_A, b: e.WSTUN_TUNNEL_SECRET_B }
+      : undefined,
+    audience: e.WSTUN_TUNNEL_AUDIENCE,
+    urlPrefix: e.WSTUN_TUNNEL_URL_PREFIX?.replace(/\/+$/, ""),
+    requireViewerToken: e.WSTUN_TUNNEL_VIEWER_TOKEN,
+    maxStreamsPerSession: e.WSTUN_TUNNEL_MAX_STREAMS,
+    windowBytes: e.WSTUN_TUNNEL_WINDOW_BYTES,
+    maxFramePayloadBytes: e.WSTUN_TUNNEL_MAX_FRAME_BYTES,
+    openTimeoutMs: e.WSTUN_TUNNEL_OPEN_TIMEOUT_MS,
+    keepaliveSeconds: e.WSTUN_TUNNEL_KEEPALIVE_SECONDS,
+    maxHeadBytes: e.WSTUN_TUNNEL_MAX_HEAD_BYTES,
+    maxWsMessageBytes: e.WSTUN_TUNNEL_MAX_WS_MESSAGE_BYTES,
+  };
+}
