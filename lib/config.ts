@@ -14,6 +14,7 @@ import {
   marketplaceEnvShape,
   type MarketplaceLimits,
 } from "./marketplace/config.ts";
+import { type BridgeConfig, bridgeEnvShape, bridgeFromEnv } from "./bridge/config.ts";
 import { type PubSubConfig, pubsubEnvShape, pubsubFromEnv } from "./pubsub/config.ts";
 
 const MIB = 1024 * 1024;
@@ -75,6 +76,7 @@ export const ConfigSchema = z.object({
   ),
   ...marketplaceEnvShape,
   ...pubsubEnvShape,
+  ...bridgeEnvShape,
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -113,6 +115,8 @@ export interface Config {
   marketplace: MarketplaceLimits;
   /** Pub/sub channels: the authorizer, `/broadcast` and the channel limits (lib/pubsub/config.ts). */
   pubsub: PubSubConfig;
+  /** Other isolates: the bridge, the directory's heartbeat, workers (lib/bridge/config.ts). */
+  bridge: BridgeConfig;
   /** HTTP tunnels (WSTUN_TUNNEL_*, see lib/tunnel/tunnel_config.ts); off without both secrets. */
   tunnel: TunnelConfig;
 }
@@ -137,7 +141,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const name = String(issue.path[0] ?? "config");
     const got = env[name];
     // Secrets (tokens, the broadcast key) and URLs that may carry credentials are never echoed.
-    const shown = /TOKEN|KEY|AUTHORIZER_URL/.test(name) || got === undefined
+    const shown = /TOKEN|KEY|AUTHORIZER_URL|REDIS_URL/.test(name) || got === undefined
       ? ""
       : ` (got ${JSON.stringify(got)})`;
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
@@ -172,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
     marketplace: limitsFromEnv(e),
     pubsub: pubsubFromEnv(e),
+    bridge: bridgeFromEnv(e, env.DENO_DEPLOYMENT_ID !== undefined),
     tunnel,
   };
 }

@@ -27,6 +27,13 @@ export const ErrorCode = {
   LimitReached: "limit_reached",
   AlreadyMember: "already_member",
   Internal: "internal",
+  // Between isolates (docs/architecture.md, "Bridge and directory").
+  /** Another isolate did not answer a join, kick or other request in time. */
+  BridgeTimeout: "bridge_timeout",
+  /** Frames from another isolate were lost on the bridge; `lost` says how many bridge messages. */
+  BridgeGap: "bridge_gap",
+  /** The instance directory or the bridge cannot be reached. */
+  BridgeUnavailable: "bridge_unavailable",
   // Pub/sub channels (docs/pubsub.md).
   AuthorizerUnavailable: "authorizer_unavailable",
   InvalidChannel: "invalid_channel",

@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { BridgeFederation } from "../lib/bridge/federation.ts";
 import type { Hub } from "../lib/hub/hub.ts";
 import type { PubSub } from "../lib/pubsub/mod.ts";
 import type { ServiceCatalog } from "../lib/service_catalog.ts";
@@ -12,6 +13,7 @@ import type { Stats } from "../lib/stats.ts";
 import { VERSION } from "../lib/version.ts";
 
 export interface ApiDeps {
+  federation: BridgeFederation | null;
   hub: Hub;
   catalog: ServiceCatalog;
   stats: Stats;
@@ -19,11 +21,15 @@ export interface ApiDeps {
   pubsub: PubSub;
 }
 
-export function apiRoutes({ hub, catalog, stats, now, pubsub }: ApiDeps): Hono {
+export function apiRoutes({ hub, catalog, stats, now, pubsub, federation }: ApiDeps): Hono {
   const api = new Hono();
   api.get("/health", (c) => c.json({ ok: true }));
   api.get("/services", (c) => c.json(catalog.list()));
-  api.get("/instances", (c) => c.json(hub.list(c.req.query("service") || undefined)));
+  // Every isolate's instances when the bridge is on (docs/architecture.md).
+  api.get(
+    "/instances",
+    async (c) => c.json(await hub.listEverywhere(c.req.query("service") || undefined)),
+  );
   api.get("/stats", (c) =>
     c.json({
       version: VERSION,
@@ -39,6 +45,8 @@ export function apiRoutes({ hub, catalog, stats, now, pubsub }: ApiDeps): Hono {
       limitCloses: stats.limitCloses,
       udpDatagramsDropped: stats.udpDatagramsDropped,
       pubsub: pubsub.stats(),
+      // Which isolate answered, when there are several (docs/architecture.md).
+      isolate: federation?.isolate ?? null,
     }));
   // Channels with subscribers on this isolate, busiest first; never who the subscribers are.
   api.get("/channels", (c) => c.json(pubsub.registry.list()));

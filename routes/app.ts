@@ -13,6 +13,14 @@
 import { Hono } from "hono";
 import { type Config, ConfigError } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
+import type { Bridge } from "../lib/bridge/bridge.ts";
+import { BroadcastChannelBridge } from "../lib/bridge/broadcast_channel_bridge.ts";
+import { BridgeMode } from "../lib/bridge/config.ts";
+import type { Directory } from "../lib/bridge/directory.ts";
+import { BridgeFederation } from "../lib/bridge/federation.ts";
+import { KvDirectory } from "../lib/bridge/kv_directory.ts";
+import { RedisBridge } from "../lib/bridge/redis_bridge.ts";
+import { RedisDirectory } from "../lib/bridge/redis_directory.ts";
 import { CloseReason } from "../lib/protocol.ts";
 import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
 import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
@@ -39,6 +47,12 @@ export interface ServerOptions {
   fetch?: typeof fetch;
   /** DNS resolution for the marketplace's private-address rule. */
   resolveHost?: ResolveHost;
+  /** The bridge to other isolates; default from `config.bridge.mode`. */
+  bridge?: Bridge;
+  /** The instance directory; default a {@link KvDirectory} on the server's KV. */
+  directory?: Directory;
+  /** This isolate's id on the bridge; a fresh ulid by default. */
+  isolate?: string;
 }
 
 /** A running WSTun server, minus the listening socket. */
@@ -51,6 +65,8 @@ export interface WstunServer {
   config: Config;
   /** Pub/sub channels (docs/pubsub.md). */
   pubsub: PubSub;
+  /** This isolate's link to the others; null when the bridge is off (docs/architecture.md). */
+  federation: BridgeFederation | null;
   /** HTTP tunnels (websocktunnel-compatible); answers 404 on its routes when off. */
   tunnels: TunnelService;
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
@@ -79,9 +95,20 @@ export async function createServer(
     closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
   });
   await marketplace.load();
+  const federation = await federate(hub, config, kv, options, now);
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
-  const app = createApp({ config, hub, catalog, stats, now, assets, marketplace, pubsub });
+  const app = createApp({
+    config,
+    hub,
+    catalog,
+    stats,
+    now,
+    assets,
+    marketplace,
+    pubsub,
+    federation,
+  });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
   const tunnels = createTunnelService(config.tunnel, {
@@ -98,7 +125,9 @@ export async function createServer(
     config,
     tunnels,
     pubsub,
+    federation,
     shutdown: async () => {
+      await federation?.stop();
       hub.shutdown();
       pubsub.shutdown();
       await tunnels.close();
@@ -106,6 +135,46 @@ export async function createServer(
       if (!options.kv) kv.close();
     },
   };
+}
+
+/** Joins the other isolates when the bridge is on (an injected bridge turns it on). */
+async function federate(
+  hub: Hub,
+  config: Config,
+  kv: Deno.Kv,
+  options: ServerOptions,
+  now: () => number,
+): Promise<BridgeFederation | null> {
+  const { mode, namespace, heartbeatMs, timeoutMs } = config.bridge;
+  if (!options.bridge && mode === BridgeMode.Off) return null;
+  const redis = mode === BridgeMode.Redis && !options.bridge
+    ? await connectRedisPair(config)
+    : undefined;
+  return await BridgeFederation.start(hub, {
+    bridge: options.bridge ?? redis?.bridge ?? new BroadcastChannelBridge(namespace),
+    directory: options.directory ?? redis?.directory ?? new KvDirectory(kv, namespace, now),
+    heartbeatMs,
+    timeoutMs,
+    now,
+    isolate: options.isolate,
+  });
+}
+
+/** Redis bridge and directory, or the one-line start-up error naming the variable. */
+async function connectRedisPair(config: Config) {
+  const { redisUrl, namespace } = config.bridge;
+  if (!redisUrl) throw new ConfigError("WSTUN_REDIS_URL: must be set when WSTUN_BRIDGE=redis");
+  try {
+    const bridge = await RedisBridge.connect(redisUrl, namespace);
+    try {
+      return { bridge, directory: await RedisDirectory.connect(redisUrl, namespace) };
+    } catch (err) {
+      await bridge.close();
+      throw err;
+    }
+  } catch (err) {
+    throw new ConfigError(`WSTUN_REDIS_URL: cannot connect to Redis: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -133,6 +202,7 @@ interface AppDeps {
   assets: AssetTable;
   marketplace: Marketplace;
   pubsub: PubSub;
+  federation: BridgeFederation | null;
 }
 
 function createApp(deps: AppDeps): Hono {

@@ -46,7 +46,8 @@ function formatUptime(seconds: number): string {
 export function pageRoutes({ hub, catalog, stats, now }: PageDeps): Hono {
   const pages = new Hono();
 
-  pages.get("/", (c) => {
+  pages.get("/", async (c) => {
+    const instances = (await hub.listEverywhere()).length;
     const uptime = formatUptime(Math.round((now() - stats.startedAt) / 1000));
     const services = catalog.list().filter((s) => !s.headless);
     return c.html(layout(
@@ -65,7 +66,7 @@ export function pageRoutes({ hub, catalog, stats, now }: PageDeps): Hono {
           </div>
           <div>
             <dt>Instances</dt>
-            <dd id="instances">${hub.instances.size}</dd>
+            <dd id="instances">${instances}</dd>
           </div>
           <div>
             <dt>Messages relayed</dt>

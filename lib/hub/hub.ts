@@ -24,12 +24,14 @@ import {
   type JoinInstance,
   type KickClient,
   LeaveReason,
+  type ListInstances,
   type Ref,
   type ResumeInstance,
 } from "../protocol.ts";
 import { randomSecret, secretEquals } from "../secret.ts";
 import type { ServiceCatalog } from "../service_catalog.ts";
 import type { Stats } from "../stats.ts";
+import type { Federation, SecretCheck } from "./federation.ts";
 import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
 import { keyedInstanceId } from "./instance_key.ts";
@@ -57,10 +59,16 @@ export class Hub {
   readonly instances = new Map<string, Instance>();
   readonly #deps: HubDeps;
   readonly #now: () => number;
+  #federation: Federation | null = null;
 
   constructor(deps: HubDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+  }
+
+  /** Connects this hub to other isolates; requests for instances not here go through it. */
+  federate(federation: Federation): void {
+    this.#federation = federation;
   }
 
   /** Registers a newly connected socket. */
@@ -70,16 +78,56 @@ export class Hub {
 
   /** Handles one validated control request and sends its direct answer. */
   control(session: Session, req: ControlRequest): void {
-    if (req.type === "join_instance") return this.#answerJoin(session, req);
+    const federation = this.#federation;
+    if (federation) {
+      if ("uuid" in req && !this.instances.has(req.uuid)) return federation.forward(session, req);
+      if (req.type === "list_instances") return this.#answerList(federation, session, req);
+      if (req.type === "create_instance" && req.key !== undefined) {
+        // A keyed instance may be live on another isolate: the key takes it over there.
+        const uuid = keyedInstanceId(req.service, req.key);
+        if (!this.instances.has(uuid)) return federation.createKeyed(session, req, uuid);
+      }
+    }
+    this.controlHere(session, req);
+  }
+
+  /**
+   * Handles a request on this isolate only (the owner side of a forwarded request): `check`,
+   * when given, verifies the join token or resume secret from a proof instead of the request.
+   */
+  controlHere(session: Session, req: ControlRequest, check?: SecretCheck): void {
+    if (req.type === "join_instance") return this.#answerJoin(session, req, check);
     let response: Response;
     try {
-      response = this.#dispatch(session, req);
+      response = this.#dispatch(session, req, check);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
       return this.sendError(session, err, req.ref);
     }
-    if (response) session.send(req.ref === undefined ? response : { ...response, ref: req.ref });
-    else if (req.ref !== undefined) session.send({ type: "ok", ref: req.ref });
+    if (response instanceof Promise) {
+      response.then((r) => this.#answer(session, req.ref, r), (err) => {
+        this.sendError(session, err instanceof HubError ? err : internalError(err), req.ref);
+      });
+      return;
+    }
+    this.#answer(session, req.ref, response);
+  }
+
+  #answer(session: Session, ref: Ref, response: Response): void {
+    if (response) session.send(ref === undefined ? response : { ...response, ref });
+    else if (ref !== undefined) session.send({ type: "ok", ref });
+  }
+
+  #answerList(federation: Federation, session: Session, req: ListInstances): void {
+    federation.list(req.service).then(
+      (instances) => this.#answer(session, req.ref, { type: "instance_list", instances }),
+      (err) => this.sendError(session, internalError(err), req.ref),
+    );
+  }
+
+  /** Raises `unauthorized` when a presented server token does not match. */
+  checkServerToken(presented: string | undefined): void {
+    this.#checkServerToken(presented);
   }
 
   /** Routes one application-data text frame (`msg` is `text` parsed); `ok` answers a `ref`. */
@@ -88,6 +136,9 @@ export class Hub {
       routeData(this, session, text, msg);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
+      if (this.#elsewhere(err)) {
+        return this.#federation!.forwardData(session, err.extra!.uuid as string, text, ref);
+      }
       return this.sendError(session, err, ref);
     }
     if (ref !== undefined) session.send({ type: "ok", ref });
@@ -99,8 +150,16 @@ export class Hub {
       routeBinary(this, session, bytes);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
+      if (this.#elsewhere(err)) {
+        return this.#federation!.forwardData(session, err.extra!.uuid as string, bytes, undefined);
+      }
       this.sendError(session, err);
     }
+  }
+
+  /** Only a miss (no such instance here) reaches this: the hot path never does. */
+  #elsewhere(err: HubError): boolean {
+    return this.#federation !== null && err.code === ErrorCode.UnknownInstance;
   }
 
   /** Sends an `error` frame for a refused request. */
@@ -129,6 +188,7 @@ export class Hub {
           userId: member.userId,
           reason: LeaveReason.Disconnected,
         });
+        this.#federation?.changed(instance);
       }
     }
     if (session.hosted) {
@@ -137,6 +197,7 @@ export class Hub {
         if (instance) this.#hostLeft(instance);
       }
     }
+    this.#federation?.detached(session);
   }
 
   /** Public records of live instances, optionally of one service. */
@@ -148,6 +209,11 @@ export class Hub {
     return out;
   }
 
+  /** Public records of every isolate's instances (this isolate's alone when it has no peers). */
+  listEverywhere(service?: string): Promise<InstanceInfo[]> {
+    return this.#federation ? this.#federation.list(service) : Promise.resolve(this.list(service));
+  }
+
   /** Ends an instance: members are told why, the host's bookkeeping forgets it. */
   closeInstance(instance: Instance, reason: CloseReason): void {
     clearTimeout(instance.graceTimer);
@@ -156,6 +222,7 @@ export class Hub {
     instance.notifyMembers({ type: "instance_closed", uuid: instance.uuid, reason });
     for (const member of instance.members.values()) member.session.joined?.delete(instance.uuid);
     instance.members.clear();
+    this.#federation?.removed(instance.uuid);
   }
 
   /**
@@ -195,7 +262,11 @@ export class Hub {
     return instance;
   }
 
-  #dispatch(session: Session, req: Exclude<ControlRequest, JoinInstance>): Response {
+  #dispatch(
+    session: Session,
+    req: Exclude<ControlRequest, JoinInstance>,
+    check?: SecretCheck,
+  ): Response | Promise<Response> {
     switch (req.type) {
       case "create_instance":
         return this.#create(session, req);
@@ -208,7 +279,7 @@ export class Hub {
       case "close_instance":
         return this.#closeByHost(session, req.uuid);
       case "resume_instance":
-        return this.#resume(session, req);
+        return this.#resume(session, req, check);
       case "ping":
         return { type: "pong" };
       default:
@@ -224,7 +295,7 @@ export class Hub {
     }
   }
 
-  #create(session: Session, req: CreateInstance): Response {
+  #create(session: Session, req: CreateInstance): Response | Promise<Response> {
     this.#checkServerToken(req.server_token);
     if (!this.#deps.catalog.has(req.service)) {
       throw new HubError(ErrorCode.UnknownService, `no service named ${req.service}`);
@@ -249,18 +320,27 @@ export class Hub {
     this.instances.set(instance.uuid, instance);
     (session.hosted ??= new Set()).add(instance.uuid);
     this.#deps.stats.instancesCreated++;
-    return {
+    const created = {
       type: "instance_created",
       uuid: instance.uuid,
       name: instance.name,
       service: instance.service,
       resume: instance.resume,
     };
+    if (!this.#federation) return created;
+    // Answered once other isolates can find it, so a uuid handed out can be joined anywhere.
+    return this.#federation.published(instance).then(() => created, (err) => {
+      this.closeInstance(instance, CloseReason.Closed);
+      throw new HubError(
+        ErrorCode.BridgeUnavailable,
+        `the instance directory is unavailable: ${(err as Error).message}`,
+      );
+    });
   }
 
-  #answerJoin(session: Session, req: JoinInstance): void {
+  #answerJoin(session: Session, req: JoinInstance, check?: SecretCheck): void {
     try {
-      const { instance, userId } = this.#join(session, req);
+      const { instance, userId } = this.#join(session, req, check);
       session.send({
         type: "ack",
         success: true,
@@ -284,10 +364,14 @@ export class Hub {
     }
   }
 
-  #join(session: Session, req: JoinInstance): { instance: Instance; userId: string } {
+  #join(
+    session: Session,
+    req: JoinInstance,
+    check: SecretCheck = (expected) => secretEquals(req.token, expected),
+  ): { instance: Instance; userId: string } {
     this.#checkServerToken(req.server_token);
     const instance = this.instanceOrThrow(req.uuid);
-    if (instance.token !== undefined && !secretEquals(req.token, instance.token)) {
+    if (instance.token !== undefined && !check(instance.token)) {
       throw new HubError(ErrorCode.Unauthorized, "wrong or missing instance token");
     }
     if (!instance.host) throw new HubError(ErrorCode.HostAway, "the host is away; try again");
@@ -314,6 +398,7 @@ export class Hub {
     }
     instance.addMember(userId, session);
     instance.notifyHost({ type: "client_connected", uuid: instance.uuid, userId });
+    this.#federation?.changed(instance);
     return { instance, userId };
   }
 
@@ -335,6 +420,7 @@ export class Hub {
       userId: member.userId,
       reason: LeaveReason.Left,
     });
+    this.#federation?.changed(instance);
     return undefined;
   }
 
@@ -363,6 +449,7 @@ export class Hub {
       userId: req.userId,
       reason: LeaveReason.Kicked,
     });
+    this.#federation?.changed(instance);
     return undefined;
   }
 
@@ -383,9 +470,13 @@ export class Hub {
     );
   }
 
-  #resume(session: Session, req: ResumeInstance): Response {
+  #resume(
+    session: Session,
+    req: ResumeInstance,
+    check: SecretCheck = (expected) => secretEquals(req.resume, expected),
+  ): Response {
     const instance = this.instanceOrThrow(req.uuid);
-    if (!secretEquals(req.resume, instance.resume)) {
+    if (!check(instance.resume)) {
       throw new HubError(ErrorCode.Unauthorized, "wrong resume secret", { uuid: req.uuid });
     }
     return this.#reattach(session, instance);
@@ -410,4 +501,9 @@ export class Hub {
     if (!previous) instance.notifyMembers({ type: "host_back", uuid: instance.uuid });
     return { type: "instance_resumed", uuid: instance.uuid, members: [...instance.members.keys()] };
   }
+}
+
+function internalError(err: unknown): HubError {
+  if (err instanceof HubError) return err;
+  return new HubError(ErrorCode.BridgeUnavailable, `other isolates unreachable: ${String(err)}`);
 }

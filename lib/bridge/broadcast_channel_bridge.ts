@@ -1,0 +1,50 @@
+/**
+ * A {@link Bridge} over `BroadcastChannel`: one inbox channel per isolate, named
+ * `<namespace>:isolate:<id>`. Works between workers of one process and, on Deno Deploy, between
+ * isolates of a deployment (best effort there: see docs/deploy.md). Needs no flag in Deno 2.9.
+ *
+ * Posting opens (and caches) a channel per destination isolate, so a sender holds one channel per
+ * isolate it talks to; {@link BroadcastChannelBridge.forget} drops the one of a dead isolate.
+ *
+ * @module
+ */
+import type { Bridge, Envelope } from "./bridge.ts";
+
+export class BroadcastChannelBridge implements Bridge {
+  #inbox: BroadcastChannel | null = null;
+  readonly #outboxes = new Map<string, BroadcastChannel>();
+
+  constructor(readonly namespace = "wstun") {}
+
+  listen(isolate: string, receive: (envelope: Envelope) => void): void {
+    this.#inbox = new BroadcastChannel(this.#name(isolate));
+    this.#inbox.onmessage = (e: MessageEvent<Envelope>) => receive(e.data);
+  }
+
+  post(isolate: string, envelope: Envelope): void {
+    let channel = this.#outboxes.get(isolate);
+    if (!channel) {
+      channel = new BroadcastChannel(this.#name(isolate));
+      this.#outboxes.set(isolate, channel);
+    }
+    channel.postMessage(envelope);
+  }
+
+  /** Closes the channel to an isolate that is gone. */
+  forget(isolate: string): void {
+    this.#outboxes.get(isolate)?.close();
+    this.#outboxes.delete(isolate);
+  }
+
+  close(): Promise<void> {
+    this.#inbox?.close();
+    this.#inbox = null;
+    for (const channel of this.#outboxes.values()) channel.close();
+    this.#outboxes.clear();
+    return Promise.resolve();
+  }
+
+  #name(isolate: string): string {
+    return `${this.namespace}:isolate:${isolate}`;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The bridge's environment variables (docs/architecture.md, "Bridge and directory"): which bridge
+ * connects this isolate to the others, how often isolates prove they are alive, how long a
+ * cross-isolate request may wait, and how many worker isolates `main.ts` starts.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+export const BridgeMode = {
+  /** Redis when `WSTUN_REDIS_URL` is set, BroadcastChannel on Deno Deploy or with workers, else off. */
+  Auto: "auto",
+  Off: "off",
+  BroadcastChannel: "broadcast_channel",
+  Redis: "redis",
+} as const;
+export type BridgeMode = typeof BridgeMode[keyof typeof BridgeMode];
+
+export interface BridgeConfig {
+  /** The bridge to use, `auto` resolved (see {@link resolveBridgeMode}). */
+  mode: BridgeMode;
+  heartbeatMs: number;
+  timeoutMs: number;
+  /** Prefix of channel names and directory keys; isolates with the same one form one hub. */
+  namespace: string;
+  /** Worker isolates main.ts starts on one port (1 = serve in the main isolate). */
+  workers: number;
+  redisUrl?: string;
+}
+
+const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
+
+const int = (min: number, max: number, fallback: number) => {
+  const error = `must be an integer between ${min} and ${max}`;
+  return z.preprocess(
+    unsetIfEmpty,
+    z.coerce.number({ error }).int(error).min(min, error).max(max, error).default(fallback),
+  );
+};
+
+export const bridgeEnvShape = {
+  WSTUN_BRIDGE: z.preprocess(
+    unsetIfEmpty,
+    z.enum(["auto", "off", "broadcast_channel", "redis"], {
+      message: "must be auto, off, broadcast_channel or redis",
+    }).default("auto"),
+  ),
+  WSTUN_BRIDGE_HEARTBEAT_MS: int(50, 600_000, 5000),
+  WSTUN_BRIDGE_TIMEOUT_MS: int(50, 600_000, 5000),
+  WSTUN_BRIDGE_NAMESPACE: z.preprocess(
+    unsetIfEmpty,
+    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, _ . or -")
+      .default("wstun"),
+  ),
+  WSTUN_WORKERS: int(1, 256, 1),
+  WSTUN_REDIS_URL: z.preprocess(
+    unsetIfEmpty,
+    z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL").optional(),
+  ),
+};
+
+type BridgeEnv = z.infer<z.ZodObject<typeof bridgeEnvShape>>;
+
+/** The bridge settings from parsed variables. */
+export function bridgeFromEnv(e: BridgeEnv, onDeploy: boolean): BridgeConfig {
+  const config: BridgeConfig = {
+    mode: e.WSTUN_BRIDGE,
+    heartbeatMs: e.WSTUN_BRIDGE_HEARTBEAT_MS,
+    timeoutMs: e.WSTUN_BRIDGE_TIMEOUT_MS,
+    namespace: e.WSTUN_BRIDGE_NAMESPACE,
+    workers: e.WSTUN_WORKERS,
+    redisUrl: e.WSTUN_REDIS_URL,
+  };
+  return { ...config, mode: resolveBridgeMode(config, onDeploy) };
+}
+
+/** `auto` made concrete: Redis if a URL is set, BroadcastChannel on Deploy or with workers. */
+export function resolveBridgeMode(config: BridgeConfig, onDeploy: boolean): BridgeMode {
+  if (config.mode !== BridgeMode.Auto) return config.mode;
+  if (config.redisUrl) return BridgeMode.Redis;
+  if (onDeploy || config.workers > 1) return BridgeMode.BroadcastChannel;
+  return BridgeMode.Off;
+}

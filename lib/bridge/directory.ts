@@ -1,0 +1,46 @@
+/**
+ * The instance directory: the public record of every instance of every isolate, and which
+ * isolates are alive. `list_instances`, `/_api/instances` and `/` read it; a join on an isolate
+ * that does not own the instance reads it to find the owner.
+ *
+ * Liveness: an isolate writes its own record every heartbeat with an expiry of
+ * {@link isolateTtlMs} (three heartbeats). Readers treat an instance whose owner has no live
+ * record as gone, so a dead isolate's instances vanish from listings within three heartbeats of
+ * its last one. Records never hold a join token or resume secret.
+ *
+ * @module
+ */
+import type { InstanceInfo } from "../protocol.ts";
+
+/** The public record of one instance, plus the isolate that owns it (holds its host). */
+export interface InstanceRecord extends InstanceInfo {
+  owner: string;
+}
+
+/** A heartbeat's isolate record lives this long: three heartbeats. */
+export function isolateTtlMs(heartbeatMs: number): number {
+  return 3 * heartbeatMs;
+}
+
+/** Where instance records and isolate heartbeats are kept. */
+export interface Directory {
+  /** Writes (creates or updates) instance records. */
+  put(records: InstanceRecord[]): Promise<void>;
+  /** Removes an instance's record. */
+  remove(uuid: string): Promise<void>;
+  /** The record of a live instance (its owner alive), or null. */
+  get(uuid: string): Promise<InstanceRecord | null>;
+  /** Records of live instances (their owners alive). */
+  list(): Promise<InstanceRecord[]>;
+  /**
+   * Marks `isolate` alive for `ttlMs`. Resolves false when it was not alive before (its first
+   * beat, or the store lost it: a restarted Redis), so the caller writes its records again.
+   */
+  beat(isolate: string, ttlMs: number): Promise<boolean>;
+  /** Whether `isolate` has beaten within its ttl. */
+  alive(isolate: string): Promise<boolean>;
+  /** Removes an isolate that is shutting down, and its instance records. */
+  leave(isolate: string, uuids: string[]): Promise<void>;
+  /** Releases what the directory opened itself (a Redis connection); not a KV it was given. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,80 @@
+/**
+ * Several WSTun servers in one test process, each on its own port, joined by a real
+ * BroadcastChannel bridge (a fresh namespace per cluster) and one shared Deno KV directory: the
+ * same thing as isolates of one deployment, minus the process boundary.
+ *
+ * @module
+ */
+import { ulid } from "ulid";
+import type { Bridge } from "../../lib/bridge/bridge.ts";
+import { BroadcastChannelBridge } from "../../lib/bridge/broadcast_channel_bridge.ts";
+import { type Config, defaultConfig } from "../../lib/config.ts";
+import { createServer, type WstunServer } from "../../routes/app.ts";
+
+export interface ClusterServer extends WstunServer {
+  wsUrl: string;
+  base: string;
+  close(): Promise<void>;
+}
+
+export interface Cluster {
+  servers: ClusterServer[];
+  kv: Deno.Kv;
+  namespace: string;
+  /** Starts one more server in this cluster. */
+  add(overrides?: Partial<Config>, bridge?: Bridge): Promise<ClusterServer>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Heartbeats in tests: short, so a dead isolate is noticed in well under a second. */
+export const TEST_HEARTBEAT_MS = 100;
+
+/** Starts `size` servers; `kvPath` puts the directory in a file a worker can open too. */
+export async function startCluster(
+  size: number,
+  overrides: Partial<Config> = {},
+  kvPath = ":memory:",
+): Promise<Cluster> {
+  const kv = await Deno.openKv(kvPath);
+  const namespace = `test-${ulid()}`;
+  const servers: ClusterServer[] = [];
+  const add = async (more: Partial<Config> = {}, bridge?: Bridge) => {
+    const base = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides, ...more });
+    const config = {
+      ...base,
+      bridge: {
+        ...base.bridge,
+        mode: "broadcast_channel" as const,
+        namespace,
+        heartbeatMs: TEST_HEARTBEAT_MS,
+        timeoutMs: 1000,
+      },
+    };
+    const server = await createServer(config, {
+      kv,
+      bridge: bridge ?? new BroadcastChannelBridge(namespace),
+    });
+    const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
+    let closed = false;
+    const s: ClusterServer = {
+      ...server,
+      base: `http://127.0.0.1:${http.addr.port}`,
+      wsUrl: `ws://127.0.0.1:${http.addr.port}/_ws`,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await http.shutdown();
+        await server.shutdown();
+      },
+    };
+    servers.push(s);
+    return s;
+  };
+  for (let i = 0; i < size; i++) await add();
+  const close = async () => {
+    for (const s of servers) await s.close();
+    kv.close();
+  };
+  return { servers, kv, namespace, add, close, [Symbol.asyncDispose]: close };
+}

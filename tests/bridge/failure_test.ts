@@ -1,0 +1,112 @@
+/**
+ * What the bridge does when things go wrong: lost bridge messages are reported, an owner that
+ * does not answer is timed out, and an isolate that dies takes its instances with it (and only
+ * those) within the directory's stated bound.
+ */
+import assert from "node:assert/strict";
+import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
+import { startCluster, TEST_HEARTBEAT_MS } from "./cluster.ts";
+import { LossyBridge } from "./lossy_bridge.ts";
+
+Deno.test("a lost bridge message is reported to the receiver as error bridge_gap", async () => {
+  await using cluster = await startCluster(1);
+  const [a] = cluster.servers;
+  const lossy = new LossyBridge(cluster.namespace);
+  const b = await cluster.add({}, lossy);
+  await using host = await TestSocket.open(a.wsUrl);
+  await using bob = await TestSocket.open(b.wsUrl);
+  const { uuid } = await createRoom(host);
+  await joinRoom(host, bob, uuid, "bob");
+
+  bob.send({ type: "note", uuid, n: 1 });
+  assert.equal((await host.next()).n, 1);
+  lossy.dropPosts = 1;
+  bob.send({ type: "note", uuid, n: 2 });
+  bob.send({ type: "note", uuid, n: 3 });
+  const gap = await host.next();
+  assert.equal(gap.type, "error");
+  assert.equal(gap.code, "bridge_gap");
+  assert.equal(gap.uuid, uuid);
+  assert.equal(gap.lost, 1);
+  assert.equal((await host.next()).n, 3);
+  assert.equal(lossy.dropped, 1);
+  await host.expectNothingPending();
+});
+
+Deno.test("a join the owner never answers fails with bridge_timeout, and does not hang", async () => {
+  await using cluster = await startCluster(1);
+  const [a] = cluster.servers;
+  const lossy = new LossyBridge(cluster.namespace);
+  const b = await cluster.add({}, lossy);
+  await using host = await TestSocket.open(a.wsUrl);
+  await using bob = await TestSocket.open(b.wsUrl);
+  const { uuid } = await createRoom(host);
+  lossy.dropPosts = 1; // the join request itself
+  const started = Date.now();
+  const ack = await bob.request({ type: "join_instance", uuid, userId: "bob" });
+  assert.equal(ack.success, false);
+  assert.equal(ack.error, "bridge_timeout");
+  assert.ok(Date.now() - started < 2000);
+  // The next request shows the gap to the owner and then works.
+  lossy.dropPosts = 0;
+  await joinRoom(host, bob, uuid, "bob");
+});
+
+Deno.test("an isolate that shuts down: its instances vanish, its members elsewhere get host_left", async () => {
+  await using cluster = await startCluster(3, { hostGraceMs: 60_000 });
+  const [a, b, c] = cluster.servers;
+  const host = await TestSocket.open(a.wsUrl);
+  await using otherHost = await TestSocket.open(c.wsUrl);
+  await using bob = await TestSocket.open(b.wsUrl);
+  const doomed = await createRoom(host, { name: "doomed" });
+  const kept = await createRoom(otherHost, { name: "kept" });
+  await joinRoom(host, bob, doomed.uuid, "bob");
+  await joinRoom(otherHost, bob, kept.uuid, "bob");
+
+  await a.close();
+  // The host's socket closes with its server: host_away may come before the isolate's goodbye.
+  let frame = await bob.next();
+  if (frame.type === "host_away") frame = await bob.next();
+  assert.deepEqual(frame, {
+    type: "instance_closed",
+    uuid: doomed.uuid,
+    reason: "host_left",
+  });
+  const names = (await b.hub.listEverywhere()).map((i) => i.name);
+  assert.deepEqual(names, ["kept"]);
+  bob.send({ type: "note", uuid: kept.uuid });
+  assert.equal((await otherHost.next()).from, "bob");
+  await host.closed;
+});
+
+Deno.test("an isolate terminated without a word: gone within four heartbeats", async () => {
+  // A worker cannot open the test's in-memory KV, so this cluster's directory is a file.
+  const kvPath = await Deno.makeTempFile({ suffix: ".kv" });
+  const cluster = await startCluster(1, { hostGraceMs: 60_000 }, kvPath);
+  const [local] = cluster.servers;
+  const worker = new Worker(new URL("./worker_server.ts", import.meta.url), { type: "module" });
+  try {
+    worker.postMessage({ namespace: cluster.namespace, kvPath, heartbeatMs: TEST_HEARTBEAT_MS });
+    const { wsUrl } = await new Promise<{ wsUrl: string }>((resolve) => {
+      worker.onmessage = (e) => resolve(e.data);
+    });
+    const host = await TestSocket.open(wsUrl);
+    await using bob = await TestSocket.open(local.wsUrl);
+    const room = await createRoom(host);
+    await joinRoom(host, bob, room.uuid, "bob");
+    worker.terminate();
+    const killed = Date.now();
+    assert.deepEqual(await bob.next(8 * TEST_HEARTBEAT_MS), {
+      type: "instance_closed",
+      uuid: room.uuid,
+      reason: "host_left",
+    });
+    assert.ok(Date.now() - killed <= 4 * TEST_HEARTBEAT_MS + 200);
+    assert.deepEqual(await local.hub.listEverywhere(), []);
+    await host.closed;
+  } finally {
+    worker.terminate();
+    await cluster.close();
+    await Deno.remove(kvPath);
+  }
+});

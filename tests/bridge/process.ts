@@ -1,0 +1,72 @@
+/**
+ * Test-only: runs `deno task start` as a real child process and waits until it listens.
+ *
+ * @module
+ */
+const ROOT = new URL("../../", import.meta.url);
+
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** One HTTP request on a fresh TCP connection, so the kernel picks a worker for each. */
+export async function statsOnFreshConnection(port: number): Promise<{ isolate: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      "GET /_api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  const text = await new Response(conn.readable).text();
+  return JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
+}
+
+export async function waitForLine(stream: ReadableStream<Uint8Array>, pattern: RegExp) {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  const timer = setTimeout(() => reader.cancel(), 20_000);
+  try {
+    while (!pattern.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`server exited before ${pattern}: ${seen}`);
+      seen += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+}
+
+/** `deno task start` with `env`; resolves once it printed its listening line. */
+export async function startProcess(
+  env: Record<string, string>,
+  listening: RegExp = /listening on/,
+): Promise<Deno.ChildProcess & AsyncDisposable> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env: { WSTUN_HOSTNAME: "127.0.0.1", ...env },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    await waitForLine(child.stdout, listening);
+  } catch (err) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw err;
+  }
+  return Object.assign(child, {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  });
+}

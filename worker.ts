@@ -1,0 +1,33 @@
+/**
+ * Entry point of one worker isolate when `WSTUN_WORKERS` > 1 (see lib/bridge/worker_pool.ts):
+ * the same configuration as the main isolate, the pool's KV file, MessagePorts to its siblings as the bridge,
+ * and a listener that shares the port with its siblings.
+ *
+ * @module
+ */
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+import { MessagePortBridge } from "./lib/bridge/message_port_bridge.ts";
+import type { WorkerReport, WorkerStart } from "./lib/bridge/worker_pool.ts";
+import { loadConfig } from "./lib/config.ts";
+import { createServer } from "./routes/app.ts";
+
+self.onmessage = async (e: MessageEvent<WorkerStart>) => {
+  try {
+    const config = loadConfig({ ...Deno.env.toObject(), WSTUN_KV_PATH: e.data.kvPath });
+    const server = await createServer(config, {
+      bridge: new MessagePortBridge(new Map(Object.entries(e.data.ports))),
+      isolate: e.data.isolate,
+    });
+    Deno.serve({
+      port: config.port,
+      hostname: config.hostname,
+      reusePort: true,
+      onListen: ({ hostname, port }) => {
+        self.postMessage({ type: "listening", hostname, port } satisfies WorkerReport);
+      },
+    }, server.fetch);
+  } catch (err) {
+    self.postMessage({ type: "failed", message: (err as Error).message } satisfies WorkerReport);
+  }
+};
