@@ -35,7 +35,7 @@ import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.t
 import { requireServerToken, serverCredential } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
 import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
-import { upgradeToHub } from "./ws.ts";
+import { answerHubUpgrade, upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
 export interface ServerOptions {
@@ -116,8 +116,15 @@ export async function createServer(
     authorizeViewer: (request) => serverCredential(request, config),
     log: (line) => console.log(line),
   });
+  const wsDeps = { config, hub, stats, pubsub };
+  const hubUpgrades = new Map<string, (request: Request) => Response>([
+    ["/_ws", (request) => upgradeToHub(request, wsDeps)],
+    ["/_udp", (request) => upgradeToUdp(request, wsDeps)],
+  ]);
   return {
-    fetch: (request) => tunnels.handle(request) ?? app.fetch(request),
+    fetch: (request) =>
+      tunnels.handle(request) ?? answerHubUpgrade(request, config, hubUpgrades) ??
+        app.fetch(request),
     hub,
     stats,
     catalog,
@@ -220,8 +227,9 @@ function createApp(deps: AppDeps): Hono {
   app.route("/", broadcastRoute(deps.pubsub));
   app.use("*", serverToken);
   app.route("/_api", apiRoutes(deps));
-  app.get("/_ws", (c) => upgradeToHub(c, deps));
-  app.get("/_udp", (c) => upgradeToUdp(c, deps));
+  // Real upgrades never get here (answerHubUpgrade takes them); these answer the rest, e.g. 426.
+  app.get("/_ws", (c) => upgradeToHub(c.req.raw, deps));
+  app.get("/_udp", (c) => upgradeToUdp(c.req.raw, deps));
   app.route("/", wsifyRoute(deps));
   app.route(
     "/",

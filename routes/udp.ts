@@ -6,13 +6,12 @@
  *
  * @module
  */
-import type { Context } from "hono";
 import { UdpConnection } from "../lib/udp/udp_connection.ts";
 import { upgradeToHub, type WsDeps } from "./ws.ts";
 
-export function upgradeToUdp(c: Context, deps: WsDeps): Response {
+export function upgradeToUdp(request: Request, deps: WsDeps): Response {
   return upgradeToHub(
-    c,
+    request,
     deps,
     (socket, channels) => new UdpConnection(socket, deps.hub, deps.config, deps.stats, channels),
   );
