@@ -145,7 +145,7 @@ export class Hub {
   }
 
   /** Routes one binary instance-data frame. */
-  binary(session: Session, bytes: Uint8Array): void {
+  binary(session: Session, bytes: Uint8Array<ArrayBuffer>): void {
     try {
       routeBinary(this, session, bytes);
     } catch (err) {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { BinaryKind, decodeBinaryHeader, withHeader } from "../binary_frame.ts";
+import { BinaryKind, decodeBinaryHeader, replaceHeader } from "../binary_frame.ts";
 import { ErrorCode, HOST_USER_ID } from "../protocol.ts";
 import type { Hub } from "./hub.ts";
 import { HubError } from "./hub_error.ts";
@@ -45,7 +45,7 @@ export function routeData(
 }
 
 /** Routes one binary frame (kind 0x01); the header's peer field is the target. */
-export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array): void {
+export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array<ArrayBuffer>): void {
   const frame = decodeBinaryHeader(bytes);
   if (typeof frame === "string") throw new HubError(ErrorCode.InvalidMessage, frame);
   if (frame.kind !== BinaryKind.InstanceData) {
@@ -56,7 +56,8 @@ export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array): void
   const header = fromHost
     ? instance.hostBinaryHeader
     : senderMember(session, frame.id).binaryHeader;
-  const out = withHeader(header, bytes, frame.payloadOffset);
+  // The received frame is ours (a fresh buffer per message), so its header may be overwritten.
+  const out = replaceHeader(header, bytes, frame.payloadOffset);
 
   if (frame.peer === "") {
     const n = fromHost ? sendBinaryToMembers(instance, out) : sendBinaryToHost(instance, out);

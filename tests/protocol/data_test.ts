@@ -216,3 +216,21 @@ Deno.test("stats: delivered messages and bytes are counted", async () => {
   assert.equal(stats.instances, 1);
   await closeAll();
 });
+
+Deno.test("binary: header rewritten in place or copied, the payload arrives intact both ways", async () => {
+  await using server = await startServer();
+  const { host, room, members, closeAll } = await roomWithMembers(server, ["a", "longer-name"]);
+  const payload = new Uint8Array(70_000).map((_, i) => i % 253);
+  // "a" → "longer-name": the sender's header fits where the target's was (no copy).
+  members.a.sendRaw(binaryFrame(room.uuid, "longer-name", payload));
+  const short = parseBinary(await members["longer-name"].nextBinary());
+  assert.deepEqual([short.from, short.payload.length], ["a", payload.length]);
+  assert.deepEqual(short.payload, payload);
+  // "longer-name" → "a": the header grows, so the frame is copied.
+  members["longer-name"].sendRaw(binaryFrame(room.uuid, "a", payload));
+  const long = parseBinary(await members.a.nextBinary());
+  assert.deepEqual([long.from, long.id], ["longer-name", room.uuid]);
+  assert.deepEqual(long.payload, payload);
+  await host.expectNothingPending();
+  await closeAll();
+});
