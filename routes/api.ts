@@ -47,6 +47,8 @@ export function apiRoutes({ hub, catalog, stats, now, pubsub, federation }: ApiD
       pubsub: pubsub.stats(),
       // Which isolate answered, when there are several (docs/architecture.md).
       isolate: federation?.isolate ?? null,
+      // Channel publishes from other isolates known lost on a best-effort bridge (docs/pubsub.md).
+      channelMessagesLost: federation?.channelMessagesLost ?? 0,
     }));
   // Channels with subscribers on this isolate, busiest first; never who the subscribers are.
   api.get("/channels", (c) => c.json(pubsub.registry.list()));

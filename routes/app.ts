@@ -15,6 +15,7 @@ import { type Config, ConfigError } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
 import type { Bridge } from "../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../lib/bridge/broadcast_channel_bridge.ts";
+import { FederatedChannelBridge } from "../lib/bridge/channel_federation.ts";
 import { BridgeMode } from "../lib/bridge/config.ts";
 import type { Directory } from "../lib/bridge/directory.ts";
 import { BridgeFederation } from "../lib/bridge/federation.ts";
@@ -82,7 +83,8 @@ export async function createServer(
   const stats = new Stats(now());
   const catalog = new ServiceCatalog();
   const hub = new Hub({ config, catalog, stats, now });
-  const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch });
+  const channelBridge = new FederatedChannelBridge();
+  const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch, bridge: channelBridge });
   const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
   const kv = options.kv ?? await openKv(config.kvPath);
   const marketplace = new Marketplace({
@@ -96,6 +98,7 @@ export async function createServer(
   });
   await marketplace.load();
   const federation = await federate(hub, config, kv, options, now);
+  if (federation) channelBridge.connect(federation);
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
   const app = createApp({

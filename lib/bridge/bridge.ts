@@ -15,6 +15,8 @@
  * @module
  */
 
+import type { ChannelMessage } from "../pubsub/channel_message.ts";
+
 /** What travels between isolates; `conn` names a connection on the sending or receiving side. */
 export type BridgeBody =
   /** A control request from a connection on the sender, to run on the owner of its instance. */
@@ -39,7 +41,9 @@ export type BridgeBody =
   /** A connection on the sender closed: end its memberships and hostings on the receiver. */
   | { k: "detach"; conn: string }
   /** The sender is shutting down: treat it as dead now instead of at its heartbeat's expiry. */
-  | { k: "bye" };
+  | { k: "bye" }
+  /** A pub/sub publish, broadcast to every isolate (see {@link Bridge.broadcast}). */
+  | { k: "chpub"; message: ChannelMessage };
 
 /** Proof that the client presented a secret, without the secret: HMAC-SHA256(secret, nonce). */
 export interface SecretProof {
@@ -52,6 +56,8 @@ export interface Envelope {
   from: string;
   seq: number;
   body: BridgeBody;
+  /** Sent with {@link Bridge.broadcast}: numbered on the sender's broadcast link, not a direct one. */
+  all?: true;
 }
 
 /** Carries envelopes between isolates. */
@@ -60,6 +66,12 @@ export interface Bridge {
   listen(isolate: string, receive: (envelope: Envelope) => void): void;
   /** Posts one envelope to the inbox of `isolate`; never throws. */
   post(isolate: string, envelope: Envelope): void;
+  /**
+   * Posts one envelope to every other isolate listening (pub/sub publishes, whose subscribers may
+   * be anywhere); never throws. A transport that echoes it to the sender may: receivers ignore
+   * their own broadcasts.
+   */
+  broadcast(envelope: Envelope): void;
   /** Drops whatever the bridge keeps for an isolate that is gone. */
   forget?(isolate: string): void;
   /** Stops listening and releases channels or connections. */

@@ -12,6 +12,9 @@ import type { Bridge, Envelope } from "./bridge.ts";
 
 export class BroadcastChannelBridge implements Bridge {
   #inbox: BroadcastChannel | null = null;
+  /** `<namespace>:all`, shared by every isolate; posting and listening on one object, so a
+   * broadcast never comes back to its sender. */
+  #all: BroadcastChannel | null = null;
   readonly #outboxes = new Map<string, BroadcastChannel>();
 
   constructor(readonly namespace = "wstun") {}
@@ -19,6 +22,12 @@ export class BroadcastChannelBridge implements Bridge {
   listen(isolate: string, receive: (envelope: Envelope) => void): void {
     this.#inbox = new BroadcastChannel(this.#name(isolate));
     this.#inbox.onmessage = (e: MessageEvent<Envelope>) => receive(e.data);
+    this.#all = new BroadcastChannel(`${this.namespace}:all`);
+    this.#all.onmessage = (e: MessageEvent<Envelope>) => receive(e.data);
+  }
+
+  broadcast(envelope: Envelope): void {
+    this.#all?.postMessage(envelope);
   }
 
   post(isolate: string, envelope: Envelope): void {
@@ -39,6 +48,8 @@ export class BroadcastChannelBridge implements Bridge {
   close(): Promise<void> {
     this.#inbox?.close();
     this.#inbox = null;
+    this.#all?.close();
+    this.#all = null;
     for (const channel of this.#outboxes.values()) channel.close();
     this.#outboxes.clear();
     return Promise.resolve();

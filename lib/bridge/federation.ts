@@ -37,7 +37,11 @@ import type { Bridge, BridgeBody, Envelope, SecretProof } from "./bridge.ts";
 import { type Directory, type InstanceRecord, isolateTtlMs } from "./directory.ts";
 import { RECORD_TTL_MS } from "./kv_directory.ts";
 import { LinkSequencer } from "./link_sequencer.ts";
+import type { ChannelMessage } from "../pubsub/channel_message.ts";
 import { proofMatches, proveSecret } from "./secret_proof.ts";
+
+/** The sequence-number link of broadcasts (prefixed to the sender's id on the receiving side). */
+const BROADCAST_LINK = "*";
 
 export interface FederationOptions {
   bridge: Bridge;
@@ -86,6 +90,10 @@ export class BridgeFederation implements Federation {
   #lastRefresh = 0;
   #beating: Promise<void> = Promise.resolve();
   #stopped = false;
+  // Pub/sub: publishes broadcast to every isolate.
+  #channelDeliver: ((message: ChannelMessage) => void) | null = null;
+  /** Channel publishes from other isolates known lost (a gap on their broadcast link). */
+  channelMessagesLost = 0;
   /** When the directory last became reachable; null while it is not. */
   #reachableSince: number | null = 0;
 
@@ -396,6 +404,36 @@ export class BridgeFederation implements Federation {
   }
 
   /** Sends a frame to a socket on another isolate. */
+  // ---- pub/sub ----
+
+  /** Where channel publishes from other isolates are handed to this isolate's registry. */
+  onChannelMessage(deliver: (message: ChannelMessage) => void): void {
+    this.#channelDeliver = deliver;
+  }
+
+  /** Sends a channel publish to every other isolate, numbered on this isolate's broadcast link. */
+  publishChannel(message: ChannelMessage): void {
+    this.#opts.bridge.broadcast({
+      from: this.isolate,
+      seq: this.#seq.next(BROADCAST_LINK),
+      body: { k: "chpub", message },
+      all: true,
+    });
+  }
+
+  #receiveBroadcast(envelope: Envelope): void {
+    const { from, body } = envelope;
+    if (from === this.isolate) return;
+    this.#lastHeard.set(from, this.#now());
+    const lost = this.#seq.check(BROADCAST_LINK + from, envelope.seq, true);
+    if (lost < 0) return;
+    if (lost > 0) {
+      this.channelMessagesLost += lost;
+      console.error(`wstun bridge: ${lost} channel publish(es) from isolate ${from} were lost`);
+    }
+    if (body.k === "chpub") this.#channelDeliver?.(body.message);
+  }
+
   postOut(isolate: string, conn: string, frame: string | Uint8Array<ArrayBuffer>): void {
     this.#post(
       isolate,
@@ -412,6 +450,7 @@ export class BridgeFederation implements Federation {
   }
 
   #receive(envelope: Envelope): void {
+    if (envelope.all) return this.#receiveBroadcast(envelope);
     const { from, body } = envelope;
     this.#lastHeard.set(from, this.#now());
     const lost = this.#seq.check(from, envelope.seq);
@@ -437,6 +476,8 @@ export class BridgeFederation implements Federation {
       }
       case "bye":
         return this.#isolateGone(from);
+      case "chpub":
+        return this.#channelDeliver?.(body.message);
       default:
         return body satisfies never;
     }
@@ -495,6 +536,7 @@ export class BridgeFederation implements Federation {
       }
     }
     this.#seq.forget(isolate);
+    this.#seq.forget(BROADCAST_LINK + isolate);
     this.#lastHeard.delete(isolate);
     this.#opts.bridge.forget?.(isolate);
   }

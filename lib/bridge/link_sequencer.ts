@@ -24,10 +24,12 @@ export class LinkSequencer {
 
   /**
    * Checks an arriving number from `from`: 0 = in order, n > 0 = n messages were lost before
-   * this one, -1 = a duplicate or stale message to drop.
+   * this one, -1 = a duplicate or stale message to drop. With `joinLate` (a broadcast link, which
+   * a receiver may start listening to mid-stream) the first number seen is taken as the start.
    */
-  check(from: string, seq: number): number {
-    const expected = this.#expected.get(from) ?? 1;
+  check(from: string, seq: number, joinLate = false): number {
+    // A broadcast link is joined mid-stream: its first number, whatever it is, starts it.
+    const expected = this.#expected.get(from) ?? (joinLate ? seq : 1);
     if (seq < expected) return -1;
     this.#expected.set(from, seq + 1);
     return seq - expected;

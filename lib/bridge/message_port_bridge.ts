@@ -26,6 +26,10 @@ export class MessagePortBridge implements Bridge {
     this.ports.get(isolate)?.postMessage(envelope);
   }
 
+  broadcast(envelope: Envelope): void {
+    for (const port of this.ports.values()) port.postMessage(envelope);
+  }
+
   forget(isolate: string): void {
     this.ports.get(isolate)?.close();
     this.ports.delete(isolate);

@@ -32,9 +32,18 @@ export class RedisBridge implements Bridge {
   }
 
   listen(isolate: string, receive: (envelope: Envelope) => void): void {
-    this.subscriber.subscribe(this.#name(isolate), (message: string) => {
-      receive(decode(message));
-    }).catch((err: Error) => console.error(`wstun bridge: cannot subscribe: ${err.message}`));
+    const onMessage = (message: string) => receive(decode(message));
+    for (const channel of [this.#name(isolate), `${this.namespace}:all`]) {
+      this.subscriber.subscribe(channel, onMessage).catch((err: Error) =>
+        console.error(`wstun bridge: cannot subscribe: ${err.message}`)
+      );
+    }
+  }
+
+  broadcast(envelope: Envelope): void {
+    this.publisher.publish(`${this.namespace}:all`, encode(envelope)).catch(() => {
+      // Lost: receivers see the gap in the sender's broadcast sequence and report it.
+    });
   }
 
   post(isolate: string, envelope: Envelope): void {
@@ -59,6 +68,13 @@ function encode(envelope: Envelope): string {
   if (body.k === "bin" || body.k === "outbin") {
     return JSON.stringify({ ...envelope, body: { ...body, bytes: base64(body.bytes) } });
   }
+  if (body.k === "chpub" && body.message.payload.kind === "binary") {
+    const payload = { kind: "binary", base64: base64(body.message.payload.bytes) };
+    return JSON.stringify({
+      ...envelope,
+      body: { ...body, message: { ...body.message, payload } },
+    });
+  }
   return JSON.stringify(envelope);
 }
 
@@ -68,6 +84,14 @@ function decode(message: string): Envelope {
   if ((body.k === "bin" || body.k === "outbin") && typeof body.bytes === "string") {
     const buf = Buffer.from(body.bytes, "base64");
     body.bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  }
+  if (body.k === "chpub") {
+    const payload = body.message.payload as { kind: string; base64?: string };
+    if (payload.kind === "binary" && typeof payload.base64 === "string") {
+      const buf = Buffer.from(payload.base64, "base64");
+      const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+      body.message = { ...body.message, payload: { kind: "binary", bytes } };
+    }
   }
   return envelope;
 }

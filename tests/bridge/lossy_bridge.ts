@@ -30,6 +30,15 @@ export class LossyBridge implements Bridge {
     this.#inner.post(isolate, envelope);
   }
 
+  broadcast(envelope: Envelope): void {
+    if (this.dropPosts > 0) {
+      this.dropPosts--;
+      this.dropped++;
+      return;
+    }
+    this.#inner.broadcast(envelope);
+  }
+
   forget(isolate: string): void {
     this.#inner.forget(isolate);
   }
