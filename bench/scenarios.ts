@@ -2,8 +2,8 @@
  * The benchmark's scenarios: what the load generator does in each, how big it is in a default and a
  * `--quick` run, which figures come out of it, and the targets WSTun is held to (issue 4).
  *
- * A scenario is data; bench/run.ts runs it against every target. Scenarios whose feature does not
- * exist yet are stubs that explain, in one line, what they need.
+ * A scenario is data; bench/run.ts runs it against every target. The scenarios that compare WSTun
+ * with itself (workers, cross-isolate, udp) live in bench/comparisons.ts.
  *
  * @module
  */
@@ -50,13 +50,6 @@ export interface Scenario {
   unsupported?: Partial<Record<string, string>>;
 }
 
-/** A scenario that cannot run yet: `needs` says what is missing. */
-export interface StubScenario {
-  name: string;
-  what: string;
-  needs: (root: string) => string;
-}
-
 export type Figures = Record<string, number>;
 
 const num = (v: unknown): number => (typeof v === "number" ? v : NaN);
@@ -79,7 +72,7 @@ export function windowFor(mode: Mode): { warmupMs: number; durationMs: number } 
     : { warmupMs: 500, durationMs: 2000 };
 }
 
-const relay: Scenario = {
+export const relay: Scenario = {
   name: "relay",
   what: "50 instances, one member each; members send JSON data to their host within a window of 16",
   kind: "window",
@@ -108,7 +101,7 @@ const relay: Scenario = {
   ],
 };
 
-function fanout(members: number, rate: number): Scenario {
+export function fanout(members: number, rate: number): Scenario {
   return {
     name: `fanout-${members}`,
     what: `one host, ${members} members; the host broadcasts ${rate} frames/s with a timestamp`,
@@ -238,31 +231,6 @@ export const SCENARIOS: Scenario[] = [
   connect,
   pubsub("native", 1000, 40),
   pubsub("wsify", 1000, 40),
-];
-
-function configHas(root: string, name: string): boolean {
-  try {
-    return Deno.readTextFileSync(`${root}/lib/config.ts`).includes(name);
-  } catch {
-    return false;
-  }
-}
-
-/** Scenarios for features other issues bring; each prints one `skipped: needs …` line. */
-export const STUBS: StubScenario[] = [
-  {
-    name: "workers",
-    what: "relay and fanout-1000 with WSTUN_WORKERS=1 and 2 (ratio 2 workers / 1)",
-    needs: (root) =>
-      configHas(root, "WSTUN_WORKERS")
-        ? "needs this scenario written against WSTUN_WORKERS (now in lib/config.ts)"
-        : "needs WSTUN_WORKERS (multi-isolate fan-out, issue 5)",
-  },
-  {
-    name: "cross-isolate",
-    what: "host and member on different isolates vs the same isolate",
-    needs: () => "needs the broadcast_channel bridge and a way to place sockets (issue 5)",
-  },
 ];
 
 /** The load-generator check: relay against the baseline with one and with two load processes. */
