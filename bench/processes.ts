@@ -193,7 +193,7 @@ export class LoadProcess {
     const queued = this.#lines.shift();
     if (queued) return queued;
     if (this.#ended) return { error: `load generator exited: ${this.#stderr.text()}` };
-    let timer = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const line = await new Promise<LoadLine | null>((resolve) => {
       this.#waiting = resolve;
       timer = setTimeout(() => {

@@ -19,7 +19,8 @@
  */
 import { choosePinning, commandOutput, type Pinning, readProc } from "./processes.ts";
 import { type Context, runOnce } from "./measure.ts";
-import { LOAD_CHECK, type Mode, type Scenario, SCENARIOS, STUBS } from "./scenarios.ts";
+import { runCrossIsolate, runWorkers } from "./isolates.ts";
+import { LOAD_CHECK, type Mode, type Scenario, SCENARIOS, SELF_SCENARIOS } from "./scenarios.ts";
 import {
   loadCommand,
   nodeVersion,
@@ -69,7 +70,7 @@ function parseOptions(args: string[]): Options {
     else fail(`unknown option ${arg} (see the top of bench/run.ts)`);
   }
   if (opts.mode === "quick" && !targetsGiven) opts.targets = new Set(["wstun", "baseline"]);
-  const known = new Set([...SCENARIOS.map((s) => s.name), ...STUBS.map((s) => s.name), LOAD_CHECK]);
+  const known = new Set([...SCENARIOS.map((s) => s.name), ...SELF_SCENARIOS, LOAD_CHECK]);
   for (const name of opts.scenarios) if (!known.has(name)) fail(`unknown scenario ${name}`);
   for (const t of opts.targets) if (!ALL_TARGETS.includes(t)) fail(`unknown target ${t}`);
   return opts;
@@ -234,12 +235,12 @@ async function main() {
   for (const scenario of SCENARIOS) {
     if (wanted(scenario.name)) reports.push(await runScenario(ctx, scenario, targets, opts.rounds));
   }
-  const stubs: Record<string, string> = {};
-  for (const stub of STUBS) {
-    if (!wanted(stub.name)) continue;
-    stubs[stub.name] = `skipped: ${stub.needs(ROOT)}`;
-    console.log(`\n${stub.name}: ${stubs[stub.name]}`);
-  }
+  // Self-comparisons: in a default run of everything, or when named.
+  const selfWanted = (name: string) =>
+    opts.scenarios.includes(name) || (opts.mode === "default" && opts.scenarios.length === 0);
+  const wstun = targets.find((t) => t.name === "wstun" && !t.skipped);
+  const workers = wstun && selfWanted("workers") ? await runWorkers(ctx, wstun, opts.rounds) : null;
+  const crossIsolate = selfWanted("cross-isolate") ? await runCrossIsolate() : null;
   const runCheck = opts.mode === "default"
     ? wanted(LOAD_CHECK)
     : opts.scenarios.includes(LOAD_CHECK);
@@ -251,6 +252,7 @@ async function main() {
   console.log(
     "CPU % is of one core during the measured window (median); ratios are WSTun ÷ other.",
   );
+  if (workers) console.log(`workers: ${workers.target}`);
   if (loadCheck) {
     const verdict = loadCheckVerdict(loadCheck);
     console.log(
@@ -276,7 +278,8 @@ async function main() {
     options: { ...opts, targets: [...opts.targets] },
     machine: { ...info, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAtEnd },
     scenarios: reports,
-    stubs,
+    workers,
+    crossIsolate,
     loadCheck,
     table,
   };

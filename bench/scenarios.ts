@@ -2,8 +2,8 @@
  * The benchmark's scenarios: what the load generator does in each, how big it is in a default and a
  * `--quick` run, which figures come out of it, and the targets WSTun is held to (issue 4).
  *
- * A scenario is data; bench/run.ts runs it against every target. Scenarios whose feature does not
- * exist yet are stubs that explain, in one line, what they need.
+ * A scenario is data; bench/run.ts runs it against every target. The two that compare WSTun with
+ * itself (`workers`, `cross-isolate`) live in bench/isolates.ts.
  *
  * @module
  */
@@ -48,13 +48,6 @@ export interface Scenario {
   throughputKey?: string;
   /** Targets that cannot run it, with the reason printed once. */
   unsupported?: Partial<Record<string, string>>;
-}
-
-/** A scenario that cannot run yet: `needs` says what is missing. */
-export interface StubScenario {
-  name: string;
-  what: string;
-  needs: (root: string) => string;
 }
 
 export type Figures = Record<string, number>;
@@ -240,30 +233,8 @@ export const SCENARIOS: Scenario[] = [
   pubsub("wsify", 1000, 40),
 ];
 
-function configHas(root: string, name: string): boolean {
-  try {
-    return Deno.readTextFileSync(`${root}/lib/config.ts`).includes(name);
-  } catch {
-    return false;
-  }
-}
-
-/** Scenarios for features other issues bring; each prints one `skipped: needs …` line. */
-export const STUBS: StubScenario[] = [
-  {
-    name: "workers",
-    what: "relay and fanout-1000 with WSTUN_WORKERS=1 and 2 (ratio 2 workers / 1)",
-    needs: (root) =>
-      configHas(root, "WSTUN_WORKERS")
-        ? "needs this scenario written against WSTUN_WORKERS (now in lib/config.ts)"
-        : "needs WSTUN_WORKERS (multi-isolate fan-out, issue 5)",
-  },
-  {
-    name: "cross-isolate",
-    what: "host and member on different isolates vs the same isolate",
-    needs: () => "needs the broadcast_channel bridge and a way to place sockets (issue 5)",
-  },
-];
+/** Scenarios that compare WSTun with itself (bench/isolates.ts); not in `--quick` runs. */
+export const SELF_SCENARIOS = ["workers", "cross-isolate"] as const;
 
 /** The load-generator check: relay against the baseline with one and with two load processes. */
 export const LOAD_CHECK = "loadcheck";
