@@ -1,7 +1,7 @@
 /**
  * The cost of a cross-isolate hop against a same-isolate hop, and the numbers behind the
  * bridge's channel layout (docs/architecture.md, "Bridge and directory"). Not part of
- * `deno task test`. Run:
+ * `deno task test`; `deno task bench --scenario bridge-hop` runs it too. Run alone:
  *
  *   deno run --allow-net --allow-env --allow-read --allow-write bench/bridge_hop.ts
  *
@@ -24,12 +24,17 @@ async function measure(hostUrl: string, memberUrl: string) {
   await member.request({ type: "join_instance", uuid, userId: "m" });
   await host.next();
   host.ws.onmessage = (e) => host.ws.send(e.data.replace('"type":"p"', '"type":"q"'));
+  const samples: number[] = [];
   let t = performance.now();
   for (let i = 0; i < ROUND_TRIPS; i++) {
+    const sent = performance.now();
     member.send({ type: "p", uuid, i });
     await member.next(2000);
+    samples.push(performance.now() - sent);
   }
   const rtt = (performance.now() - t) / ROUND_TRIPS;
+  samples.sort((a, b) => a - b);
+  const pct = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
   let got = 0;
   const done = Promise.withResolvers<void>();
   host.ws.onmessage = () => {
@@ -45,11 +50,22 @@ async function measure(hostUrl: string, memberUrl: string) {
   const rate = BURST / ((performance.now() - t) / 1000);
   await host.close();
   await member.close();
-  return { rttMs: rtt.toFixed(3), framesPerSec: Math.round(rate) };
+  return {
+    rttMs: Number(rtt.toFixed(3)),
+    p50Ms: Number(pct(0.5).toFixed(3)),
+    p99Ms: Number(pct(0.99).toFixed(3)),
+    framesPerSec: Math.round(rate),
+  };
 }
 
+/** Round-trip latency and one-way throughput of one placement. */
+export type HopFigures = Awaited<ReturnType<typeof measure>>;
+
 /** Host on a worker isolate, member on this one; `kind` picks the bridge between them. */
-async function hops(kind: "message_port" | "broadcast_channel") {
+async function hops(
+  kind: "message_port" | "broadcast_channel",
+): Promise<Record<string, HopFigures | string>> {
+  const out: Record<string, HopFigures | string> = {};
   const kvPath = await Deno.makeTempFile({ suffix: ".kv" });
   const namespace = `bench-${ulid()}`;
   const base = defaultConfig({ hostname: "127.0.0.1", port: 0, kvPath, maxMsgsPerSec: 0 });
@@ -74,16 +90,25 @@ async function hops(kind: "message_port" | "broadcast_channel") {
   const server = await createServer(config, { bridge, isolate: here });
   const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
   const local = `ws://127.0.0.1:${http.addr.port}/_ws`;
-  if (kind === "message_port") console.log("same isolate   ", await measure(local, local));
+  if (kind === "message_port") out["same isolate"] = await measure(local, local);
   try {
-    console.log(`cross isolate (${kind})`, await measure(remote, local));
+    out[`cross isolate (${kind})`] = await measure(remote, local);
   } catch (err) {
-    console.log(`cross isolate (${kind})`, (err as Error).message);
+    out[`cross isolate (${kind})`] = (err as Error).message;
   }
   worker.terminate();
   await http.shutdown();
   await server.shutdown();
   await Deno.remove(kvPath);
+  return out;
+}
+
+/**
+ * Host and member on the same isolate, then on two isolates joined by MessagePorts (as
+ * `WSTUN_WORKERS`) and by BroadcastChannel (as Deno Deploy): figures per placement.
+ */
+export async function runBridgeHop(): Promise<Record<string, HopFigures | string>> {
+  return { ...await hops("message_port"), ...await hops("broadcast_channel") };
 }
 
 /** What a channel per instance would cost that an inbox per isolate does not. */
@@ -95,6 +120,9 @@ function layout() {
   console.log(`opening a BroadcastChannel: ${perChannelUs} µs each (10000 opened)`);
 }
 
-layout();
-await hops("message_port");
-await hops("broadcast_channel");
+if (import.meta.main) {
+  layout();
+  for (const [placement, figures] of Object.entries(await runBridgeHop())) {
+    console.log(placement.padEnd(34), figures);
+  }
+}

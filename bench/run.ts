@@ -5,10 +5,11 @@
  *
  * Options:
  *   --quick            smaller and shorter (under a minute): WSTun and the baseline only, and
- *                      without `workers`, `cross-isolate` and `udp` unless they are named
+ *                      without `workers`, `cross-isolate`, `udp`, `bridge-hop` unless named
  *   --scenario NAME    run one scenario (repeat or comma-separate for several); `loadcheck` is the
  *                      proof that the load generator is not the limit; `workers`,
- *                      `cross-isolate` and `udp` compare WSTun with itself (bench/comparisons.ts)
+ *                      `cross-isolate` and `udp` compare WSTun with itself (bench/comparisons.ts);
+ *                      `bridge-hop` times one hop in process, BroadcastChannel too (bench/isolates.ts)
  *   --rounds N         rounds of A B A B (default 2)
  *   --targets LIST     comma-separated subset of wstun,baseline,node-ws,socketio
  *   --load-runtime R   `node` or `deno` for the load generator (default: node when installed)
@@ -30,6 +31,7 @@ import {
 import { type Context, runOnce } from "./measure.ts";
 import { LOAD_CHECK, type Mode, type Scenario, SCENARIOS } from "./scenarios.ts";
 import { COMPARISONS, UDP_SCENARIO, udpSize } from "./comparisons.ts";
+import { BRIDGE_HOP, runCrossIsolateHops } from "./isolates.ts";
 import {
   loadCommand,
   nodeVersion,
@@ -85,6 +87,7 @@ function parseOptions(args: string[]): Options {
     ...SCENARIOS.map((s) => s.name),
     ...COMPARISONS.map((c) => c.name),
     UDP_SCENARIO.name,
+    BRIDGE_HOP,
     LOAD_CHECK,
   ]);
   for (const name of opts.scenarios) if (!known.has(name)) fail(`unknown scenario ${name}`);
@@ -319,6 +322,7 @@ async function main() {
     comparisons.push({ name: c.name, heads: c.heads, reports: list });
   }
   const udp = wantedSelf(UDP_SCENARIO.name) ? await runUdp(ctx, opts.rounds) : null;
+  const bridgeHop = wantedSelf(BRIDGE_HOP) ? await runCrossIsolateHops() : null;
   const runCheck = opts.mode === "default"
     ? wanted(LOAD_CHECK)
     : opts.scenarios.includes(LOAD_CHECK);
@@ -368,6 +372,7 @@ async function main() {
     scenarios: reports,
     comparisons,
     udp,
+    bridgeHop,
     loadCheck,
     table,
   };
