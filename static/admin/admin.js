@@ -131,10 +131,13 @@ function serviceRow(service, installed) {
   const tr = el("tr");
   tr.dataset.service = service.name;
   const name = el("td");
-  const link = el("a", service.name);
-  link.href = `/${encodeURIComponent(service.name)}/service`;
-  link.target = "_blank";
-  link.rel = "noopener";
+  // A headless service (udp) has no pages to open: its name is plain text.
+  const link = el(service.headless ? "span" : "a", service.name);
+  if (!service.headless) {
+    link.href = `/${encodeURIComponent(service.name)}/service`;
+    link.target = "_blank";
+    link.rel = "noopener";
+  }
   name.append(link, " ", el("span", service.builtin ? "built-in" : "marketplace", "badge"));
   const actions = el("td", null, "actions");
   if (installed) {

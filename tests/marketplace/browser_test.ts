@@ -39,6 +39,15 @@ Deno.test({
       await admin.click("#sign-in button[type=submit]");
       await admin.locator('#services tr[data-service="chat"]').waitFor();
       assertEquals(
+        await admin.locator('#services tr[data-service="chat"] a').getAttribute("href"),
+        "/chat/service",
+      );
+      assertEquals(
+        await admin.locator('#services tr[data-service="udp"] a').count(),
+        0,
+        "a headless service has no page to link to",
+      );
+      assertEquals(
         await admin.inputValue("#market-url"),
         market.indexUrl,
         "defaults from WSTUN_MARKETPLACE_URLS",
