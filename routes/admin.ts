@@ -1,8 +1,8 @@
 /**
  * The /admin page and the admin-only instance route it uses.
  *
- * `GET /admin` and `GET /admin/{admin.js,admin.css}` serve static/admin/: a plain HTML+JS page that
- * asks for the admin token, keeps it in sessionStorage (this tab only) and drives the JSON APIs.
+ * `GET /admin` and `GET /admin/admin.js` serve static/admin/: a plain HTML+JS page, styled by the
+ * shared /static/wstun.css (same origin, so the CSP below allows it), that asks for the admin token, keeps it in sessionStorage (this tab only) and drives the JSON APIs.
  * The page itself holds no secret, so it is served without the admin token; every call it makes
  * carries the token. Its CSP allows only its own scripts and styles and forbids framing, so a
  * marketplace page (opaque origin, see routes/marketplace.ts) can neither read nor frame it.
@@ -26,7 +26,6 @@ export interface AdminRoutesOptions {
 const PAGE_FILES: Readonly<Record<string, string>> = {
   "index.html": "text/html; charset=utf-8",
   "admin.js": "text/javascript; charset=utf-8",
-  "admin.css": "text/css; charset=utf-8",
 };
 
 export const ADMIN_CSP = [

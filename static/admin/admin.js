@@ -67,9 +67,14 @@ function el(tag, text, className) {
   return node;
 }
 
-function button(label, onClick) {
-  const b = el("button", label);
+/**
+ * A button; `name` is its accessible name when the visible label alone would be ambiguous in a
+ * table (every row has an "Update").
+ */
+function button(label, onClick, className = "small", name = undefined) {
+  const b = el("button", label, className);
   b.type = "button";
+  if (name) b.setAttribute("aria-label", name);
   b.addEventListener("click", () => onClick(b));
   return b;
 }
@@ -90,6 +95,14 @@ async function act(b, statusId, progress, work, done) {
   }
 }
 
+/** Gives each cell its column's name (data-label): a phone shows it before the cell. */
+function labelCells(tbody) {
+  const names = [...tbody.closest("table").tHead.rows[0].cells].map((th) => th.textContent.trim());
+  for (const row of tbody.rows) {
+    for (const cell of row.cells) cell.dataset.label = names[cell.cellIndex] ?? "";
+  }
+}
+
 // ---- services ----
 
 async function refreshServices() {
@@ -107,6 +120,7 @@ async function refreshServices() {
     // Installed in KV but not in this isolate's catalog (installed elsewhere): still list it.
     for (const mine of byName.values()) rows.push(serviceRow({ ...mine, builtin: false }, mine));
     $("services").replaceChildren(...rows);
+    labelCells($("services"));
     setStatus("services-status", "");
   } catch (e) {
     setStatus("services-status", describe(e), true);
@@ -117,42 +131,55 @@ function serviceRow(service, installed) {
   const tr = el("tr");
   tr.dataset.service = service.name;
   const name = el("td");
-  const link = el("a", service.name);
-  link.href = `/${encodeURIComponent(service.name)}/service`;
-  link.target = "_blank";
-  link.rel = "noopener";
+  // A headless service (udp) has no pages to open: its name is plain text.
+  const link = el(service.headless ? "span" : "a", service.name);
+  if (!service.headless) {
+    link.href = `/${encodeURIComponent(service.name)}/service`;
+    link.target = "_blank";
+    link.rel = "noopener";
+  }
   name.append(link, " ", el("span", service.builtin ? "built-in" : "marketplace", "badge"));
   const actions = el("td", null, "actions");
   if (installed) {
     actions.append(
-      button("Update", (b) =>
-        act(
-          b,
-          "services-status",
-          `Updating ${service.name}…`,
-          () => api("POST", "/_api/marketplace/update", { name: service.name }),
-          (r) =>
-            r.version === r.previousVersion
-              ? `${r.name} re-installed at ${r.version}.`
-              : `${r.name} updated from ${r.previousVersion} to ${r.version}.`,
-        )),
+      button(
+        "Update",
+        (b) =>
+          act(
+            b,
+            "services-status",
+            `Updating ${service.name}…`,
+            () => api("POST", "/_api/marketplace/update", { name: service.name }),
+            (r) =>
+              r.version === r.previousVersion
+                ? `${r.name} re-installed at ${r.version}.`
+                : `${r.name} updated from ${r.previousVersion} to ${r.version}.`,
+          ),
+        "secondary small",
+        `Update ${service.name}`,
+      ),
       " ",
-      button("Uninstall", (b) => {
-        if (!confirm(`Uninstall ${service.name}? Its running instances will be closed.`)) return;
-        return act(
-          b,
-          "services-status",
-          `Uninstalling ${service.name}…`,
-          () => api("DELETE", `/_api/marketplace/services/${encodeURIComponent(service.name)}`),
-          () => `${service.name} uninstalled.`,
-        );
-      }),
+      button(
+        "Uninstall",
+        (b) => {
+          if (!confirm(`Uninstall ${service.name}? Its running instances will be closed.`)) return;
+          return act(
+            b,
+            "services-status",
+            `Uninstalling ${service.name}…`,
+            () => api("DELETE", `/_api/marketplace/services/${encodeURIComponent(service.name)}`),
+            () => `${service.name} uninstalled.`,
+          );
+        },
+        "danger small",
+        `Uninstall ${service.name}`,
+      ),
     );
   }
   tr.append(
     name,
     el("td", installed?.version ?? service.version ?? "—"),
-    el("td", installed ? installed.source : "built in", "source"),
+    el("td", installed ? installed.source : "built in", installed ? "mono" : undefined),
     el("td", service.description),
     actions,
   );
@@ -171,6 +198,7 @@ async function browse(url) {
     $("market-name").textContent = market.name;
     $("market-name").hidden = false;
     $("market").replaceChildren(...market.services.map((s) => marketRow(url, s)));
+    labelCells($("market"));
     $("market-table").hidden = false;
     setStatus(
       "market-status",
@@ -194,23 +222,33 @@ function marketRow(url, entry) {
   else if (entry.installed) status = `installed (${entry.installedVersion})`;
   const actions = el("td", null, "actions");
   if (entry.installable && !entry.installed) {
-    actions.append(button("Install", (b) =>
-      act(
-        b,
-        "market-status",
-        `Installing ${entry.name} ${entry.version}: fetching and checking every file…`,
-        () => api("POST", "/_api/marketplace/install", { url, name: entry.name }),
-        (r) => `Installed ${r.name} ${r.version}.`,
-      )));
+    actions.append(button(
+      "Install",
+      (b) =>
+        act(
+          b,
+          "market-status",
+          `Installing ${entry.name} ${entry.version}: fetching and checking every file…`,
+          () => api("POST", "/_api/marketplace/install", { url, name: entry.name }),
+          (r) => `Installed ${r.name} ${r.version}.`,
+        ),
+      "small",
+      `Install ${entry.name}`,
+    ));
   } else if (entry.updateAvailable) {
-    actions.append(button("Update", (b) =>
-      act(
-        b,
-        "market-status",
-        `Updating ${entry.name} to ${entry.version}…`,
-        () => api("POST", "/_api/marketplace/update", { name: entry.name }),
-        (r) => `Updated ${r.name} to ${r.version}.`,
-      )));
+    actions.append(button(
+      "Update",
+      (b) =>
+        act(
+          b,
+          "market-status",
+          `Updating ${entry.name} to ${entry.version}…`,
+          () => api("POST", "/_api/marketplace/update", { name: entry.name }),
+          (r) => `Updated ${r.name} to ${r.version}.`,
+        ),
+      "small",
+      `Update ${entry.name}`,
+    ));
   }
   tr.append(
     el("td", entry.name),
@@ -228,6 +266,7 @@ async function refreshInstances() {
   try {
     const instances = await api("GET", "/_api/instances");
     $("instances").replaceChildren(...instances.map(instanceRow));
+    labelCells($("instances"));
     setStatus("instances-status", instances.length ? "" : "No instance is running.");
   } catch (e) {
     setStatus("instances-status", describe(e), true);
@@ -238,20 +277,25 @@ function instanceRow(instance) {
   const tr = el("tr");
   tr.dataset.uuid = instance.uuid;
   const actions = el("td", null, "actions");
-  actions.append(button("Close", (b) => {
-    if (!confirm(`Close ${instance.name}? Its members will be disconnected from it.`)) return;
-    return act(
-      b,
-      "instances-status",
-      `Closing ${instance.name}…`,
-      () => api("DELETE", `/_api/instances/${encodeURIComponent(instance.uuid)}`),
-      () => `${instance.name} closed.`,
-    );
-  }));
+  actions.append(button(
+    "Close",
+    (b) => {
+      if (!confirm(`Close ${instance.name}? Its members will be disconnected from it.`)) return;
+      return act(
+        b,
+        "instances-status",
+        `Closing ${instance.name}…`,
+        () => api("DELETE", `/_api/instances/${encodeURIComponent(instance.uuid)}`),
+        () => `${instance.name} closed.`,
+      );
+    },
+    "danger small",
+    `Close ${instance.name}`,
+  ));
   tr.append(
     el("td", instance.name),
     el("td", instance.service),
-    el("td", instance.uuid, "uuid"),
+    el("td", instance.uuid, "mono"),
     el("td", instance.members),
     el("td", instance.protected ? "yes" : "no"),
     el("td", new Date(instance.createdAt).toLocaleString()),

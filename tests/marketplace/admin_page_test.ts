@@ -29,25 +29,22 @@ async function withAdmin(
   }
 }
 
-Deno.test("admin page: served with a strict CSP, no framing, and its script and style", async () => {
+Deno.test("admin page: served with a strict CSP, no framing, its script and the shared stylesheet", async () => {
   await withAdmin(ADMIN_TOKEN, async (origin) => {
     const page = await fetch(`${origin}/admin`);
     assertEquals(page.status, 200);
     assertEquals(page.headers.get("content-type"), "text/html; charset=utf-8");
     assertEquals(page.headers.get("content-security-policy"), ADMIN_CSP);
     assertEquals(page.headers.get("x-frame-options"), "DENY");
-    assert((await page.text()).includes('<script type="module" src="/admin/admin.js">'));
-    for (
-      const [path, type] of [["/admin/admin.js", "text/javascript"], [
-        "/admin/admin.css",
-        "text/css",
-      ]]
-    ) {
-      const response = await fetch(`${origin}${path}`);
-      assertEquals(response.status, 200, path);
-      assert(response.headers.get("content-type")?.startsWith(type), path);
-      await response.body?.cancel();
-    }
+    const text = await page.text();
+    assert(text.includes('<script type="module" src="/admin/admin.js">'));
+    // Its style is the shared stylesheet, which the app serves from static/ (routes/assets.ts).
+    assert(text.includes('<link rel="stylesheet" href="/static/wstun.css">'));
+    assert((await Deno.stat(new URL("../../static/wstun.css", import.meta.url))).isFile);
+    const script = await fetch(`${origin}/admin/admin.js`);
+    assertEquals(script.status, 200);
+    assert(script.headers.get("content-type")?.startsWith("text/javascript"));
+    await script.body?.cancel();
     const other = await fetch(`${origin}/admin/secrets.txt`);
     assertEquals(other.status, 404);
     await other.body?.cancel();

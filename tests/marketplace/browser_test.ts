@@ -26,9 +26,27 @@ Deno.test({
 
       // Sign in.
       await admin.goto(`${app.origin}/admin`);
-      await admin.fill("#token", ADMIN_TOKEN);
+      // The shared stylesheet applies under the page's CSP, and the token field has its label.
+      assert(
+        await admin.evaluate(() =>
+          [...document.styleSheets].some((sheet) =>
+            sheet.href?.endsWith("/static/wstun.css") && sheet.cssRules.length > 0
+          )
+        ),
+        "/static/wstun.css is loaded",
+      );
+      await admin.getByLabel("Admin token").fill(ADMIN_TOKEN);
       await admin.click("#sign-in button[type=submit]");
       await admin.locator('#services tr[data-service="chat"]').waitFor();
+      assertEquals(
+        await admin.locator('#services tr[data-service="chat"] a').getAttribute("href"),
+        "/chat/service",
+      );
+      assertEquals(
+        await admin.locator('#services tr[data-service="udp"] a').count(),
+        0,
+        "a headless service has no page to link to",
+      );
       assertEquals(
         await admin.inputValue("#market-url"),
         market.indexUrl,
