@@ -1,7 +1,7 @@
 /**
  * The cost of a cross-isolate hop against a same-isolate hop, and the numbers behind the
  * bridge's channel layout (docs/architecture.md, "Bridge and directory"). Not part of
- * `deno task test`; `deno task bench --scenario cross-isolate` runs it too. Run alone:
+ * `deno task test`; `deno task bench --scenario bridge-hop` runs it too. Run alone:
  *
  *   deno run --allow-net --allow-env --allow-read --allow-write bench/bridge_hop.ts
  *

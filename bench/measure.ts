@@ -81,12 +81,14 @@ export async function runOnce(
   loads = 1,
 ): Promise<RunRecord> {
   const port = freePort();
+  const secondPort = target.memberPort ? freePort() : undefined;
   const server = await startServer(target.cmd, {
     port,
     cpu: ctx.pin.server,
-    env: target.env,
+    env: secondPort ? { ...target.env, WSTUN_BENCH_MEMBER_PORT: String(secondPort) } : target.env,
     cwd: ctx.root,
   });
+  const memberPort = target.memberPort === "second" ? secondPort : undefined;
   const procs: LoadProcess[] = [];
   const stopAll = async () => {
     await Promise.all(procs.map((p) => p.stop()));
@@ -103,6 +105,7 @@ export async function runOnce(
           ...share,
           host: "127.0.0.1",
           port,
+          ...(memberPort ? { memberPort } : {}),
           flavour: target.flavour,
           deadlineMs: 120_000,
         }, ctx.root),

@@ -101,11 +101,16 @@ function checkText(c: CheckResult, labels: Map<string, string>): string {
   return `${head} (per CPU-second ${ratioText(c.perCpu.actual)} ${mark(c.perCpu.met)})`;
 }
 
-/** The human table: one row per figure, one column per target, ratios against the baseline. */
+/**
+ * The human table: one row per figure, one column per target, ratios against the baseline.
+ * `heads` renames the first two columns when a scenario compares WSTun with itself (the
+ * `workers` and `cross-isolate` scenarios put the two variants in the wstun and baseline slots).
+ */
 export function renderTable(
   reports: ScenarioReport[],
   scenarios: Scenario[],
   targets: Target[],
+  heads = { a: "WSTun", b: "baseline" },
 ): string {
   const labels = new Map<string, string>([
     ["baseline", "baseline"],
@@ -114,7 +119,7 @@ export function renderTable(
     ...targets.map((t) => [t.name, t.label] as [string, string]),
   ]);
   const others = targets.filter((t) => t.name !== "wstun" && t.name !== "baseline");
-  const head = ["scenario", "figure", "WSTun", "baseline", "WSTun ÷ baseline"];
+  const head = ["scenario", "figure", heads.a, heads.b, `${heads.a} ÷ ${heads.b}`];
   for (const t of others) head.push(t.label, `WSTun ÷ ${t.label}`);
   head.push("targets");
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`];

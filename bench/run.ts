@@ -4,9 +4,13 @@
  * prints medians and the ratios WSTun ÷ each other server, with the targets of issue 4 checked.
  *
  * Options:
- *   --quick            smaller and shorter (under a minute): WSTun and the baseline only
+ *   --quick            smaller and shorter (under a minute): WSTun and the baseline only, and
+ *                      without `workers`, `cross-isolate`, `udp`, `bridge-hop` unless named
  *   --scenario NAME    run one scenario (repeat or comma-separate for several); `loadcheck` is the
- *                      proof that the load generator is not the limit
+ *                      proof that the load generator is not the limit; `workers`,
+ *                      `cross-isolate` and `udp` compare WSTun with itself (bench/comparisons.ts);
+ *                      `bridge-hop` (only when named) times one hop in process, BroadcastChannel
+ *                      too (bench/isolates.ts)
  *   --rounds N         rounds of A B A B (default 2)
  *   --targets LIST     comma-separated subset of wstun,baseline,node-ws,socketio
  *   --load-runtime R   `node` or `deno` for the load generator (default: node when installed)
@@ -17,16 +21,26 @@
  *
  * @module
  */
-import { choosePinning, commandOutput, type Pinning, readProc } from "./processes.ts";
+import {
+  choosePinning,
+  commandOutput,
+  freePort,
+  type Pinning,
+  readProc,
+  startServer,
+} from "./processes.ts";
 import { type Context, runOnce } from "./measure.ts";
-import { runCrossIsolate, runWorkers } from "./isolates.ts";
-import { LOAD_CHECK, type Mode, type Scenario, SCENARIOS, SELF_SCENARIOS } from "./scenarios.ts";
+import { LOAD_CHECK, type Mode, type Scenario, SCENARIOS } from "./scenarios.ts";
+import { COMPARISONS, UDP_SCENARIO, udpSize } from "./comparisons.ts";
+import { BRIDGE_HOP, runCrossIsolateHops } from "./isolates.ts";
 import {
   loadCommand,
   nodeVersion,
   resolveTargets,
   type Target,
   type TargetName,
+  WSTUN_UNLIMITED,
+  wstunCommand,
 } from "./targets.ts";
 import { median, renderTable, type RunRecord, type ScenarioReport, summarise } from "./report.ts";
 
@@ -70,7 +84,13 @@ function parseOptions(args: string[]): Options {
     else fail(`unknown option ${arg} (see the top of bench/run.ts)`);
   }
   if (opts.mode === "quick" && !targetsGiven) opts.targets = new Set(["wstun", "baseline"]);
-  const known = new Set([...SCENARIOS.map((s) => s.name), ...SELF_SCENARIOS, LOAD_CHECK]);
+  const known = new Set([
+    ...SCENARIOS.map((s) => s.name),
+    ...COMPARISONS.map((c) => c.name),
+    UDP_SCENARIO.name,
+    BRIDGE_HOP,
+    LOAD_CHECK,
+  ]);
   for (const name of opts.scenarios) if (!known.has(name)) fail(`unknown scenario ${name}`);
   for (const t of opts.targets) if (!ALL_TARGETS.includes(t)) fail(`unknown target ${t}`);
   return opts;
@@ -157,6 +177,56 @@ async function runLoadCheck(ctx: Context, targets: Target[], rounds: number) {
   return result;
 }
 
+/**
+ * The udp scenario: a fresh WSTun pinned like the other servers (UDP rate limit off), and
+ * bench/udp.ts's exposer, connector, echo server and prober in this process, which measures the
+ * direct path and the tunnel one after the other. Direct goes in the baseline slot.
+ */
+async function runUdp(ctx: Context, rounds: number): Promise<ScenarioReport> {
+  console.log(`\n${UDP_SCENARIO.name}: ${UDP_SCENARIO.what}`);
+  const { runUdpBench } = await import("./udp.ts");
+  const runs: { wstun: RunRecord[]; baseline: RunRecord[] } = { wstun: [], baseline: [] };
+  for (let round = 0; round < rounds; round++) {
+    const port = freePort();
+    let stop = async () => {};
+    try {
+      const server = await startServer(wstunCommand(ctx.root), {
+        port,
+        cpu: ctx.pin.server,
+        env: { ...WSTUN_UNLIMITED, WSTUN_UDP_MAX_MSGS_PER_SEC: "0" },
+        cwd: ctx.root,
+      });
+      stop = server.stop;
+      ctx.live.add(stop);
+      const r = await runUdpBench({ relayUrl: `http://127.0.0.1:${port}`, ...udpSize(ctx.mode) });
+      for (const [slot, path] of [["wstun", r.tunnel], ["baseline", r.direct]] as const) {
+        const figures = {
+          roundTripsPerSec: path.roundTripsPerSec,
+          p50: path.p50Ms,
+          p99: path.p99Ms,
+          lost: path.lost,
+        };
+        runs[slot].push({ round, figures, serverCpu: null, loadCpu: null });
+      }
+      console.log(
+        `  udp round ${round + 1}: tunnel ${r.tunnel.roundTripsPerSec} round trips/s ` +
+          `(p50 ${r.tunnel.p50Ms.toFixed(3)} ms), direct ${r.direct.roundTripsPerSec} ` +
+          `(p50 ${r.direct.p50Ms.toFixed(3)} ms)`,
+      );
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      for (const slot of ["wstun", "baseline"] as const) {
+        runs[slot].push({ round, figures: {}, serverCpu: null, loadCpu: null, error });
+      }
+      console.log(`  udp round ${round + 1}: ${error}`);
+    } finally {
+      ctx.live.delete(stop);
+      await stop();
+    }
+  }
+  return summarise(UDP_SCENARIO, runs, {});
+}
+
 /** Ctrl-C or SIGTERM stops the server and load generators of the current run before exiting. */
 function stopOnSignal(ctx: Context) {
   const stop = async () => {
@@ -235,24 +305,49 @@ async function main() {
   for (const scenario of SCENARIOS) {
     if (wanted(scenario.name)) reports.push(await runScenario(ctx, scenario, targets, opts.rounds));
   }
-  // Self-comparisons: in a default run of everything, or when named.
-  const selfWanted = (name: string) =>
-    opts.scenarios.includes(name) || (opts.mode === "default" && opts.scenarios.length === 0);
-  const wstun = targets.find((t) => t.name === "wstun" && !t.skipped);
-  const workers = wstun && selfWanted("workers") ? await runWorkers(ctx, wstun, opts.rounds) : null;
-  const crossIsolate = selfWanted("cross-isolate") ? await runCrossIsolate() : null;
+  // WSTun against itself: in a default full run, or when named.
+  const wantedSelf = (name: string) =>
+    opts.scenarios.includes(name) || (opts.scenarios.length === 0 && opts.mode === "default");
+  const comparisons: {
+    name: string;
+    heads: { a: string; b: string };
+    reports: ScenarioReport[];
+  }[] = [];
+  for (const c of COMPARISONS) {
+    if (!wantedSelf(c.name)) continue;
+    console.log(`\n${c.name}: ${c.what}`);
+    const cctx = c.pinned ? ctx : { ...ctx, pin: { server: "", load: "" } };
+    const pair = c.targets(ROOT);
+    const list = [];
+    for (const s of c.scenarios) list.push(await runScenario(cctx, s, pair, opts.rounds));
+    comparisons.push({ name: c.name, heads: c.heads, reports: list });
+  }
+  const udp = wantedSelf(UDP_SCENARIO.name) ? await runUdp(ctx, opts.rounds) : null;
+  // Only when named: it repeats cross-isolate's hop in process (plus the lossy BroadcastChannel),
+  // and a full run on a busy machine has no 15 s to spare under its 5 minutes.
+  const bridgeHop = opts.scenarios.includes(BRIDGE_HOP) ? await runCrossIsolateHops() : null;
   const runCheck = opts.mode === "default"
     ? wanted(LOAD_CHECK)
     : opts.scenarios.includes(LOAD_CHECK);
   const loadCheck = runCheck ? await runLoadCheck(ctx, targets, opts.rounds) : null;
   const loadAtEnd = Deno.loadavg();
 
-  const table = renderTable(reports, SCENARIOS, targets);
+  const tables = reports.length ? [renderTable(reports, SCENARIOS, targets)] : [];
+  for (const c of comparisons) {
+    const found = COMPARISONS.find((x) => x.name === c.name)!;
+    const pair = found.targets(ROOT);
+    tables.push(renderTable(c.reports, found.scenarios, pair, c.heads));
+  }
+  if (udp) {
+    const direct = { name: "baseline", label: "direct" } as Target;
+    tables.push(renderTable([udp], [UDP_SCENARIO], [direct], { a: "tunnel", b: "direct" }));
+  }
+  const table = tables.join("\n\n");
   console.log(`\n${table}\n`);
   console.log(
-    "CPU % is of one core during the measured window (median); ratios are WSTun ÷ other.",
+    "CPU % is of one core during the measured window (median); ratios are the first column ÷ " +
+      "the other (WSTun ÷ other, 2 workers ÷ 1, cross ÷ same isolate, tunnel ÷ direct).",
   );
-  if (workers) console.log(`workers: ${workers.target}`);
   if (loadCheck) {
     const verdict = loadCheckVerdict(loadCheck);
     console.log(
@@ -278,8 +373,9 @@ async function main() {
     options: { ...opts, targets: [...opts.targets] },
     machine: { ...info, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAtEnd },
     scenarios: reports,
-    workers,
-    crossIsolate,
+    comparisons,
+    udp,
+    bridgeHop,
     loadCheck,
     table,
   };

@@ -2,8 +2,8 @@
  * The benchmark's scenarios: what the load generator does in each, how big it is in a default and a
  * `--quick` run, which figures come out of it, and the targets WSTun is held to (issue 4).
  *
- * A scenario is data; bench/run.ts runs it against every target. The two that compare WSTun with
- * itself (`workers`, `cross-isolate`) live in bench/isolates.ts.
+ * A scenario is data; bench/run.ts runs it against every target. The scenarios that compare WSTun
+ * with itself (workers, cross-isolate, udp) live in bench/comparisons.ts.
  *
  * @module
  */
@@ -72,7 +72,7 @@ export function windowFor(mode: Mode): { warmupMs: number; durationMs: number } 
     : { warmupMs: 500, durationMs: 2000 };
 }
 
-const relay: Scenario = {
+export const relay: Scenario = {
   name: "relay",
   what: "50 instances, one member each; members send JSON data to their host within a window of 16",
   kind: "window",
@@ -101,7 +101,7 @@ const relay: Scenario = {
   ],
 };
 
-function fanout(members: number, rate: number): Scenario {
+export function fanout(members: number, rate: number): Scenario {
   return {
     name: `fanout-${members}`,
     what: `one host, ${members} members; the host broadcasts ${rate} frames/s with a timestamp`,
@@ -232,9 +232,6 @@ export const SCENARIOS: Scenario[] = [
   pubsub("native", 1000, 40),
   pubsub("wsify", 1000, 40),
 ];
-
-/** Scenarios that compare WSTun with itself (bench/isolates.ts); not in `--quick` runs. */
-export const SELF_SCENARIOS = ["workers", "cross-isolate"] as const;
 
 /** The load-generator check: relay against the baseline with one and with two load processes. */
 export const LOAD_CHECK = "loadcheck";

@@ -18,10 +18,15 @@ export interface Target {
   env: Record<string, string>;
   /** Set when the target cannot run on this machine, with the reason. */
   skipped?: string;
+  /**
+   * bench/two_isolates.ts only: the server gets a second port (`WSTUN_BENCH_MEMBER_PORT`, the
+   * worker isolate's) and members connect to the host's port (`same`) or to that one (`second`).
+   */
+  memberPort?: "same" | "second";
 }
 
 /** WSTun's limits switched off, as the benchmark issue asks (0 = no limit). */
-const WSTUN_UNLIMITED = {
+export const WSTUN_UNLIMITED = {
   WSTUN_MAX_MSGS_PER_SEC: "0",
   WSTUN_MAX_MEMBERS: "0",
   WSTUN_MAX_INSTANCES: "0",
@@ -69,7 +74,7 @@ export function nodeVersion(): Promise<string | null> {
  * WSTun's command: deno.json's `start` task, so the benchmark runs the server exactly as users
  * start it (its permissions follow the task when features add some).
  */
-function wstunCommand(root: string): string[] {
+export function wstunCommand(root: string): string[] {
   const fallback = ["deno", "run", "--allow-net", "--allow-env", "--allow-read", "main.ts"];
   let cmd = fallback;
   try {

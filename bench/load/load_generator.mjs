@@ -136,7 +136,7 @@ async function relay(cfg, ctx) {
   await inBatches(0, cfg.instances, 10, async (i) => {
     const host = await ctx.connect();
     const uuid = await createInstance(host, `bench-${i}`);
-    const member = await ctx.connect();
+    const member = await ctx.connectMember();
     await joinInstance(member, uuid, "m1");
     pairs.push({ host, member, uuid, inflight: 0 });
   });
@@ -204,7 +204,7 @@ async function fanout(cfg, ctx) {
   const uuid = await createInstance(host, "bench-fanout");
   const members = [];
   await inBatches(0, cfg.members, 50, async (i) => {
-    const member = await ctx.connect();
+    const member = await ctx.connectMember();
     await joinInstance(member, uuid, `m${i}`);
     members.push(member);
   });
@@ -468,13 +468,17 @@ async function main() {
   }, cfg.deadlineMs ?? 120000);
   const control = createControl();
   const opened = [];
+  const open = async (port) => {
+    const peer = await connectPeer({ host: cfg.host, port, flavour });
+    opened.push(peer);
+    return peer;
+  };
   const ctx = {
     control,
-    async connect() {
-      const peer = await connectPeer({ host: cfg.host, port: cfg.port, flavour });
-      opened.push(peer);
-      return peer;
-    },
+    connect: () => open(cfg.port),
+    // relay's and fanout's members: on `memberPort` when given (the cross-isolate scenario puts
+    // them on another isolate's listener), else on the host's port.
+    connectMember: () => open(cfg.memberPort ?? cfg.port),
   };
   try {
     const result = await scenario(cfg, ctx);

@@ -1,0 +1,114 @@
+/**
+ * The scenarios that compare WSTun with itself rather than with other relays: `workers`
+ * (`WSTUN_WORKERS=2` against `=1`), `cross-isolate` (a member on another isolate than its host
+ * against the same isolate) and `udp` (the UDP tunnel against a direct UDP round trip).
+ *
+ * Each puts its two variants in the `wstun` (A) and `baseline` (B) slots of a report, so the
+ * ratio bench/report.ts prints as "A ÷ B" is the figure the issue asks for (2 workers ÷ 1 worker,
+ * cross ÷ same, tunnel ÷ direct). They are left out of `--quick` unless named with `--scenario`.
+ *
+ * @module
+ */
+import { fanout, type Mode, relay, type Scenario } from "./scenarios.ts";
+import { type Target, WSTUN_UNLIMITED, wstunCommand } from "./targets.ts";
+
+/** Two variants of WSTun run over the same scenarios, alternating A B A B. */
+export interface Comparison {
+  name: string;
+  what: string;
+  heads: { a: string; b: string };
+  scenarios: Scenario[];
+  /** [A, B]: A fills the `wstun` slot, B the `baseline` slot. */
+  targets: (root: string) => [Target, Target];
+  /**
+   * Pin the server to one core and the load to the other. `workers` runs unpinned: two worker
+   * isolates pinned to one core could not show what a second core gives.
+   */
+  pinned: boolean;
+}
+
+function withWorkers(root: string, workers: number): Target {
+  return {
+    name: workers === 2 ? "wstun" : "baseline",
+    label: `${workers} worker${workers === 1 ? "" : "s"}`,
+    flavour: "wstun",
+    cmd: wstunCommand(root),
+    env: { ...WSTUN_UNLIMITED, WSTUN_WORKERS: String(workers) },
+  };
+}
+
+function twoIsolates(memberPort: "same" | "second"): Target {
+  return {
+    name: memberPort === "second" ? "wstun" : "baseline",
+    label: memberPort === "second" ? "cross-isolate" : "same isolate",
+    flavour: "wstun",
+    cmd: [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "bench/two_isolates.ts",
+    ],
+    env: WSTUN_UNLIMITED,
+    memberPort,
+  };
+}
+
+const workers: Comparison = {
+  name: "workers",
+  what: "relay and fanout-1000 with WSTUN_WORKERS=2 against =1 (unpinned: both cores shared " +
+    "by the server and the load generator)",
+  heads: { a: "2 workers", b: "1 worker" },
+  scenarios: [
+    {
+      ...relay,
+      name: "workers-relay",
+      targets: [{ figure: "msgsPerSec", versus: "baseline", bound: "min", ratio: 1.6 }],
+    },
+    { ...fanout(1000, 40), name: "workers-fanout-1000", targets: [] },
+  ],
+  targets: (root) => [withWorkers(root, 2), withWorkers(root, 1)],
+  pinned: false,
+};
+
+const crossIsolate: Comparison = {
+  name: "cross-isolate",
+  what: "host on the main isolate, members on a worker isolate (MessagePort bridge) against " +
+    "members on the host's isolate, same process (bench/two_isolates.ts)",
+  heads: { a: "cross-isolate", b: "same isolate" },
+  scenarios: [
+    { ...relay, name: "cross-isolate-relay", targets: [] },
+    { ...fanout(100, 400), name: "cross-isolate-fanout-100", targets: [] },
+  ],
+  targets: () => [twoIsolates("second"), twoIsolates("same")],
+  pinned: true,
+};
+
+/** Every comparison, in the order a full run takes them (after the scenarios). */
+export const COMPARISONS: Comparison[] = [workers, crossIsolate];
+
+/** The UDP scenario's figures; bench/udp.ts measures both paths in one call. */
+export const UDP_SCENARIO: Scenario = {
+  name: "udp",
+  what: "UDP through the tunnel (exposer + connector over WSTun) against a direct round trip " +
+    "to the same echo server (bench/udp.ts; client side in the bench process, unpinned)",
+  kind: "window",
+  load: (mode) => udpSize(mode),
+  figures: [
+    { key: "roundTripsPerSec", label: "round trips", unit: "/s", higherIsBetter: true },
+    { key: "p50", label: "round trip p50", unit: "ms", higherIsBetter: false },
+    { key: "p99", label: "round trip p99", unit: "ms", higherIsBetter: false },
+    { key: "lost", label: "lost", unit: "datagrams", higherIsBetter: false },
+  ],
+  extract: (r) => r as Record<string, number>,
+  targets: [],
+};
+
+/** How many pings (latency) and datagrams (throughput, 64 in flight) a udp run sends. */
+export function udpSize(mode: Mode) {
+  return mode === "quick"
+    ? { pings: 300, datagrams: 5000, size: 512, window: 64 }
+    : { pings: 1000, datagrams: 20_000, size: 512, window: 64 };
+}
