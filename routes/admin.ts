@@ -2,7 +2,8 @@
  * The /admin page and the admin-only instance route it uses.
  *
  * `GET /admin` and `GET /admin/admin.js` serve static/admin/: a plain HTML+JS page, styled by the
- * shared /static/wstun.css (same origin, so the CSP below allows it), that asks for the admin token, keeps it in sessionStorage (this tab only) and drives the JSON APIs.
+ * shared /static/wstun.css (same origin, so the CSP below allows it), that asks for the admin
+ * token, keeps it in sessionStorage (this tab only) and drives the JSON APIs.
  * The page itself holds no secret, so it is served without the admin token; every call it makes
  * carries the token. Its CSP allows only its own scripts and styles and forbids framing, so a
  * marketplace page (opaque origin, see routes/marketplace.ts) can neither read nor frame it.
