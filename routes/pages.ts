@@ -29,7 +29,7 @@ function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedStri
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>${title}</title>
         <link rel="stylesheet" href="/static/wstun.css">
-<link rel="icon" href="data:,">
+        <link rel="icon" href="data:,">
       </head>
       <body>
         <main class="page">${body}</main>
