@@ -18,8 +18,8 @@
  *
  * Guarantees: the same-isolate path is the local registry's, untouched (`find`); a viewer never
  * hangs on a remote one: `open` fails with a `MuxError` after the bridge's time-out, a record
- * whose isolate is not alive is ignored (the id is not connected), and a stream whose peer goes
- * silent past the time-out is errored.
+ * whose isolate is not alive is ignored (the id is not connected), and an open stream whose owner
+ * stops being alive in the directory is errored (checked every time-out; an idle stream is fine).
  *
  * @module
  */
@@ -75,6 +75,8 @@ interface Relay {
   unacked: number;
   creditWaiter?: () => void;
   timer?: ReturnType<typeof setTimeout>;
+  /** Once open: checks that the isolate on the other side is still alive. */
+  liveness?: ReturnType<typeof setInterval>;
   opened?: { resolve(s: TunnelStream): void; reject(e: Error): void };
   closed: boolean;
 }
@@ -99,6 +101,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
     if (relay.closed) return;
     relay.closed = true;
     clearTimeout(relay.timer);
+    clearInterval(relay.liveness);
     relays.delete(relayKey(relay.peer, relay.stream));
     relay.opened?.reject(error);
     relay.writeDone?.reject(error);
@@ -122,6 +125,15 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
       },
       port.timeoutMs,
     );
+  }
+
+  /** Ends a relay once the isolate on its other side is no longer alive in the directory. */
+  function checkLiveness(relay: Relay): void {
+    relay.liveness = setInterval(() => {
+      port.isolateAlive(relay.peer).then((alive) => {
+        if (!alive) fail(relay, new MuxError("session_closed", "the other isolate is gone"));
+      }, () => {});
+    }, port.timeoutMs);
   }
 
   // ---- viewer side ----
@@ -208,6 +220,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
     }
     if (relay.closed) return muxStream.abort();
     relay.local = muxStream;
+    checkLiveness(relay); // a viewer's isolate that dies must not hold the client's stream
     port.postTunnel(from, { t: "opened", s: stream });
     // Client → viewer, within the relay window.
     const reader = muxStream.readable.getReader();
@@ -257,11 +270,14 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
     }
     const relay = relays.get(relayKey(from, s));
     if (!relay || relay.closed) return;
-    if (!relay.local) watch(relay); // the viewer side hears from the owner: still alive
     switch (m.t) {
       case "opened":
         relay.opened?.resolve(viewerStream(relay));
         relay.opened = undefined;
+        // An open stream may rightly be idle (a quiet WebSocket): from now on the owner's
+        // liveness in the directory, not silence, decides that it is gone.
+        clearTimeout(relay.timer);
+        checkLiveness(relay);
         return;
       case "fail":
         return fail(relay, new MuxError(m.code as MuxErrorCode, String(m.message)));
@@ -291,7 +307,6 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
         return;
       case "fin":
         if (relay.local) return relay.local.closeWrite();
-        clearTimeout(relay.timer);
         try {
           relay.controller?.close();
         } catch { /* already closed */ }

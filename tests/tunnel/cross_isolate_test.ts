@@ -4,6 +4,7 @@
  */
 import { assertEquals } from "./_assert.ts";
 import { startCluster } from "../bridge/cluster.ts";
+import { LossyBridge } from "../bridge/lossy_bridge.ts";
 import { TUNNEL_DEFAULTS } from "../../lib/tunnel/tunnel_config.ts";
 import { SECRET_A, SECRET_B, startClient, startTarget } from "./_fixture.ts";
 
@@ -83,6 +84,28 @@ Deno.test("cross-isolate: an unknown id and a dead owning isolate answer 504 tun
     assertEquals(response.status, 504);
     assertEquals((await response.json()).error, "tunnel_not_connected");
   } finally {
+    await started.client.close();
+    await target.close();
+  }
+});
+
+Deno.test("cross-isolate: an owning isolate that stops answering gives the viewer 504 tunnel_timeout", async () => {
+  await using cluster = await startCluster(1, tunnelOn);
+  const [a] = cluster.servers;
+  const lossy = new LossyBridge(cluster.namespace);
+  const b = await cluster.add({}, lossy);
+  const target = startTarget();
+  const started = await startClient(b.base, "silent", target.port);
+  try {
+    assertEquals(await (await fetch(`${a.base}/t/silent/hello`)).text(), "hello from the target");
+    lossy.dropPosts = Infinity; // B still beats in the directory but its bridge posts are lost
+    const began = Date.now();
+    const response = await fetch(`${a.base}/t/silent/hello`);
+    assertEquals(response.status, 504);
+    assertEquals((await response.json()).error, "tunnel_timeout");
+    assertEquals(Date.now() - began < 5000, true);
+  } finally {
+    lossy.dropPosts = 0;
     await started.client.close();
     await target.close();
   }
