@@ -35,6 +35,7 @@ import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
 import { requireServerToken, serverCredential } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
+import { createBridgedRegistry } from "../lib/tunnel/bridged_registry.ts";
 import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
 import { answerHubUpgrade, upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
@@ -114,7 +115,12 @@ export async function createServer(
   });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
+  // With a bridge, a viewer here reaches a tunnel client on another isolate (docs/tunnels.md).
+  const tunnelRegistry = federation
+    ? createBridgedRegistry({ port: federation, kv, namespace: config.bridge.namespace })
+    : undefined;
   const tunnels = createTunnelService(config.tunnel, {
+    registry: tunnelRegistry,
     now,
     authorizeViewer: (request) => serverCredential(request, config),
     log: (line) => console.log(line),
@@ -141,6 +147,7 @@ export async function createServer(
       hub.shutdown();
       pubsub.shutdown();
       await tunnels.close();
+      await tunnelRegistry?.close();
       await watcher.stop();
       if (!options.kv) kv.close();
     },

@@ -43,7 +43,9 @@ export type BridgeBody =
   /** The sender is shutting down: treat it as dead now instead of at its heartbeat's expiry. */
   | { k: "bye" }
   /** A pub/sub publish, broadcast to every isolate (see {@link Bridge.broadcast}). */
-  | { k: "chpub"; message: ChannelMessage };
+  | { k: "chpub"; message: ChannelMessage }
+  /** A tunnel relay message (lib/tunnel/bridged_registry.ts gives it meaning). */
+  | { k: "tun"; m: Record<string, unknown> };
 
 /** Proof that the client presented a secret, without the secret: HMAC-SHA256(secret, nonce). */
 export interface SecretProof {

@@ -92,6 +92,8 @@ export class BridgeFederation implements Federation {
   #stopped = false;
   // Pub/sub: publishes broadcast to every isolate.
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
+  // Tunnels: relay messages for streams carried between isolates.
+  #tunnelDeliver: ((from: string, m: Record<string, unknown>) => void) | null = null;
   /** Channel publishes from other isolates known lost (a gap on their broadcast link). */
   channelMessagesLost = 0;
   /** When the directory last became reachable; null while it is not. */
@@ -133,6 +135,26 @@ export class BridgeFederation implements Federation {
     }
     await this.#opts.bridge.close();
     await this.#opts.directory.close();
+  }
+
+  /** Receives tunnel relay messages from other isolates (one receiver). */
+  onTunnel(deliver: (from: string, m: Record<string, unknown>) => void): void {
+    this.#tunnelDeliver = deliver;
+  }
+
+  /** Posts a tunnel relay message to `isolate`, in order with everything else on that link. */
+  postTunnel(isolate: string, m: Record<string, unknown>): void {
+    this.#post(isolate, { k: "tun", m });
+  }
+
+  /** Whether `isolate` is alive according to the directory. */
+  isolateAlive(isolate: string): Promise<boolean> {
+    return isolate === this.isolate ? Promise.resolve(true) : this.#opts.directory.alive(isolate);
+  }
+
+  /** How long a forwarded request waits for the other isolate. */
+  get timeoutMs(): number {
+    return this.#opts.timeoutMs;
   }
 
   // ---- Federation (called by the hub) ----
@@ -478,6 +500,8 @@ export class BridgeFederation implements Federation {
         return this.#isolateGone(from);
       case "chpub":
         return this.#channelDeliver?.(body.message);
+      case "tun":
+        return this.#tunnelDeliver?.(from, body.m);
       default:
         return body satisfies never;
     }

@@ -44,6 +44,11 @@ export interface TunnelRegistry {
   find(id: string): TunnelEndpoint | undefined;
   /** Every attached endpoint (for shutdown). */
   endpoints(): TunnelEndpoint[];
+  /**
+   * The endpoint for an id not on this isolate (a cross-isolate registry only); asked only after
+   * `find` missed, so the same-isolate path never pays for it.
+   */
+  locate?(id: string): Promise<TunnelEndpoint | undefined>;
 }
 
 /** A registry for the tunnel clients connected to this isolate. */

@@ -72,6 +72,7 @@ export function createTunnelService(
   deps: TunnelServiceDeps = {},
 ): TunnelService {
   const registry = deps.registry ?? createLocalRegistry();
+  const locate = locateWith(registry);
   const now = deps.now ?? Date.now;
   const log = deps.log ?? (() => {});
   const sessions = new Set<MuxSession>();
@@ -172,7 +173,7 @@ export function createTunnelService(
         "this server requires its token from tunnel viewers (?token=, Bearer or session cookie)",
       );
     }
-    const endpoint = registry.find(id);
+    const endpoint = registry.find(id) ?? await locate(id);
     if (!endpoint) {
       return tunnelErrorResponse("tunnel_not_connected", "No client is connected with that id");
     }
@@ -230,6 +231,18 @@ export function createTunnelService(
       });
       await Promise.all(closing);
     },
+  };
+}
+
+/** A cross-isolate look-up that fails (the directory is unreachable) reads as "not connected". */
+function locateWith(registry: TunnelRegistry) {
+  return async (id: string): Promise<TunnelEndpoint | undefined> => {
+    if (!registry.locate) return undefined;
+    try {
+      return await registry.locate(id);
+    } catch {
+      return undefined;
+    }
   };
 }
 
