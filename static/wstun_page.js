@@ -114,6 +114,40 @@ export function describeError(err) {
   return String(err?.message ?? err);
 }
 
+/**
+ * Wires a host page's "create a room" form (#create-form, #room-name, #room-password,
+ * #create-error, #create-button): checks the name, creates an instance of `service`, then hands
+ * the created instance and whether it has a password to `opened`; errors are shown in the form.
+ * @param {WSTunClient} client
+ * @param {string} service
+ * @param {(created: { uuid: string, name: string }, protectedRoom: boolean) => void} opened
+ */
+export function bindCreateForm(client, service, opened) {
+  byId("create-form").addEventListener("submit", async (/** @type {SubmitEvent} */ e) => {
+    e.preventDefault();
+    const name = byId("room-name").value.trim();
+    const password = byId("room-password").value;
+    const error = byId("create-error");
+    error.textContent = "";
+    if (!name) {
+      error.textContent = "Give the room a name.";
+      return;
+    }
+    byId("create-button").disabled = true;
+    try {
+      const created = await client.createInstance({
+        service,
+        name,
+        token: password || undefined,
+      });
+      opened(created, Boolean(password));
+    } catch (err) {
+      error.textContent = describeError(err);
+      byId("create-button").disabled = false;
+    }
+  });
+}
+
 /** @param {number} n bytes */
 export function formatBytes(n) {
   if (n < 1024) return `${n} B`;

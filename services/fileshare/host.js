@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  bindCreateForm,
   byId,
   copyInput,
   createClient,
@@ -169,29 +170,9 @@ client.on("reconnect", (f) => {
   }
 });
 
-byId("create-form").addEventListener("submit", async (/** @type {SubmitEvent} */ e) => {
-  e.preventDefault();
-  const name = byId("room-name").value.trim();
-  const password = byId("room-password").value;
-  const error = byId("create-error");
-  error.textContent = "";
-  if (!name) {
-    error.textContent = "Give the room a name.";
-    return;
-  }
-  byId("create-button").disabled = true;
-  try {
-    const created = await client.createInstance({
-      service: "fileshare",
-      name,
-      token: password || undefined,
-    });
-    room.uuid = created.uuid;
-    openRoom(created.name, Boolean(password));
-  } catch (err) {
-    error.textContent = describeError(err);
-    byId("create-button").disabled = false;
-  }
+bindCreateForm(client, "fileshare", (created, protectedRoom) => {
+  room.uuid = created.uuid;
+  openRoom(created.name, protectedRoom);
 });
 
 /** @param {string} name @param {boolean} protectedRoom */
