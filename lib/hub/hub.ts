@@ -142,9 +142,6 @@ export class Hub {
       routeData(this, session, text, msg);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
-      if (this.#elsewhere(err)) {
-        return this.#federation!.forwardData(session, err.extra!.uuid as string, text, ref);
-      }
       return this.sendError(session, err, ref);
     }
     if (ref !== undefined) session.send({ type: "ok", ref });
