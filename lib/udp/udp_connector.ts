@@ -12,7 +12,7 @@
  * @module
  */
 import dgram from "node:dgram";
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
   decodeTunnelFrame,
   encodeDatagram,
@@ -22,6 +22,7 @@ import {
   UdpOp,
 } from "./datagram_frame.ts";
 import { OrderedSender } from "./ordered_sender.ts";
+import { RetryLoop } from "./retry_loop.ts";
 import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
 import { parseServerId, type ServerId } from "./server_id.ts";
 import { socketType } from "./socket_type.ts";
@@ -72,8 +73,7 @@ export class UdpConnector {
   #nextFlow = 1;
   #stopped = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
-  #retry: ReturnType<typeof setTimeout> | undefined;
-  #rejoined: Promise<void> = Promise.resolve();
+  #retries: RetryLoop;
 
   constructor(options: ConnectorOptions) {
     this.#options = options;
@@ -81,6 +81,12 @@ export class UdpConnector {
       options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES,
       MAX_DATAGRAM_BYTES,
     );
+    this.#retries = new RetryLoop({
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      attempt: () => this.#connect(),
+      onWait: (reason, retryInMs) =>
+        this.#options.onEvent?.({ type: "relay_lost", reason, retryInMs }),
+    });
   }
 
   /** The bound local port (useful with port 0). */
@@ -115,9 +121,8 @@ export class UdpConnector {
     this.#stopped = true;
     this.#flowing = false;
     clearInterval(this.#sweep);
-    clearTimeout(this.#retry);
     await this.#link?.close();
-    await this.#rejoined;
+    await this.#retries.stop();
     await this.#closeSocket();
   }
 
@@ -191,19 +196,7 @@ export class UdpConnector {
     this.#flowing = false;
     if (this.#stopped) return;
     link.close();
-    this.#rejoined = this.#rejoin(reason);
-  }
-
-  async #rejoin(reason: string): Promise<void> {
-    for (let attempt = 0; !this.#stopped; attempt++) {
-      const delay = backoffDelay(attempt, this.#options.backoff ?? DEFAULT_BACKOFF);
-      this.#options.onEvent?.({ type: "relay_lost", reason, retryInMs: delay });
-      await new Promise<void>((resolve) => this.#retry = setTimeout(resolve, delay));
-      if (this.#stopped) return;
-      const result = await this.#connect();
-      if (!isLinkError(result)) return;
-      reason = result.message;
-    }
+    this.#retries.start(reason);
   }
 
   #onMessage(msg: ServerMessage): void {

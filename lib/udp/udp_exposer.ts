@@ -13,7 +13,7 @@
  * @module
  */
 import dgram from "node:dgram";
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
   decodeTunnelFrame,
   encodeDatagram,
@@ -23,6 +23,7 @@ import {
   UdpOp,
 } from "./datagram_frame.ts";
 import { OrderedSender } from "./ordered_sender.ts";
+import { RetryLoop } from "./retry_loop.ts";
 import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
 import {
   formatServerId,
@@ -102,8 +103,7 @@ export class UdpExposer {
   #resume: string | null = null;
   #stopped = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
-  #retry: ReturnType<typeof setTimeout> | undefined;
-  #reconnected: Promise<void> = Promise.resolve();
+  #retries: RetryLoop;
 
   constructor(options: ExposerOptions) {
     this.#options = options;
@@ -111,6 +111,12 @@ export class UdpExposer {
       options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES,
       MAX_DATAGRAM_BYTES,
     );
+    this.#retries = new RetryLoop({
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      attempt: () => this.#connect(),
+      onWait: (reason, retryInMs) =>
+        this.#options.onEvent?.({ type: "relay_lost", reason, retryInMs }),
+    });
   }
 
   /** The Server ID to hand to connectors, once registered. */
@@ -136,10 +142,9 @@ export class UdpExposer {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#sweep);
-    clearTimeout(this.#retry);
     for (const client of [...this.#clients.values()]) this.#closeClient(client, "stopped");
     await this.#link?.close();
-    await this.#reconnected;
+    await this.#retries.stop();
   }
 
   /** Drops the relay link as a network failure would (for tests and the reconnect path). */
@@ -212,19 +217,7 @@ export class UdpExposer {
     if (this.#link !== link) return;
     this.#link = null;
     if (this.#stopped) return;
-    this.#reconnected = this.#reconnect(reason);
-  }
-
-  async #reconnect(reason: string): Promise<void> {
-    for (let attempt = 0; !this.#stopped; attempt++) {
-      const delay = backoffDelay(attempt, this.#options.backoff ?? DEFAULT_BACKOFF);
-      this.#options.onEvent?.({ type: "relay_lost", reason, retryInMs: delay });
-      await new Promise<void>((resolve) => this.#retry = setTimeout(resolve, delay));
-      if (this.#stopped) return;
-      const result = await this.#connect();
-      if (!isLinkError(result)) return;
-      reason = result.message;
-    }
+    this.#retries.start(reason);
   }
 
   #onMessage(msg: ServerMessage): void {

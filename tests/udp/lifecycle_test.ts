@@ -225,3 +225,30 @@ Deno.test("udp: when the relay closes the tunnel (admin), the exposer is told an
   await tunnel.close();
   await echo.close();
 });
+
+Deno.test("udp: stopping a tool while it waits to reconnect returns at once", async () => {
+  await using server = await startServer({ hostGraceMs: 0 });
+  const echo = await EchoServer.start();
+  const slow = { backoff: { initialMs: 60_000, maxMs: 60_000 } };
+  const events: ExposerEvent[] = [];
+  const tunnel = await startExposer(server.base, echo.port, {
+    ...slow,
+    onEvent: (e) => events.push(e),
+  });
+  const seen: ConnectorEvent[] = [];
+  const connector = await startConnector(server.base, tunnel.serverId, {
+    ...slow,
+    onEvent: (e) => seen.push(e),
+  });
+  // Both lose the relay and start a wait of 30–60 s before their next attempt.
+  await tunnel.exposer.dropLink();
+  await waitFor("exposer waiting", () => events.some((e) => e.type === "relay_lost"));
+  await waitFor("connector waiting", () => seen.some((e) => e.type === "relay_lost"));
+
+  const started = performance.now();
+  await connector.stop();
+  await tunnel.close();
+  const took = performance.now() - started;
+  assert.ok(took < 2000, `stop took ${took.toFixed(0)} ms`);
+  await echo.close();
+});
