@@ -15,9 +15,9 @@ import {
   parseCommandLine,
   port,
   tokenFrom,
-  UsageError,
   validate,
 } from "../lib/udp/tool_options.ts";
+import { runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
 import { type ConnectorEvent, UdpConnector } from "../lib/udp/udp_connector.ts";
 
 const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Server ID> [options]
@@ -82,24 +82,8 @@ async function main(args: string[]): Promise<number> {
     console.error(`udp-connect: ${started.message}`);
     return 1;
   }
-  const report = o.report
-    ? setInterval(() => console.log(`${clock()} ${connector.counters.summary()}`), o.report)
-    : undefined;
-  const done = Promise.withResolvers<void>();
-  Deno.addSignalListener("SIGINT", () => done.resolve());
-  await done.promise;
-  clearInterval(report);
-  await connector.stop();
-  console.log(`${clock()} stopped; ${connector.counters.summary()}`);
+  await runUntilInterrupted(connector, o.report);
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`udp-connect: ${err.message}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await runTool("udp-connect", USAGE, main);

@@ -17,9 +17,9 @@ import {
   parseCommandLine,
   port,
   tokenFrom,
-  UsageError,
   validate,
 } from "../lib/udp/tool_options.ts";
+import { runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
 import { type ExposerEvent, UdpExposer } from "../lib/udp/udp_exposer.ts";
 import { randomSecret } from "../lib/secret.ts";
 import { defaultBindHost } from "../lib/udp/socket_type.ts";
@@ -118,23 +118,8 @@ async function main(args: string[]): Promise<number> {
     `\n  Server ID: ${started}\n\n  Give it to your players: deno task udp-connect <port> ` +
       `${relayUrl} ${started}\n`,
   );
-  const report = o.report
-    ? setInterval(() => console.log(`${clock()} ${exposer.counters.summary()}`), o.report)
-    : undefined;
-  Deno.addSignalListener("SIGINT", () => done.resolve());
-  await done.promise;
-  clearInterval(report);
-  await exposer.stop();
-  console.log(`${clock()} stopped; ${exposer.counters.summary()}`);
+  await runUntilInterrupted(exposer, o.report, done.promise);
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`udp-expose: ${err.message}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await runTool("udp-expose", USAGE, main);
