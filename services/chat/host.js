@@ -18,7 +18,7 @@ import {
   trackConnection,
 } from "../../static/wstun_page.js";
 import { appendEntries, MAX_HISTORY, MAX_TEXT } from "./conversation.js";
-import { renderMembers } from "../../static/member_list.js";
+import { showHostMembers } from "../../static/member_list.js";
 
 /** @typedef {import("./conversation.js").Entry} Entry */
 
@@ -77,20 +77,6 @@ function sendHistory(userId) {
   });
 }
 
-function showMembers() {
-  renderMembers(byId("members"), room.members, "host", kick);
-  byId("member-count").textContent = String(room.members.length);
-}
-
-/** @param {string} userId */
-async function kick(userId) {
-  try {
-    await client.kick(room.uuid, userId, "removed by the host");
-  } catch (err) {
-    setBanner(byId("banner"), "error", `Could not kick ${userId}: ${describeError(err)}`);
-  }
-}
-
 client.on("client_connected", (f) => {
   if (f.uuid !== room.uuid) return;
   room.members = [...room.members.filter((m) => m !== f.userId), f.userId];
@@ -98,7 +84,7 @@ client.on("client_connected", (f) => {
   sendHistory(f.userId);
   broadcast(entry, f.userId);
   sendMembers();
-  showMembers();
+  showHostMembers(client, room.uuid, room.members);
 });
 
 client.on("client_disconnected", (f) => {
@@ -108,7 +94,7 @@ client.on("client_disconnected", (f) => {
   const entry = record(kind, f.userId, kind === "kick" ? { reason: "removed by the host" } : {});
   broadcast(entry);
   sendMembers();
-  showMembers();
+  showHostMembers(client, room.uuid, room.members);
 });
 
 client.on("chat_send", (f) => {
@@ -143,7 +129,7 @@ function openRoom(name, protectedRoom) {
   document.title = `${name} — chat host · WSTun`;
   byId("share-link").value = shareLink("/chat/main", { room: room.uuid });
   byId("room-protected").hidden = !protectedRoom;
-  showMembers();
+  showHostMembers(client, room.uuid, room.members);
   byId("message").focus();
 }
 

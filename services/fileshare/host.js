@@ -19,7 +19,7 @@ import {
   splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
-import { renderMembers } from "../../static/member_list.js";
+import { showHostMembers } from "../../static/member_list.js";
 import { mountFileRoom } from "./room.js";
 
 /** @typedef {import("./transfer.js").SharedFile} SharedFile */
@@ -111,24 +111,10 @@ function unregisterFiles(owner, ids) {
   for (const id of ids) mine?.delete(id);
 }
 
-function showMembers() {
-  renderMembers(byId("members"), room.members, "host", kick);
-  byId("member-count").textContent = String(room.members.length);
-}
-
-/** @param {string} userId */
-async function kick(userId) {
-  try {
-    await client.kick(room.uuid, userId, "removed by the host");
-  } catch (err) {
-    setBanner(byId("banner"), "error", `Could not kick ${userId}: ${describeError(err)}`);
-  }
-}
-
 client.on("client_connected", (f) => {
   if (f.uuid !== room.uuid) return;
   room.members = [...room.members.filter((m) => m !== f.userId), f.userId];
-  showMembers();
+  showHostMembers(client, room.uuid, room.members);
   publish(f.userId);
 });
 
@@ -138,7 +124,7 @@ client.on("client_disconnected", (f) => {
   room.registry.delete(f.userId);
   const why = f.reason === "kicked" ? "was removed from the room" : "left the room";
   room.view?.engine.peerLeft(f.userId, why);
-  showMembers();
+  showHostMembers(client, room.uuid, room.members);
   if (room.members.length) {
     client.send(room.uuid, "member_left", { userId: f.userId, reason: f.reason });
   }
@@ -197,7 +183,7 @@ function openRoom(name, protectedRoom) {
     },
   });
   room.view.showFiles([]);
-  showMembers();
+  showHostMembers(client, room.uuid, room.members);
 }
 
 byId("copy-link").addEventListener("click", async () => {
