@@ -138,7 +138,11 @@ export function createMarketplaceFiles(options: MarketplaceFilesOptions): Hono {
     const name = c.req.param("name");
     if (names.problem(name) !== undefined) return next();
     const path = c.req.path.slice(name.length + 2);
-    const file = await marketplace.file(name, decodeURIComponentSafe(path));
+    const file = await marketplace.file(
+      name,
+      decodeURIComponentSafe(path),
+      etagHashes(c.req.header("if-none-match")),
+    );
     // An unknown name is someone else's route.
     if (file === "no_service") return next();
     if (file === "no_file" || file.page) {
@@ -173,7 +177,7 @@ function serveFile(c: Context, file: ServedFile): Response {
     "ETag": etag,
   };
   // Through `c` so headers the guard set (the session cookie of a `?token=` page load) are kept.
-  if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
+  if (file.bytes === null) return c.body(null, 304, headers);
   return c.body(file.bytes, 200, {
     ...headers,
     "Content-Type": file.contentType,
@@ -196,6 +200,13 @@ async function readJson(c: Context): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+/** The hashes named by an `If-None-Match` header (our ETags are the quoted SHA-256). */
+function etagHashes(header: string | undefined): string[] {
+  if (!header) return [];
+  return header.split(",").map((tag) => tag.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1"))
+    .filter((hash) => /^[0-9a-f]{64}$/.test(hash));
 }
 
 function decodeURIComponentSafe(path: string): string {

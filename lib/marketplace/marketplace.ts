@@ -90,7 +90,8 @@ export interface Updated extends Installed {
 
 /** A file ready to serve. */
 export interface ServedFile {
-  bytes: Uint8Array<ArrayBuffer>;
+  /** The content; null when its hash is one the caller said it has (a revalidation: 304). */
+  bytes: Uint8Array<ArrayBuffer> | null;
   contentType: string;
   sha256: string;
   version: string;
@@ -292,7 +293,15 @@ export class Marketplace {
    * The file to serve for `/{name}/{path}`: `service` and `main` mean the manifest's endpoints.
    * `"no_service"` when nothing of that name is installed, `"no_file"` when it has no such file.
    */
-  async file(name: string, path: string): Promise<ServedFile | "no_service" | "no_file"> {
+  /**
+   * An installed service's file. `cachedSha256` are the hashes the client already holds (its
+   * `If-None-Match`): when the current file is one of them its chunks are not read at all.
+   */
+  async file(
+    name: string,
+    path: string,
+    cachedSha256: readonly string[] = [],
+  ): Promise<ServedFile | "no_service" | "no_file"> {
     // Two tries: an update may delete the version we read between reading the record and its chunks.
     for (let attempt = 0; attempt < 2; attempt++) {
       const current = await this.#store.get(name);
@@ -301,9 +310,10 @@ export class Marketplace {
       const filePath = path === "service" || path === "main" ? record.endpoints[path] : path;
       const index = record.files.findIndex((f) => f.path === filePath);
       if (index < 0) return "no_file";
-      const bytes = await this.#store.readFile(record, index);
-      if (bytes === null) continue;
       const file = record.files[index];
+      const cached = cachedSha256.includes(file.sha256);
+      const bytes = cached ? null : await this.#store.readFile(record, index);
+      if (!cached && bytes === null) continue;
       return {
         bytes,
         contentType: contentTypeFor(file.path),

@@ -190,3 +190,37 @@ Deno.test("serve: an unknown file of an installed service is 404 JSON; an unknow
     await market.close();
   }
 });
+
+Deno.test("serve: a revalidation with the current ETag is 304 without reading the file's chunks", async () => {
+  const market = await MarketplaceServer.start();
+  const app = await MarketplaceApp.start();
+  try {
+    await app.api("POST", "/_api/marketplace/install", { url: market.indexUrl, name: "poll" });
+    const first = await fetch(`${app.origin}/poll/host.js`);
+    const etag = first.headers.get("etag")!;
+    assertMatch(etag, /^"[0-9a-f]{64}"$/);
+    await first.body?.cancel();
+
+    // Delete the stored content: a revalidation that matches must not need it.
+    for await (const entry of app.kv.list({ prefix: ["marketplace", "chunks", "poll"] })) {
+      await app.kv.delete(entry.key);
+    }
+    for (const ifNoneMatch of [etag, `W/${etag}`, `"${"0".repeat(64)}", ${etag}`]) {
+      const again = await fetch(`${app.origin}/poll/host.js`, {
+        headers: { "if-none-match": ifNoneMatch },
+      });
+      assertEquals(again.status, 304, ifNoneMatch);
+      assertEquals(again.headers.get("etag"), etag);
+      assertEquals(await again.text(), "");
+    }
+    // Any other tag needs the content, which is gone now.
+    const stale = await fetch(`${app.origin}/poll/host.js`, {
+      headers: { "if-none-match": `"${"0".repeat(64)}"` },
+    });
+    assertEquals(stale.status, 404);
+    await stale.body?.cancel();
+  } finally {
+    await app.close();
+    await market.close();
+  }
+});
