@@ -77,6 +77,8 @@ export class BridgeFederation implements Federation {
   readonly #local = new Map<string, Session>();
   /** Per local socket: uuid → owner isolate of the remote instances it belongs to. */
   readonly #away = new WeakMap<Session, Map<string, string>>();
+  /** Local socket → the uuids in its `#away` that it joined (the rest it hosts from here). */
+  readonly #awayJoins = new WeakMap<Session, Set<string>>();
   readonly #pending = new Map<string, Pending[]>();
   /** Per local socket: every owner it sent anything to, told when the socket closes. */
   readonly #contacted = new WeakMap<Session, Set<string>>();
@@ -182,6 +184,9 @@ export class BridgeFederation implements Federation {
     }
     try {
       this.#hub.checkServerToken("server_token" in req ? req.server_token : undefined);
+      if (req.type === "join_instance" && !this.#away.get(session)?.has(req.uuid)) {
+        this.#hub.checkJoinLimit(session);
+      }
     } catch (err) {
       const e = err as HubError;
       return this.#refuse(session, req, e.code, e.message);
@@ -270,10 +275,25 @@ export class BridgeFederation implements Federation {
     for (const owner of owners) this.#post(owner, { k: "detach", conn });
     this.#local.delete(conn);
     this.#away.delete(session);
+    this.#awayJoins.delete(session);
     this.#contacted.delete(session);
   }
 
   // ---- the side where the socket lives ----
+
+  joinedElsewhere(session: Session): number {
+    const conn = this.#connIds.get(session);
+    let pendingJoins = 0;
+    for (const p of conn === undefined ? [] : this.#pending.get(conn) ?? []) {
+      if (p.req.type === "join_instance") pendingJoins++;
+    }
+    return (this.#awayJoins.get(session)?.size ?? 0) + pendingJoins;
+  }
+
+  #forgetAway(session: Session, uuid: string): void {
+    this.#away.get(session)?.delete(uuid);
+    this.#awayJoins.get(session)?.delete(uuid);
+  }
 
   #register(session: Session): string {
     let conn = this.#connIds.get(session);
@@ -289,7 +309,7 @@ export class BridgeFederation implements Federation {
     const conn = this.#register(session);
     const { frame, proof } = verified ? { frame: req, proof: undefined } : withoutSecrets(req);
     if (req.type === "leave_instance" || req.type === "close_instance") {
-      this.#away.get(session)?.delete(req.uuid);
+      this.#forgetAway(session, req.uuid);
     }
     if (needsAnswer(req)) {
       const pending: Pending = { req, owner, timer: undefined };
@@ -377,8 +397,13 @@ export class BridgeFederation implements Federation {
       let away = this.#away.get(session);
       if (!away) this.#away.set(session, away = new Map());
       away.set(frame.uuid, from);
+      if (frame.type === "ack") {
+        let joins = this.#awayJoins.get(session);
+        if (!joins) this.#awayJoins.set(session, joins = new Set());
+        joins.add(frame.uuid);
+      }
     } else if (frame.type === "kicked" || frame.type === "instance_closed") {
-      this.#away.get(session)?.delete(frame.uuid);
+      this.#forgetAway(session, frame.uuid);
     }
     return true;
   }
@@ -544,7 +569,7 @@ export class BridgeFederation implements Federation {
       const away = this.#away.get(session);
       for (const [uuid, owner] of away ?? []) {
         if (owner !== isolate) continue;
-        away!.delete(uuid);
+        this.#forgetAway(session, uuid);
         session.send({ type: "instance_closed", uuid, reason: CloseReason.HostLeft });
       }
       for (const p of [...this.#pending.get(conn) ?? []]) {

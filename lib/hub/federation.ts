@@ -38,4 +38,6 @@ export interface Federation {
   list(service?: string): Promise<InstanceInfo[]>;
   /** A local socket closed. */
   detached(session: Session): void;
+  /** Instances a local socket has joined on other isolates, joins on their way included. */
+  joinedElsewhere(session: Session): number;
 }

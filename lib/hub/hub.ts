@@ -130,6 +130,19 @@ export class Hub {
     this.#checkServerToken(presented);
   }
 
+  /**
+   * Raises `limit_reached` when `session` already holds `WSTUN_MAX_JOINS` memberships, counting
+   * those on other isolates and joins on their way there.
+   */
+  checkJoinLimit(session: Session): void {
+    const max = this.#deps.config.maxJoinsPerConnection;
+    if (!max) return;
+    const joins = (session.joined?.size ?? 0) + (this.#federation?.joinedElsewhere(session) ?? 0);
+    if (joins >= max) {
+      throw new HubError(ErrorCode.LimitReached, `at most ${max} joins per connection`);
+    }
+  }
+
   /** Routes one application-data text frame (`msg` is `text` parsed); `ok` answers a `ref`. */
   data(session: Session, text: string, msg: Record<string, unknown>, ref: Ref): void {
     // Federated: a frame for an instance owned elsewhere goes straight to the bridge. Raising and
@@ -384,14 +397,11 @@ export class Hub {
     if (session.joined?.has(instance.uuid)) {
       throw new HubError(ErrorCode.AlreadyMember, "already a member of this instance");
     }
-    const { maxMembersPerInstance: maxMembers, maxJoinsPerConnection: maxJoins } =
-      this.#deps.config;
+    const maxMembers = this.#deps.config.maxMembersPerInstance;
     if (maxMembers && instance.members.size >= maxMembers) {
       throw new HubError(ErrorCode.LimitReached, `instance is full (${maxMembers} members)`);
     }
-    if (maxJoins && (session.joined?.size ?? 0) >= maxJoins) {
-      throw new HubError(ErrorCode.LimitReached, `at most ${maxJoins} joins per connection`);
-    }
+    this.checkJoinLimit(session);
     const userId = req.userId ?? this.#freeUserId(instance);
     if (userId === HOST_USER_ID) {
       throw new HubError(ErrorCode.UserIdTaken, `userId "${HOST_USER_ID}" is reserved`);
