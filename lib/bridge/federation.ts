@@ -34,8 +34,7 @@ import {
   type Ref,
 } from "../protocol.ts";
 import type { Bridge, BridgeBody, Envelope, SecretProof } from "./bridge.ts";
-import { type Directory, type InstanceRecord, isolateTtlMs } from "./directory.ts";
-import { RECORD_TTL_MS } from "./kv_directory.ts";
+import { type Directory, type InstanceRecord, isolateTtlMs, RECORD_TTL_MS } from "./directory.ts";
 import { LinkSequencer } from "./link_sequencer.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
 import { proofMatches, proveSecret } from "./secret_proof.ts";
