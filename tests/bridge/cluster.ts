@@ -24,8 +24,8 @@ export interface Cluster {
   servers: ClusterServer[];
   kv: Deno.Kv;
   namespace: string;
-  /** Starts one more server in this cluster. */
-  add(overrides?: Partial<Config>, bridge?: Bridge): Promise<ClusterServer>;
+  /** Starts one more server in this cluster (with `isolate` as its id on the bridge). */
+  add(overrides?: Partial<Config>, bridge?: Bridge, isolate?: string): Promise<ClusterServer>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -42,7 +42,7 @@ export async function startCluster(
   const kv = await Deno.openKv(kvPath);
   const namespace = `test-${ulid()}`;
   const servers: ClusterServer[] = [];
-  const add = async (more: Partial<Config> = {}, bridge?: Bridge) => {
+  const add = async (more: Partial<Config> = {}, bridge?: Bridge, isolate?: string) => {
     const base = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides, ...more });
     const config = {
       ...base,
@@ -57,6 +57,7 @@ export async function startCluster(
     const server = await createServer(config, {
       kv,
       bridge: bridge ?? new BroadcastChannelBridge(namespace),
+      isolate,
     });
     const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
     let closed = false;
