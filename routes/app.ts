@@ -98,7 +98,8 @@ export async function createServer(
     closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
   });
   await marketplace.load();
-  const federation = await federate(hub, config, kv, options, now);
+  const federated = await federate(hub, config, kv, options, now);
+  const federation = federated?.federation ?? null;
   if (federation) channelBridge.connect(federation);
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
@@ -116,8 +117,12 @@ export async function createServer(
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
   // With a bridge, a viewer here reaches a tunnel client on another isolate (docs/tunnels.md).
-  const tunnelRegistry = federation
-    ? createBridgedRegistry({ port: federation, kv, namespace: config.bridge.namespace })
+  // Its records live beside the instance directory's (KV, or Redis across machines).
+  const tunnelRegistry = federated
+    ? createBridgedRegistry({
+      port: federated.federation,
+      records: federated.directory.tunnels(),
+    })
     : undefined;
   const tunnels = createTunnelService(config.tunnel, {
     registry: tunnelRegistry,
@@ -143,38 +148,45 @@ export async function createServer(
     pubsub,
     federation,
     shutdown: async () => {
+      // Tunnels first: their sessions' closes release records in the directory's store, and
+      // relayed streams are aborted over the bridge, both of which the federation closes.
+      await tunnels.close();
+      await tunnelRegistry?.close();
       await federation?.stop();
       hub.shutdown();
       pubsub.shutdown();
-      await tunnels.close();
-      await tunnelRegistry?.close();
       await watcher.stop();
       if (!options.kv) kv.close();
     },
   };
 }
 
-/** Joins the other isolates when the bridge is on (an injected bridge turns it on). */
+/**
+ * Joins the other isolates when the bridge is on (an injected bridge turns it on); returns the
+ * federation and its directory, whose store also keeps the tunnel records.
+ */
 async function federate(
   hub: Hub,
   config: Config,
   kv: Deno.Kv,
   options: ServerOptions,
   now: () => number,
-): Promise<BridgeFederation | null> {
+): Promise<{ federation: BridgeFederation; directory: Directory } | null> {
   const { mode, namespace, heartbeatMs, timeoutMs } = config.bridge;
   if (!options.bridge && mode === BridgeMode.Off) return null;
   const redis = mode === BridgeMode.Redis && !options.bridge
     ? await connectRedisPair(config)
     : undefined;
-  return await BridgeFederation.start(hub, {
+  const directory = options.directory ?? redis?.directory ?? new KvDirectory(kv, namespace, now);
+  const federation = await BridgeFederation.start(hub, {
     bridge: options.bridge ?? redis?.bridge ?? new BroadcastChannelBridge(namespace),
-    directory: options.directory ?? redis?.directory ?? new KvDirectory(kv, namespace, now),
+    directory,
     heartbeatMs,
     timeoutMs,
     now,
     isolate: options.isolate,
   });
+  return { federation, directory };
 }
 
 /** Redis bridge and directory, or the one-line start-up error naming the variable. */

@@ -11,11 +11,15 @@
  * @module
  */
 import type { InstanceInfo } from "../protocol.ts";
+import type { TunnelDirectory } from "./tunnel_directory.ts";
 
 /** The public record of one instance, plus the isolate that owns it (holds its host). */
 export interface InstanceRecord extends InstanceInfo {
   owner: string;
 }
+
+/** Instance records expire after an hour unless rewritten; owners rewrite every 20 minutes. */
+export const RECORD_TTL_MS = 3_600_000;
 
 /** A heartbeat's isolate record lives this long: three heartbeats. */
 export function isolateTtlMs(heartbeatMs: number): number {
@@ -41,6 +45,11 @@ export interface Directory {
   alive(isolate: string): Promise<boolean>;
   /** Removes an isolate that is shutting down, and its instance records. */
   leave(isolate: string, uuids: string[]): Promise<void>;
+  /**
+   * The tunnel records kept in this same store (tunnel_directory.ts), so a tunnel's record and
+   * its owner's liveness are always seen by the same isolates; closed with this directory.
+   */
+  tunnels(): TunnelDirectory;
   /** Releases what the directory opened itself (a Redis connection); not a KV it was given. */
   close(): Promise<void>;
 }

@@ -34,8 +34,7 @@ import {
   type Ref,
 } from "../protocol.ts";
 import type { Bridge, BridgeBody, Envelope, SecretProof } from "./bridge.ts";
-import { type Directory, type InstanceRecord, isolateTtlMs } from "./directory.ts";
-import { RECORD_TTL_MS } from "./kv_directory.ts";
+import { type Directory, type InstanceRecord, isolateTtlMs, RECORD_TTL_MS } from "./directory.ts";
 import { LinkSequencer } from "./link_sequencer.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
 import { proofMatches, proveSecret } from "./secret_proof.ts";
@@ -96,6 +95,8 @@ export class BridgeFederation implements Federation {
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   // Tunnels: relay messages for streams carried between isolates.
   #tunnelDeliver: ((from: string, m: Record<string, unknown>) => void) | null = null;
+  /** Records kept beside the instance records (tunnels'), renewed with them. */
+  #renewers: (() => Promise<void>)[] = [];
   /** Channel publishes from other isolates known lost (a gap on their broadcast link). */
   channelMessagesLost = 0;
   /** When the directory last became reachable; null while it is not. */
@@ -147,6 +148,15 @@ export class BridgeFederation implements Federation {
   /** Posts a tunnel relay message to `isolate`, in order with everything else on that link. */
   postTunnel(isolate: string, m: Record<string, unknown>): void {
     this.#post(isolate, { k: "tun", m });
+  }
+
+  /**
+   * Runs `renew` whenever this isolate rewrites its instance records (every third of their expiry,
+   * and at once when the store lost them: a restarted Redis), so other records it keeps in the
+   * directory's store expire and come back the same way. `renew` handles its own failures.
+   */
+  onRenew(renew: () => Promise<void>): void {
+    this.#renewers.push(renew);
   }
 
   /** Whether `isolate` is alive according to the directory. */
@@ -609,6 +619,7 @@ export class BridgeFederation implements Federation {
       if (!continuous || this.#now() - this.#lastRefresh > RECORD_TTL_MS / 3) {
         this.#lastRefresh = this.#now();
         await directory.put([...this.#hub.instances.values()].map((i) => this.#record(i)));
+        await Promise.all(this.#renewers.map((renew) => renew()));
       }
       // Right after the store was unreachable (a Redis restart), peers may not have beaten again
       // yet: judge them only once the store has been reachable for a whole ttl.

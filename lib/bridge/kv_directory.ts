@@ -6,14 +6,15 @@
  * `[namespace, "instance", uuid]` → the public record with `expireIn` of {@link RECORD_TTL_MS}
  * as a backstop (the owner rewrites its records well within it). Deno KV deletes expired keys
  * lazily (a read just after expiry may still see them), so `expiresAt` in the value is what
- * readers trust. A listing deletes records of dead owners it comes across.
+ * readers trust. A listing deletes records of dead owners it comes across. Tunnel records live
+ * beside them (kv_tunnel_directory.ts).
  *
  * @module
  */
-import type { Directory, InstanceRecord } from "./directory.ts";
+import { type Directory, type InstanceRecord, RECORD_TTL_MS } from "./directory.ts";
+import { KvTunnelDirectory } from "./kv_tunnel_directory.ts";
+import type { TunnelDirectory } from "./tunnel_directory.ts";
 
-/** Instance records expire after an hour unless rewritten; owners rewrite every 20 minutes. */
-export const RECORD_TTL_MS = 3_600_000;
 /** Deno KV allows at most this many mutations in one atomic operation. */
 const BATCH = 500;
 
@@ -77,6 +78,10 @@ export class KvDirectory implements Directory {
 
   async leave(isolate: string, uuids: string[]): Promise<void> {
     await this.#deleteAll([this.#isolateKey(isolate), ...uuids.map((u) => this.#instanceKey(u))]);
+  }
+
+  tunnels(): TunnelDirectory {
+    return new KvTunnelDirectory(this.kv, this.namespace);
   }
 
   /** The KV belongs to the server, which closes it. */

@@ -4,13 +4,15 @@
  * Keys: `<ns>:isolate:<id>` with a `PX` expiry of three heartbeats (Redis expires exactly, so
  * existence is liveness); `<ns>:instance:<uuid>` → the public record as JSON, with a one-hour
  * backstop expiry; `<ns>:instances`, a set of uuids to list. A listing drops records of dead
- * owners it comes across. Every call fails at once while Redis is away (see redis_connection.ts).
+ * owners it comes across. Tunnel records live beside them (redis_tunnel_directory.ts). Every
+ * call fails at once while Redis is away (see redis_connection.ts).
  *
  * @module
  */
-import type { Directory, InstanceRecord } from "./directory.ts";
-import { RECORD_TTL_MS } from "./kv_directory.ts";
+import { type Directory, type InstanceRecord, RECORD_TTL_MS } from "./directory.ts";
 import { closeRedis, connectRedis, type RedisClient } from "./redis_connection.ts";
+import { RedisTunnelDirectory } from "./redis_tunnel_directory.ts";
+import type { TunnelDirectory } from "./tunnel_directory.ts";
 
 export class RedisDirectory implements Directory {
   private constructor(readonly client: RedisClient, readonly namespace: string) {}
@@ -82,6 +84,11 @@ export class RedisDirectory implements Directory {
       multi.del(uuids.map((u) => this.#instanceKey(u))).sRem(this.#setKey(), uuids);
     }
     await multi.exec();
+  }
+
+  /** On this directory's connection, so it works until {@link close}. */
+  tunnels(): TunnelDirectory {
+    return new RedisTunnelDirectory(this.client, this.namespace);
   }
 
   close(): Promise<void> {

@@ -2,11 +2,15 @@
  * The cross-isolate tunnel registry: a viewer on one isolate reaches a client connected to
  * another through the bridge.
  *
- * Records: `[namespace, "tunnel", id] → isolate` in the shared KV, written on registration (last
- * one wins) and removed when the session closes only if no newer session for that id took its
- * place (here or elsewhere). So the public URL stays the same when a client reconnects to another
- * isolate. A registration that displaces a record held by another isolate tells that isolate to
- * close its session (close code 4905, as a same-isolate eviction).
+ * Records: `id → { owner isolate, claim }` in the {@link TunnelDirectory} kept beside the instance
+ * directory (Deno KV, or Redis across machines), claimed on registration (last one wins) and
+ * released when the session closes only if that registration's claim is still the record (no
+ * newer session took its place, here or elsewhere). So the public URL stays the same when a
+ * client reconnects to another isolate. A claim that displaces a record of another isolate tells
+ * that isolate to close the session of that claim (close code 4905, as a same-isolate eviction).
+ * One id's record writes run one after the other, in the order of the registrations and closes
+ * here, so a close never overtakes its own registration's claim. Records are renewed with the
+ * instance records (`onRenew`), so they expire like them once their isolate is gone.
  *
  * Relay: the viewer side posts `open`; the owner opens a wsmux stream on its session and answers
  * `opened` or `fail`. Bytes travel as `data` (base64, so every bridge transport carries them).
@@ -25,6 +29,7 @@
  */
 import { Buffer } from "node:buffer";
 import { ulid } from "ulid";
+import type { TunnelDirectory, TunnelRecord } from "../bridge/tunnel_directory.ts";
 import {
   createLocalRegistry,
   type TunnelEndpoint,
@@ -43,12 +48,14 @@ export interface TunnelBridgePort {
   onTunnel(deliver: (from: string, m: Record<string, unknown>) => void): void;
   postTunnel(isolate: string, m: Record<string, unknown>): void;
   isolateAlive(isolate: string): Promise<boolean>;
+  /** Runs `renew` whenever the isolate rewrites its instance records. */
+  onRenew(renew: () => Promise<void>): void;
 }
 
 export interface BridgedRegistryOptions {
   port: TunnelBridgePort;
-  kv: Deno.Kv;
-  namespace: string;
+  /** Where id → isolate records live (`Directory.tunnels()`: the instance directory's store). */
+  records: TunnelDirectory;
 }
 
 /** A registry that also answers for ids whose client is on another isolate. */
@@ -83,16 +90,31 @@ interface Relay {
 
 /** Creates a registry that keeps local sessions local and relays to other isolates. */
 export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolateRegistry {
-  const { port, kv, namespace } = opts;
+  const { port, records } = opts;
   const local = createLocalRegistry();
   const relays = new Map<string, Relay>();
+  /** Each attached endpoint's id and the record its registration claimed. */
+  const claims = new Map<TunnelEndpoint, { id: string; record: TunnelRecord }>();
+  /** Per id, the last record write queued: the next one starts after it. */
+  const queues = new Map<string, Promise<void>>();
   const writes = new Set<Promise<void>>();
-  const track = (what: string, work: Promise<void>) => {
-    const p = work.catch((e) => console.error(`wstun tunnel: could not ${what}: ${e}`))
-      .finally(() => writes.delete(p));
-    writes.add(p);
+  /** Queues a record write for `id`; a failure is logged (the viewer side treats it as a miss). */
+  const enqueue = (id: string, what: string, write: () => Promise<void>): Promise<void> => {
+    const done = (queues.get(id) ?? Promise.resolve()).then(write)
+      .catch((e) => console.error(`wstun tunnel: could not ${what} ${id}: ${e}`));
+    queues.set(id, done);
+    writes.add(done);
+    done.finally(() => {
+      writes.delete(done);
+      if (queues.get(id) === done) queues.delete(id);
+    });
+    return done;
   };
-  const key = (id: string) => [namespace, "tunnel", id];
+  /** Whether `endpoint` is still this isolate's client for its id. */
+  const current = (endpoint: TunnelEndpoint) => {
+    const claim = claims.get(endpoint);
+    return claim !== undefined && local.find(claim.id) === endpoint;
+  };
   const relayKey = (peer: string, stream: string) => `${peer} ${stream}`;
   const encode = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
   const decode = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
@@ -138,7 +160,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
 
   // ---- viewer side ----
 
-  function remoteEndpoint(owner: string, id: string): TunnelEndpoint {
+  function remoteEndpoint(id: string, { owner, claim }: TunnelRecord): TunnelEndpoint {
     return {
       open() {
         const stream = ulid();
@@ -152,7 +174,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
         return opened;
       },
       close(code, reason) {
-        port.postTunnel(owner, { t: "evict", id, code, reason });
+        port.postTunnel(owner, { t: "evict", id, claim, code, reason });
       },
     };
   }
@@ -264,8 +286,10 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
     const s = String(m.s ?? "");
     if (m.t === "open") return void serveOpen(from, s, String(m.id));
     if (m.t === "evict") {
+      // Only the session whose claim was displaced: a newer one here has claimed since.
       const endpoint = local.find(String(m.id));
-      endpoint?.close(Number(m.code) || MuxCloseCode.GoingAway, String(m.reason ?? "evicted"));
+      if (!endpoint || claims.get(endpoint)?.record.claim !== m.claim) return;
+      endpoint.close(Number(m.code) || MuxCloseCode.GoingAway, String(m.reason ?? "evicted"));
       return;
     }
     const relay = relays.get(relayKey(from, s));
@@ -316,46 +340,50 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
     }
   });
 
+  port.onRenew(async () => {
+    const renewals = [...claims].map(([endpoint, { id, record }]) =>
+      enqueue(id, "renew the record of", async () => {
+        if (current(endpoint)) await records.renew(id, record);
+      })
+    );
+    await Promise.all(renewals);
+  });
+
   return {
     attach(id, endpoint) {
       const displaced = local.attach(id, endpoint);
-      track(
-        `record ${id}`,
-        (async () => {
-          const previous = await kv.get<string>(key(id));
-          await kv.set(key(id), port.isolate);
-          if (previous.value && previous.value !== port.isolate) {
-            port.postTunnel(previous.value, {
-              t: "evict",
-              id,
-              code: MuxCloseCode.Replaced,
-              reason: "another client registered this id",
-            });
-          }
-        })(),
-      );
+      const record = { owner: port.isolate, claim: ulid() };
+      claims.set(endpoint, { id, record });
+      enqueue(id, "record", async () => {
+        // A registration already closed or replaced here claims nothing (its release is a no-op).
+        if (!current(endpoint)) return;
+        const previous = await records.claim(id, record);
+        if (previous && previous.owner !== port.isolate) {
+          port.postTunnel(previous.owner, {
+            t: "evict",
+            id,
+            claim: previous.claim,
+            code: MuxCloseCode.Replaced,
+            reason: "another client registered this id",
+          });
+        }
+      });
       return displaced;
     },
     detach(id, endpoint) {
       local.detach(id, endpoint);
-      if (local.find(id)) return;
-      track(
-        `remove ${id}`,
-        (async () => {
-          const current = await kv.get<string>(key(id));
-          if (current.value !== port.isolate || local.find(id)) return;
-          await kv.atomic().check(current).delete(key(id)).commit();
-        })(),
-      );
+      const claimed = claims.get(endpoint);
+      if (!claimed) return;
+      claims.delete(endpoint);
+      enqueue(id, "remove the record of", () => records.release(id, claimed.record));
     },
     find: (id) => local.find(id),
     endpoints: () => local.endpoints(),
     async locate(id) {
-      const record = await kv.get<string>(key(id));
-      const owner = record.value;
-      if (!owner || owner === port.isolate) return undefined;
-      if (!(await port.isolateAlive(owner))) return undefined;
-      return remoteEndpoint(owner, id);
+      const record = await records.get(id);
+      if (!record || record.owner === port.isolate) return undefined;
+      if (!(await port.isolateAlive(record.owner))) return undefined;
+      return remoteEndpoint(id, record);
     },
     async close() {
       for (const relay of [...relays.values()]) {

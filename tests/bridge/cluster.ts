@@ -1,7 +1,9 @@
 /**
  * Several WSTun servers in one test process, each on its own port, joined by a real
  * BroadcastChannel bridge (a fresh namespace per cluster) and one shared Deno KV directory: the
- * same thing as isolates of one deployment, minus the process boundary.
+ * same thing as isolates of one deployment, minus the process boundary. And
+ * {@link startServerOnRedis}: one server whose bridge and directory are a Redis, with its own
+ * in-memory KV, as a server on a machine of its own.
  *
  * @module
  */
@@ -10,6 +12,7 @@ import type { Bridge } from "../../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../../lib/bridge/broadcast_channel_bridge.ts";
 import { type Config, defaultConfig } from "../../lib/config.ts";
 import { createServer, type WstunServer } from "../../routes/app.ts";
+import { startServer, type TestServer } from "../_util/server.ts";
 
 export interface ClusterServer extends WstunServer {
   wsUrl: string;
@@ -21,8 +24,8 @@ export interface Cluster {
   servers: ClusterServer[];
   kv: Deno.Kv;
   namespace: string;
-  /** Starts one more server in this cluster. */
-  add(overrides?: Partial<Config>, bridge?: Bridge): Promise<ClusterServer>;
+  /** Starts one more server in this cluster (with `isolate` as its id on the bridge). */
+  add(overrides?: Partial<Config>, bridge?: Bridge, isolate?: string): Promise<ClusterServer>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -39,7 +42,7 @@ export async function startCluster(
   const kv = await Deno.openKv(kvPath);
   const namespace = `test-${ulid()}`;
   const servers: ClusterServer[] = [];
-  const add = async (more: Partial<Config> = {}, bridge?: Bridge) => {
+  const add = async (more: Partial<Config> = {}, bridge?: Bridge, isolate?: string) => {
     const base = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides, ...more });
     const config = {
       ...base,
@@ -54,6 +57,7 @@ export async function startCluster(
     const server = await createServer(config, {
       kv,
       bridge: bridge ?? new BroadcastChannelBridge(namespace),
+      isolate,
     });
     const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
     let closed = false;
@@ -77,4 +81,28 @@ export async function startCluster(
     kv.close();
   };
   return { servers, kv, namespace, add, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * A server bridged by the Redis at `redisUrl` under `namespace` and sharing nothing else with the
+ * others (each opens its own `:memory:` KV), as `deno task start` with `WSTUN_REDIS_URL` on a
+ * machine of its own.
+ */
+export function startServerOnRedis(
+  redisUrl: string,
+  namespace: string,
+  overrides: Partial<Config> = {},
+): Promise<TestServer> {
+  const base = defaultConfig();
+  return startServer({
+    ...overrides,
+    bridge: {
+      ...base.bridge,
+      mode: "redis",
+      redisUrl,
+      namespace,
+      heartbeatMs: TEST_HEARTBEAT_MS,
+      timeoutMs: 1000,
+    },
+  });
 }

@@ -41,13 +41,24 @@ export async function waitForLine(stream: ReadableStream<Uint8Array>, pattern: R
   }
 }
 
-/** `deno task start` with `env`; resolves once it printed its listening line. */
+/** The server without `deno task` in between: a SIGKILL then kills the server itself. */
+export const RUN_MAIN = [
+  "run",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "main.ts",
+];
+
+/** `deno task start` (or `deno <args>`) with `env`; resolves once it printed its listening line. */
 export async function startProcess(
   env: Record<string, string>,
   listening: RegExp = /listening on/,
+  args: string[] = ["task", "start"],
 ): Promise<Deno.ChildProcess & AsyncDisposable> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
+    args,
     cwd: ROOT,
     env: { WSTUN_HOSTNAME: "127.0.0.1", ...env },
     stdout: "piped",

@@ -6,38 +6,12 @@
 import assert from "node:assert/strict";
 import { ulid } from "ulid";
 import { BinaryKind, encodeBinaryHeader } from "../../lib/binary_frame.ts";
-import { type Config, defaultConfig } from "../../lib/config.ts";
-import { createServer } from "../../routes/app.ts";
 import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
-import { TEST_HEARTBEAT_MS } from "./cluster.ts";
+import { startServerOnRedis } from "./cluster.ts";
 import { freePort, startProcess } from "./process.ts";
 import { redisAvailable, RedisServer } from "./redis_server.ts";
 
 const enabled = await redisAvailable();
-
-async function startRedisServer(redisUrl: string, namespace: string, more: Partial<Config> = {}) {
-  const base = defaultConfig({ hostname: "127.0.0.1", port: 0, ...more });
-  const server = await createServer({
-    ...base,
-    bridge: {
-      ...base.bridge,
-      mode: "redis",
-      redisUrl,
-      namespace,
-      heartbeatMs: TEST_HEARTBEAT_MS,
-      timeoutMs: 1000,
-    },
-  });
-  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
-  return {
-    ...server,
-    wsUrl: `ws://127.0.0.1:${http.addr.port}/_ws`,
-    async [Symbol.asyncDispose]() {
-      await http.shutdown();
-      await server.shutdown();
-    },
-  };
-}
 
 Deno.test({
   name: "redis: host on one server, members on another, every flow",
@@ -45,8 +19,8 @@ Deno.test({
   fn: async () => {
     await using redis = await RedisServer.start();
     const ns = `t-${ulid()}`;
-    await using a = await startRedisServer(redis.url, ns);
-    await using b = await startRedisServer(redis.url, ns);
+    await using a = await startServerOnRedis(redis.url, ns);
+    await using b = await startServerOnRedis(redis.url, ns);
     await using host = await TestSocket.open(a.wsUrl);
     await using bob = await TestSocket.open(b.wsUrl);
     await using cat = await TestSocket.open(b.wsUrl);
@@ -85,8 +59,8 @@ Deno.test({
   fn: async () => {
     await using redis = await RedisServer.start();
     const ns = `t-${ulid()}`;
-    await using a = await startRedisServer(redis.url, ns);
-    await using b = await startRedisServer(redis.url, ns);
+    await using a = await startServerOnRedis(redis.url, ns);
+    await using b = await startServerOnRedis(redis.url, ns);
     await using host = await TestSocket.open(a.wsUrl);
     await using bob = await TestSocket.open(b.wsUrl);
     const { uuid } = await createRoom(host);

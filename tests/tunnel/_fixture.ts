@@ -69,14 +69,21 @@ export interface Target {
 /**
  * A loopback target: `/hello`, `/echo` (streams the request body back), `/chunked?n=&size=`
  * (n chunks), `/bytes?n=` (n bytes, Content-Length), `/request` (method, url, headers as JSON),
- * `/ws` (WebSocket echo choosing the first offered subprotocol).
+ * `/ws` (WebSocket echo choosing the first offered subprotocol), `/port` (its own port, to tell
+ * two targets apart).
  */
 export function startTarget(): Target {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+  const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  }, (request): Response => {
     const url = new URL(request.url);
     switch (url.pathname) {
       case "/hello":
         return new Response("hello from the target");
+      case "/port":
+        return new Response(String(server.addr.port));
       case "/echo":
         return new Response(request.body, { headers: { "x-echo": "1" } });
       case "/chunked": {
@@ -114,6 +121,55 @@ export function startTarget(): Target {
     }
   });
   return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+/**
+ * GETs `url` until its body is `expected`, at most `attempts` times over `withinMs`, and returns
+ * the last body. Across isolates a registration's record is written just after the client learns
+ * its URL (and rewritten after a store restart), so the first viewer may still miss it.
+ */
+export async function untilText(
+  url: string,
+  expected: string,
+  { attempts = 200, withinMs = 5000 } = {},
+): Promise<string> {
+  const deadline = Date.now() + withinMs;
+  let text = "";
+  for (let i = 0; i < attempts && Date.now() < deadline; i++) {
+    text = await (await fetch(url)).text();
+    if (text === expected) return text;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return text;
+}
+
+/** `promise`, or a rejection naming `what` after `ms`: a broken behaviour fails, never hangs. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens a WebSocket to `url`, sends `text`, and resolves the echo once the socket closed. */
+export async function wsEcho(url: string, text: string): Promise<string> {
+  const ws = new WebSocket(url.replace(/^http/, "ws"));
+  const closed = new Promise((resolve) => ws.onclose = resolve);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      ws.onopen = () => ws.send(text);
+      ws.onmessage = (e) => resolve(String(e.data));
+      ws.onerror = () => reject(new Error(`websocket to ${url} failed`));
+    });
+  } finally {
+    ws.close();
+    await closed;
+  }
 }
 
 /** A started TS client with ways to wait on what it does. */
