@@ -30,6 +30,12 @@ export function isolateTtlMs(heartbeatMs: number): number {
 export interface Directory {
   /** Writes (creates or updates) instance records. */
   put(records: InstanceRecord[]): Promise<void>;
+  /**
+   * Writes `record` unless the uuid's record names another isolate that is alive: then that
+   * record is returned and nothing is written. Atomic in its store, so of two isolates claiming
+   * one uuid at once exactly one wins (keyed creates: `create_instance` with a `key`).
+   */
+  claim(record: InstanceRecord): Promise<InstanceRecord | null>;
   /** Removes an instance's record. */
   remove(uuid: string): Promise<void>;
   /** The record of a live instance (its owner alive), or null. */

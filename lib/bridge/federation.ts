@@ -220,19 +220,39 @@ export class BridgeFederation implements Federation {
   createKeyed(session: Session, req: CreateInstance, uuid: string): void {
     const takeOver: InstanceRequest = { type: "resume_instance", uuid, resume: "", ref: req.ref };
     try {
-      this.#hub.checkServerToken(req.server_token);
+      this.#hub.checkCreate(session, req);
     } catch (err) {
       const e = err as HubError;
       return this.#refuse(session, takeOver, e.code, e.message);
     }
-    this.#opts.directory.get(uuid).then((record) => {
-      if (!record || record.owner === this.isolate || this.#hub.instances.has(uuid)) {
-        return this.#hub.controlHere(session, req);
+    // Claimed before it exists, atomically: of two isolates creating one key at once, one
+    // creates and the other takes that instance over (a plain read could let both create).
+    const provisional: InstanceRecord = {
+      uuid,
+      name: req.name,
+      service: req.service,
+      protected: Boolean(req.token),
+      members: 0,
+      createdAt: new Date(this.#now()).toISOString(),
+      owner: this.isolate,
+    };
+    this.#opts.directory.claim(provisional).then((holder) => {
+      if (!holder || this.#hub.instances.has(uuid)) {
+        this.#hub.controlHere(session, req);
+        if (!this.#hub.instances.has(uuid)) this.#unclaim(uuid);
+        return;
       }
-      this.#send(session, takeOver, record.owner, true);
+      this.#send(session, takeOver, holder.owner, true);
     }, (err) => {
       this.#refuse(session, takeOver, ErrorCode.BridgeUnavailable, `instance directory: ${err}`);
     });
+  }
+
+  /** Removes a claim whose create was refused after all, unless another isolate holds it now. */
+  #unclaim(uuid: string): void {
+    this.#opts.directory.get(uuid).then((record) => {
+      if (record?.owner === this.isolate && !this.#hub.instances.has(uuid)) this.removed(uuid);
+    }).catch((err) => console.error(`wstun bridge: could not drop the claim of ${uuid}: ${err}`));
   }
 
   forwardData(session: Session, uuid: string, frame: string | Uint8Array, ref: Ref): void {

@@ -18,6 +18,9 @@ import type { TunnelDirectory } from "./tunnel_directory.ts";
 /** Deno KV allows at most this many mutations in one atomic operation. */
 const BATCH = 500;
 
+/** Claims of one uuid that may lose a race in a row (each loss is another claim committing). */
+const MAX_CLAIM_ATTEMPTS = 32;
+
 export class KvDirectory implements Directory {
   constructor(
     readonly kv: Deno.Kv,
@@ -33,6 +36,22 @@ export class KvDirectory implements Directory {
       }
       await op.commit();
     }
+  }
+
+  async claim(record: InstanceRecord): Promise<InstanceRecord | null> {
+    const key = this.#instanceKey(record.uuid);
+    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
+      const entry = await this.kv.get<InstanceRecord>(key);
+      const holder = entry.value;
+      if (holder && holder.owner !== record.owner && (await this.alive(holder.owner))) {
+        return holder;
+      }
+      // A failed check means another claim committed in between: read it and decide again.
+      const written = await this.kv.atomic().check(entry)
+        .set(key, record, { expireIn: RECORD_TTL_MS }).commit();
+      if (written.ok) return null;
+    }
+    throw new Error(`instance ${record.uuid}: lost ${MAX_CLAIM_ATTEMPTS} claim races in a row`);
   }
 
   async remove(uuid: string): Promise<void> {

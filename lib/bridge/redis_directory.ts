@@ -14,6 +14,20 @@ import { closeRedis, connectRedis, type RedisClient } from "./redis_connection.t
 import { RedisTunnelDirectory } from "./redis_tunnel_directory.ts";
 import type { TunnelDirectory } from "./tunnel_directory.ts";
 
+/**
+ * KEYS: the instance key, the set of uuids. ARGV: the record (JSON), its owner, the isolate key
+ * prefix, the expiry (ms), the uuid. Returns the record of another live owner, or writes ours.
+ */
+const CLAIM = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local owner = cjson.decode(current).owner
+  if owner ~= ARGV[2] and redis.call('EXISTS', ARGV[3] .. owner) == 1 then return current end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
+return false`;
+
 export class RedisDirectory implements Directory {
   private constructor(readonly client: RedisClient, readonly namespace: string) {}
 
@@ -29,6 +43,21 @@ export class RedisDirectory implements Directory {
       multi.sAdd(this.#setKey(), r.uuid);
     }
     await multi.exec();
+  }
+
+  async claim(record: InstanceRecord): Promise<InstanceRecord | null> {
+    // One script, so reading the holder, judging it and writing ours cannot interleave.
+    const holder = await this.client.eval(CLAIM, {
+      keys: [this.#instanceKey(record.uuid), this.#setKey()],
+      arguments: [
+        JSON.stringify(record),
+        record.owner,
+        this.#isolateKey(""),
+        String(RECORD_TTL_MS),
+        record.uuid,
+      ],
+    });
+    return typeof holder === "string" ? JSON.parse(holder) as InstanceRecord : null;
   }
 
   async remove(uuid: string): Promise<void> {

@@ -311,7 +311,8 @@ export class Hub {
     }
   }
 
-  #create(session: Session, req: CreateInstance): Response | Promise<Response> {
+  /** Raises what `create_instance` refuses before anything is created: token, service, limit. */
+  checkCreate(session: Session, req: CreateInstance): void {
     this.#checkServerToken(req.server_token);
     if (!this.#deps.catalog.has(req.service)) {
       throw new HubError(ErrorCode.UnknownService, `no service named ${req.service}`);
@@ -320,6 +321,10 @@ export class Hub {
     if (max && (session.hosted?.size ?? 0) >= max) {
       throw new HubError(ErrorCode.LimitReached, `at most ${max} instances per connection`);
     }
+  }
+
+  #create(session: Session, req: CreateInstance): Response | Promise<Response> {
+    this.checkCreate(session, req);
     const uuid = req.key === undefined ? ulid() : keyedInstanceId(req.service, req.key);
     const existing = this.instances.get(uuid);
     // The key proves ownership as the resume secret does: take the live instance over.

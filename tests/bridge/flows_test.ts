@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { BinaryKind, decodeBinaryHeader, encodeBinaryHeader } from "../../lib/binary_frame.ts";
 import { createRoom, type Frame, joinRoom, TestSocket } from "../_util/test_socket.ts";
 import { startCluster } from "./cluster.ts";
+import { raceKeyedCreates } from "./keyed_race.ts";
 
 function binary(uuid: string, peer: string, payload: number[]): Uint8Array<ArrayBuffer> {
   const header = encodeBinaryHeader(BinaryKind.InstanceData, uuid, peer);
@@ -313,4 +314,9 @@ Deno.test("keyed create on another isolate takes the live instance over, members
   assert.deepEqual(await bob.next(), { type: "host_back", uuid: first.uuid });
   back.send({ type: "note", uuid: first.uuid });
   assert.equal((await bob.next()).from, "host");
+});
+
+Deno.test("keyed creates of one new key racing on two isolates end with one instance", async () => {
+  await using cluster = await startCluster(2, { hostGraceMs: 5000 });
+  await raceKeyedCreates(cluster.servers[0], cluster.servers[1]);
 });

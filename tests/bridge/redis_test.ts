@@ -8,6 +8,7 @@ import { ulid } from "ulid";
 import { BinaryKind, encodeBinaryHeader } from "../../lib/binary_frame.ts";
 import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
 import { startServerOnRedis } from "./cluster.ts";
+import { raceKeyedCreates } from "./keyed_race.ts";
 import { freePort, startProcess } from "./process.ts";
 import { redisAvailable, RedisServer } from "./redis_server.ts";
 
@@ -118,5 +119,17 @@ Deno.test({
     const listed = await (await fetch(`http://127.0.0.1:${portB}/_api/instances`)).json();
     assert.equal(listed.length, 1);
     assert.equal(listed[0].uuid, uuid);
+  },
+});
+
+Deno.test({
+  name: "redis: keyed creates of one new key racing on two servers end with one instance",
+  ignore: !enabled,
+  fn: async () => {
+    await using redis = await RedisServer.start();
+    const ns = `t-${ulid()}`;
+    await using a = await startServerOnRedis(redis.url, ns, { hostGraceMs: 5000 });
+    await using b = await startServerOnRedis(redis.url, ns, { hostGraceMs: 5000 });
+    await raceKeyedCreates(a, b);
   },
 });
