@@ -69,7 +69,16 @@ export class MessagePortBridge implements Bridge {
 
   #flush(): void {
     this.#flushQueued = false;
-    for (const [port, batch] of this.#pending) port.postMessage(batch);
+    const pending = [...this.#pending];
     this.#pending.clear();
+    for (const [port, batch] of pending) {
+      try {
+        port.postMessage(batch);
+      } catch (err) {
+        // From a microtask an exception would end the isolate; losing the batch is what a
+        // bridge may do, and the receiver's sequence check reports it as a gap.
+        console.error(`wstun bridge: ${batch.length} message(s) to a worker were lost: ${err}`);
+      }
+    }
   }
 }
