@@ -320,6 +320,11 @@ export class BridgeFederation implements Federation {
     return (this.#awayJoins.get(session)?.size ?? 0) + pendingJoins;
   }
 
+  hostedElsewhere(session: Session): number {
+    // `#away` holds both: what the socket joined there and what it hosts there.
+    return (this.#away.get(session)?.size ?? 0) - (this.#awayJoins.get(session)?.size ?? 0);
+  }
+
   #forgetAway(session: Session, uuid: string): void {
     this.#away.get(session)?.delete(uuid);
     this.#awayJoins.get(session)?.delete(uuid);
@@ -431,6 +436,8 @@ export class BridgeFederation implements Federation {
         let joins = this.#awayJoins.get(session);
         if (!joins) this.#awayJoins.set(session, joins = new Set());
         joins.add(frame.uuid);
+      } else {
+        this.#awayJoins.get(session)?.delete(frame.uuid); // hosting it now, not a member
       }
     } else if (frame.type === "kicked" || frame.type === "instance_closed") {
       this.#forgetAway(session, frame.uuid);

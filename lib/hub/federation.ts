@@ -40,4 +40,6 @@ export interface Federation {
   detached(session: Session): void;
   /** Instances a local socket has joined on other isolates, joins on their way included. */
   joinedElsewhere(session: Session): number;
+  /** Instances a local socket hosts on other isolates (it took them over there). */
+  hostedElsewhere(session: Session): number;
 }

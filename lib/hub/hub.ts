@@ -318,7 +318,8 @@ export class Hub {
       throw new HubError(ErrorCode.UnknownService, `no service named ${req.service}`);
     }
     const max = this.#deps.config.maxInstancesPerConnection;
-    if (max && (session.hosted?.size ?? 0) >= max) {
+    const hosted = (session.hosted?.size ?? 0) + (this.#federation?.hostedElsewhere(session) ?? 0);
+    if (max && hosted >= max) {
       throw new HubError(ErrorCode.LimitReached, `at most ${max} instances per connection`);
     }
   }

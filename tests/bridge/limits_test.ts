@@ -35,3 +35,26 @@ Deno.test("WSTUN_MAX_JOINS counts joins on other isolates, and leaving frees one
   await joinRoom(hostA, member, roomsA[1].uuid, "m");
   for (const s of [hostA, hostB, hostB2, member]) await s.expectNothingPending();
 });
+
+Deno.test("WSTUN_MAX_INSTANCES counts an instance a socket took over on another isolate", async () => {
+  await using cluster = await startCluster(2, { maxInstancesPerConnection: 1, hostGraceMs: 5000 });
+  const [a, b] = cluster.servers;
+  const key = "a-stable-key-of-16+chars";
+  await using first = await TestSocket.open(a.wsUrl);
+  const created = await createRoom(first, { key });
+  // The same key from another isolate takes the instance over where it lives (on A).
+  await using taker = await TestSocket.open(b.wsUrl);
+  const taken = await taker.request({ type: "create_instance", service: "chat", name: "R", key });
+  assert.equal(taken.type, "instance_resumed");
+  assert.equal(taken.uuid, created.uuid);
+  assert.equal((await first.next()).reason, "resumed_elsewhere");
+  // That instance counts: a second one, here, is past the limit of 1.
+  const second = await taker.request({ type: "create_instance", service: "chat", name: "R2" });
+  assert.equal(second.type, "error");
+  assert.equal(second.code, "limit_reached");
+  // Closing the one on A frees the place.
+  const closed = await taker.request({ type: "close_instance", uuid: created.uuid });
+  assert.equal(closed.type, "ok");
+  const third = await taker.request({ type: "create_instance", service: "chat", name: "R3" });
+  assert.equal(third.type, "instance_created");
+});
