@@ -116,13 +116,19 @@ export function describeError(err) {
 
 /**
  * Wires a host page's "create a room" form (#create-form, #room-name, #room-password,
- * #create-error, #create-button): checks the name, creates an instance of `service`, then hands
- * the created instance and whether it has a password to `opened`; errors are shown in the form.
+ * #create-error, #create-button) and the room header both built-in host pages share: checks the
+ * name, creates an instance of `service`, swaps #create for #room with the room's title, share
+ * link to `/{service}/main` (#share-link, copied by #copy-link) and password flag
+ * (#room-protected), then hands the created instance to `opened`; errors are shown in the form.
  * @param {WSTunClient} client
  * @param {string} service
- * @param {(created: { uuid: string, name: string }, protectedRoom: boolean) => void} opened
+ * @param {(created: { uuid: string, name: string }) => void} opened
  */
 export function bindCreateForm(client, service, opened) {
+  byId("copy-link").addEventListener("click", async () => {
+    const copied = await copyInput(byId("share-link"));
+    byId("copy-link").textContent = copied ? "Copied" : "Copy";
+  });
   byId("create-form").addEventListener("submit", async (/** @type {SubmitEvent} */ e) => {
     e.preventDefault();
     const name = byId("room-name").value.trim();
@@ -134,17 +140,21 @@ export function bindCreateForm(client, service, opened) {
       return;
     }
     byId("create-button").disabled = true;
+    let created;
     try {
-      const created = await client.createInstance({
-        service,
-        name,
-        token: password || undefined,
-      });
-      opened(created, Boolean(password));
+      created = await client.createInstance({ service, name, token: password || undefined });
     } catch (err) {
       error.textContent = describeError(err);
       byId("create-button").disabled = false;
+      return;
     }
+    byId("create").hidden = true;
+    byId("room").hidden = false;
+    byId("room-title").textContent = created.name;
+    document.title = `${created.name} — ${service} host · WSTun`;
+    byId("share-link").value = shareLink(`/${service}/main`, { room: created.uuid });
+    byId("room-protected").hidden = !password;
+    opened(created);
   });
 }
 

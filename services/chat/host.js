@@ -9,11 +9,9 @@
 import {
   bindCreateForm,
   byId,
-  copyInput,
   createClient,
   describeError,
   setBanner,
-  shareLink,
   splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
@@ -116,26 +114,10 @@ client.on("reconnect", (f) => {
   if (mine && !mine.ok) setBanner(byId("banner"), "error", "The room was lost while offline.");
 });
 
-bindCreateForm(client, "chat", (created, protectedRoom) => {
+bindCreateForm(client, "chat", (created) => {
   room.uuid = created.uuid;
-  openRoom(created.name, protectedRoom);
-});
-
-/** @param {string} name @param {boolean} protectedRoom */
-function openRoom(name, protectedRoom) {
-  byId("create").hidden = true;
-  byId("room").hidden = false;
-  byId("room-title").textContent = name;
-  document.title = `${name} — chat host · WSTun`;
-  byId("share-link").value = shareLink("/chat/main", { room: room.uuid });
-  byId("room-protected").hidden = !protectedRoom;
   showHostMembers(client, room.uuid, room.members);
   byId("message").focus();
-}
-
-byId("copy-link").addEventListener("click", async () => {
-  const copied = await copyInput(byId("share-link"));
-  byId("copy-link").textContent = copied ? "Copied" : "Copy";
 });
 
 byId("composer").addEventListener("submit", (/** @type {SubmitEvent} */ e) => {

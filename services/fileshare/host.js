@@ -11,11 +11,9 @@
 import {
   bindCreateForm,
   byId,
-  copyInput,
   createClient,
   describeError,
   setBanner,
-  shareLink,
   splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
@@ -156,19 +154,8 @@ client.on("reconnect", (f) => {
   }
 });
 
-bindCreateForm(client, "fileshare", (created, protectedRoom) => {
+bindCreateForm(client, "fileshare", (created) => {
   room.uuid = created.uuid;
-  openRoom(created.name, protectedRoom);
-});
-
-/** @param {string} name @param {boolean} protectedRoom */
-function openRoom(name, protectedRoom) {
-  byId("create").hidden = true;
-  byId("room").hidden = false;
-  byId("room-title").textContent = name;
-  document.title = `${name} — fileshare host · WSTun`;
-  byId("share-link").value = shareLink("/fileshare/main", { room: room.uuid });
-  byId("room-protected").hidden = !protectedRoom;
   room.view = mountFileRoom({
     client,
     uuid: room.uuid,
@@ -184,11 +171,6 @@ function openRoom(name, protectedRoom) {
   });
   room.view.showFiles([]);
   showHostMembers(client, room.uuid, room.members);
-}
-
-byId("copy-link").addEventListener("click", async () => {
-  const copied = await copyInput(byId("share-link"));
-  byId("copy-link").textContent = copied ? "Copied" : "Copy";
 });
 
 byId("close-room").addEventListener("click", async () => {
