@@ -8,11 +8,12 @@
  *
  * @module
  */
-import { backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import { isLinkError } from "./relay_link.ts";
 
 export interface RetryLoopOptions {
-  backoff: BackoffOptions;
+  /** Delays between attempts; {@link DEFAULT_BACKOFF} when unset. */
+  backoff?: BackoffOptions;
   /** One attempt to get the link back: a `LinkError` means try again, anything else success. */
   attempt(): Promise<unknown>;
   /** Called before each wait. */
@@ -42,7 +43,7 @@ export class RetryLoop {
 
   async #run(reason: string): Promise<void> {
     for (let attempt = 0; !this.#stopped; attempt++) {
-      const delay = backoffDelay(attempt, this.options.backoff);
+      const delay = backoffDelay(attempt, this.options.backoff ?? DEFAULT_BACKOFF);
       this.options.onWait(reason, delay);
       await new Promise<void>((resolve) => {
         this.#endWait = resolve;

@@ -12,7 +12,7 @@
  * @module
  */
 import dgram from "node:dgram";
-import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
+import type { BackoffOptions } from "./backoff.ts";
 import {
   decodeTunnelFrame,
   encodeDatagram,
@@ -82,7 +82,7 @@ export class UdpConnector {
       MAX_DATAGRAM_BYTES,
     );
     this.#retries = new RetryLoop({
-      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      backoff: options.backoff,
       attempt: () => this.#connect(),
       onWait: (reason, retryInMs) =>
         this.#options.onEvent?.({ type: "relay_lost", reason, retryInMs }),
