@@ -12,14 +12,12 @@
  * @module
  */
 import { type Directory, type InstanceRecord, RECORD_TTL_MS } from "./directory.ts";
+import { claimKey } from "./kv_claim.ts";
 import { KvTunnelDirectory } from "./kv_tunnel_directory.ts";
 import type { TunnelDirectory } from "./tunnel_directory.ts";
 
 /** Deno KV allows at most this many mutations in one atomic operation. */
 const BATCH = 500;
-
-/** Claims of one uuid that may lose a race in a row (each loss is another claim committing). */
-const MAX_CLAIM_ATTEMPTS = 32;
 
 export class KvDirectory implements Directory {
   constructor(
@@ -38,20 +36,18 @@ export class KvDirectory implements Directory {
     }
   }
 
-  async claim(record: InstanceRecord): Promise<InstanceRecord | null> {
+  claim(record: InstanceRecord): Promise<InstanceRecord | null> {
     const key = this.#instanceKey(record.uuid);
-    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
-      const entry = await this.kv.get<InstanceRecord>(key);
-      const holder = entry.value;
-      if (holder && holder.owner !== record.owner && (await this.alive(holder.owner))) {
-        return holder;
-      }
-      // A failed check means another claim committed in between: read it and decide again.
-      const written = await this.kv.atomic().check(entry)
-        .set(key, record, { expireIn: RECORD_TTL_MS }).commit();
-      if (written.ok) return null;
-    }
-    throw new Error(`instance ${record.uuid}: lost ${MAX_CLAIM_ATTEMPTS} claim races in a row`);
+    return claimKey<InstanceRecord, InstanceRecord | null>(
+      this.kv,
+      key,
+      RECORD_TTL_MS,
+      `instance ${record.uuid}`,
+      async ({ value: holder }) =>
+        holder && holder.owner !== record.owner && (await this.alive(holder.owner))
+          ? { result: holder }
+          : { write: record, result: null },
+    );
   }
 
   async remove(uuid: string): Promise<void> {

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { claimKey } from "./kv_claim.ts";
 import {
   parseTunnelRecord,
   TUNNEL_RECORD_TTL_MS,
@@ -16,24 +17,14 @@ import {
   type TunnelRecord,
 } from "./tunnel_directory.ts";
 
-/**
- * Claims of one id that lose a race in a row before giving up: each loss means another claim of
- * the same id committed in between, which takes simultaneous registrations of one id.
- */
-const MAX_CLAIM_ATTEMPTS = 32;
-
 export class KvTunnelDirectory implements TunnelDirectory {
   constructor(readonly kv: Deno.Kv, readonly namespace = "wstun") {}
 
-  async claim(id: string, record: TunnelRecord): Promise<TunnelRecord | undefined> {
-    const key = this.#key(id);
-    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
-      const previous = await this.kv.get(key);
-      const written = await this.kv.atomic().check(previous)
-        .set(key, record, { expireIn: TUNNEL_RECORD_TTL_MS }).commit();
-      if (written.ok) return parseTunnelRecord(previous.value);
-    }
-    throw new Error(`tunnel ${id}: lost ${MAX_CLAIM_ATTEMPTS} claim races in a row`);
+  claim(id: string, record: TunnelRecord): Promise<TunnelRecord | undefined> {
+    return claimKey(this.kv, this.#key(id), TUNNEL_RECORD_TTL_MS, `tunnel ${id}`, (previous) => ({
+      write: record,
+      result: parseTunnelRecord(previous.value),
+    }));
   }
 
   async renew(id: string, record: TunnelRecord): Promise<void> {
