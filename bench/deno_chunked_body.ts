@@ -18,36 +18,12 @@
  * @module
  */
 
+import { rawUpload } from "./raw_upload.ts";
+
 const SERVER_FLAG = "--send";
 
-async function send(url: string, megabytes: number, chunkBytes: number): Promise<void> {
-  const total = megabytes * 1024 * 1024;
-  const target = new URL(url);
-  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
-  const encoder = new TextEncoder();
-  const write = async (bytes: Uint8Array) => {
-    for (let offset = 0; offset < bytes.byteLength;) {
-      offset += await conn.write(bytes.subarray(offset));
-    }
-  };
-  const framing = chunkBytes === 0 ? `Content-Length: ${total}` : "Transfer-Encoding: chunked";
-  await write(
-    encoder.encode(
-      `POST / HTTP/1.1\r\nHost: ${target.host}\r\n${framing}\r\nConnection: close\r\n\r\n`,
-    ),
-  );
-  const answer = new Response(conn.readable).text();
-  const data = new Uint8Array(chunkBytes || 65536);
-  for (let sent = 0; sent < total;) {
-    const n = Math.min(data.byteLength, total - sent);
-    const size = chunkBytes ? encoder.encode(`${n.toString(16)}\r\n`) : new Uint8Array(0);
-    await write(size);
-    await write(data.subarray(0, n));
-    if (chunkBytes) await write(encoder.encode("\r\n"));
-    sent += n;
-  }
-  if (chunkBytes) await write(encoder.encode("0\r\n\r\n"));
-  await answer;
+function send(url: string, megabytes: number, chunkBytes: number): Promise<string> {
+  return rawUpload(new URL(url), megabytes * 1024 * 1024, chunkBytes || null);
 }
 
 /** This process's user + system CPU time (Linux: /proc/self/stat, in clock ticks of 10 ms). */
@@ -69,7 +45,8 @@ function hop(): Promise<void> {
 
 async function main(): Promise<void> {
   if (Deno.args[0] === SERVER_FLAG) {
-    return send(Deno.args[1], Number(Deno.args[2]), Number(Deno.args[3]));
+    await send(Deno.args[1], Number(Deno.args[2]), Number(Deno.args[3]));
+    return;
   }
   const megabytes = Number(Deno.args[0] ?? 32);
   let reads = 0;

@@ -15,6 +15,7 @@
  */
 import { fixedToken, startTunnelClient } from "../lib/tunnel/client.ts";
 import { signTunnelToken } from "../lib/tunnel/jwt.ts";
+import { rawUpload } from "./raw_upload.ts";
 
 const megabytes = Number(Deno.args[0] ?? 1024);
 const total = megabytes * 1024 * 1024;
@@ -94,11 +95,6 @@ const client = startTunnelClient({
 });
 const url = await announced;
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.byteLength) offset += await conn.write(bytes.subarray(offset));
-}
-
 async function measure(label: string, run: () => Promise<number>, expected = total) {
   const start = rssMiB();
   let peak = start;
@@ -117,29 +113,9 @@ async function measure(label: string, run: () => Promise<number>, expected = tot
 }
 
 await measure("download", async () => count((await fetch(`${url}/down`)).body!));
-/**
- * A raw HTTP/1.1 viewer upload: `chunkBytes` null sends a Content-Length, otherwise
- * `Transfer-Encoding: chunked` in chunks of that size (fetch cannot pick either).
- */
+/** A viewer upload to the target's counting endpoint; resolves to the bytes it counted. */
 async function upload(bytes: number, chunkBytes: number | null): Promise<number> {
-  const target = new URL(url);
-  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
-  const framing = chunkBytes === null ? `Content-Length: ${bytes}` : "Transfer-Encoding: chunked";
-  const head = `POST ${target.pathname}/up HTTP/1.1\r\nHost: ${target.host}\r\n` +
-    `${framing}\r\nConnection: close\r\n\r\n`;
-  const encoder = new TextEncoder();
-  await writeAll(conn, encoder.encode(head));
-  const answer = new Response(conn.readable).text();
-  const data = new Uint8Array(chunkBytes ?? CHUNK).fill(7);
-  for (let sent = 0; sent < bytes;) {
-    const n = Math.min(data.byteLength, bytes - sent);
-    if (chunkBytes !== null) await writeAll(conn, encoder.encode(`${n.toString(16)}\r\n`));
-    await writeAll(conn, data.subarray(0, n));
-    if (chunkBytes !== null) await writeAll(conn, encoder.encode("\r\n"));
-    sent += n;
-  }
-  if (chunkBytes !== null) await writeAll(conn, encoder.encode("0\r\n\r\n"));
-  return Number((await answer).split("\r\n\r\n")[1]);
+  return Number(await rawUpload(new URL(`${url}/up`), bytes, chunkBytes));
 }
 
 await measure("upload, Content-Length", () => upload(total, null));
