@@ -6,10 +6,12 @@
  */
 import { startWorkerPool } from "./lib/bridge/worker_pool.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
+import { startupWarnings } from "./lib/startup_warnings.ts";
 import { createServer } from "./routes/app.ts";
 
 try {
   const config = loadConfig(Deno.env.toObject());
+  for (const warning of startupWarnings(config)) console.warn(`wstun: warning: ${warning}`);
   if (config.bridge.workers > 1) {
     const pool = await startWorkerPool(config, new URL("./worker.ts", import.meta.url));
     const { hostname, port, workers } = pool;

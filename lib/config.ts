@@ -66,6 +66,7 @@ export const ConfigSchema = z.object({
       .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
   ),
   WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
+  WSTUN_SESSION_TTL_S: int(60, 30 * 86_400, 12 * 3600),
   WSTUN_UDP_MAX_BUFFERED_BYTES: int(0, 1024 * MIB, MIB),
   WSTUN_UDP_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 20_000),
   /** Sandboxed (opaque-origin) marketplace pages send `Origin: null` on their WebSocket. */
@@ -101,6 +102,8 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** Seconds a page session (the cookie a `?token=` page load sets) lasts. */
+  sessionTtlS: number;
   /** `/_udp` sockets: unsent bytes above which a datagram to it is dropped and counted. */
   udpMaxBufferedBytes: number;
   /** `/_udp` sockets: frames per second each (datagram rates run far above chat rates). */
@@ -169,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    sessionTtlS: e.WSTUN_SESSION_TTL_S,
     udpMaxBufferedBytes: e.WSTUN_UDP_MAX_BUFFERED_BYTES,
     udpMaxMsgsPerSec: e.WSTUN_UDP_MAX_MSGS_PER_SEC,
     allowNullOrigin: e.WSTUN_ALLOW_NULL_ORIGIN,

@@ -33,7 +33,7 @@ import { errorBody, HttpError } from "./http_error.ts";
 import { pageRoutes } from "./pages.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
-import { requireServerToken, serverCredential } from "./server_auth.ts";
+import { ServerAuth } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
 import { createBridgedRegistry } from "../lib/tunnel/bridged_registry.ts";
 import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
@@ -82,6 +82,7 @@ export async function createServer(
 ): Promise<WstunServer> {
   const now = options.now ?? Date.now;
   const stats = new Stats(now());
+  const auth = new ServerAuth(config, now);
   const catalog = new ServiceCatalog();
   const hub = new Hub({ config, catalog, stats, now });
   const channelBridge = new FederatedChannelBridge();
@@ -113,6 +114,7 @@ export async function createServer(
     marketplace,
     pubsub,
     federation,
+    auth,
   });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
@@ -127,17 +129,18 @@ export async function createServer(
   const tunnels = createTunnelService(config.tunnel, {
     registry: tunnelRegistry,
     now,
-    authorizeViewer: (request) => serverCredential(request, config),
+    viewerAuth: auth,
+    credentials: auth.credentials,
     log: (line) => console.log(line),
   });
-  const wsDeps = { config, hub, stats, pubsub };
+  const wsDeps = { config, hub, stats, pubsub, auth };
   const hubUpgrades = new Map<string, (request: Request) => Response>([
     ["/_ws", (request) => upgradeToHub(request, wsDeps)],
     ["/_udp", (request) => upgradeToUdp(request, wsDeps)],
   ]);
   return {
     fetch: (request) =>
-      tunnels.handle(request) ?? answerHubUpgrade(request, config, hubUpgrades) ??
+      tunnels.handle(request) ?? answerHubUpgrade(request, auth, hubUpgrades) ??
         app.fetch(request),
     hub,
     stats,
@@ -232,6 +235,7 @@ interface AppDeps {
   marketplace: Marketplace;
   pubsub: PubSub;
   federation: BridgeFederation | null;
+  auth: ServerAuth;
 }
 
 function createApp(deps: AppDeps): Hono {
@@ -243,7 +247,7 @@ function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json(errorBody("not_found", `nothing at ${c.req.path}`), 404));
 
-  const serverToken = requireServerToken(deps.config);
+  const serverToken = deps.auth.guard();
   app.route("/", createMarketplaceFiles({ marketplace: deps.marketplace, pageGuard: serverToken }));
   // wsify's backend publish has its own key, so it sits before the server-token guard.
   app.route("/", broadcastRoute(deps.pubsub));

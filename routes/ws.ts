@@ -16,14 +16,14 @@ import type { Hub } from "../lib/hub/hub.ts";
 import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { Stats } from "../lib/stats.ts";
 import { errorBody, HttpError } from "./http_error.ts";
-import { serverCredential } from "./server_auth.ts";
-import { serverSecrets } from "./wsify.ts";
+import type { ServerAuth } from "./server_auth.ts";
 
 export interface WsDeps {
   config: Config;
   hub: Hub;
   stats: Stats;
   pubsub: PubSub;
+  auth: ServerAuth;
 }
 
 /**
@@ -77,7 +77,7 @@ export function upgradeToHub(
   // The authorizer identifies a /_ws client by its upgrade (read before upgrading:
   // the request is gone after); kept only when there is one to ask.
   const client = pubsub.authorizer.configured
-    ? describeUpgrade(request, serverSecrets(config))
+    ? describeUpgrade(request, deps.auth.credentials)
     : undefined;
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: config.idleTimeoutS,
@@ -100,14 +100,14 @@ function pathOf(url: string): string {
  */
 export function answerHubUpgrade(
   request: Request,
-  config: Config,
+  auth: ServerAuth,
   routes: ReadonlyMap<string, (request: Request) => Response>,
 ): Response | null {
   if (request.method !== "GET" || request.headers.get("upgrade") === null) return null;
   const upgrade = routes.get(pathOf(request.url));
   if (!upgrade) return null;
   try {
-    if (config.token !== undefined && !serverCredential(request, config)) {
+    if (auth.required && !auth.credentialOf(request)) {
       throw new HttpError(401, "unauthorized", "this server needs its token (?token= or Bearer)");
     }
     return upgrade(request);

@@ -9,6 +9,7 @@
  * @module
  */
 import { z } from "zod";
+import { viewerPrefixProblem } from "./viewer_urls.ts";
 
 const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
 
@@ -31,7 +32,11 @@ export const TunnelEnv = z.object({
   WSTUN_TUNNEL_SECRET_B: optional(z.string()),
   WSTUN_TUNNEL_AUDIENCE: optional(z.string()),
   WSTUN_TUNNEL_URL_PREFIX: optional(
-    z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://host/t" }),
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://host/t" })
+      .superRefine((prefix, ctx) => {
+        const problem = viewerPrefixProblem(prefix);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
   ),
   WSTUN_TUNNEL_VIEWER_TOKEN: flag,
   WSTUN_TUNNEL_MAX_STREAMS: int(1, 100_000, 256),
@@ -48,7 +53,10 @@ export type TunnelEnv = z.infer<typeof TunnelEnv>;
 export interface TunnelConfig {
   secrets?: { a: string; b: string };
   audience?: string;
-  /** Public URL viewers use, without the id; undefined = `<request origin>/t`. */
+  /**
+   * Public URL viewers use, without the id, or with `{id}` as the first label of the host (a host
+   * per tunnel); undefined = `<request origin>/t` (lib/tunnel/viewer_urls.ts).
+   */
   urlPrefix?: string;
   /** Viewers must present the server token (WSTUN_TOKEN); off = unauthenticated, as upstream. */
   requireViewerToken: boolean;

@@ -41,6 +41,8 @@ export interface ForwardTarget {
   originalPath: string;
   /** Rewrites a header (lower-case name) before forwarding; null drops it. */
   editHeader?: (name: string, value: string) => string | null;
+  /** Rewrites the headers of the client's answer before the viewer gets them. */
+  editResponseHeaders?: (headers: Headers) => Headers;
 }
 
 const WS_HEADERS = new Set([
@@ -83,7 +85,7 @@ export async function proxyHttp(
     return new Response(responseBodyStream, {
       status: head.status,
       statusText: head.statusText,
-      headers: responseHeaders(head),
+      headers: responseHeaders(head, forward),
     });
   } catch (error) {
     stream.abort();
@@ -133,7 +135,7 @@ export async function proxyWebSocket(
     const body = responseBody(reader, handshake.head, "GET", () => stream.abort());
     return new Response(body, {
       status: handshake.head.status,
-      headers: responseHeaders(handshake.head),
+      headers: responseHeaders(handshake.head, forward),
     });
   }
   const { socket, response } = Deno.upgradeWebSocket(request, {
@@ -221,12 +223,12 @@ function forwardHeaders(
   return out;
 }
 
-function responseHeaders(head: ResponseHead): Headers {
+function responseHeaders(head: ResponseHead, forward: ForwardTarget): Headers {
   const out = new Headers();
   const source = new Headers();
   for (const [name, value] of head.headers) source.append(name, value);
   for (const [name, value] of endToEndHeaders(source)) out.append(name, value);
-  return out;
+  return forward.editResponseHeaders ? forward.editResponseHeaders(out) : out;
 }
 
 function badGateway(error: unknown): Response {

@@ -15,12 +15,18 @@ export interface TestServer extends WstunServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts a server with default limits, overridden field by field. */
-export async function startServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const config = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides });
+/**
+ * Starts a server with default limits, overridden field by field, on `port` (default: any free
+ * one; a test that must know it before the configuration is built takes one from {@link freePort}).
+ */
+export async function startServer(
+  overrides: Partial<Config> = {},
+  port = 0,
+): Promise<TestServer> {
+  const config = defaultConfig({ hostname: "127.0.0.1", port, ...overrides });
   const server = await createServer(config);
   const http = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    { hostname: "127.0.0.1", port, onListen() {} },
     server.fetch,
   );
   const base = `http://127.0.0.1:${http.addr.port}`;
@@ -35,4 +41,12 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return port;
 }
