@@ -30,6 +30,7 @@ import { Stats } from "../lib/stats.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
+import { PAGE_HEADERS } from "./page_headers.ts";
 import { pageRoutes } from "./pages.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
@@ -277,6 +278,7 @@ function createApp(deps: AppDeps): Hono {
     const asset = deps.assets.get(c.req.path);
     if (!asset) return c.notFound();
     return c.body(asset.body, 200, {
+      ...(asset.type.startsWith("text/html") ? PAGE_HEADERS : {}),
       "content-type": asset.type,
       "x-content-type-options": "nosniff",
       "cache-control": "no-cache",
