@@ -11,6 +11,7 @@
  * @module
  */
 import { z } from "zod";
+import { acceptableKey, MIN_KEY_DISTINCT, MIN_KEY_LENGTH } from "./hub/instance_key.ts";
 
 /** Error codes carried by `{"type":"error","code"}` frames and failed `ack`s. */
 export const ErrorCode = {
@@ -97,7 +98,11 @@ export const CreateInstance = z.object({
    * the instance over like `resume_instance` (answered with `instance_resumed`) or, once it has
    * ended, recreates it under the same uuid.
    */
-  key: z.string().min(16).max(256).optional(),
+  key: z.string().max(256).refine(acceptableKey, {
+    message: `must be a random secret of at least ${MIN_KEY_LENGTH} characters with ` +
+      `${MIN_KEY_DISTINCT} different ones (128 bits: 16 random bytes in base64url; ` +
+      "udp-expose --new-id makes one)",
+  }).optional(),
   ref,
 });
 export const JoinInstance = z.object({

@@ -13,6 +13,7 @@
 import { Hono } from "hono";
 import { type Config, ConfigError } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
+import { InstanceKeys } from "../lib/hub/instance_key.ts";
 import type { Bridge } from "../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../lib/bridge/broadcast_channel_bridge.ts";
 import { FederatedChannelBridge } from "../lib/bridge/channel_federation.ts";
@@ -85,11 +86,17 @@ export async function createServer(
   const stats = new Stats(now());
   const auth = new ServerAuth(config, now);
   const catalog = new ServiceCatalog();
-  const hub = new Hub({ config, catalog, stats, now });
+  const kv = options.kv ?? await openKv(config.kvPath);
+  const redis = config.bridge.mode === BridgeMode.Redis && !options.bridge
+    ? await connectRedisPair(config)
+    : undefined;
+  const directory = options.directory ?? redis?.directory ??
+    new KvDirectory(kv, config.bridge.namespace, now);
+  const instanceKeys = new InstanceKeys(await directory.serverSecret());
+  const hub = new Hub({ config, catalog, stats, now, instanceKeys });
   const channelBridge = new FederatedChannelBridge();
   const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch, bridge: channelBridge });
   const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
-  const kv = options.kv ?? await openKv(config.kvPath);
   const marketplace = new Marketplace({
     kv,
     catalog,
@@ -100,7 +107,11 @@ export async function createServer(
     closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
   });
   await marketplace.load();
-  const federated = await federate(hub, config, kv, options, now);
+  const federated = await federate(hub, config, {
+    ...options,
+    directory,
+    bridge: options.bridge ?? redis?.bridge,
+  }, now);
   const federation = federated?.federation ?? null;
   if (federation) channelBridge.connect(federation);
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
@@ -172,18 +183,14 @@ export async function createServer(
 async function federate(
   hub: Hub,
   config: Config,
-  kv: Deno.Kv,
-  options: ServerOptions,
+  options: ServerOptions & { directory: Directory },
   now: () => number,
 ): Promise<{ federation: BridgeFederation; directory: Directory } | null> {
   const { mode, namespace, heartbeatMs, timeoutMs } = config.bridge;
   if (!options.bridge && mode === BridgeMode.Off) return null;
-  const redis = mode === BridgeMode.Redis && !options.bridge
-    ? await connectRedisPair(config)
-    : undefined;
-  const directory = options.directory ?? redis?.directory ?? new KvDirectory(kv, namespace, now);
+  const directory = options.directory;
   const federation = await BridgeFederation.start(hub, {
-    bridge: options.bridge ?? redis?.bridge ?? new BroadcastChannelBridge(namespace),
+    bridge: options.bridge ?? new BroadcastChannelBridge(namespace),
     directory,
     heartbeatMs,
     timeoutMs,

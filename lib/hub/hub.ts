@@ -34,7 +34,7 @@ import type { Stats } from "../stats.ts";
 import type { Federation, SecretCheck } from "./federation.ts";
 import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
-import { keyedInstanceId } from "./instance_key.ts";
+import type { InstanceKeys } from "./instance_key.ts";
 import { type Peer, Session } from "./peer.ts";
 import { routeBinary, routeData } from "./routing.ts";
 
@@ -50,6 +50,8 @@ export interface HubDeps {
   >;
   catalog: ServiceCatalog;
   stats: Stats;
+  /** Derives keyed instances' uuids under the server secret. */
+  instanceKeys: InstanceKeys;
   now?: () => number;
 }
 
@@ -84,7 +86,7 @@ export class Hub {
       if (req.type === "list_instances") return this.#answerList(federation, session, req);
       if (req.type === "create_instance" && req.key !== undefined) {
         // A keyed instance may be live on another isolate: the key takes it over there.
-        const uuid = keyedInstanceId(req.service, req.key);
+        const uuid = this.#deps.instanceKeys.idFor(req.service, req.key);
         if (!this.instances.has(uuid)) return federation.createKeyed(session, req, uuid);
       }
     }
@@ -326,7 +328,9 @@ export class Hub {
 
   #create(session: Session, req: CreateInstance): Response | Promise<Response> {
     this.checkCreate(session, req);
-    const uuid = req.key === undefined ? ulid() : keyedInstanceId(req.service, req.key);
+    const uuid = req.key === undefined
+      ? ulid()
+      : this.#deps.instanceKeys.idFor(req.service, req.key);
     const existing = this.instances.get(uuid);
     // The key proves ownership as the resume secret does: take the live instance over.
     if (existing) return this.#reattach(session, existing);
