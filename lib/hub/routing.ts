@@ -3,7 +3,7 @@
  *
  * A text frame is parsed once (by the connection) and forwarded as the original text with the
  * sender's `from` spliced onto its end, so no frame is re-serialised unless the sender put a
- * `from` of its own in it. A binary frame is copied once behind the sender's precomputed header.
+ * `from` of its own in it or repeated its `type` or `uuid` key. A binary frame is copied once behind the sender's precomputed header.
  * Nothing here awaits; a refused frame raises a {@link HubError} that the hub answers.
  *
  * @module
@@ -29,7 +29,7 @@ export function routeData(
   const instance = hub.instanceOrThrow(uuid);
   const fromHost = instance.host === session;
   const member = fromHost ? undefined : senderMember(session, uuid);
-  const out = "from" in msg
+  const out = "from" in msg || repeatsIdentity(text)
     ? JSON.stringify({ ...msg, from: member?.userId ?? HOST_USER_ID })
     : text.slice(0, text.lastIndexOf("}")) + (member?.fromSuffix ?? HOST_FROM_SUFFIX);
 
@@ -67,6 +67,18 @@ export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array<ArrayB
   for (const peer of targets.peers) peer.sendBinary(out);
   hub.countDelivered(targets.peers.length, out.length);
   reportUndelivered(frame.id, targets);
+}
+
+/**
+ * Whether `"type"` or `"uuid"` occurs twice in the text. JSON.parse keeps the last of duplicate
+ * keys, other parsers the first, so such a frame is forwarded re-serialised (one of each, the ones
+ * routing used) rather than as sent. A nested key of the same name only costs the re-serialising.
+ */
+function repeatsIdentity(text: string): boolean {
+  const type = text.indexOf('"type"');
+  if (type >= 0 && text.indexOf('"type"', type + 6) >= 0) return true;
+  const uuid = text.indexOf('"uuid"');
+  return uuid >= 0 && text.indexOf('"uuid"', uuid + 6) >= 0;
 }
 
 function senderMember(session: Session, uuid: string): Member {
@@ -122,7 +134,8 @@ function resolveTargets(instance: Instance, to: unknown): Targets {
   const peers: Peer[] = [];
   const missing: string[] = [];
   let hostAway = false;
-  for (const name of names as string[]) {
+  // Each name counts once: a `to` repeating a member must not multiply the deliveries.
+  for (const name of names.length > 1 ? new Set(names as string[]) : names as string[]) {
     if (name === HOST_USER_ID) {
       if (instance.host) peers.push(instance.host.peer);
       else hostAway = true;
