@@ -27,7 +27,7 @@ try {
       onListen: ({ hostname, port }) =>
         console.log(`WSTun listening on http://${hostname}:${port}/`),
     }, server.fetch);
-    if (server.federation) {
+    if (server.cluster) {
       // Say goodbye to the other isolates, so they close our instances now, not at the bound.
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
         Deno.addSignalListener(signal, () => server.shutdown().finally(() => Deno.exit(0)));

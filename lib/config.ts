@@ -75,6 +75,8 @@ export const ConfigSchema = z.object({
     z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("true")
       .transform((v) => v === "true" || v === "1"),
   ),
+  /** Set by Deno Deploy in every isolate: the managed KV and BroadcastChannel are there. */
+  DENO_DEPLOYMENT_ID: z.preprocess(unsetIfEmpty, z.string().optional()),
   ...marketplaceEnvShape,
   ...pubsubEnvShape,
   ...bridgeEnvShape,
@@ -122,6 +124,8 @@ export interface Config {
   bridge: BridgeConfig;
   /** HTTP tunnels (WSTUN_TUNNEL_*, see lib/tunnel/tunnel_config.ts); off without both secrets. */
   tunnel: TunnelConfig;
+  /** `DENO_DEPLOYMENT_ID`: set when running on Deno Deploy. */
+  deploymentId?: string;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -180,8 +184,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
     marketplace: limitsFromEnv(e),
     pubsub: pubsubFromEnv(e),
-    bridge: bridgeFromEnv(e, env.DENO_DEPLOYMENT_ID !== undefined),
+    bridge: bridgeFromEnv(e, e.DENO_DEPLOYMENT_ID !== undefined),
     tunnel,
+    deploymentId: e.DENO_DEPLOYMENT_ID,
   };
 }
 

@@ -11,23 +11,16 @@
  * @module
  */
 import { Hono } from "hono";
-import { type Config, ConfigError } from "../lib/config.ts";
-import { Hub } from "../lib/hub/hub.ts";
-import { InstanceKeys } from "../lib/hub/instance_key.ts";
-import type { Bridge } from "../lib/bridge/bridge.ts";
-import { BroadcastChannelBridge } from "../lib/bridge/broadcast_channel_bridge.ts";
-import { FederatedChannelBridge } from "../lib/bridge/channel_federation.ts";
-import { BridgeMode } from "../lib/bridge/config.ts";
-import type { Directory } from "../lib/bridge/directory.ts";
-import { BridgeFederation } from "../lib/bridge/federation.ts";
-import { KvDirectory } from "../lib/bridge/kv_directory.ts";
-import { RedisBridge } from "../lib/bridge/redis_bridge.ts";
-import { RedisDirectory } from "../lib/bridge/redis_directory.ts";
+import type { Config } from "../lib/config.ts";
+import type { ClusterNode } from "../lib/cluster/node.ts";
+import type { Hub } from "../lib/hub/hub.ts";
 import { CloseReason } from "../lib/protocol.ts";
-import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
-import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
-import { BUILTIN_SERVICES, ServiceCatalog } from "../lib/service_catalog.ts";
-import { Stats } from "../lib/stats.ts";
+import type { PubSub } from "../lib/pubsub/mod.ts";
+import type { Marketplace } from "../lib/marketplace/mod.ts";
+import { BUILTIN_SERVICES, type ServiceCatalog } from "../lib/service_catalog.ts";
+import { buildServerParts, type ServerOptions } from "../lib/server_parts.ts";
+import type { Stats } from "../lib/stats.ts";
+import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
@@ -37,27 +30,10 @@ import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
 import { ServerAuth } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
-import { createBridgedRegistry } from "../lib/tunnel/bridged_registry.ts";
-import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
 import { answerHubUpgrade, upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
-export interface ServerOptions {
-  /** The clock; tests may pass their own. */
-  now?: () => number;
-  /** Deno KV for installed services; default: `Deno.openKv(config.kvPath)`, closed on shutdown. */
-  kv?: Deno.Kv;
-  /** `fetch` for marketplace downloads and the pub/sub authorizer webhook. */
-  fetch?: typeof fetch;
-  /** DNS resolution for the marketplace's private-address rule. */
-  resolveHost?: ResolveHost;
-  /** The bridge to other isolates; default from `config.bridge.mode`. */
-  bridge?: Bridge;
-  /** The instance directory; default a {@link KvDirectory} on the server's KV. */
-  directory?: Directory;
-  /** This isolate's id on the bridge; a fresh ulid by default. */
-  isolate?: string;
-}
+export type { ServerOptions };
 
 /** A running WSTun server, minus the listening socket. */
 export interface WstunServer {
@@ -69,53 +45,23 @@ export interface WstunServer {
   config: Config;
   /** Pub/sub channels (docs/pubsub.md). */
   pubsub: PubSub;
-  /** This isolate's link to the others; null when the bridge is off (docs/architecture.md). */
-  federation: BridgeFederation | null;
+  /** This isolate's part in the cluster; null when the bridge is off (docs/architecture.md). */
+  cluster: ClusterNode | null;
   /** HTTP tunnels (websocktunnel-compatible); answers 404 on its routes when off. */
   tunnels: TunnelService;
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
   shutdown(): Promise<void>;
 }
 
-/** Builds a server: hub, catalog, stats and the HTTP app. */
+/** Builds a server: its parts (lib/server_parts.ts) and the HTTP app on top. */
 export async function createServer(
   config: Config,
   options: ServerOptions = {},
 ): Promise<WstunServer> {
-  const now = options.now ?? Date.now;
-  const stats = new Stats(now());
+  const parts = await buildServerParts(config, options);
+  const { hub, stats, catalog, marketplace, pubsub, cluster, now } = parts;
   const auth = new ServerAuth(config, now);
-  const catalog = new ServiceCatalog();
-  const kv = options.kv ?? await openKv(config.kvPath);
-  const redis = config.bridge.mode === BridgeMode.Redis && !options.bridge
-    ? await connectRedisPair(config)
-    : undefined;
-  const directory = options.directory ?? redis?.directory ??
-    new KvDirectory(kv, config.bridge.namespace, now);
-  const instanceKeys = new InstanceKeys(await directory.serverSecret());
-  const hub = new Hub({ config, catalog, stats, now, instanceKeys });
-  const channelBridge = new FederatedChannelBridge();
-  const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch, bridge: channelBridge });
   const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
-  const marketplace = new Marketplace({
-    kv,
-    catalog,
-    limits: config.marketplace,
-    fetch: options.fetch,
-    resolveHost: options.resolveHost,
-    now,
-    closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
-  });
-  await marketplace.load();
-  const federated = await federate(hub, config, {
-    ...options,
-    directory,
-    bridge: options.bridge ?? redis?.bridge,
-  }, now);
-  const federation = federated?.federation ?? null;
-  if (federation) channelBridge.connect(federation);
-  // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
-  const watcher = marketplace.watch();
   const app = createApp({
     config,
     hub,
@@ -125,21 +71,14 @@ export async function createServer(
     assets,
     marketplace,
     pubsub,
-    federation,
+    cluster,
     auth,
   });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
   // With a bridge, a viewer here reaches a tunnel client on another isolate (docs/tunnels.md).
-  // Its records live beside the instance directory's (KV, or Redis across machines).
-  const tunnelRegistry = federated
-    ? createBridgedRegistry({
-      port: federated.federation,
-      records: federated.directory.tunnels(),
-    })
-    : undefined;
   const tunnels = createTunnelService(config.tunnel, {
-    registry: tunnelRegistry,
+    registry: parts.tunnelRegistry,
     now,
     viewerAuth: auth,
     credentials: auth.credentials,
@@ -161,76 +100,13 @@ export async function createServer(
     config,
     tunnels,
     pubsub,
-    federation,
+    cluster,
     shutdown: async () => {
-      // Tunnels first: their sessions' closes release records in the directory's store, and
-      // relayed streams are aborted over the bridge, both of which the federation closes.
+      // Tunnel sessions first: their closes release records the cluster's stores keep.
       await tunnels.close();
-      await tunnelRegistry?.close();
-      await federation?.stop();
-      hub.shutdown();
-      pubsub.shutdown();
-      await watcher.stop();
-      if (!options.kv) kv.close();
+      await parts.close();
     },
   };
-}
-
-/**
- * Joins the other isolates when the bridge is on (an injected bridge turns it on); returns the
- * federation and its directory, whose store also keeps the tunnel records.
- */
-async function federate(
-  hub: Hub,
-  config: Config,
-  options: ServerOptions & { directory: Directory },
-  now: () => number,
-): Promise<{ federation: BridgeFederation; directory: Directory } | null> {
-  const { mode, namespace, heartbeatMs, timeoutMs } = config.bridge;
-  if (!options.bridge && mode === BridgeMode.Off) return null;
-  const directory = options.directory;
-  const federation = await BridgeFederation.start(hub, {
-    bridge: options.bridge ?? new BroadcastChannelBridge(namespace),
-    directory,
-    heartbeatMs,
-    timeoutMs,
-    now,
-    isolate: options.isolate,
-  });
-  return { federation, directory };
-}
-
-/** Redis bridge and directory, or the one-line start-up error naming the variable. */
-async function connectRedisPair(config: Config) {
-  const { redisUrl, namespace } = config.bridge;
-  if (!redisUrl) throw new ConfigError("WSTUN_REDIS_URL: must be set when WSTUN_BRIDGE=redis");
-  try {
-    const bridge = await RedisBridge.connect(redisUrl, namespace);
-    try {
-      return { bridge, directory: await RedisDirectory.connect(redisUrl, namespace) };
-    } catch (err) {
-      await bridge.close();
-      throw err;
-    }
-  } catch (err) {
-    throw new ConfigError(`WSTUN_REDIS_URL: cannot connect to Redis: ${(err as Error).message}`);
-  }
-}
-
-/**
- * Opens the KV store, turning a failure into the one-line start-up error that names the variable.
- * Without `WSTUN_KV_PATH` the server writes nothing to disk: it uses the managed KV on Deno Deploy
- * and an in-memory store anywhere else.
- */
-async function openKv(configured: string | undefined): Promise<Deno.Kv> {
-  const onDeploy = Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
-  const path = configured ?? (onDeploy ? undefined : ":memory:");
-  try {
-    return await Deno.openKv(path);
-  } catch (err) {
-    const where = path === undefined ? "the managed Deno KV" : path;
-    throw new ConfigError(`WSTUN_KV_PATH: cannot open ${where}: ${(err as Error).message}`);
-  }
 }
 
 interface AppDeps {
@@ -242,7 +118,7 @@ interface AppDeps {
   assets: AssetTable;
   marketplace: Marketplace;
   pubsub: PubSub;
-  federation: BridgeFederation | null;
+  cluster: ClusterNode | null;
   auth: ServerAuth;
 }
 

@@ -49,6 +49,8 @@ export interface Directory {
   beat(isolate: string, ttlMs: number): Promise<boolean>;
   /** Whether `isolate` has beaten within its ttl. */
   alive(isolate: string): Promise<boolean>;
+  /** Every isolate that has beaten within its ttl (bridge health: who should be heard). */
+  isolates(): Promise<string[]>;
   /** Removes an isolate that is shutting down, and its instance records. */
   leave(isolate: string, uuids: string[]): Promise<void>;
   /**

@@ -101,6 +101,17 @@ export class KvDirectory implements Directory {
     return entry.value !== null && entry.value.expiresAt > this.now();
   }
 
+  async isolates(): Promise<string[]> {
+    const live: string[] = [];
+    const now = this.now();
+    for await (
+      const e of this.kv.list<{ expiresAt: number }>({ prefix: this.#prefix("isolate") })
+    ) {
+      if (e.value.expiresAt > now) live.push(String(e.key[2]));
+    }
+    return live;
+  }
+
   async leave(isolate: string, uuids: string[]): Promise<void> {
     await this.#deleteAll([this.#isolateKey(isolate), ...uuids.map((u) => this.#instanceKey(u))]);
   }

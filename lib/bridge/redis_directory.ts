@@ -116,6 +116,15 @@ export class RedisDirectory implements Directory {
     return (await this.client.exists(this.#isolateKey(isolate))) === 1;
   }
 
+  async isolates(): Promise<string[]> {
+    const prefix = this.#isolateKey("");
+    const live: string[] = [];
+    for await (const batch of this.client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) {
+      for (const key of [batch].flat()) live.push(String(key).slice(prefix.length));
+    }
+    return live;
+  }
+
   async leave(isolate: string, uuids: string[]): Promise<void> {
     const multi = this.client.multi().del(this.#isolateKey(isolate));
     if (uuids.length) {

@@ -23,6 +23,7 @@ import {
 } from "./http1.ts";
 import type { TunnelStream } from "./registry.ts";
 import { clientHandshake, WsConnection } from "./ws_codec.ts";
+import { Disconnects, withReason } from "../protocol.ts";
 
 export interface ProxyLimits {
   /** Largest response head accepted from the client. */
@@ -179,8 +180,12 @@ function bridge(viewer: WebSocket, tunnel: WsConnection, maxBacklogBytes: number
     // Deno's server socket cannot pause reading, so a viewer that outpaces the tunnel's credit
     // is cut off once its backlog passes the limit rather than growing memory without bound.
     if (tunnel.queuedBytes > maxBacklogBytes) {
-      viewer.close(1013, "the tunnel is slower than this viewer: backlog over limit");
-      tunnel.close(1001, "viewer backlog over limit");
+      const slow = withReason(
+        Disconnects.SlowConsumer,
+        "the tunnel is slower than this viewer: backlog over limit",
+      );
+      viewer.close(slow.code, slow.reason);
+      tunnel.close(Disconnects.PeerGone.code, "viewer backlog over limit");
     }
   };
   viewer.onclose = (event) => {
