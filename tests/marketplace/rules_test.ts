@@ -75,6 +75,10 @@ Deno.test("content types come from the extension; unknown ones are octet-stream"
   assertEquals(contentTypeFor("x.mjs"), "text/javascript; charset=utf-8");
   assertEquals(contentTypeFor("x.exe"), "application/octet-stream");
   assertEquals(contentTypeFor("dir.js/noext"), "application/octet-stream");
+  // Extensions come from a marketplace's manifest: Object.prototype's names are unknown ones too.
+  for (const path of ["a.constructor", "a.__proto__", "a.toString", "a.hasOwnProperty"]) {
+    assertEquals(contentTypeFor(path), "application/octet-stream", path);
+  }
 });
 
 Deno.test("config: defaults, and a bad value names the variable", () => {
