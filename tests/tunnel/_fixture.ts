@@ -15,8 +15,9 @@ import {
 } from "../../lib/tunnel/service.ts";
 import { TUNNEL_DEFAULTS, type TunnelConfig } from "../../lib/tunnel/tunnel_config.ts";
 
-export const SECRET_A = "secret-a-for-tests";
-export const SECRET_B = "secret-b-for-tests";
+/** 32 bytes or more each: the server refuses shorter HS256 secrets (lib/tunnel/tunnel_config.ts). */
+export const SECRET_A = "secret-a-for-tests-0123456789abcdef";
+export const SECRET_B = "secret-b-for-tests-0123456789abcdef";
 
 export interface TunnelServer {
   origin: string;
