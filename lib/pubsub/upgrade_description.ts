@@ -19,7 +19,8 @@ export interface UpgradeDescription {
 export function describeUpgrade(req: Request, hidden: ServerCredentials): UpgradeDescription {
   const url = new URL(req.url);
   const host = req.headers.get("host") ?? url.host;
-  const headers: Record<string, string[]> = {};
+  // Null prototypes: a header or parameter named `constructor` is a key like any other.
+  const headers: Record<string, string[]> = Object.create(null);
   for (const [name, value] of req.headers) {
     // Go keeps Host out of the header map.
     const kept = name === "host" ? null : hidden.scrubHeader(name, value, host);
@@ -27,7 +28,7 @@ export function describeUpgrade(req: Request, hidden: ServerCredentials): Upgrad
   }
   const params = new URLSearchParams(url.search);
   hidden.scrubQuery(params);
-  const query: Record<string, string[]> = {};
+  const query: Record<string, string[]> = Object.create(null);
   for (const [name, value] of params) (query[name] ??= []).push(value);
   return { headers, query };
 }

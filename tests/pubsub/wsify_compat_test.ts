@@ -86,9 +86,10 @@ Deno.test("wsify /ws: the connect event carries headers and query as wsify's Go 
   const authorizer = LoopbackAuthorizer.start();
   const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   try {
-    const { status } = await upgradeStatus(`${server.ws}/ws?user=alice&tag=a&tag=b`, {
-      "X-Api-Key": "k1",
-    });
+    const { status } = await upgradeStatus(
+      `${server.ws}/ws?user=alice&tag=a&tag=b&constructor=c&toString=t`,
+      { "X-Api-Key": "k1" },
+    );
     assert.deepEqual(status, 101);
     const [call] = await authorizer.waitForCalls(1);
     assert.deepEqual(call.body.command, "connect");
@@ -96,7 +97,12 @@ Deno.test("wsify /ws: the connect event carries headers and query as wsify's Go 
       headers: Record<string, string[]>;
       query: Record<string, string[]>;
     };
-    assert.deepEqual(args.query, { user: ["alice"], tag: ["a", "b"] });
+    assert.deepEqual(args.query, {
+      user: ["alice"],
+      tag: ["a", "b"],
+      constructor: ["c"],
+      toString: ["t"],
+    });
     assert.deepEqual(args.headers["X-Api-Key"], ["k1"]);
     assert.deepEqual(args.headers["Sec-Websocket-Version"], ["13"]);
     assert.deepEqual(args.headers["Host"], undefined, "Go keeps Host out of the header map");
