@@ -38,6 +38,7 @@ export class RedisOutbox {
   readonly #now: () => number;
   /** Not yet published, oldest first (published in flow, or re-sent once recovering). */
   #waiting: Item[] = [];
+  /** Bytes of the messages held: failed and waiting ones. */
   #bytes = 0;
   /** Published but not confirmed, in order. */
   #inflight = 0;
@@ -86,7 +87,9 @@ export class RedisOutbox {
     this.#inflight--;
     if (!delivered) {
       this.#failed.push(item);
+      this.#bytes += item.text.length;
       this.#recovering = true;
+      this.#trim();
     }
     if (this.#recovering && this.#inflight === 0) this.#schedule();
   }
@@ -148,15 +151,16 @@ export class RedisOutbox {
     this.dropped += n;
   }
 
-  /** Drops the oldest waiting messages past the byte bound. */
+  /** Drops the oldest messages held (failed ones, then waiting ones) past the byte bound. */
   #trim(): void {
-    let n = 0;
-    while (this.#bytes > this.#limits.maxBytes && n < this.#waiting.length) {
-      this.#bytes -= this.#waiting[n].text.length;
-      n++;
+    for (const held of [this.#failed, this.#waiting]) {
+      let n = 0;
+      while (this.#bytes > this.#limits.maxBytes && n < held.length) {
+        this.#bytes -= held[n].text.length;
+        n++;
+      }
+      held.splice(0, n);
+      this.dropped += n;
     }
-    if (n === 0) return;
-    this.#waiting.splice(0, n);
-    this.dropped += n;
   }
 }

@@ -29,8 +29,8 @@ interface RemoteKey {
 
 export class OwnerSide {
   readonly #deps: OwnerSideDeps;
-  /** `<isolate> <conn>` → the session standing for that socket here. */
-  readonly #sessions = new Map<string, Session>();
+  /** isolate → conn → the session standing for that socket here. */
+  readonly #sessions = new Map<string, Map<string, Session>>();
   readonly #keys = new WeakMap<Session, RemoteKey>();
   readonly #routes = new Map<string, IsolateRoute>();
 
@@ -72,17 +72,17 @@ export class OwnerSide {
 
   /** A join that timed out on the socket's isolate: undo it if it happened after all. */
   undo(from: string, { conn, uuid }: BodyOf<"undo">): void {
-    const session = this.#sessions.get(`${from} ${conn}`);
+    const session = this.#sessions.get(from)?.get(conn);
     if (!session?.joined?.has(uuid)) return;
     this.#deps.hub.controlHere(session, { type: "leave_instance", uuid });
   }
 
   /** The socket closed on its isolate. */
   detach(from: string, conn: string): void {
-    const key = `${from} ${conn}`;
-    const session = this.#sessions.get(key);
+    const sessions = this.#sessions.get(from);
+    const session = sessions?.get(conn);
     if (!session) return;
-    this.#sessions.delete(key);
+    sessions!.delete(conn);
     this.#deps.hub.detach(session);
   }
 
@@ -94,12 +94,10 @@ export class OwnerSide {
 
   /** An isolate died or left: its sockets leave our instances. */
   isolateGone(isolate: string): void {
-    for (const [key, session] of [...this.#sessions]) {
-      if (this.#keys.get(session)?.isolate !== isolate) continue;
-      this.#sessions.delete(key);
-      this.#deps.hub.detach(session);
-    }
+    const sessions = this.#sessions.get(isolate);
+    this.#sessions.delete(isolate);
     this.#routes.delete(isolate);
+    for (const session of sessions?.values() ?? []) this.#deps.hub.detach(session);
   }
 
   /** Tells hosts and members here whose traffic crosses the link from `from` of lost messages. */
@@ -112,8 +110,7 @@ export class OwnerSide {
       lost,
     });
     const instances = this.#deps.hub.instances;
-    for (const session of this.#sessions.values()) {
-      if (this.#keys.get(session)?.isolate !== from) continue;
+    for (const session of this.#sessions.get(from)?.values() ?? []) {
       for (const uuid of session.joined?.keys() ?? []) instances.get(uuid)?.notifyHost(gap(uuid));
       for (const uuid of session.hosted ?? []) instances.get(uuid)?.notifyMembers(gap(uuid));
     }
@@ -121,15 +118,16 @@ export class OwnerSide {
 
   /** Isolates with sockets in our instances. */
   peerIsolates(into: Set<string>): void {
-    for (const session of this.#sessions.values()) into.add(this.#keys.get(session)!.isolate);
+    for (const [isolate, sessions] of this.#sessions) if (sessions.size > 0) into.add(isolate);
   }
 
   #session(isolate: string, conn: string): Session {
-    const key = `${isolate} ${conn}`;
-    let session = this.#sessions.get(key);
+    let sessions = this.#sessions.get(isolate);
+    if (!sessions) this.#sessions.set(isolate, sessions = new Map());
+    let session = sessions.get(conn);
     if (!session) {
       session = this.#deps.hub.attach(new RemotePeer(this.#route(isolate), conn));
-      this.#sessions.set(key, session);
+      sessions.set(conn, session);
       this.#keys.set(session, { isolate, conn });
     }
     return session;

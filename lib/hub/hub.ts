@@ -211,17 +211,19 @@ export class Hub {
       }
       return cluster.forwardData(session, uuid, withoutFrom(text, msg), msg.to, ref);
     }
-    this.#route(session, ref, () => routeData(this, session, text, msg));
+    try {
+      routeData(this, session, text, msg);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      return this.sendError(session, err, ref);
+    }
+    if (ref !== undefined) session.send({ type: "ok", ref });
   }
 
   /** Routes a data frame for an instance here whose text is free of `from` (cluster port). */
   dataHere(session: Session, uuid: string, text: string, to: unknown, ref: Ref): void {
-    this.#route(session, ref, () => routeCleanData(this, session, uuid, text, to));
-  }
-
-  #route(session: Session, ref: Ref, route: () => void): void {
     try {
-      route();
+      routeCleanData(this, session, uuid, text, to);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
       return this.sendError(session, err, ref);
