@@ -55,6 +55,7 @@ export const ConfigSchema = z.object({
   WSTUN_ALLOWED_ORIGINS: origins,
   WSTUN_MAX_FRAME_BYTES: int(1024, MAX_FRAME_CEILING, MIB),
   WSTUN_HOST_GRACE_MS: int(0, 3_600_000, 5000),
+  WSTUN_DRAIN_MS: int(100, 600_000, 4000),
   WSTUN_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 2000),
   WSTUN_MAX_INSTANCES: int(0, 1_000_000, 10),
   WSTUN_MAX_MEMBERS: int(0, 1_000_000, 1000),
@@ -94,6 +95,8 @@ export interface Config {
   allowedOrigins: string[];
   maxFrameBytes: number;
   hostGraceMs: number;
+  /** How long a drain (SIGINT, SIGTERM) may take before the process exits anyway. */
+  drainMs: number;
   /** Limits: 0 means no limit. */
   maxMsgsPerSec: number;
   maxInstancesPerConnection: number;
@@ -168,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowedOrigins: e.WSTUN_ALLOWED_ORIGINS,
     maxFrameBytes: e.WSTUN_MAX_FRAME_BYTES,
     hostGraceMs: e.WSTUN_HOST_GRACE_MS,
+    drainMs: e.WSTUN_DRAIN_MS,
     maxMsgsPerSec: e.WSTUN_MAX_MSGS_PER_SEC,
     maxInstancesPerConnection: e.WSTUN_MAX_INSTANCES,
     maxMembersPerInstance: e.WSTUN_MAX_MEMBERS,

@@ -63,6 +63,9 @@ export class Connection implements Peer {
   #detached = false;
   #sinceCheck = 0;
   #channels: NativeChannels | null = null;
+  /** Frames taken from this socket (reported in `pong` and `draining`). */
+  #received = 0;
+  #draining = false;
 
   constructor(
     readonly socket: WebSocket,
@@ -78,6 +81,22 @@ export class Connection implements Peer {
     socket.onclose = () => this.#detach();
     // An error is always followed by a close, which does the cleanup.
     socket.onerror = () => {};
+  }
+
+  /** Frames the server has taken from this socket so far. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /**
+   * The server drains: tells the client how many of its frames were taken (later ones are not:
+   * it sends them again after reconnecting), then closes with 1012 (reconnect now).
+   */
+  drain(): void {
+    if (this.#draining || this.socket.readyState !== WebSocket.OPEN) return;
+    this.#draining = true;
+    this.sendText(JSON.stringify({ type: "draining", received: this.#received }));
+    this.close(Disconnects.Restarting);
   }
 
   sendText(text: string): void {
@@ -128,6 +147,8 @@ export class Connection implements Peer {
   }
 
   #receive(data: string | ArrayBuffer): void {
+    if (this.#draining) return; // not taken: the client sends it again after reconnecting
+    this.#received++;
     this.stats.framesIn++;
     if (typeof data === "string") this.#receiveText(data);
     else this.#receiveBinary(new Uint8Array(data));

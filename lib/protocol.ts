@@ -11,7 +11,7 @@
  * @module
  */
 import { z } from "zod";
-import { acceptableKey, MIN_KEY_DISTINCT, MIN_KEY_LENGTH } from "./hub/instance_key.ts";
+import { acceptableKey, MIN_KEY_DISTINCT, MIN_KEY_LENGTH } from "./hub/instance_secrets.ts";
 
 /** Error codes carried by `{"type":"error","code"}` frames and failed `ack`s. */
 export const ErrorCode = {
@@ -125,6 +125,9 @@ export const CloseReason = {
   ResumedElsewhere: "resumed_elsewhere",
 } as const;
 export type CloseReason = typeof CloseReason[keyof typeof CloseReason];
+
+/** How soon (ms) to try again after `host_away`: the host may be on its way back. */
+export const RETRY_AFTER_MS = 500;
 
 /** The userId the host's frames carry in `from`; no member may take it. */
 export const HOST_USER_ID = "host";
@@ -269,12 +272,16 @@ export const ServerFrame = z.discriminatedUnion("type", [
     service: z.string().optional(),
     error: errorCode.optional(),
     message: z.string().optional(),
+    /** With `host_away`: when trying again makes sense (the host may be on its way back). */
+    retryAfterMs: z.number().optional(),
     ref: serverRef,
   }),
   z.object({ type: z.literal("instance_list"), instances: z.array(InstanceInfo), ref: serverRef }),
   z.object({ type: z.literal("ok"), ref: serverRef }),
-  z.object({ type: z.literal("pong"), ref: serverRef }),
+  /** `received`: frames the server has taken from this socket so far (text and binary). */
+  z.object({ type: z.literal("pong"), received: z.number().optional(), ref: serverRef }),
   ErrorDetails.extend({
+    retryAfterMs: z.number().optional(),
     type: z.literal("error"),
     code: errorCode,
     message: z.string(),
@@ -301,6 +308,13 @@ export const ServerFrame = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("host_away"), uuid: z.string() }),
   z.object({ type: z.literal("host_back"), uuid: z.string() }),
+  /** The instance's isolate drained or died: rejoin (members) or resume (the host) to follow it. */
+  z.object({ type: z.literal("instance_moving"), uuid: z.string() }),
+  /**
+   * This server is draining: the socket closes next (1012). `received` frames of this socket
+   * were taken and routed; later ones were not, and should be sent again after reconnecting.
+   */
+  z.object({ type: z.literal("draining"), received: z.number() }),
   z.object({
     type: z.literal("message"),
     channel: z.string(),

@@ -12,16 +12,19 @@ import { BroadcastChannelBridge } from "./bridge/broadcast_channel_bridge.ts";
 import { BridgeMode } from "./bridge/config.ts";
 import type { Directory } from "./bridge/directory.ts";
 import { KvDirectory } from "./bridge/kv_directory.ts";
+import { LoneBridge } from "./bridge/lone_bridge.ts";
 import { RedisBridge } from "./bridge/redis_bridge.ts";
 import { RedisDirectory } from "./bridge/redis_directory.ts";
 import { ChannelRelay } from "./cluster/channel_relay.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { Hub } from "./hub/hub.ts";
-import { InstanceKeys } from "./hub/instance_key.ts";
+import { InstanceSecrets } from "./hub/instance_secrets.ts";
 import { Marketplace, type ResolveHost } from "./marketplace/mod.ts";
 import { createPubSub, type PubSub } from "./pubsub/mod.ts";
 import { ServiceCatalog } from "./service_catalog.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { LiveSockets } from "./live_sockets.ts";
 import { Stats } from "./stats.ts";
 import { createBridgedRegistry, type CrossIsolateRegistry } from "./tunnel/bridged_registry.ts";
 
@@ -55,6 +58,16 @@ export interface ServerParts {
   marketplace: Marketplace;
   /** Tunnel clients on every isolate (undefined: this isolate's only). */
   tunnelRegistry?: CrossIsolateRegistry;
+  /** Serving or draining. */
+  lifecycle: Lifecycle;
+  /** Client sockets open on this isolate. */
+  sockets: LiveSockets;
+  /**
+   * Drains (docs/protocol.md, "Draining and moving rooms"): refuses new sockets, hands the
+   * instances over in the directory, tells every socket to reconnect now, and waits for them to
+   * close until `deadline` (ms since the epoch). Call {@link close} after.
+   */
+  drain(deadline: number): Promise<void>;
   /** Stops what the parts started, in order; closes KV if it was opened here. */
   close(): Promise<void>;
 }
@@ -73,8 +86,8 @@ export async function buildServerParts(
     : undefined;
   const directory = options.directory ?? redis?.directory ??
     new KvDirectory(kv, config.bridge.namespace, now);
-  const instanceKeys = new InstanceKeys(await directory.serverSecret());
-  const hub = new Hub({ config, catalog, stats, now, instanceKeys });
+  const instanceSecrets = new InstanceSecrets(await directory.serverSecret());
+  const hub = new Hub({ config, catalog, stats, now, instanceSecrets });
   const channels = new ChannelRelay();
   const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch, bridge: channels });
   const marketplace = new Marketplace({
@@ -91,12 +104,17 @@ export async function buildServerParts(
     (config.bridge.mode === BridgeMode.Off
       ? undefined
       : new BroadcastChannelBridge(config.bridge.namespace));
-  const cluster = bridge
+  // Alone but on a store that outlives the process: keep the records, so rooms survive a restart.
+  const alone = !bridge && keepsRecords(config, options);
+  const cluster = bridge || alone
     ? await ClusterNode.start(hub, {
-      bridge,
+      bridge: bridge ?? new LoneBridge(),
+      alone,
       directory,
       heartbeatMs: config.bridge.heartbeatMs,
       timeoutMs: config.bridge.timeoutMs,
+      graceMs: config.hostGraceMs,
+      secrets: instanceSecrets,
       now,
       isolate: options.isolate,
       refused: () => hub.countRefusal(),
@@ -109,6 +127,8 @@ export async function buildServerParts(
     : undefined;
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
+  const lifecycle = new Lifecycle();
+  const sockets = new LiveSockets();
   return {
     config,
     now,
@@ -119,6 +139,15 @@ export async function buildServerParts(
     pubsub,
     marketplace,
     tunnelRegistry,
+    lifecycle,
+    sockets,
+    drain: async (deadline) => {
+      if (lifecycle.draining) return;
+      lifecycle.drainingSince = now();
+      hub.drain();
+      await cluster?.drain();
+      await sockets.drainAll(deadline);
+    },
     close: async () => {
       // The tunnel registry first: its closes release records in the directory's store and
       // abort relayed streams over the bridge, both of which the cluster closes.
@@ -130,6 +159,17 @@ export async function buildServerParts(
       if (!options.kv) kv.close();
     },
   };
+}
+
+/**
+ * Whether the store outlives this process, so a server without a bridge should still keep its
+ * instance records in it: a `WSTUN_KV_PATH` file, Deploy's managed KV, or an injected directory.
+ */
+function keepsRecords(config: Config, options: ServerOptions): boolean {
+  if (options.directory) return true;
+  if (options.kv) return false;
+  return (config.kvPath !== undefined && config.kvPath !== ":memory:") ||
+    (config.kvPath === undefined && config.deploymentId !== undefined);
 }
 
 /** Redis bridge and directory, or the one-line start-up error naming the variable. */

@@ -7,12 +7,14 @@
 import { Hono } from "hono";
 import type { ClusterNode } from "../lib/cluster/node.ts";
 import type { Hub } from "../lib/hub/hub.ts";
+import type { Lifecycle } from "../lib/lifecycle.ts";
 import type { PubSub } from "../lib/pubsub/mod.ts";
 import type { ServiceCatalog } from "../lib/service_catalog.ts";
 import type { Stats } from "../lib/stats.ts";
 import { VERSION } from "../lib/version.ts";
 
 export interface ApiDeps {
+  lifecycle: Lifecycle;
   cluster: ClusterNode | null;
   hub: Hub;
   catalog: ServiceCatalog;
@@ -21,9 +23,12 @@ export interface ApiDeps {
   pubsub: PubSub;
 }
 
-export function apiRoutes({ hub, catalog, stats, now, pubsub, cluster }: ApiDeps): Hono {
+export function apiRoutes(
+  { hub, catalog, stats, now, pubsub, cluster, lifecycle }: ApiDeps,
+): Hono {
   const api = new Hono();
-  api.get("/health", (c) => c.json({ ok: true }));
+  // Liveness: the process answers. `draining`: it is restarting and takes no new sockets.
+  api.get("/health", (c) => c.json({ ok: true, draining: lifecycle.draining }));
   api.get("/services", (c) => c.json(catalog.list()));
   // Every isolate's instances when the bridge is on (docs/architecture.md).
   api.get(

@@ -14,6 +14,8 @@ import { Hono } from "hono";
 import type { Config } from "../lib/config.ts";
 import type { ClusterNode } from "../lib/cluster/node.ts";
 import type { Hub } from "../lib/hub/hub.ts";
+import type { Lifecycle } from "../lib/lifecycle.ts";
+import type { LiveSockets } from "../lib/live_sockets.ts";
 import { CloseReason } from "../lib/protocol.ts";
 import type { PubSub } from "../lib/pubsub/mod.ts";
 import type { Marketplace } from "../lib/marketplace/mod.ts";
@@ -49,6 +51,14 @@ export interface WstunServer {
   cluster: ClusterNode | null;
   /** HTTP tunnels (websocktunnel-compatible); answers 404 on its routes when off. */
   tunnels: TunnelService;
+  /** Serving or draining. */
+  lifecycle: Lifecycle;
+  /**
+   * Drains until `deadline` (ms since the epoch): new sockets refused (503), instances handed
+   * over in the directory, every socket told to reconnect now (1012), tunnel clients closed.
+   * Then call {@link shutdown}.
+   */
+  drain(deadline: number): Promise<void>;
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
   shutdown(): Promise<void>;
 }
@@ -59,7 +69,7 @@ export async function createServer(
   options: ServerOptions = {},
 ): Promise<WstunServer> {
   const parts = await buildServerParts(config, options);
-  const { hub, stats, catalog, marketplace, pubsub, cluster, now } = parts;
+  const { hub, stats, catalog, marketplace, pubsub, cluster, now, lifecycle, sockets } = parts;
   const auth = new ServerAuth(config, now);
   const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
   const app = createApp({
@@ -73,6 +83,8 @@ export async function createServer(
     pubsub,
     cluster,
     auth,
+    lifecycle,
+    sockets,
   });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
@@ -84,15 +96,15 @@ export async function createServer(
     credentials: auth.credentials,
     log: (line) => console.log(line),
   });
-  const wsDeps = { config, hub, stats, pubsub, auth };
+  const wsDeps = { config, hub, stats, pubsub, auth, sockets };
   const hubUpgrades = new Map<string, (request: Request) => Response>([
     ["/_ws", (request) => upgradeToHub(request, wsDeps)],
     ["/_udp", (request) => upgradeToUdp(request, wsDeps)],
   ]);
   return {
     fetch: (request) =>
-      tunnels.handle(request) ?? answerHubUpgrade(request, auth, hubUpgrades) ??
-        app.fetch(request),
+      refuseWhileDraining(request, lifecycle) ?? tunnels.handle(request) ??
+        answerHubUpgrade(request, auth, hubUpgrades) ?? app.fetch(request),
     hub,
     stats,
     catalog,
@@ -101,12 +113,28 @@ export async function createServer(
     tunnels,
     pubsub,
     cluster,
+    lifecycle,
+    drain: async (deadline) => {
+      await parts.drain(deadline);
+      await tunnels.close();
+    },
     shutdown: async () => {
       // Tunnel sessions first: their closes release records the cluster's stores keep.
       await tunnels.close();
       await parts.close();
     },
   };
+}
+
+/** While draining, every new socket (hub, pub/sub, tunnel registration) is refused: 503. */
+function refuseWhileDraining(request: Request, lifecycle: Lifecycle): Response | null {
+  if (!lifecycle.draining || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return null;
+  }
+  return Response.json(
+    errorBody("draining", "this server is restarting; connect again (another isolate takes you)"),
+    { status: 503, headers: { "retry-after": "1" } },
+  );
 }
 
 interface AppDeps {
@@ -120,6 +148,8 @@ interface AppDeps {
   pubsub: PubSub;
   cluster: ClusterNode | null;
   auth: ServerAuth;
+  lifecycle: Lifecycle;
+  sockets: LiveSockets;
 }
 
 function createApp(deps: AppDeps): Hono {

@@ -14,6 +14,7 @@ import type { Config } from "../lib/config.ts";
 import { type ChannelAccess, Connection } from "../lib/connection.ts";
 import type { Hub } from "../lib/hub/hub.ts";
 import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
+import type { LiveSockets } from "../lib/live_sockets.ts";
 import type { Stats } from "../lib/stats.ts";
 import { errorBody, HttpError } from "./http_error.ts";
 import type { ServerAuth } from "./server_auth.ts";
@@ -24,6 +25,8 @@ export interface WsDeps {
   stats: Stats;
   pubsub: PubSub;
   auth: ServerAuth;
+  /** Open sockets, which a drain asks to reconnect elsewhere. */
+  sockets: LiveSockets;
 }
 
 /**
@@ -56,7 +59,7 @@ export function originAllowed(
 export function upgradeToHub(
   request: Request,
   deps: WsDeps,
-  connect: (socket: WebSocket, channels: ChannelAccess) => void = (socket, channels) =>
+  connect: (socket: WebSocket, channels: ChannelAccess) => Connection = (socket, channels) =>
     new Connection(socket, deps.hub, deps.config, deps.stats, channels),
 ): Response {
   const { config, stats } = deps;
@@ -82,7 +85,9 @@ export function upgradeToHub(
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: config.idleTimeoutS,
   });
-  connect(socket, { pubsub, client });
+  const connection = connect(socket, { pubsub, client });
+  deps.sockets.add(connection);
+  socket.addEventListener("close", () => deps.sockets.delete(connection));
   return response;
 }
 

@@ -29,6 +29,8 @@ import {
   WsifySession,
 } from "../lib/pubsub/mod.ts";
 import { secretEquals } from "../lib/secret.ts";
+import type { LiveSockets } from "../lib/live_sockets.ts";
+import { Disconnects } from "../lib/protocol.ts";
 import type { Stats } from "../lib/stats.ts";
 import type { ServerAuth } from "./server_auth.ts";
 
@@ -37,6 +39,8 @@ export interface WsifyDeps {
   config: Config;
   stats: Stats;
   auth: ServerAuth;
+  /** Open sockets, which a drain closes (1012: reconnect now). */
+  sockets: LiveSockets;
 }
 
 /**
@@ -114,8 +118,14 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
     stats.framesIn++;
     session.receive(event.data);
   };
+  // wsify's protocol has no goodbye: a drain closes with 1012 and the client reconnects.
+  const drainable = {
+    drain: () => socket.close(Disconnects.Restarting.code, Disconnects.Restarting.reason),
+  };
+  deps.sockets.add(drainable);
   socket.onclose = () => {
     stats.connections--;
+    deps.sockets.delete(drainable);
     session.closed();
   };
   // An error is always followed by a close, which does the cleanup.

@@ -13,9 +13,33 @@
 import type { InstanceInfo } from "../protocol.ts";
 import type { TunnelDirectory } from "./tunnel_directory.ts";
 
-/** The public record of one instance, plus the isolate that owns it (holds its host). */
+/**
+ * The record of one instance: its public description, the isolate that owns it (holds its host),
+ * and what another isolate needs to adopt it when the owner drains or dies — verifiers of its
+ * secrets (lib/hub/instance_secrets.ts), never the secrets themselves.
+ */
 export interface InstanceRecord extends InstanceInfo {
   owner: string;
+  /** Verifier of the resume secret; absent on a keyed create's provisional claim. */
+  resumeVerifier?: string;
+  /** Verifier of the join token; absent for an open instance. */
+  tokenVerifier?: string;
+  /** Created with a `key` (its uuid is derived from the key). */
+  keyed?: boolean;
+  /** Since when (ms) the instance waits to be adopted: its owner drained or died. */
+  moving?: number;
+}
+
+/** A record as found, whether or not its owner is alive. */
+export interface FoundRecord {
+  record: InstanceRecord;
+  ownerAlive: boolean;
+}
+
+/** The public part of a record: what listings show. */
+export function publicInfo(record: InstanceRecord): InstanceInfo {
+  const { uuid, name, service, members, createdAt } = record;
+  return { uuid, name, service, protected: record.protected, members, createdAt };
 }
 
 /** Instance records expire after an hour unless rewritten; owners rewrite every 20 minutes. */
@@ -28,20 +52,35 @@ export function isolateTtlMs(heartbeatMs: number): number {
 
 /** Where instance records and isolate heartbeats are kept. */
 export interface Directory {
-  /** Writes (creates or updates) instance records. */
-  put(records: InstanceRecord[]): Promise<void>;
   /**
-   * Writes `record` unless the uuid's record names another isolate that is alive: then that
-   * record is returned and nothing is written. Atomic in its store, so of two isolates claiming
-   * one uuid at once exactly one wins (keyed creates: `create_instance` with a `key`).
+   * Writes (creates or updates) instance records, each only if its uuid has no record or one of
+   * the same owner, atomically per record: a record another isolate adopted is never overwritten
+   * by its previous owner. Resolves with the uuids not written (held by another owner now).
+   */
+  put(records: InstanceRecord[]): Promise<string[]>;
+  /**
+   * Writes `record` unless the uuid's record names another isolate that is alive and not moving:
+   * then that record is returned and nothing is written. Atomic in its store, so of two isolates
+   * claiming one uuid at once exactly one wins (keyed creates: `create_instance` with a `key`).
    */
   claim(record: InstanceRecord): Promise<InstanceRecord | null>;
+  /**
+   * Takes an instance over from `previousOwner` (which drained or died): writes `record` only if
+   * the uuid's record still names `previousOwner`. Atomic, so of two isolates adopting one
+   * instance exactly one wins. Resolves whether this one did.
+   */
+  adopt(record: InstanceRecord, previousOwner: string): Promise<boolean>;
+  /**
+   * Marks the records of `owner` (those in `uuids`, or all of them) as moving since `since`,
+   * unless they are moving already or another isolate owns them now.
+   */
+  markMoving(owner: string, since: number, uuids?: string[]): Promise<void>;
+  /** A record whatever its owner's state, and whether the owner is alive; null when none. */
+  find(uuid: string): Promise<FoundRecord | null>;
   /** Removes an instance's record. */
   remove(uuid: string): Promise<void>;
-  /** The record of a live instance (its owner alive), or null. */
-  get(uuid: string): Promise<InstanceRecord | null>;
-  /** Records of live instances (their owners alive). */
-  list(): Promise<InstanceRecord[]>;
+  /** Every record, and whether its owner is alive (the cluster decides what is live). */
+  list(): Promise<FoundRecord[]>;
   /**
    * Marks `isolate` alive for `ttlMs`. Resolves false when it was not alive before (its first
    * beat, or the store lost it: a restarted Redis), so the caller writes its records again.
@@ -59,7 +98,7 @@ export interface Directory {
    */
   tunnels(): TunnelDirectory;
   /**
-   * The hub's secret (keyed instance ids, lib/hub/instance_key.ts): created at random by
+   * The hub's secret (keyed instance ids, lib/hub/instance_secrets.ts): created at random by
    * whichever isolate asks first (set only if absent, atomically), then the same for every
    * isolate sharing this store, and kept as long as the store is.
    */

@@ -11,7 +11,12 @@
  *
  * @module
  */
-import { type Directory, type InstanceRecord, RECORD_TTL_MS } from "./directory.ts";
+import {
+  type Directory,
+  type FoundRecord,
+  type InstanceRecord,
+  RECORD_TTL_MS,
+} from "./directory.ts";
 import { randomSecret } from "../secret.ts";
 import { claimKey } from "./kv_claim.ts";
 import { KvTunnelDirectory } from "./kv_tunnel_directory.ts";
@@ -19,6 +24,10 @@ import type { TunnelDirectory } from "./tunnel_directory.ts";
 
 /** Deno KV allows at most this many mutations in one atomic operation. */
 const BATCH = 500;
+/** Write races in a row before a batch of record writes gives up. */
+const MAX_PUT_ATTEMPTS = 16;
+/** Keys read at once (`getMany` takes at most 10). */
+const READ_BATCH = 10;
 
 export class KvDirectory implements Directory {
   constructor(
@@ -27,14 +36,72 @@ export class KvDirectory implements Directory {
     readonly now: () => number = Date.now,
   ) {}
 
-  async put(records: InstanceRecord[]): Promise<void> {
-    for (let i = 0; i < records.length; i += BATCH) {
+  async put(records: InstanceRecord[]): Promise<string[]> {
+    const refused: string[] = [];
+    for (let i = 0; i < records.length; i += READ_BATCH) {
+      const batch = records.slice(i, i + READ_BATCH);
+      refused.push(...await this.#putOwn(batch));
+    }
+    return refused;
+  }
+
+  /** Writes records whose key is free or ours, each checked against what was read. */
+  async #putOwn(records: InstanceRecord[]): Promise<string[]> {
+    for (let attempt = 0; attempt < MAX_PUT_ATTEMPTS; attempt++) {
+      const current = await this.kv.getMany<InstanceRecord[]>(
+        records.map((r) => this.#instanceKey(r.uuid)),
+      );
+      const refused: string[] = [];
       const op = this.kv.atomic();
-      for (const r of records.slice(i, i + BATCH)) {
-        op.set(this.#instanceKey(r.uuid), r, { expireIn: RECORD_TTL_MS });
+      records.forEach((record, i) => {
+        const held = current[i].value;
+        if (held && held.owner !== record.owner) return void refused.push(record.uuid);
+        op.check(current[i]).set(this.#instanceKey(record.uuid), record, {
+          expireIn: RECORD_TTL_MS,
+        });
+      });
+      if ((await op.commit()).ok) return refused;
+    }
+    throw new Error(`instance records: lost ${MAX_PUT_ATTEMPTS} write races in a row`);
+  }
+
+  async adopt(record: InstanceRecord, previousOwner: string): Promise<boolean> {
+    const key = this.#instanceKey(record.uuid);
+    const current = await this.kv.get<InstanceRecord>(key);
+    if (current.value?.owner !== previousOwner) return false;
+    const written = await this.kv.atomic().check(current).set(key, record, {
+      expireIn: RECORD_TTL_MS,
+    }).commit();
+    return written.ok;
+  }
+
+  async markMoving(owner: string, since: number, uuids?: string[]): Promise<void> {
+    const keys = uuids ? uuids.map((u) => this.#instanceKey(u)) : await this.#keysOwnedBy(owner);
+    for (let i = 0; i < keys.length; i += READ_BATCH) {
+      const entries = await this.kv.getMany<InstanceRecord[]>(keys.slice(i, i + READ_BATCH));
+      const op = this.kv.atomic();
+      for (const entry of entries) {
+        const record = entry.value;
+        if (!record || record.owner !== owner || record.moving !== undefined) continue;
+        op.check(entry).set(entry.key, { ...record, moving: since }, { expireIn: RECORD_TTL_MS });
       }
+      // A lost race means the record changed (adopted, rewritten): nothing to mark then.
       await op.commit();
     }
+  }
+
+  async find(uuid: string): Promise<FoundRecord | null> {
+    const entry = await this.kv.get<InstanceRecord>(this.#instanceKey(uuid));
+    if (!entry.value) return null;
+    return { record: entry.value, ownerAlive: await this.alive(entry.value.owner) };
+  }
+
+  async #keysOwnedBy(owner: string): Promise<Deno.KvKey[]> {
+    const keys: Deno.KvKey[] = [];
+    for await (const e of this.kv.list<InstanceRecord>({ prefix: this.#prefix("instance") })) {
+      if (e.value.owner === owner) keys.push(e.key);
+    }
+    return keys;
   }
 
   async serverSecret(): Promise<string> {
@@ -54,7 +121,8 @@ export class KvDirectory implements Directory {
       RECORD_TTL_MS,
       `instance ${record.uuid}`,
       async ({ value: holder }) =>
-        holder && holder.owner !== record.owner && (await this.alive(holder.owner))
+        holder && holder.owner !== record.owner && holder.moving === undefined &&
+          (await this.alive(holder.owner))
           ? { result: holder }
           : { write: record, result: null },
     );
@@ -64,27 +132,12 @@ export class KvDirectory implements Directory {
     await this.kv.delete(this.#instanceKey(uuid));
   }
 
-  async get(uuid: string): Promise<InstanceRecord | null> {
-    const entry = await this.kv.get<InstanceRecord>(this.#instanceKey(uuid));
-    if (!entry.value || !(await this.alive(entry.value.owner))) return null;
-    return entry.value;
-  }
-
-  async list(): Promise<InstanceRecord[]> {
-    const live = new Set<string>();
-    const now = this.now();
-    for await (
-      const e of this.kv.list<{ expiresAt: number }>({ prefix: this.#prefix("isolate") })
-    ) {
-      if (e.value.expiresAt > now) live.add(String(e.key[2]));
-    }
-    const out: InstanceRecord[] = [];
-    const dead: Deno.KvKey[] = [];
+  async list(): Promise<FoundRecord[]> {
+    const live = new Set(await this.isolates());
+    const out: FoundRecord[] = [];
     for await (const e of this.kv.list<InstanceRecord>({ prefix: this.#prefix("instance") })) {
-      if (live.has(e.value.owner)) out.push(e.value);
-      else dead.push(e.key);
+      out.push({ record: e.value, ownerAlive: live.has(e.value.owner) });
     }
-    await this.#deleteAll(dead);
     return out;
   }
 

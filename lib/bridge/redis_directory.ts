@@ -10,40 +10,72 @@
  * @module
  */
 import { randomSecret } from "../secret.ts";
-import { type Directory, type InstanceRecord, RECORD_TTL_MS } from "./directory.ts";
+import {
+  type Directory,
+  type FoundRecord,
+  type InstanceRecord,
+  RECORD_TTL_MS,
+} from "./directory.ts";
 import { closeRedis, connectRedis, type RedisClient } from "./redis_connection.ts";
 import { RedisTunnelDirectory } from "./redis_tunnel_directory.ts";
 import type { TunnelDirectory } from "./tunnel_directory.ts";
 
 /**
  * KEYS: the instance key, the set of uuids. ARGV: the record (JSON), its owner, the isolate key
- * prefix, the expiry (ms), the uuid. Returns the record of another live owner, or writes ours.
+ * prefix, the expiry (ms), the uuid. Returns the record of another live owner that is not moving,
+ * or writes ours.
  */
 const CLAIM = `
 local current = redis.call('GET', KEYS[1])
 if current then
-  local owner = cjson.decode(current).owner
-  if owner ~= ARGV[2] and redis.call('EXISTS', ARGV[3] .. owner) == 1 then return current end
+  local held = cjson.decode(current)
+  if held.owner ~= ARGV[2] and held.moving == nil and
+    redis.call('EXISTS', ARGV[3] .. held.owner) == 1 then return current end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[5])
 return false`;
+
+/**
+ * KEYS: the instance key, the set of uuids. ARGV: the record (JSON), its owner, the expiry (ms),
+ * the uuid. Writes the record if the key is free or names the same owner; returns 1 if written.
+ */
+const PUT_OWN = `
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).owner ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+return 1`;
+
+/**
+ * KEYS: the instance key, the set of uuids. ARGV: the new record (JSON), the previous owner, the
+ * expiry (ms), the uuid. Writes the record if the key still names the previous owner; 1 if so.
+ */
+const ADOPT = `
+local current = redis.call('GET', KEYS[1])
+if not current or cjson.decode(current).owner ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+return 1`;
+
+/**
+ * KEYS: the instance key. ARGV: the owner, since when (ms). Marks the record moving if it names
+ * that owner and is not moving yet, keeping its expiry; 1 if so.
+ */
+const MARK_MOVING = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local record = cjson.decode(current)
+if record.owner ~= ARGV[1] or record.moving ~= nil then return 0 end
+record.moving = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(record), 'KEEPTTL')
+return 1`;
 
 export class RedisDirectory implements Directory {
   private constructor(readonly client: RedisClient, readonly namespace: string) {}
 
   static async connect(url: string, namespace = "wstun"): Promise<RedisDirectory> {
     return new RedisDirectory(await connectRedis(url, "directory"), namespace);
-  }
-
-  async put(records: InstanceRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const multi = this.client.multi();
-    for (const r of records) {
-      multi.set(this.#instanceKey(r.uuid), JSON.stringify(r), { PX: RECORD_TTL_MS });
-      multi.sAdd(this.#setKey(), r.uuid);
-    }
-    await multi.exec();
   }
 
   async serverSecret(): Promise<string> {
@@ -73,35 +105,56 @@ export class RedisDirectory implements Directory {
     await this.client.multi().del(this.#instanceKey(uuid)).sRem(this.#setKey(), uuid).exec();
   }
 
-  async get(uuid: string): Promise<InstanceRecord | null> {
+  async find(uuid: string): Promise<FoundRecord | null> {
     const raw = await this.client.get(this.#instanceKey(uuid));
     if (!raw) return null;
     const record = JSON.parse(raw) as InstanceRecord;
-    return (await this.alive(record.owner)) ? record : null;
+    return { record, ownerAlive: await this.alive(record.owner) };
   }
 
-  async list(): Promise<InstanceRecord[]> {
+  async list(): Promise<FoundRecord[]> {
     const uuids = await this.client.sMembers(this.#setKey());
     if (uuids.length === 0) return [];
     const raws = await this.client.mGet(uuids.map((u) => this.#instanceKey(u)));
     const records: InstanceRecord[] = [];
     const gone: string[] = [];
     raws.forEach((raw, i) => raw ? records.push(JSON.parse(raw)) : gone.push(uuids[i]));
+    // Expired records leave their uuid in the set: drop those.
+    if (gone.length) await this.client.sRem(this.#setKey(), gone);
     const owners = [...new Set(records.map((r) => r.owner))];
     const alive = owners.length
       ? await this.client.mGet(owners.map((o) => this.#isolateKey(o)))
       : [];
     const live = new Set(owners.filter((_, i) => alive[i] !== null));
-    const out: InstanceRecord[] = [];
-    for (const r of records) {
-      if (live.has(r.owner)) out.push(r);
-      else gone.push(r.uuid);
-    }
-    if (gone.length) {
-      await this.client.multi().sRem(this.#setKey(), gone)
-        .del(gone.map((u) => this.#instanceKey(u))).exec();
-    }
-    return out;
+    return records.map((record) => ({ record, ownerAlive: live.has(record.owner) }));
+  }
+
+  async put(records: InstanceRecord[]): Promise<string[]> {
+    const results = await Promise.all(records.map((r) =>
+      this.client.eval(PUT_OWN, {
+        keys: [this.#instanceKey(r.uuid), this.#setKey()],
+        arguments: [JSON.stringify(r), r.owner, String(RECORD_TTL_MS), r.uuid],
+      })
+    ));
+    return records.filter((_, i) => results[i] !== 1).map((r) => r.uuid);
+  }
+
+  async adopt(record: InstanceRecord, previousOwner: string): Promise<boolean> {
+    const done = await this.client.eval(ADOPT, {
+      keys: [this.#instanceKey(record.uuid), this.#setKey()],
+      arguments: [JSON.stringify(record), previousOwner, String(RECORD_TTL_MS), record.uuid],
+    });
+    return done === 1;
+  }
+
+  async markMoving(owner: string, since: number, uuids?: string[]): Promise<void> {
+    const targets = uuids ?? await this.client.sMembers(this.#setKey());
+    await Promise.all(targets.map((uuid) =>
+      this.client.eval(MARK_MOVING, {
+        keys: [this.#instanceKey(uuid)],
+        arguments: [owner, String(since)],
+      })
+    ));
   }
 
   async beat(isolate: string, ttlMs: number): Promise<boolean> {

@@ -11,6 +11,7 @@
  */
 import { ulid } from "ulid";
 import type { Config } from "../config.ts";
+import { within } from "../process_exit.ts";
 
 /** What the main isolate tells each worker. */
 export interface WorkerStart {
@@ -22,15 +23,24 @@ export interface WorkerStart {
   ports: Record<string, MessagePort>;
 }
 
-/** What a worker answers once it listens, or when it cannot start. */
+/** What the main isolate tells a running worker: drain until `deadline` (ms since the epoch). */
+export interface WorkerDrain {
+  type: "drain";
+  deadline: number;
+}
+
+/** What a worker answers once it listens, when it cannot start, and when it has drained. */
 export type WorkerReport =
   | { type: "listening"; hostname: string; port: number }
-  | { type: "failed"; message: string };
+  | { type: "failed"; message: string }
+  | { type: "drained" };
 
 export interface WorkerPool {
   workers: Worker[];
   hostname: string;
   port: number;
+  /** Every worker drains at once; resolves when all have, or at `deadline`; then stops. */
+  drain(deadline: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -67,11 +77,27 @@ export async function startWorkerPool(config: Config, entry: URL): Promise<Worke
       worker.postMessage(start, Object.values(ports[index]));
     }
     const listening = await Promise.all(reports);
-    return { workers, hostname: listening[0].hostname, port: listening[0].port, stop };
+    const drain = async (deadline: number) => {
+      const drained = workers.map((worker) => drainedReport(worker));
+      for (const worker of workers) {
+        worker.postMessage({ type: "drain", deadline } satisfies WorkerDrain);
+      }
+      await within(deadline, Promise.all(drained).then(() => {}));
+      await stop();
+    };
+    return { workers, hostname: listening[0].hostname, port: listening[0].port, drain, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+function drainedReport(worker: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    worker.onmessage = (e: MessageEvent<WorkerReport>) => {
+      if (e.data.type === "drained") resolve();
+    };
+  });
 }
 
 function firstReport(worker: Worker): Promise<{ hostname: string; port: number }> {
@@ -82,7 +108,7 @@ function firstReport(worker: Worker): Promise<{ hostname: string; port: number }
     };
     worker.onmessage = (e: MessageEvent<WorkerReport>) => {
       if (e.data.type === "listening") resolve(e.data);
-      else reject(new Error(e.data.message));
+      else if (e.data.type === "failed") reject(new Error(e.data.message));
     };
   });
 }

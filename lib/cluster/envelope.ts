@@ -116,7 +116,8 @@ export const Body = z.discriminatedUnion("k", [
   z.object({ k: z.literal("undo"), conn: id, uuid: id }),
   z.object({ k: z.literal("detach"), conn: id }),
   z.object({ k: z.literal("beat") }),
-  z.object({ k: z.literal("bye") }),
+  /** The sender leaves; `moving`: it drained, its instances wait to be adopted (else they end). */
+  z.object({ k: z.literal("bye"), moving: z.literal(true).optional() }),
   z.object({ k: z.literal("chpub"), message: ChannelMessage }),
   z.object({ k: z.literal("tun"), m: TunnelRelay }),
 ]);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { InstanceRecord } from "../bridge/directory.ts";
 import type { Instance } from "../hub/instance.ts";
 import type { Peer, Session } from "../hub/peer.ts";
 import type { ControlRequest, Ref, ServerFrame } from "../protocol.ts";
@@ -29,4 +30,8 @@ export interface HubPort {
   binaryHere(session: Session, bytes: Uint8Array<ArrayBuffer>): void;
   /** A socket is gone: its memberships end, its instances wait for the host's grace. */
   detach(session: Session): void;
+  /** Takes over an instance whose owner is gone, `session` its host; answers the resume. */
+  adoptHere(session: Session, record: InstanceRecord, ref: Ref): void;
+  /** A local instance was adopted by another isolate: its host and members follow it there. */
+  movedAway(uuid: string): void;
 }

@@ -21,7 +21,8 @@
  */
 import { ulid } from "ulid";
 import type { Bridge } from "../bridge/bridge.ts";
-import type { Directory, InstanceRecord } from "../bridge/directory.ts";
+import { type Directory, publicInfo } from "../bridge/directory.ts";
+import type { InstanceSecrets } from "../hub/instance_secrets.ts";
 import type { ClusterPort } from "../hub/cluster_port.ts";
 import type { Instance } from "../hub/instance.ts";
 import type { Session } from "../hub/peer.ts";
@@ -57,6 +58,12 @@ export interface ClusterOptions {
   now?: () => number;
   /** Counts refusals sent from the cluster with the hub's (`/_api/stats` `errors`). */
   refused?: () => void;
+  /** Verifiers of instance secrets (what records carry) and keyed ids. */
+  secrets: InstanceSecrets;
+  /** `WSTUN_HOST_GRACE_MS`: how long an instance whose owner drained or died waits for its host. */
+  graceMs: number;
+  /** No other isolate can be alive (the bridge reaches no one: one server on its KV file). */
+  alone?: boolean;
 }
 
 /** The hub as the cluster sees it: the port it is handed, and how to join it. */
@@ -77,12 +84,14 @@ export class ClusterNode implements ClusterPort {
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
   #stopped = false;
+  readonly #now: () => number;
 
   private constructor(hub: ClusterHub, opts: ClusterOptions) {
     this.#hub = hub;
     this.#opts = opts;
     this.isolate = opts.isolate ?? ulid();
     const now = opts.now ?? Date.now;
+    this.#now = now;
     const post = (isolate: string, body: Body) => this.#post(isolate, body);
     this.#links = new Links(opts.bridge.redelivers ? opts.timeoutMs : 0, {
       deliver: (from, envelope) => this.#dispatch(from, envelope.body),
@@ -92,8 +101,12 @@ export class ClusterNode implements ClusterPort {
       isolate: this.isolate,
       post,
       directory: opts.directory,
+      secrets: opts.secrets,
       timeoutMs: opts.timeoutMs,
+      graceMs: opts.graceMs,
+      alone: opts.alone ?? false,
       now,
+      adoptHere: (session, record, ref) => hub.adoptHere(session, record, ref),
       refused: opts.refused ?? (() => {}),
       timedOut: () => this.stats.timedOut++,
     });
@@ -103,6 +116,7 @@ export class ClusterNode implements ClusterPort {
       directory: opts.directory,
       now,
       instances: () => hub.instances.values(),
+      lost: (uuids) => uuids.forEach((uuid) => hub.movedAway(uuid)),
     });
     this.#liveness = new Liveness({
       isolate: this.isolate,
@@ -111,7 +125,7 @@ export class ClusterNode implements ClusterPort {
       now,
       records: this.#records,
       peers: () => this.#peerIsolates(),
-      gone: (isolate) => this.#isolateGone(isolate),
+      gone: (isolate) => this.#isolateDied(isolate),
       announce: () => this.#broadcast({ k: "beat" }),
     });
   }
@@ -125,16 +139,38 @@ export class ClusterNode implements ClusterPort {
     return node;
   }
 
-  /** Leaves: tells every isolate, removes this isolate's records, closes the bridge. */
+  /**
+   * Hands this isolate's instances over (a drain): their records stay in the directory, marked
+   * moving from now, for another isolate (or this server restarted) to adopt when their hosts
+   * resume; every other isolate is told at once (`bye`), so their sockets in these instances
+   * follow them (`instance_moving`). Call {@link stop} after the sockets are closed.
+   */
+  async drain(): Promise<void> {
+    await this.#records.stop();
+    const uuids = [...this.#hub.instances.keys()];
+    try {
+      await this.#opts.directory.markMoving(this.isolate, this.#now(), uuids);
+    } catch (err) {
+      console.error(`wstun cluster: could not hand over ${uuids.length} instance(s): ${err}`);
+    }
+    this.#broadcast({ k: "bye", moving: true });
+  }
+
+  /**
+   * Leaves: tells every isolate, removes this isolate's liveness and its records (those not handed
+   * over by a {@link drain}), closes the bridge.
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#liveness.stop();
+    const drained = this.#records.stopped;
     await this.#records.stop();
-    this.#broadcast({ k: "bye" });
+    if (!drained) this.#broadcast({ k: "bye" });
     this.#socketSide.stop();
     try {
-      await this.#opts.directory.leave(this.isolate, [...this.#hub.instances.keys()]);
+      const ended = drained ? [] : [...this.#hub.instances.keys()];
+      await this.#opts.directory.leave(this.isolate, ended);
     } catch (err) {
       console.error(`wstun cluster: could not remove this isolate's records: ${err}`);
     }
@@ -194,17 +230,41 @@ export class ClusterNode implements ClusterPort {
     this.#socketSide.createKeyed(session, req, uuid, createHere);
   }
 
+  /**
+   * Every isolate's instances: those of live owners, and those waiting to be adopted within their
+   * grace (a record of a dead owner starts its grace when first seen; one past it is removed).
+   */
   async list(service?: string): Promise<InstanceInfo[]> {
-    const records = await this.#opts.directory.list();
+    const found = await this.#opts.directory.list();
+    const now = this.#now();
     const out: InstanceInfo[] = [];
-    for (const record of records) {
+    for (const { record, ownerAlive } of found) {
       if (service !== undefined && record.service !== service) continue;
       // Our own instances: the live count, not the last one written.
       const local = this.#hub.instances.get(record.uuid);
-      if (local) out.push(local.info());
-      else if (record.owner !== this.isolate) out.push(publicInfo(record));
+      if (local) {
+        out.push(local.info());
+        continue;
+      }
+      if (record.owner === this.isolate) continue;
+      const dead = this.#opts.alone || !ownerAlive;
+      const since = record.moving ?? (dead ? now : undefined);
+      if (since === undefined) {
+        out.push(publicInfo(record));
+      } else if (now - since <= this.#opts.graceMs) {
+        out.push(publicInfo(record));
+        if (record.moving === undefined) this.#markMoving(record.owner, since, [record.uuid]);
+      } else {
+        this.#opts.directory.remove(record.uuid).catch(() => {});
+      }
     }
     return out;
+  }
+
+  #markMoving(owner: string, since: number, uuids?: string[]): void {
+    this.#opts.directory.markMoving(owner, since, uuids).catch((err) => {
+      console.error(`wstun cluster: could not mark instances of ${owner} as moving: ${err}`);
+    });
   }
 
   membership(session: Session, uuid: string, role: Role): void {
@@ -312,7 +372,7 @@ export class ClusterNode implements ClusterPort {
       case "beat":
         return;
       case "bye":
-        return this.#isolateGone(from);
+        return this.#isolateGone(from, body.moving === true);
       case "chpub":
         return this.#channelDeliver?.(body.message);
       case "tun":
@@ -335,10 +395,19 @@ export class ClusterNode implements ClusterPort {
     this.#ownerSide.reportGap(from, lost);
   }
 
-  /** An isolate died or left: its sockets leave our instances, ours lose its instances. */
-  #isolateGone(isolate: string): void {
+  /** An isolate died: its instances wait for their hosts from now, as when it drains. */
+  #isolateDied(isolate: string): void {
+    this.#markMoving(isolate, this.#now());
+    this.#isolateGone(isolate, true);
+  }
+
+  /**
+   * An isolate died or left: its sockets leave our instances; ours follow its instances if they
+   * move (it drained or died), or lose them (it shut down for good).
+   */
+  #isolateGone(isolate: string, moving: boolean): void {
     this.#ownerSide.isolateGone(isolate);
-    this.#socketSide.isolateGone(isolate);
+    this.#socketSide.isolateGone(isolate, moving);
     this.#links.forget(isolate, BROADCAST_LINK + isolate);
     this.#liveness.forget(isolate);
     this.#opts.bridge.forget?.(isolate);
@@ -351,9 +420,4 @@ export class ClusterNode implements ClusterPort {
     this.#socketSide.peerIsolates(out);
     return out;
   }
-}
-
-function publicInfo(record: InstanceRecord): InstanceInfo {
-  const { owner: _owner, ...info } = record;
-  return info;
 }

@@ -5,7 +5,9 @@
  * store lost them (a restarted Redis), together with any other records kept beside them
  * (tunnels', through {@link Records.onRenew}).
  *
- * A failed write is logged and left to the next rewrite; nothing waits on the store but `create`.
+ * Every write is conditional (`Directory.put`): a record another isolate adopted is never written
+ * back by this one; that instance is handed to `lost` instead (the hub lets it go). A failed write
+ * is logged and left to the next rewrite; nothing waits on the store but `create`.
  *
  * @module
  */
@@ -19,6 +21,8 @@ export interface RecordsDeps {
   now: () => number;
   /** Every instance on this isolate. */
   instances: () => Iterable<Instance>;
+  /** Local instances whose records another isolate holds now (it adopted them). */
+  lost: (uuids: string[]) => void;
 }
 
 export class Records {
@@ -34,14 +38,28 @@ export class Records {
     this.#lastRewrite = deps.now();
   }
 
-  /** The public record of a local instance. */
+  /** The record of a local instance: public part, owner, verifiers to adopt it by. */
   record(instance: Instance): InstanceRecord {
-    return { ...instance.info(), owner: this.#deps.isolate };
+    const record: InstanceRecord = {
+      ...instance.info(),
+      owner: this.#deps.isolate,
+      resumeVerifier: instance.resumeVerifier,
+    };
+    if (instance.tokenVerifier !== undefined) record.tokenVerifier = instance.tokenVerifier;
+    if (instance.keyed) record.keyed = true;
+    return record;
   }
 
   /** A new local instance; resolves once other isolates can find it. */
-  published(instance: Instance): Promise<void> {
-    return this.#deps.directory.put([this.record(instance)]);
+  async published(instance: Instance): Promise<void> {
+    await this.#write([this.record(instance)]);
+  }
+
+  /** Writes records; the ones another isolate holds now are reported lost. */
+  async #write(records: InstanceRecord[]): Promise<void> {
+    if (this.#stopped || records.length === 0) return;
+    const lost = await this.#deps.directory.put(records);
+    if (lost.length > 0) this.#deps.lost(lost);
   }
 
   /** A local instance's record changed (its member count): rewritten after this task. */
@@ -71,14 +89,19 @@ export class Records {
   async renew(continuous: boolean): Promise<void> {
     if (continuous && this.#deps.now() - this.#lastRewrite <= RECORD_TTL_MS / 3) return;
     this.#lastRewrite = this.#deps.now();
-    await this.#deps.directory.put([...this.#deps.instances()].map((i) => this.record(i)));
+    await this.#write([...this.#deps.instances()].map((i) => this.record(i)));
     await Promise.all(this.#renewers.map((renew) => renew()));
   }
 
-  /** Waits for pending writes, then stops writing (shutdown). */
+  /** Waits for pending writes, then stops writing (shutdown, or a drain handing them over). */
   async stop(): Promise<void> {
     await this.#flushing;
     this.#stopped = true;
+  }
+
+  /** Whether writing has stopped. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   async #flush(): Promise<void> {
@@ -86,7 +109,7 @@ export class Records {
       const records = [...this.#dirty].map((i) => this.record(i));
       this.#dirty.clear();
       try {
-        await this.#deps.directory.put(records);
+        await this.#write(records);
       } catch (err) {
         console.error(`wstun cluster: could not update instance records: ${err}`);
       }

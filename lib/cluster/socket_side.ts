@@ -18,24 +18,35 @@
  */
 import { ulid } from "ulid";
 import type { Directory, InstanceRecord } from "../bridge/directory.ts";
+import type { InstanceSecrets } from "../hub/instance_secrets.ts";
 import type { Session } from "../hub/peer.ts";
+import { secretEquals } from "../secret.ts";
 import {
   CloseReason,
   type CreateInstance,
   ErrorCode,
   type InstanceRequest,
   type Ref,
+  RETRY_AFTER_MS,
   type ServerFrame,
 } from "../protocol.ts";
 import type { Body, ForwardedRequest, Role, SecretProof } from "./envelope.ts";
+import { place, type Placement } from "./placement.ts";
 import { proveSecret } from "./secret_proof.ts";
 
 export interface SocketSideDeps {
   isolate: string;
   post(isolate: string, body: Body): void;
-  directory: Pick<Directory, "get" | "claim" | "remove">;
+  directory: Pick<Directory, "find" | "claim" | "remove" | "adopt" | "markMoving">;
+  secrets: InstanceSecrets;
   timeoutMs: number;
+  /** `WSTUN_HOST_GRACE_MS`: how long an instance whose owner drained or died waits for its host. */
+  graceMs: number;
+  /** No other isolate can be alive (no bridge): every other owner in the store is gone. */
+  alone: boolean;
   now: () => number;
+  /** Makes `session` the host of an adopted instance here and answers its resume. */
+  adoptHere(session: Session, record: InstanceRecord, ref: Ref): void;
   /** Counts a refusal sent from here (the hub's `errors`). */
   refused(): void;
   /** A request timed out waiting for its owner. */
@@ -88,24 +99,86 @@ export class SocketSide {
     return { joined, hosted };
   }
 
-  /** Sends a request to the owner of its instance (the hub has checked what it can here). */
+  /**
+   * Sends a request to the owner of its instance (the hub has checked what it can here). When the
+   * owner drained or died, a resume with the right secret adopts the instance here, and a join
+   * is told the host is on its way back (`host_away` with `retryAfterMs`).
+   */
   forward(session: Session, req: InstanceRequest, verified = false): void {
     const socket = this.#socket(session);
     const id = socket.nextId++;
     const pending = expectsAnswer(req) ? this.#await(socket, id, req) : undefined;
     const known = socket.away.get(req.uuid)?.owner;
     if (known) return this.#send(socket, id, req, known, verified);
-    this.#deps.directory.get(req.uuid).then((record) => {
+    this.#deps.directory.find(req.uuid).then((found) => {
       if (!this.#byConn.has(socket.conn)) return; // the socket closed meanwhile
       if (pending && !socket.pending.has(id)) return; // answered by a time-out meanwhile
-      // Not found, or ours but gone by now (closed between the miss and the look-up).
-      if (!record || record.owner === this.#deps.isolate) {
+      const placement = this.#place(found);
+      if (placement.kind === "owner") {
+        return this.#send(socket, id, req, placement.owner, verified);
+      }
+      if (placement.kind === "gone") {
         return this.#fail(socket, id, ErrorCode.UnknownInstance, `no instance ${req.uuid}`, req);
       }
-      this.#send(socket, id, req, record.owner, verified);
+      if (req.type === "resume_instance") return this.#adopt(socket, id, req, placement.record);
+      this.#fail(socket, id, ErrorCode.HostAway, "the instance is moving; try again", req);
     }, (err) => {
       this.#fail(socket, id, ErrorCode.BridgeUnavailable, `instance directory: ${err}`, req);
     });
+  }
+
+  /** Where a request goes; starts the grace of a dead owner's instance the first time. */
+  #place(found: Parameters<typeof place>[0]): Placement {
+    const placement = place(found, {
+      isolate: this.#deps.isolate,
+      alone: this.#deps.alone,
+      graceMs: this.#deps.graceMs,
+      now: this.#deps.now(),
+    });
+    const { directory } = this.#deps;
+    if (placement.kind === "moving" && !placement.marked) {
+      const { owner, uuid } = placement.record;
+      directory.markMoving(owner, placement.since, [uuid]).catch((err) =>
+        console.error(`wstun cluster: could not mark ${uuid} as moving: ${err}`)
+      );
+    }
+    if (placement.kind === "gone" && placement.expired && found) {
+      directory.remove(found.record.uuid).catch(() => {});
+    }
+    return placement;
+  }
+
+  /** A host's resume of an instance whose owner is gone: checked, then taken over here. */
+  #adopt(
+    socket: LocalSocket,
+    id: number,
+    req: Extract<InstanceRequest, { type: "resume_instance" }>,
+    record: InstanceRecord,
+  ): void {
+    const { secrets, directory, isolate } = this.#deps;
+    const presented = secrets.resumeVerifier(req.uuid, req.resume);
+    if (!record.resumeVerifier || !secretEquals(presented, record.resumeVerifier)) {
+      return this.#fail(socket, id, ErrorCode.Unauthorized, "wrong resume secret", req);
+    }
+    const adopted: InstanceRecord = { ...record, owner: isolate, members: 0 };
+    delete adopted.moving;
+    directory.adopt(adopted, record.owner).then((won) => {
+      if (!this.#byConn.has(socket.conn) || !this.#settle(socket, id)) return;
+      // Another isolate adopted it first: resume it there.
+      if (!won) return this.forward(socket.session, req);
+      this.#deps.adoptHere(socket.session, adopted, req.ref);
+    }, (err) => {
+      this.#fail(socket, id, ErrorCode.BridgeUnavailable, `instance directory: ${err}`, req);
+    });
+  }
+
+  /** Ends the wait for request `id` (answered here); false when it is no longer waited for. */
+  #settle(socket: LocalSocket, id: number): boolean {
+    const pending = socket.pending.get(id);
+    if (!pending) return false;
+    clearTimeout(pending.timer);
+    socket.pending.delete(id);
+    return true;
   }
 
   /**
@@ -214,13 +287,21 @@ export class SocketSide {
     this.#bySession.delete(session);
   }
 
-  /** An isolate died or left: its instances end for sockets here, requests to it fail. */
-  isolateGone(isolate: string): void {
+  /**
+   * An isolate drained, died or left: sockets here in its instances are told they move (`moving`:
+   * the host resumes, members rejoin, another isolate adopts it or its grace runs out) or that
+   * they ended (it shut down for good); requests to it fail.
+   */
+  isolateGone(isolate: string, moving: boolean): void {
     for (const socket of this.#byConn.values()) {
       for (const [uuid, away] of [...socket.away]) {
         if (away.owner !== isolate) continue;
         socket.away.delete(uuid);
-        socket.session.send({ type: "instance_closed", uuid, reason: CloseReason.HostLeft });
+        socket.session.send(
+          moving
+            ? { type: "instance_moving", uuid }
+            : { type: "instance_closed", uuid, reason: CloseReason.HostLeft },
+        );
       }
       for (const [id, p] of [...socket.pending]) {
         if (p.owner !== isolate) continue;
@@ -293,7 +374,9 @@ export class SocketSide {
     const pending = socket.pending.get(id);
     if (pending) pending.owner = owner;
     socket.contacted.add(owner);
-    const { frame, proof } = verified ? { frame: blank(req), proof: undefined } : forwarded(req);
+    const { frame, proof } = verified
+      ? { frame: blank(req), proof: undefined }
+      : forwarded(req, this.#deps.secrets);
     this.#deps.post(owner, {
       k: "req",
       conn: socket.conn,
@@ -340,9 +423,18 @@ export class SocketSide {
   /** A refusal from here: a failed ack for a join, an error for the rest. */
   #refuse(session: Session, req: InstanceRequest, code: ErrorCode, message: string): void {
     this.#deps.refused();
+    const retryAfterMs = code === ErrorCode.HostAway ? RETRY_AFTER_MS : undefined;
     const frame: ServerFrame = req.type === "join_instance"
-      ? { type: "ack", success: false, uuid: req.uuid, error: code, message, ref: req.ref }
-      : { type: "error", code, message, uuid: req.uuid, ref: req.ref };
+      ? {
+        type: "ack",
+        success: false,
+        uuid: req.uuid,
+        error: code,
+        message,
+        retryAfterMs,
+        ref: req.ref,
+      }
+      : { type: "error", code, message, uuid: req.uuid, retryAfterMs, ref: req.ref };
     session.send(frame);
   }
 
@@ -352,19 +444,19 @@ export class SocketSide {
       this.#deps.refused();
       session.send({ type: "error", code, message, uuid, ref });
     };
-    this.#deps.directory.get(uuid).then(
-      (record) =>
-        record
-          ? refuse(ErrorCode.NotMember, `not the host or a member of ${uuid}`)
-          : refuse(ErrorCode.UnknownInstance, `no instance ${uuid}`),
+    this.#deps.directory.find(uuid).then(
+      (found) =>
+        this.#place(found).kind === "gone"
+          ? refuse(ErrorCode.UnknownInstance, `no instance ${uuid}`)
+          : refuse(ErrorCode.NotMember, `not the host or a member of ${uuid}`),
       (err) => refuse(ErrorCode.BridgeUnavailable, `instance directory: ${err}`),
     );
   }
 
   /** Removes a claim whose create was refused after all, unless another isolate holds it now. */
   #unclaim(uuid: string): void {
-    this.#deps.directory.get(uuid).then((record) => {
-      if (record?.owner === this.#deps.isolate) return this.#deps.directory.remove(uuid);
+    this.#deps.directory.find(uuid).then((found) => {
+      if (found?.record.owner === this.#deps.isolate) return this.#deps.directory.remove(uuid);
     }).catch((err) => console.error(`wstun cluster: could not drop the claim of ${uuid}: ${err}`));
   }
 }
@@ -374,11 +466,22 @@ function expectsAnswer(req: InstanceRequest): boolean {
   return req.type === "join_instance" || req.type === "resume_instance" || req.ref !== undefined;
 }
 
-/** A request as it crosses: no server token; the join token or resume secret as a proof. */
-function forwarded(req: InstanceRequest): { frame: ForwardedRequest; proof?: SecretProof } {
-  if (req.type === "join_instance") return { frame: blank(req), proof: proveSecret(req.token) };
+/**
+ * A request as it crosses: no server token; the join token or resume secret as a proof over its
+ * verifier, which is what the owner holds.
+ */
+function forwarded(
+  req: InstanceRequest,
+  secrets: InstanceSecrets,
+): { frame: ForwardedRequest; proof?: SecretProof } {
+  if (req.type === "join_instance") {
+    const verifier = req.token === undefined
+      ? undefined
+      : secrets.tokenVerifier(req.uuid, req.token);
+    return { frame: blank(req), proof: proveSecret(verifier) };
+  }
   if (req.type === "resume_instance") {
-    return { frame: blank(req), proof: proveSecret(req.resume) };
+    return { frame: blank(req), proof: proveSecret(secrets.resumeVerifier(req.uuid, req.resume)) };
   }
   return { frame: req };
 }

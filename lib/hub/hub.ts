@@ -30,16 +30,18 @@ import {
   type ListInstances,
   type Ref,
   type ResumeInstance,
+  RETRY_AFTER_MS,
   type ServerFrame,
   type ServerFrameOf,
 } from "../protocol.ts";
 import { randomSecret, secretEquals } from "../secret.ts";
 import type { ServiceCatalog } from "../service_catalog.ts";
 import type { Stats } from "../stats.ts";
+import type { InstanceRecord } from "../bridge/directory.ts";
 import type { ClusterPort } from "./cluster_port.ts";
 import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
-import type { InstanceKeys } from "./instance_key.ts";
+import type { InstanceSecrets } from "./instance_secrets.ts";
 import { type Peer, Session } from "./peer.ts";
 import {
   isTarget,
@@ -63,7 +65,7 @@ export interface HubDeps {
   catalog: ServiceCatalog;
   stats: Stats;
   /** Derives keyed instances' uuids under the server secret. */
-  instanceKeys: InstanceKeys;
+  instanceSecrets: InstanceSecrets;
   now?: () => number;
 }
 
@@ -77,6 +79,8 @@ export class Hub {
   readonly #deps: HubDeps;
   readonly #now: () => number;
   #cluster: ClusterPort | null = null;
+  /** Set by {@link drain}: sockets are closing because the server is, not because they left. */
+  #draining = false;
 
   constructor(deps: HubDeps) {
     this.#deps = deps;
@@ -103,7 +107,7 @@ export class Hub {
       if (req.type === "list_instances") return this.#answerList(cluster, session, req);
       if (req.type === "create_instance" && req.key !== undefined) {
         // A keyed instance may be live on another isolate: the key takes it over there.
-        const uuid = this.#deps.instanceKeys.idFor(req.service, req.key);
+        const uuid = this.#deps.instanceSecrets.idFor(req.service, req.key);
         if (!this.instances.has(uuid)) return this.#createKeyed(cluster, session, req, uuid);
       }
     }
@@ -281,8 +285,60 @@ export class Hub {
     stats.bytesRelayed += recipients * size;
   }
 
+  /**
+   * The server is draining: its instances move to other isolates (or to the restarted server),
+   * so from now on a closing socket ends nothing here — no notifications, no grace timers.
+   */
+  drain(): void {
+    this.#draining = true;
+    for (const instance of this.instances.values()) clearTimeout(instance.graceTimer);
+  }
+
+  /**
+   * Takes over an instance whose owner drained or died, as its record says (cluster port): the
+   * same uuid, name, service and secrets (their verifiers), `session` its host, no members yet
+   * (they rejoin). Answers the host's resume.
+   */
+  adoptHere(session: Session, record: InstanceRecord, ref: Ref): void {
+    const instance = new Instance(
+      record.uuid,
+      record.name,
+      record.service,
+      record.tokenVerifier,
+      record.resumeVerifier!,
+      Date.parse(record.createdAt),
+      session,
+      record.keyed,
+    );
+    this.instances.set(instance.uuid, instance);
+    (session.hosted ??= new Set()).add(instance.uuid);
+    this.#membership(session, instance.uuid, "host");
+    session.send({ type: "instance_resumed", uuid: instance.uuid, members: [], ref });
+  }
+
+  /**
+   * A local instance was adopted elsewhere (this isolate was cut off and its owner record taken
+   * over): host and members are told to follow it, and it ends here without touching the record.
+   */
+  movedAway(uuid: string): void {
+    const instance = this.instances.get(uuid);
+    if (!instance) return;
+    clearTimeout(instance.graceTimer);
+    this.instances.delete(uuid);
+    const host = instance.host;
+    if (host) {
+      host.hosted?.delete(uuid);
+      this.#membership(host, uuid, "none");
+      host.send({ type: "instance_moving", uuid });
+    }
+    for (const member of instance.members.values()) this.#membership(member.session, uuid, "none");
+    instance.notifyMembers({ type: "instance_moving", uuid });
+    instance.clearMembers();
+  }
+
   /** A socket closed: its memberships end now, its instances wait for the host's grace. */
   detach(session: Session): void {
+    if (this.#draining) return this.#cluster?.detached(session);
     if (session.joined) {
       for (const [uuid, member] of [...session.joined]) {
         const instance = this.instances.get(uuid);
@@ -398,7 +454,7 @@ export class Hub {
       case "resume_instance":
         return this.#resume(session, req, check);
       case "ping":
-        return { type: "pong" };
+        return { type: "pong", received: session.peer.received };
       default:
         return req satisfies never;
     }
@@ -429,18 +485,21 @@ export class Hub {
     this.checkCreate(session, req);
     const uuid = req.key === undefined
       ? ulid()
-      : this.#deps.instanceKeys.idFor(req.service, req.key);
+      : this.#deps.instanceSecrets.idFor(req.service, req.key);
     const existing = this.instances.get(uuid);
     // The key proves ownership as the resume secret does: take the live instance over.
     if (existing) return this.#reattach(session, existing);
+    const secrets = this.#deps.instanceSecrets;
+    const resume = randomSecret();
     const instance = new Instance(
       uuid,
       req.name,
       req.service,
-      req.token || undefined,
-      randomSecret(),
+      req.token ? secrets.tokenVerifier(uuid, req.token) : undefined,
+      secrets.resumeVerifier(uuid, resume),
       this.#now(),
       session,
+      req.key !== undefined,
     );
     this.instances.set(instance.uuid, instance);
     (session.hosted ??= new Set()).add(instance.uuid);
@@ -451,7 +510,7 @@ export class Hub {
       uuid: instance.uuid,
       name: instance.name,
       service: instance.service,
-      resume: instance.resume,
+      resume,
     };
     if (!this.#cluster) return created;
     // Answered once other isolates can find it, so a uuid handed out can be joined anywhere.
@@ -491,6 +550,7 @@ export class Hub {
       uuid: req.uuid,
       error: err.code,
       message: err.message,
+      retryAfterMs: err.extra?.retryAfterMs as number | undefined,
       ref: req.ref,
     });
   }
@@ -498,14 +558,20 @@ export class Hub {
   #join(
     session: Session,
     req: JoinInstance,
-    check: SecretCheck = (expected) => secretEquals(req.token, expected),
+    check: SecretCheck = (expected) =>
+      req.token !== undefined &&
+      secretEquals(this.#deps.instanceSecrets.tokenVerifier(req.uuid, req.token), expected),
   ): { instance: Instance; userId: string } {
     this.#checkServerToken(req.server_token);
     const instance = this.instanceOrThrow(req.uuid);
-    if (instance.token !== undefined && !check(instance.token)) {
+    if (instance.tokenVerifier !== undefined && !check(instance.tokenVerifier)) {
       throw new HubError(ErrorCode.Unauthorized, "wrong or missing instance token");
     }
-    if (!instance.host) throw new HubError(ErrorCode.HostAway, "the host is away; try again");
+    if (!instance.host) {
+      throw new HubError(ErrorCode.HostAway, "the host is away; try again", {
+        retryAfterMs: RETRY_AFTER_MS,
+      });
+    }
     if (instance.host === session) {
       throw new HubError(ErrorCode.AlreadyMember, "the host cannot join its own instance");
     }
@@ -604,10 +670,11 @@ export class Hub {
   #resume(
     session: Session,
     req: ResumeInstance,
-    check: SecretCheck = (expected) => secretEquals(req.resume, expected),
+    check: SecretCheck = (expected) =>
+      secretEquals(this.#deps.instanceSecrets.resumeVerifier(req.uuid, req.resume), expected),
   ): Response {
     const instance = this.instanceOrThrow(req.uuid);
-    if (!check(instance.resume)) {
+    if (!check(instance.resumeVerifier)) {
       throw new HubError(ErrorCode.Unauthorized, "wrong resume secret", { uuid: req.uuid });
     }
     return this.#reattach(session, instance);

@@ -1,8 +1,9 @@
 /**
  * One service instance (a room): its identity, its host and its members.
  *
- * An instance holds the secrets that guard it (join token, resume secret) and never hands them
- * out: {@link Instance.info} is the only public view. Member bookkeeping lives here so the hub's
+ * An instance holds the verifiers of the secrets that guard it (join token, resume secret; see
+ * lib/hub/instance_secrets.ts), never the secrets, and never hands them out: {@link Instance.info}
+ * is the only public view. Member bookkeeping lives here so the hub's
  * rules read as rules, and so does the fan-out plan of a broadcast ({@link Instance.fanout}):
  * members' peers that are reached directly, and those reached together through a group (the
  * members on one other isolate), worked out once per change of membership, not per frame.
@@ -35,12 +36,14 @@ export class Instance {
     readonly uuid: string,
     readonly name: string,
     readonly service: string,
-    /** Join token; undefined = open instance. */
-    readonly token: string | undefined,
-    /** Secret that lets the host take the instance back after reconnecting. */
-    readonly resume: string,
+    /** Verifier of the join token; undefined = open instance. */
+    readonly tokenVerifier: string | undefined,
+    /** Verifier of the secret that lets the host take the instance back after reconnecting. */
+    readonly resumeVerifier: string,
     readonly createdAt: number,
     host: Session,
+    /** Created with a `key` (its uuid derived from the key). */
+    readonly keyed = false,
   ) {
     this.host = host;
     this.hostBinaryHeader = encodeBinaryHeader(BinaryKind.InstanceData, uuid, HOST_USER_ID);
@@ -52,7 +55,7 @@ export class Instance {
       uuid: this.uuid,
       name: this.name,
       service: this.service,
-      protected: this.token !== undefined,
+      protected: this.tokenVerifier !== undefined,
       members: this.members.size,
       createdAt: new Date(this.createdAt).toISOString(),
     };

@@ -20,6 +20,8 @@ export interface Peer {
   sendBinary(bytes: Uint8Array<ArrayBuffer>): void;
   /** Set when the peer is best reached together with others (see {@link PeerGroup}). */
   readonly group?: PeerGroup;
+  /** Frames the server has taken from this socket so far (a local connection knows). */
+  readonly received?: number;
 }
 
 /** Peers reached through one route; a broadcast to several of them is one delivery. */

@@ -79,7 +79,7 @@ Deno.test("an isolate that shuts down: its instances vanish, its members elsewhe
   await host.closed;
 });
 
-Deno.test("an isolate terminated without a word: gone within four heartbeats", async () => {
+Deno.test("an isolate terminated without a word: its room moves within four heartbeats and is adopted", async () => {
   // A worker cannot open the test's in-memory KV, so this cluster's directory is a file.
   const kvPath = await Deno.makeTempFile({ suffix: ".kv" });
   const cluster = await startCluster(1, { hostGraceMs: 60_000 }, kvPath);
@@ -92,18 +92,45 @@ Deno.test("an isolate terminated without a word: gone within four heartbeats", a
     });
     const host = await TestSocket.open(wsUrl);
     await using bob = await TestSocket.open(local.wsUrl);
-    const room = await createRoom(host);
-    await joinRoom(host, bob, room.uuid, "bob");
+    const room = await createRoom(host, { token: "pw" });
+    await joinRoom(host, bob, room.uuid, "bob", { token: "pw" });
     worker.terminate();
     const killed = Date.now();
     assert.deepEqual(await bob.next(8 * TEST_HEARTBEAT_MS), {
-      type: "instance_closed",
+      type: "instance_moving",
       uuid: room.uuid,
-      reason: "host_left",
     });
     assert.ok(Date.now() - killed <= 4 * TEST_HEARTBEAT_MS + 200);
-    assert.deepEqual(await local.hub.listEverywhere(), []);
+    // It waits for its host: listed, and a member who comes back first is told to try again.
+    assert.deepEqual((await local.hub.listEverywhere()).map((i) => i.uuid), [room.uuid]);
+    const early = await bob.request({ type: "join_instance", uuid: room.uuid, token: "pw" });
+    assert.deepEqual([early.success, early.error, early.retryAfterMs], [false, "host_away", 500]);
     await host.closed;
+
+    // A member cannot adopt it; the host with its resume secret does, on this isolate.
+    const thief = await bob.request({ type: "resume_instance", uuid: room.uuid, resume: "guess" });
+    assert.equal(thief.code, "unauthorized");
+    await using host2 = await TestSocket.open(local.wsUrl);
+    const resumed = await host2.request({
+      type: "resume_instance",
+      uuid: room.uuid,
+      resume: room.resume,
+    });
+    assert.deepEqual([resumed.type, resumed.uuid, resumed.members], [
+      "instance_resumed",
+      room.uuid,
+      [],
+    ]);
+    assert.ok(local.hub.instances.has(room.uuid), "adopted here");
+    await joinRoom(host2, bob, room.uuid, "bob", { token: "pw" });
+    const wrong = await (await TestSocket.open(local.wsUrl)).request({
+      type: "join_instance",
+      uuid: room.uuid,
+      token: "nope",
+    });
+    assert.equal(wrong.error, "unauthorized", "the join token is checked by its verifier");
+    bob.send({ type: "note", uuid: room.uuid, n: 1 });
+    assert.deepEqual(await host2.next(), { type: "note", uuid: room.uuid, n: 1, from: "bob" });
   } finally {
     worker.terminate();
     await cluster.close();

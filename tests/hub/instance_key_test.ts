@@ -1,5 +1,5 @@
 /**
- * Keyed instance ids (lib/hub/instance_key.ts): an HMAC under the server secret, so a listed uuid
+ * Keyed instance ids (lib/hub/instance_secrets.ts): an HMAC under the server secret, so a listed uuid
  * gives nothing to test guessed keys against offline; the same on every server sharing the store
  * (and so the secret); keys must look random.
  *

@@ -187,11 +187,15 @@ Deno.test("close_instance: members get instance_closed closed; the instance is g
   assert.deepEqual(list.instances, []);
 });
 
-Deno.test("ping: answered by pong with the same ref", async () => {
+Deno.test("ping: answered by pong with the same ref and the frames taken so far", async () => {
   await using server = await startServer();
   await using sock = await TestSocket.open(server.wsUrl);
   sock.send({ type: "ping", ref: 7 });
-  assert.deepEqual(await sock.next(), { type: "pong", ref: 7 });
+  assert.deepEqual(await sock.next(), { type: "pong", received: 1, ref: 7 });
+  sock.send({ type: "nonsense" });
+  await sock.next();
+  sock.send({ type: "ping", ref: 8 });
+  assert.deepEqual(await sock.next(), { type: "pong", received: 3, ref: 8 });
 });
 
 Deno.test("member socket closing: host gets client_disconnected disconnected", async () => {

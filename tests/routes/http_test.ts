@@ -10,7 +10,10 @@ Deno.test("open server: info page, services, health and instances answer without
   const page = await info.text();
   assert.match(page, /WSTun/);
   assert.match(page, /chat/);
-  assert.deepEqual(await (await fetch(`${server.base}/_api/health`)).json(), { ok: true });
+  assert.deepEqual(await (await fetch(`${server.base}/_api/health`)).json(), {
+    ok: true,
+    draining: false,
+  });
   const services = await (await fetch(`${server.base}/_api/services`)).json();
   assert.deepEqual(services.map((s: { name: string }) => s.name), ["chat", "fileshare", "udp"]);
   assert.deepEqual(Object.keys(services[0]).sort(), [
