@@ -17,7 +17,7 @@ import {
   tokenFrom,
   validate,
 } from "../lib/udp/tool_options.ts";
-import { runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
+import { describeBuffers, runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
 import { type ConnectorEvent, UdpConnector } from "../lib/udp/udp_connector.ts";
 
 const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Server ID> [options]
@@ -28,9 +28,14 @@ const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Ser
   --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
                        unsent bytes (default 1048576)
   --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
-  --report <duration>  print the counters this often, 0 = never (default 30s)
+  --recv-buffer <n>    kernel receive buffer of each local UDP socket, in bytes; 0 = the
+                       kernel's default (default 4194304; needs --allow-ffi, Linux)
+  --send-buffer <n>    kernel send buffer, likewise (default 1048576)
+  --report <duration>  print relay RTT, datagrams/s and drops this often, 0 = never
+                       (default 30s)
 
-Runs under deno with --unstable-net (Deno's UDP API); the task passes it.`;
+Runs under deno with --unstable-net (Deno's UDP API) and --allow-ffi (socket buffers and the
+OS's drop counts through libc); the task passes both.`;
 
 const Schema = CommonSchema.extend({
   positionals: z.tuple([port(0), z.string().min(1), z.string().min(1)], {
@@ -43,6 +48,8 @@ function describe(event: ConnectorEvent): string {
   switch (event.type) {
     case "ready":
       return `connected as ${event.userId}; listening on port ${event.listenPort}`;
+    case "buffers":
+      return describeBuffers("listening socket", event.asked, event.granted);
     case "source_new":
       return `local source ${event.source} → flow ${event.flow}`;
     case "source_idle":
@@ -75,6 +82,7 @@ async function main(args: string[]): Promise<number> {
     idleMs: o.idle,
     maxBufferedBytes: o["max-buffered"],
     maxDatagramBytes: o["max-datagram"],
+    socketBuffers: { receive: o["recv-buffer"], send: o["send-buffer"] },
     onEvent: (event) => console.log(`${clock()} ${describe(event)}`),
   });
   const started = await connector.start();

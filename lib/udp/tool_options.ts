@@ -9,6 +9,7 @@ import { isIP } from "node:net";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { MAX_DATAGRAM_BYTES } from "./datagram_frame.ts";
+import { DEFAULT_SOCKET_BUFFERS } from "./datagram_socket.ts";
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -37,6 +38,8 @@ export const COMMON_OPTIONS = {
   idle: { type: "string", default: "300s" },
   "max-buffered": { type: "string", default: String(1024 * 1024) },
   "max-datagram": { type: "string", default: String(MAX_DATAGRAM_BYTES) },
+  "recv-buffer": { type: "string", default: String(DEFAULT_SOCKET_BUFFERS.receive) },
+  "send-buffer": { type: "string", default: String(DEFAULT_SOCKET_BUFFERS.send) },
   report: { type: "string", default: "30s" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -46,6 +49,8 @@ export const CommonSchema = z.object({
   idle: duration,
   "max-buffered": z.coerce.number().int().min(0).max(1024 ** 3),
   "max-datagram": z.coerce.number().int().min(1).max(MAX_DATAGRAM_BYTES),
+  "recv-buffer": z.coerce.number().int().min(0).max(1024 ** 3),
+  "send-buffer": z.coerce.number().int().min(0).max(1024 ** 3),
   report: z.union([z.literal("0"), duration]).transform((v) => v === "0" ? 0 : v),
   help: z.boolean().optional(),
 });

@@ -12,7 +12,6 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import type { BackoffOptions } from "./backoff.ts";
 import {
   decodeTunnelFrame,
@@ -22,7 +21,13 @@ import {
   MAX_DATAGRAM_BYTES,
   UdpOp,
 } from "./datagram_frame.ts";
-import { OrderedSender } from "./ordered_sender.ts";
+import {
+  DatagramSocket,
+  DEFAULT_SOCKET_BUFFERS,
+  type Endpoint,
+  endpoint,
+} from "./datagram_socket.ts";
+import { OsSockets, type SocketBuffers } from "./os_socket.ts";
 import { RetryLoop } from "./retry_loop.ts";
 import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
 import {
@@ -32,8 +37,7 @@ import {
   type ServerId,
   UDP_SERVICE_NAME,
 } from "./server_id.ts";
-import { socketType } from "./socket_type.ts";
-import { TunnelCounters } from "./tunnel_counters.ts";
+import { SocketTotals, TunnelCounters } from "./tunnel_counters.ts";
 
 export interface ExposerOptions {
   relayUrl: string;
@@ -51,6 +55,8 @@ export interface ExposerOptions {
   key?: string;
   maxBufferedBytes: number;
   maxDatagramBytes?: number;
+  /** Kernel buffer sizes of each client socket; {@link DEFAULT_SOCKET_BUFFERS} when unset. */
+  socketBuffers?: SocketBuffers;
   /** Instance name shown in the relay's lists. */
   name?: string;
   backoff?: BackoffOptions;
@@ -60,6 +66,7 @@ export interface ExposerOptions {
 
 export type ExposerEvent =
   | { type: "ready"; serverId: string; resumed: boolean; changed: boolean }
+  | { type: "buffers"; asked: SocketBuffers; granted: SocketBuffers | string }
   | { type: "arrival"; client: string; localPort: number }
   | {
     type: "departure";
@@ -82,12 +89,8 @@ interface Client {
   readonly userId: string;
   readonly flow: number;
   readonly prefix: FramePrefix;
-  socket: dgram.Socket;
-  /** Set once bound; keeps datagrams to the user server in order. */
-  sender: OrderedSender | null;
-  localPort: number;
-  /** Datagrams for the user server that arrived while the socket was binding. */
-  pending: Uint8Array[] | null;
+  readonly socket: DatagramSocket;
+  readonly localPort: number;
   lastActive: number;
   sent: number;
   received: number;
@@ -98,12 +101,18 @@ export class UdpExposer {
   readonly #options: ExposerOptions;
   readonly #clients = new Map<string, Client>();
   readonly #maxDatagram: number;
+  readonly #userServer: Endpoint;
   #link: RelayLink | null = null;
   #id: ServerId | null = null;
   #resume: string | null = null;
   #stopped = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #retries: RetryLoop;
+  /** Sockets closing; stop() waits for their read loops to end. */
+  readonly #closing = new Set<Promise<void>>();
+  /** libc for socket buffers and the OS's drops, or why not; opened by start(). */
+  #os: OsSockets | string = "not started";
+  #totals = new SocketTotals(false);
 
   constructor(options: ExposerOptions) {
     this.#options = options;
@@ -111,6 +120,7 @@ export class UdpExposer {
       options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES,
       MAX_DATAGRAM_BYTES,
     );
+    this.#userServer = endpoint(options.userHost, options.userPort);
     this.#retries = new RetryLoop({
       backoff: options.backoff,
       attempt: () => this.#connect(),
@@ -131,8 +141,14 @@ export class UdpExposer {
 
   /** Connects and registers; an error here (bad token, unreachable relay) is final. */
   async start(): Promise<string | LinkError> {
+    this.#os = OsSockets.open();
+    this.#totals = new SocketTotals(typeof this.#os !== "string");
     const result = await this.#connect();
-    if (isLinkError(result)) return result;
+    if (isLinkError(result)) {
+      this.#closeOs();
+      return result;
+    }
+    await this.#reportBuffers();
     const sweepEvery = Math.max(20, Math.min(1000, Math.floor(this.#options.idleMs / 4)));
     this.#sweep = setInterval(() => this.#closeIdle(), sweepEvery);
     return result;
@@ -145,6 +161,36 @@ export class UdpExposer {
     for (const client of [...this.#clients.values()]) this.#closeClient(client, "stopped");
     await this.#link?.close();
     await this.#retries.stop();
+    await Promise.all(this.#closing);
+    this.#closeOs();
+  }
+
+  /** The counters, with what the sockets and the OS count brought up to date. */
+  refreshCounters(): TunnelCounters {
+    return this.#totals.update(this.counters, [...this.#clients.values()].map((c) => c.socket));
+  }
+
+  /** Round-trip time to the relay in ms, or why it could not be measured. */
+  pingRelay(): Promise<number | LinkError> {
+    return this.#link?.ping() ?? Promise.resolve({ code: "closed", message: "no relay link" });
+  }
+
+  /** What client sockets get from the kernel, found on a socket opened for the purpose. */
+  async #reportBuffers(): Promise<void> {
+    const asked = this.#socketBuffers;
+    const probe = DatagramSocket.bind(this.#options.bindHost, 0, { os: this.#os, buffers: asked });
+    const granted = probe.buffers();
+    await probe.close();
+    this.#options.onEvent?.({ type: "buffers", asked, granted });
+  }
+
+  get #socketBuffers(): SocketBuffers {
+    return this.#options.socketBuffers ?? DEFAULT_SOCKET_BUFFERS;
+  }
+
+  #closeOs(): void {
+    if (typeof this.#os !== "string") this.#os.close();
+    this.#os = "stopped";
   }
 
   /** Drops the relay link as a network failure would (for tests and the reconnect path). */
@@ -261,10 +307,13 @@ export class UdpExposer {
     }
     const client = this.#clients.get(clientKey(frame.from, frame.flow)) ??
       this.#openClient(frame.from, frame.flow);
+    if (!client) {
+      this.counters.droppedOffline++;
+      return;
+    }
     client.lastActive = Date.now();
     // The datagram is a view into a frame nobody else holds, so it can wait in a queue as is.
-    if (client.pending) client.pending.push(frame.datagram);
-    else if (!client.sender!.send(frame.datagram, this.#options.userPort, this.#options.userHost)) {
+    if (!client.socket.send(frame.datagram, this.#userServer)) {
       this.counters.droppedBackpressure++;
       return;
     }
@@ -273,58 +322,50 @@ export class UdpExposer {
     this.counters.fromRelayBytes += frame.datagram.length;
   }
 
-  #openClient(userId: string, flow: number): Client {
+  /** A socket for a new client, on the first free port at or above the minimum; null if none. */
+  #openClient(userId: string, flow: number): Client | null {
+    const socket = this.#bindFree(`${userId}#${flow}`);
+    if (!socket) return null;
     const client: Client = {
       name: `${userId}#${flow}`,
       userId,
       flow,
       prefix: framePrefix(this.#id!.uuid, userId),
-      socket: dgram.createSocket(socketType(this.#options.bindHost)),
-      sender: null,
-      localPort: 0,
-      pending: [],
+      socket,
+      localPort: socket.port,
       lastActive: Date.now(),
       sent: 0,
       received: 0,
     };
+    socket.onDatagram = (data, from) => this.#fromUserServer(client, data, from);
     this.#clients.set(clientKey(userId, flow), client);
-    this.#bind(client, this.#options.minLocalPort);
+    this.#options.onEvent?.({ type: "arrival", client: client.name, localPort: client.localPort });
     return client;
   }
 
-  /** Binds the client's socket on the first free port at or above `port`. */
-  #bind(client: Client, port: number): void {
-    while (port <= 65535 && this.#portTaken(port)) port++;
-    if (port > 65535) return this.#failClient(client, "no free local port left");
-    const socket = client.socket;
-    const onError = (err: Error & { code?: string }) => {
-      if (err.code !== "EADDRINUSE" && err.code !== "EACCES") {
-        return this.#failClient(client, err.message);
-      }
-      socket.close();
-      client.socket = dgram.createSocket(socketType(this.#options.bindHost));
-      this.#bind(client, port + 1);
-    };
-    socket.once("error", onError);
-    socket.bind({ port, address: this.#options.bindHost, exclusive: true }, () => {
-      socket.off("error", onError);
-      // Closed while binding (or replaced by a newer client under the same key): let it go.
-      if (this.#clients.get(clientKey(client.userId, client.flow)) !== client) {
-        return socket.close();
-      }
-      client.localPort = port;
-      socket.on("message", (data, from) => this.#fromUserServer(client, data, from));
-      socket.on("error", (err) => this.#failClient(client, err.message));
-      const pending = client.pending ?? [];
-      client.pending = null;
-      client.sender = new OrderedSender(socket);
-      for (const datagram of pending) {
-        if (!client.sender.send(datagram, this.#options.userPort, this.#options.userHost)) {
-          this.counters.droppedBackpressure++;
+  /** Binds the first free port at or above the minimum, or reports why it could not. */
+  #bindFree(name: string): DatagramSocket | null {
+    for (let port = this.#options.minLocalPort; port <= 65535; port++) {
+      if (this.#portTaken(port)) continue;
+      try {
+        return DatagramSocket.bind(this.#options.bindHost, port, {
+          os: this.#os,
+          buffers: this.#socketBuffers,
+        });
+      } catch (err) {
+        if (err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.PermissionDenied) {
+          continue;
         }
+        this.#options.onEvent?.({ type: "client_error", client: name, message: String(err) });
+        return null;
       }
-      this.#options.onEvent?.({ type: "arrival", client: client.name, localPort: port });
+    }
+    this.#options.onEvent?.({
+      type: "client_error",
+      client: name,
+      message: "no free local port left",
     });
+    return null;
   }
 
   #portTaken(port: number): boolean {
@@ -332,9 +373,9 @@ export class UdpExposer {
     return false;
   }
 
-  #fromUserServer(client: Client, data: Uint8Array, from: dgram.RemoteInfo): void {
+  #fromUserServer(client: Client, data: Uint8Array, from: Endpoint): void {
     this.counters.fromLocal++;
-    if (from.port !== this.#options.userPort || from.address !== this.#options.userHost) {
+    if (from.port !== this.#userServer.port || from.hostname !== this.#userServer.hostname) {
       this.counters.foreign++;
       return;
     }
@@ -360,16 +401,16 @@ export class UdpExposer {
   #closeIdle(): void {
     const before = Date.now() - this.#options.idleMs;
     for (const client of [...this.#clients.values()]) {
-      if (client.lastActive < before && client.pending === null) this.#closeClient(client, "idle");
+      if (client.lastActive < before) this.#closeClient(client, "idle");
     }
   }
 
   #closeClient(client: Client, reason: "idle" | "disconnected" | "stopped"): void {
     if (!this.#clients.delete(clientKey(client.userId, client.flow))) return;
-    if (client.pending === null) {
-      client.sender?.close();
-      client.socket.close();
-    }
+    const closed = client.socket.close();
+    this.#totals.retire(client.socket);
+    this.#closing.add(closed);
+    closed.then(() => this.#closing.delete(closed));
     this.#options.onEvent?.({
       type: "departure",
       client: client.name,
@@ -378,18 +419,6 @@ export class UdpExposer {
       sent: client.sent,
       received: client.received,
     });
-  }
-
-  #failClient(client: Client, message: string): void {
-    this.#options.onEvent?.({ type: "client_error", client: client.name, message });
-    this.counters.droppedOffline += client.pending?.length ?? 0;
-    client.pending = null;
-    this.#clients.delete(clientKey(client.userId, client.flow));
-    try {
-      client.socket.close();
-    } catch {
-      // Already closed by the failure itself.
-    }
   }
 }
 
