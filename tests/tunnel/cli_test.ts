@@ -73,6 +73,23 @@ Deno.test("cli tunnel: a refused --token exits 1 with the server's reason", asyn
   await server.close();
 });
 
+Deno.test("cli tunnel: WSTUN_TUNNEL_TOKEN is used as --token is, so the token stays off the command line", async () => {
+  const server = startTunnelServer();
+  // A fixed token that is refused ends the client; a token read from stdin would wait instead.
+  const child = deno(["cli/tunnel.ts", server.origin, "cli-x", "1"], {
+    WSTUN_TUNNEL_TOKEN: token("cli-y"),
+  });
+  await child.stdin.close();
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    new Response(child.stdout).text(),
+  ]);
+  assertEquals(status.code, 1);
+  assertMatch(stderr, /auth failed: token tid does not match/);
+  await server.close();
+});
+
 Deno.test("cli tunnel-token: signs with WSTUN_TUNNEL_SECRET_A and refuses a ttl above 31 days", async () => {
   const ok = deno(["cli/tunnel_token.ts", "--id", "tok", "--ttl", "2h"], {
     WSTUN_TUNNEL_SECRET_A: SECRET_A,
