@@ -12,14 +12,8 @@
  * @module
  */
 import type { BackoffOptions } from "./backoff.ts";
-import {
-  decodeTunnelFrame,
-  encodeDatagram,
-  type FramePrefix,
-  framePrefix,
-  MAX_DATAGRAM_BYTES,
-  UdpOp,
-} from "./datagram_frame.ts";
+import { decodeTunnelFrame, framePrefix, MAX_DATAGRAM_BYTES } from "./datagram_frame.ts";
+import { FrameBatcher, relayOutput } from "./frame_batcher.ts";
 import {
   DatagramSocket,
   DEFAULT_SOCKET_BUFFERS,
@@ -73,7 +67,8 @@ export class UdpConnector {
   #id: ServerId | null = null;
   #socket: DatagramSocket | null = null;
   #link: RelayLink | null = null;
-  #prefix: FramePrefix | null = null;
+  /** Datagrams for the exposer, batched per turn of the event loop. */
+  #toHost: FrameBatcher | null = null;
   /** Whether datagrams can reach the exposer now (joined and the host present). */
   #flowing = false;
   #nextFlow = 1;
@@ -113,7 +108,10 @@ export class UdpConnector {
     const id = parseServerId(this.#options.serverId);
     if (typeof id === "string") return { code: "bad_server_id", message: id };
     this.#id = id;
-    this.#prefix = framePrefix(id.uuid, "");
+    this.#toHost = new FrameBatcher(
+      framePrefix(id.uuid, ""),
+      relayOutput(this.counters, () => this.#link),
+    );
     this.#os = OsSockets.open();
     this.#totals = new SocketTotals(typeof this.#os !== "string");
     const bound = this.#listen();
@@ -133,6 +131,7 @@ export class UdpConnector {
     this.#stopped = true;
     this.#flowing = false;
     clearInterval(this.#sweep);
+    this.#toHost?.close();
     await this.#link?.close();
     await this.#retries.stop();
     await this.#closeSocket();
@@ -249,12 +248,7 @@ export class UdpConnector {
       this.counters.droppedOffline++;
       return;
     }
-    if (!link.sendBinary(encodeDatagram(this.#prefix!, source.flow, data))) {
-      this.counters.droppedBackpressure++;
-      return;
-    }
-    this.counters.toRelay++;
-    this.counters.toRelayBytes += data.length;
+    this.#toHost!.add(source.flow, data);
   }
 
   #source(from: Endpoint): Source {
@@ -272,26 +266,31 @@ export class UdpConnector {
 
   #onBinary(bytes: Uint8Array): void {
     const frame = decodeTunnelFrame(bytes);
-    if (typeof frame === "string" || frame.op !== UdpOp.Datagram || frame.uuid !== this.#id?.uuid) {
+    if (typeof frame === "string" || frame.uuid !== this.#id?.uuid) {
       this.counters.unroutable++;
       return;
     }
-    const source = this.#byFlow.get(frame.flow);
+    for (const { flow, datagram } of frame.datagrams) this.#toLocal(flow, datagram);
+  }
+
+  #toLocal(flow: number, datagram: Uint8Array): void {
+    const source = this.#byFlow.get(flow);
     if (!source || !this.#socket) {
       this.counters.unroutable++;
       return;
     }
-    if (frame.datagram.length > this.#maxDatagram) {
+    if (datagram.length > this.#maxDatagram) {
       this.counters.oversize++;
       return;
     }
     source.lastActive = Date.now();
-    if (!this.#socket.send(frame.datagram, source.endpoint)) {
+    // The datagram is a view into a frame nobody else holds, so it can wait in a queue as is.
+    if (!this.#socket.send(datagram, source.endpoint)) {
       this.counters.droppedBackpressure++;
       return;
     }
     this.counters.fromRelay++;
-    this.counters.fromRelayBytes += frame.datagram.length;
+    this.counters.fromRelayBytes += datagram.length;
   }
 
   #forgetIdle(): void {

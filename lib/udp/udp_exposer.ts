@@ -13,14 +13,8 @@
  * @module
  */
 import type { BackoffOptions } from "./backoff.ts";
-import {
-  decodeTunnelFrame,
-  encodeDatagram,
-  type FramePrefix,
-  framePrefix,
-  MAX_DATAGRAM_BYTES,
-  UdpOp,
-} from "./datagram_frame.ts";
+import { decodeTunnelFrame, framePrefix, MAX_DATAGRAM_BYTES } from "./datagram_frame.ts";
+import { FrameBatcher, relayOutput } from "./frame_batcher.ts";
 import {
   DatagramSocket,
   DEFAULT_SOCKET_BUFFERS,
@@ -88,7 +82,6 @@ interface Client {
   readonly name: string;
   readonly userId: string;
   readonly flow: number;
-  readonly prefix: FramePrefix;
   readonly socket: DatagramSocket;
   readonly localPort: number;
   lastActive: number;
@@ -100,6 +93,8 @@ export class UdpExposer {
   readonly counters = new TunnelCounters();
   readonly #options: ExposerOptions;
   readonly #clients = new Map<string, Client>();
+  /** Datagrams for each connector (by userId), batched per turn of the event loop. */
+  readonly #toConnectors = new Map<string, FrameBatcher>();
   readonly #maxDatagram: number;
   readonly #userServer: Endpoint;
   #link: RelayLink | null = null;
@@ -159,6 +154,7 @@ export class UdpExposer {
     this.#stopped = true;
     clearInterval(this.#sweep);
     for (const client of [...this.#clients.values()]) this.#closeClient(client, "stopped");
+    this.#dropBatches();
     await this.#link?.close();
     await this.#retries.stop();
     await Promise.all(this.#closing);
@@ -248,6 +244,8 @@ export class UdpExposer {
 
   #ready(answer: ServerMessage, id: ServerId, resumed: boolean): string {
     const changed = this.#id !== null && formatServerId(this.#id) !== formatServerId(id);
+    // Batches carry the uuid in their prefix: a new one needs new batchers.
+    if (this.#id?.uuid !== id.uuid) this.#dropBatches();
     this.#id = id;
     // Clients of connectors the relay no longer has are gone for good.
     const members = new Set<string>(answer.members ?? []);
@@ -274,6 +272,7 @@ export class UdpExposer {
         for (const client of [...this.#clients.values()]) {
           if (client.userId === msg.userId) this.#closeClient(client, "disconnected");
         }
+        this.#dropBatches(msg.userId);
         return this.#options.onEvent?.({
           type: "connector_left",
           userId: msg.userId,
@@ -297,29 +296,34 @@ export class UdpExposer {
 
   #onBinary(bytes: Uint8Array): void {
     const frame = decodeTunnelFrame(bytes);
-    if (typeof frame === "string" || frame.op !== UdpOp.Datagram || frame.uuid !== this.#id?.uuid) {
+    if (typeof frame === "string" || frame.uuid !== this.#id?.uuid) {
       this.counters.unroutable++;
       return;
     }
-    if (frame.datagram.length > this.#maxDatagram) {
+    for (const { flow, datagram } of frame.datagrams) {
+      this.#toUserServer(frame.from, flow, datagram);
+    }
+  }
+
+  #toUserServer(userId: string, flow: number, datagram: Uint8Array): void {
+    if (datagram.length > this.#maxDatagram) {
       this.counters.oversize++;
       return;
     }
-    const client = this.#clients.get(clientKey(frame.from, frame.flow)) ??
-      this.#openClient(frame.from, frame.flow);
+    const client = this.#clients.get(clientKey(userId, flow)) ?? this.#openClient(userId, flow);
     if (!client) {
       this.counters.droppedOffline++;
       return;
     }
     client.lastActive = Date.now();
     // The datagram is a view into a frame nobody else holds, so it can wait in a queue as is.
-    if (!client.socket.send(frame.datagram, this.#userServer)) {
+    if (!client.socket.send(datagram, this.#userServer)) {
       this.counters.droppedBackpressure++;
       return;
     }
     client.received++;
     this.counters.fromRelay++;
-    this.counters.fromRelayBytes += frame.datagram.length;
+    this.counters.fromRelayBytes += datagram.length;
   }
 
   /** A socket for a new client, on the first free port at or above the minimum; null if none. */
@@ -330,7 +334,6 @@ export class UdpExposer {
       name: `${userId}#${flow}`,
       userId,
       flow,
-      prefix: framePrefix(this.#id!.uuid, userId),
       socket,
       localPort: socket.port,
       lastActive: Date.now(),
@@ -384,18 +387,31 @@ export class UdpExposer {
       this.counters.oversize++;
       return;
     }
-    const link = this.#link;
-    if (!link?.open) {
+    if (!this.#link?.open) {
       this.counters.droppedOffline++;
       return;
     }
-    if (!link.sendBinary(encodeDatagram(client.prefix, client.flow, data))) {
-      this.counters.droppedBackpressure++;
-      return;
-    }
     client.sent++;
-    this.counters.toRelay++;
-    this.counters.toRelayBytes += data.length;
+    this.#toConnector(client.userId).add(client.flow, data);
+  }
+
+  #toConnector(userId: string): FrameBatcher {
+    let batcher = this.#toConnectors.get(userId);
+    if (!batcher) {
+      const output = relayOutput(this.counters, () => this.#link);
+      batcher = new FrameBatcher(framePrefix(this.#id!.uuid, userId), output);
+      this.#toConnectors.set(userId, batcher);
+    }
+    return batcher;
+  }
+
+  /** Forgets the batch towards a connector (gone), or towards all (stopping, or a new uuid). */
+  #dropBatches(userId?: string): void {
+    for (const [id, batcher] of this.#toConnectors) {
+      if (userId !== undefined && id !== userId) continue;
+      batcher.close();
+      this.#toConnectors.delete(id);
+    }
   }
 
   #closeIdle(): void {
