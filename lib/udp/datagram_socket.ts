@@ -76,6 +76,8 @@ export class DatagramSocket {
   sendErrors = 0;
   /** Receives that failed for a reason other than the socket closing. */
   receiveErrors = 0;
+  /** Datagrams still queued when the socket closed, never sent. */
+  discarded = 0;
   readonly #conn: Deno.DatagramConn;
   /** The socket as libc sees it while it is open, else why not. */
   #os: OsSocket | string;
@@ -152,6 +154,7 @@ export class DatagramSocket {
       // The descriptor may be reused once closed: read the last count now.
       if (typeof this.#os !== "string") this.#dropsAtClose = this.#os.drops();
       this.#os = "closed";
+      this.discarded += this.#queue.length - this.#head;
       this.#queue.length = 0;
       this.#head = 0;
       this.#queuedBytes = 0;
