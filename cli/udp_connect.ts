@@ -10,6 +10,7 @@ import { isLinkError } from "../lib/udp/relay_link.ts";
 import {
   clock,
   COMMON_OPTIONS,
+  COMMON_USAGE,
   CommonSchema,
   ipAddress,
   parseCommandLine,
@@ -25,17 +26,7 @@ const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Ser
   --token <token>      the relay's server token (default: $WSTUN_TOKEN)
   --listen <address>   local IP address to listen on (default 127.0.0.1)
   --idle <duration>    forget a local source after this much silence (default 300s)
-  --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
-                       unsent bytes (default 1048576)
-  --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
-  --recv-buffer <n>    kernel receive buffer of each local UDP socket, in bytes; 0 = the
-                       kernel's default (default 4194304; needs --allow-ffi, Linux)
-  --send-buffer <n>    kernel send buffer, likewise (default 1048576)
-  --report <duration>  print relay RTT, datagrams/s and drops this often, 0 = never
-                       (default 30s)
-
-Runs under deno with --unstable-net (Deno's UDP API) and --allow-ffi (socket buffers and the
-OS's drop counts through libc); the task passes both.`;
+${COMMON_USAGE}`;
 
 const Schema = CommonSchema.extend({
   positionals: z.tuple([port(0), z.string().min(1), z.string().min(1)], {

@@ -12,6 +12,7 @@ import { MIN_KEY_LENGTH } from "../lib/udp/server_id.ts";
 import {
   clock,
   COMMON_OPTIONS,
+  COMMON_USAGE,
   CommonSchema,
   ipAddress,
   parseCommandLine,
@@ -35,17 +36,7 @@ const USAGE = `usage: deno task udp-expose <min local port> <relay URL> <user se
   --bind <address>     address the per-client sockets bind to (default: the loopback when
                        the user server is local, else every interface)
   --idle <duration>    close a client's socket after this much silence (default 300s)
-  --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
-                       unsent bytes (default 1048576)
-  --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
-  --recv-buffer <n>    kernel receive buffer of each local UDP socket, in bytes; 0 = the
-                       kernel's default (default 4194304; needs --allow-ffi, Linux)
-  --send-buffer <n>    kernel send buffer, likewise (default 1048576)
-  --report <duration>  print relay RTT, datagrams/s and drops this often, 0 = never
-                       (default 30s)
-
-Runs under deno with --unstable-net (Deno's UDP API) and --allow-ffi (socket buffers and the
-OS's drop counts through libc); the task passes both.`;
+${COMMON_USAGE}`;
 
 const Schema = CommonSchema.extend({
   positionals: z.tuple([port(1), z.string().min(1), port(1)], {

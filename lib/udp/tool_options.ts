@@ -32,6 +32,20 @@ export const ipAddress = z.string().refine((s) => isIP(s) !== 0, {
   message: "must be an IP address such as 127.0.0.1 or ::1",
 });
 
+/** The usage lines of the options both tools take, after their own. */
+export const COMMON_USAGE =
+  `  --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
+                       unsent bytes (default 1048576)
+  --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
+  --recv-buffer <n>    kernel receive buffer of each local UDP socket, in bytes; 0 = the
+                       kernel's default (default 4194304; needs --allow-ffi, Linux)
+  --send-buffer <n>    kernel send buffer, likewise (default 1048576)
+  --report <duration>  print relay RTT, datagrams/s and drops this often, 0 = never
+                       (default 30s)
+
+Runs under deno with --unstable-net (Deno's UDP API) and --allow-ffi (socket buffers and the
+OS's drop counts through libc); the task passes both.`;
+
 /** Options both tools take. */
 export const COMMON_OPTIONS = {
   token: { type: "string" },
