@@ -272,6 +272,12 @@ function summarise(players: Player[], seconds: number): PathResult {
   };
 }
 
+/** Adds what the OS dropped on `players`' sockets (fresh sockets: their count started at 0). */
+async function countPlayerDrops(ctx: PhaseContext, players: Player[]): Promise<void> {
+  const drops = await osDropsByPort();
+  for (const p of players) ctx.playerOsDrops += drops.get(p.socket.port) ?? 0;
+}
+
 /** Sends on a schedule: player `p`'s datagram `i` is due at `at(p, i)` ms after the start. */
 async function schedule(
   players: Player[],
@@ -294,14 +300,14 @@ async function schedule(
   return (now() - start) / 1000;
 }
 
-/** What a phase needs: where to send, the run's options, and where to note its players' ports. */
+/** What a phase needs: where to send, the run's options, and where to count its players' losses. */
 interface PhaseContext {
   port: number;
   o: Required<UdpBenchOptions>;
-  /** The players' local ports, for the OS's drop counts. */
-  playerPorts: number[];
   /** Datagrams that never left the players' sockets: refused by the OS, or queued at close. */
   playerSendErrors: number;
+  /** What the OS dropped on the players' sockets, read before they close (and leave /proc). */
+  playerOsDrops: number;
 }
 
 type Phase = (ctx: PhaseContext) => Promise<PathResult>;
@@ -311,12 +317,12 @@ type Run = (players: Player[]) => Promise<number | { seconds: number; extra: Par
 
 async function withPlayers(ctx: PhaseContext, count: number, run: Run): Promise<PathResult> {
   const players = Array.from({ length: count }, (_, id) => new Player(ctx.port, id));
-  ctx.playerPorts.push(...players.map((p) => p.socket.port));
   try {
     const ran = await run(players);
     const { seconds, extra } = typeof ran === "number" ? { seconds: ran, extra: {} } : ran;
     return { ...summarise(players, seconds), ...extra };
   } finally {
+    await countPlayerDrops(ctx, players);
     await Promise.all(players.map((p) => p.close()));
     ctx.playerSendErrors += players.reduce(
       (n, p) => n + p.socket.sendErrors + p.socket.discarded,
@@ -378,11 +384,11 @@ const overload: Phase = (ctx) =>
         () => 1200,
       );
     const after = new Player(ctx.port, 1);
-    ctx.playerPorts.push(after.socket.port);
     for (let i = 0; i < 50; i++) {
       after.send(64);
       await after.reply(PATIENCE_MS);
     }
+    await countPlayerDrops(ctx, [after]);
     await after.close();
     ctx.playerSendErrors += after.socket.sendErrors + after.socket.discarded;
     return { seconds, extra: { answeredAfter: after.received } };
@@ -429,7 +435,7 @@ async function hopCounts(
   };
 }
 
-/** Where datagrams were dropped between two readings; `players` are this phase's clients. */
+/** Where datagrams were dropped between two readings of the hops that outlive a phase. */
 function hopsBetween(a: HopCounts, b: HopCounts, ports: Record<string, number[]>): Hops {
   const os = (list: number[]) =>
     list.reduce((n, port) => n + (b.os.get(port) ?? 0) - (a.os.get(port) ?? 0), 0);
@@ -438,7 +444,6 @@ function hopsBetween(a: HopCounts, b: HopCounts, ports: Record<string, number[]>
     (y.droppedOffline - x.droppedOffline) + (y.unroutable - x.unroutable) +
     (y.foreign - x.foreign) + (y.sendErrors - x.sendErrors) + (y.refusedByRelay - x.refusedByRelay);
   return {
-    "client sockets (OS)": os(ports.players),
     "connector socket (OS)": os(ports.connector),
     "connector (counted)": counted(a.connector, b.connector),
     "relay (udpDatagramsDropped)": b.relayDropped - a.relayDropped,
@@ -485,7 +490,7 @@ export async function runUdpBench(options: UdpBenchOptions = {}): Promise<UdpBen
     for (const [name, phase] of PHASES) {
       if (o.phases.length && !o.phases.includes(name)) continue;
       const path = async (port: number) => {
-        const ctx = { port, o, playerPorts: [] as number[], playerSendErrors: 0 };
+        const ctx = { port, o, playerSendErrors: 0, playerOsDrops: 0 };
         const pids: Record<string, number> = {
           "clients (bench)": Deno.pid,
           "echo": echo.child.pid,
@@ -504,9 +509,12 @@ export async function runUdpBench(options: UdpBenchOptions = {}): Promise<UdpBen
             who,
           ) => [who, Math.round((cpuAfter[who] - cpuBefore[who]) * 1e6 / measured.received)]),
         );
-        const ports = { players: ctx.playerPorts, connector: [connectorPort], echo: [echoPort] };
-        const hops = hopsBetween(before, after, ports);
-        hops["client sockets (never sent)"] = ctx.playerSendErrors;
+        const ports = { connector: [connectorPort], echo: [echoPort] };
+        const hops = {
+          "client sockets (never sent)": ctx.playerSendErrors,
+          "client sockets (OS)": ctx.playerOsDrops,
+          ...hopsBetween(before, after, ports),
+        };
         const counted = Object.values(hops).reduce((n, v) => n + v, 0);
         return { result: { ...measured, uncounted: measured.lost - counted }, hops };
       };
