@@ -60,6 +60,8 @@ export class OsSockets {
   find(address: Deno.NetAddr): OsSocket | string {
     const lib = this.libc.symbols;
     const family = address.hostname.includes(":") ? AF_INET6 : AF_INET;
+    // IPv4: the address too (sockets on 127.0.0.1 and 127.0.0.2 may share a port number).
+    const ipv4 = family === AF_INET ? address.hostname.split(".").map(Number) : [];
     const name = new Uint8Array(128);
     const length = new Uint32Array(1);
     for (let fd = 0; fd < MAX_FD; fd++) {
@@ -68,6 +70,7 @@ export class OsSockets {
       if ((name[0] | (name[1] << 8)) !== family || ((name[2] << 8) | name[3]) !== address.port) {
         continue;
       }
+      if (ipv4.some((byte, i) => name[4 + i] !== byte)) continue;
       const socket = new OsSocket(lib, fd);
       if (socket.type() === SOCK_DGRAM) return socket;
     }
