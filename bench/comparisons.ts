@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { fanout, type Mode, relay, type Scenario } from "./scenarios.ts";
+import { fanout, relay, type Scenario } from "./scenarios.ts";
 import { type Target, WSTUN_UNLIMITED, wstunCommand } from "./targets.ts";
 
 /** Two variants of WSTun run over the same scenarios, alternating A B A B. */
@@ -89,26 +89,68 @@ const crossIsolate: Comparison = {
 /** Every comparison, in the order a full run takes them (after the scenarios). */
 export const COMPARISONS: Comparison[] = [workers, crossIsolate];
 
-/** The UDP scenario's figures; bench/udp.ts measures both paths in one call. */
+/** The UDP scenario's figures (bench/udp.ts `figuresOf`); it measures both paths in one call. */
 export const UDP_SCENARIO: Scenario = {
   name: "udp",
-  what: "UDP through the tunnel (exposer + connector over WSTun) against a direct round trip " +
-    "to the same echo server (bench/udp.ts; client side in the bench process, unpinned)",
+  what: "game traffic through the UDP tunnel (udp-connect → WSTun → udp-expose, each its own " +
+    "process) against the same traffic sent straight to the echo server (bench/udp.ts; the " +
+    "clients run in the bench process, the tools and the echo server unpinned)",
   kind: "window",
-  load: (mode) => udpSize(mode),
+  load: (mode) => ({ quick: mode === "quick" }),
   figures: [
-    { key: "roundTripsPerSec", label: "round trips", unit: "/s", higherIsBetter: true },
-    { key: "p50", label: "round trip p50", unit: "ms", higherIsBetter: false },
-    { key: "p99", label: "round trip p99", unit: "ms", higherIsBetter: false },
-    { key: "lost", label: "lost", unit: "datagrams", higherIsBetter: false },
+    { key: "pingP50", label: "ping p50", unit: "ms", higherIsBetter: false },
+    { key: "pingP99", label: "ping p99", unit: "ms", higherIsBetter: false },
+    {
+      key: "throughput",
+      label: "1,200 B × 64 in flight",
+      unit: "round trips/s",
+      higherIsBetter: true,
+    },
+    { key: "throughputLost", label: "… lost", unit: "datagrams", higherIsBetter: false },
+    {
+      key: "throughputCpuUs",
+      label: "… CPU, all processes",
+      unit: "µs/round trip",
+      higherIsBetter: false,
+    },
+    { key: "paced2Lost", label: "paced, 2 clients: lost", unit: "of 800", higherIsBetter: false },
+    { key: "paced2OutOfOrder", label: "… out of order", unit: "datagrams", higherIsBetter: false },
+    {
+      key: "paced16Lost",
+      label: "paced, 16 clients: lost",
+      unit: "of 6,400",
+      higherIsBetter: false,
+    },
+    { key: "paced16OutOfOrder", label: "… out of order", unit: "datagrams", higherIsBetter: false },
+    {
+      key: "game64Lost",
+      label: "64 clients × 60/s: lost",
+      unit: "datagrams",
+      higherIsBetter: false,
+    },
+    { key: "game64P50", label: "… round trip p50", unit: "ms", higherIsBetter: false },
+    { key: "game64P99", label: "… round trip p99", unit: "ms", higherIsBetter: false },
+    {
+      key: "game64CpuUs",
+      label: "… CPU, all processes",
+      unit: "µs/round trip",
+      higherIsBetter: false,
+    },
+    { key: "overloadPerSec", label: "overload 40,000/s: back", unit: "/s", higherIsBetter: true },
+    { key: "overloadLost", label: "… lost", unit: "datagrams", higherIsBetter: false },
+    {
+      key: "overloadUncounted",
+      label: "… lost and counted nowhere",
+      unit: "datagrams",
+      higherIsBetter: false,
+    },
+    {
+      key: "overloadAnswered",
+      label: "… pings answered afterwards",
+      unit: "of 50",
+      higherIsBetter: true,
+    },
   ],
   extract: (r) => r as Record<string, number>,
   targets: [],
 };
-
-/** How many pings (latency) and datagrams (throughput, 64 in flight) a udp run sends. */
-export function udpSize(mode: Mode) {
-  return mode === "quick"
-    ? { pings: 300, datagrams: 5000, size: 512, window: 64 }
-    : { pings: 1000, datagrams: 20_000, size: 512, window: 64 };
-}

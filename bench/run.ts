@@ -31,7 +31,7 @@ import {
 } from "./processes.ts";
 import { type Context, runOnce } from "./measure.ts";
 import { LOAD_CHECK, type Mode, type Scenario, SCENARIOS } from "./scenarios.ts";
-import { COMPARISONS, UDP_SCENARIO, udpSize } from "./comparisons.ts";
+import { COMPARISONS, UDP_SCENARIO } from "./comparisons.ts";
 import { BRIDGE_HOP, runCrossIsolateHops } from "./isolates.ts";
 import {
   loadCommand,
@@ -179,13 +179,15 @@ async function runLoadCheck(ctx: Context, targets: Target[], rounds: number) {
 
 /**
  * The udp scenario: a fresh WSTun pinned like the other servers (UDP rate limit off), and
- * bench/udp.ts's exposer, connector, echo server and prober in this process, which measures the
- * direct path and the tunnel one after the other. Direct goes in the baseline slot.
+ * bench/udp.ts's phases, direct and through the tunnel, in one run per round (the tools and the
+ * echo server in their own processes, the game clients in this one). Direct goes in the baseline
+ * slot; issue 18's targets are checked on the medians.
  */
-async function runUdp(ctx: Context, rounds: number): Promise<ScenarioReport> {
+async function runUdp(ctx: Context, rounds: number) {
   console.log(`\n${UDP_SCENARIO.name}: ${UDP_SCENARIO.what}`);
-  const { runUdpBench } = await import("./udp.ts");
+  const { runUdpBench, figuresOf, describeUdpBench, udpTargets } = await import("./udp.ts");
   const runs: { wstun: RunRecord[]; baseline: RunRecord[] } = { wstun: [], baseline: [] };
+  const details = [];
   for (let round = 0; round < rounds; round++) {
     const port = freePort();
     let stop = async () => {};
@@ -198,21 +200,16 @@ async function runUdp(ctx: Context, rounds: number): Promise<ScenarioReport> {
       });
       stop = server.stop;
       ctx.live.add(stop);
-      const r = await runUdpBench({ relayUrl: `http://127.0.0.1:${port}`, ...udpSize(ctx.mode) });
-      for (const [slot, path] of [["wstun", r.tunnel], ["baseline", r.direct]] as const) {
-        const figures = {
-          roundTripsPerSec: path.roundTripsPerSec,
-          p50: path.p50Ms,
-          p99: path.p99Ms,
-          lost: path.lost,
-        };
-        runs[slot].push({ round, figures, serverCpu: null, loadCpu: null });
+      const r = await runUdpBench({
+        relayUrl: `http://127.0.0.1:${port}`,
+        relayPid: server.pid,
+        quick: ctx.mode === "quick",
+      });
+      details.push(r);
+      for (const [slot, path] of [["wstun", "tunnel"], ["baseline", "direct"]] as const) {
+        runs[slot].push({ round, figures: figuresOf(r, path), serverCpu: null, loadCpu: null });
       }
-      console.log(
-        `  udp round ${round + 1}: tunnel ${r.tunnel.roundTripsPerSec} round trips/s ` +
-          `(p50 ${r.tunnel.p50Ms.toFixed(3)} ms), direct ${r.direct.roundTripsPerSec} ` +
-          `(p50 ${r.direct.p50Ms.toFixed(3)} ms)`,
-      );
+      console.log(`  udp round ${round + 1}:\n${describeUdpBench(r).replace(/^/gm, "    ")}`);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       for (const slot of ["wstun", "baseline"] as const) {
@@ -224,7 +221,10 @@ async function runUdp(ctx: Context, rounds: number): Promise<ScenarioReport> {
       await stop();
     }
   }
-  return summarise(UDP_SCENARIO, runs, {});
+  const report = summarise(UDP_SCENARIO, runs, {});
+  const { wstun, baseline } = report.medians;
+  const targets = wstun && baseline ? udpTargets(wstun, baseline) : [];
+  return { ...report, targets, details };
 }
 
 /** Ctrl-C or SIGTERM stops the server and load generators of the current run before exiting. */
@@ -341,6 +341,12 @@ async function main() {
   if (udp) {
     const direct = { name: "baseline", label: "direct" } as Target;
     tables.push(renderTable([udp], [UDP_SCENARIO], [direct], { a: "tunnel", b: "direct" }));
+    tables.push(
+      "udp targets (issue 18), on the medians:\n" +
+        udp.targets.map((c) => `- ${c.met ? "met" : "MISSED"}: ${c.target}: ${c.actual}`).join(
+          "\n",
+        ),
+    );
   }
   const table = tables.join("\n\n");
   console.log(`\n${table}\n`);

@@ -2,7 +2,8 @@
  * `deno task tunnel <server> <id> <targetPort> [--token JWT] [--out-file FILE]`
  *
  * Exposes a local port through a WSTun (or websocktunnel) server, with the same arguments as
- * upstream's `wst-client`: without `--token`, each line on stdin is a new token, used for the next
+ * upstream's `wst-client`. The token comes from `WSTUN_TUNNEL_TOKEN` (preferred: a command line
+ * shows in `ps`) or `--token`; with neither, each line on stdin is a new token, used for the next
  * (re)connection. Prints the public URL on stdout (and into `--out-file`), logs every attempt and
  * failure on stderr, and exits 1 when the server refuses it for good (a 4xx, or a 401 with a
  * fixed token). Also builds as a single binary:
@@ -19,7 +20,8 @@ const USAGE = `usage: deno task tunnel <server> <id> <targetPort> [--token JWT] 
   server       the WSTun (or websocktunnel) URL, e.g. https://wstun.example.com
   id           the tunnel id the token was issued for (tid)
   targetPort   the local port to expose
-  --token      the registration JWT; without it, each stdin line is a new token
+  --token      the registration JWT (better: WSTUN_TUNNEL_TOKEN in the environment, which
+               ps does not show); with neither, each stdin line is a new token
   --out-file   also write the public URL to this file
   --target-host  where targetPort listens (default 127.0.0.1)`;
 
@@ -66,13 +68,24 @@ if (!Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) {
   fail(`targetPort must be a port number, got ${portText}`);
 }
 
+/** The token from the environment, where `ps` does not show it; unset when not readable. */
+function environmentToken(): string | undefined {
+  try {
+    return Deno.env.get("WSTUN_TUNNEL_TOKEN") || undefined;
+  } catch {
+    // No --allow-env for it (a binary compiled without): the token must come another way.
+    return undefined;
+  }
+}
+
+const token = values.token ?? environmentToken();
 const outFile = values["out-file"];
 const client = startTunnelClient({
   server,
   id,
   targetPort,
   targetHost: values["target-host"],
-  tokens: values.token ? fixedToken(values.token) : lineTokens(stdinLines(), log),
+  tokens: token ? fixedToken(token) : lineTokens(stdinLines(), log),
   log,
   onUrl(url) {
     // File first: whoever watches stdout may read the file as soon as the URL appears.
@@ -80,7 +93,7 @@ const client = startTunnelClient({
     console.log(url);
   },
 });
-if (!values.token) log("no --token: reading tokens from stdin, one per line");
+if (!token) log("no WSTUN_TUNNEL_TOKEN nor --token: reading tokens from stdin, one per line");
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

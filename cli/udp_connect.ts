@@ -10,6 +10,7 @@ import { isLinkError } from "../lib/udp/relay_link.ts";
 import {
   clock,
   COMMON_OPTIONS,
+  COMMON_USAGE,
   CommonSchema,
   ipAddress,
   parseCommandLine,
@@ -17,7 +18,7 @@ import {
   tokenFrom,
   validate,
 } from "../lib/udp/tool_options.ts";
-import { runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
+import { describeBuffers, runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
 import { type ConnectorEvent, UdpConnector } from "../lib/udp/udp_connector.ts";
 
 const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Server ID> [options]
@@ -25,12 +26,7 @@ const USAGE = `usage: deno task udp-connect <local listen port> <relay URL> <Ser
   --token <token>      the relay's server token (default: $WSTUN_TOKEN)
   --listen <address>   local IP address to listen on (default 127.0.0.1)
   --idle <duration>    forget a local source after this much silence (default 300s)
-  --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
-                       unsent bytes (default 1048576)
-  --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
-  --report <duration>  print the counters this often, 0 = never (default 30s)
-
-Runs under deno with --unstable-net (Deno's UDP API); the task passes it.`;
+${COMMON_USAGE}`;
 
 const Schema = CommonSchema.extend({
   positionals: z.tuple([port(0), z.string().min(1), z.string().min(1)], {
@@ -43,6 +39,8 @@ function describe(event: ConnectorEvent): string {
   switch (event.type) {
     case "ready":
       return `connected as ${event.userId}; listening on port ${event.listenPort}`;
+    case "buffers":
+      return describeBuffers("listening socket", event.asked, event.granted);
     case "source_new":
       return `local source ${event.source} → flow ${event.flow}`;
     case "source_idle":
@@ -75,6 +73,7 @@ async function main(args: string[]): Promise<number> {
     idleMs: o.idle,
     maxBufferedBytes: o["max-buffered"],
     maxDatagramBytes: o["max-datagram"],
+    socketBuffers: { receive: o["recv-buffer"], send: o["send-buffer"] },
     onEvent: (event) => console.log(`${clock()} ${describe(event)}`),
   });
   const started = await connector.start();

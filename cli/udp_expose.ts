@@ -12,6 +12,7 @@ import { MIN_KEY_LENGTH } from "../lib/udp/server_id.ts";
 import {
   clock,
   COMMON_OPTIONS,
+  COMMON_USAGE,
   CommonSchema,
   ipAddress,
   parseCommandLine,
@@ -19,7 +20,7 @@ import {
   tokenFrom,
   validate,
 } from "../lib/udp/tool_options.ts";
-import { runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
+import { describeBuffers, runTool, runUntilInterrupted } from "./udp_tool_runner.ts";
 import { type ExposerEvent, UdpExposer } from "../lib/udp/udp_exposer.ts";
 import { randomSecret } from "../lib/secret.ts";
 import { defaultBindHost } from "../lib/udp/socket_type.ts";
@@ -35,12 +36,7 @@ const USAGE = `usage: deno task udp-expose <min local port> <relay URL> <user se
   --bind <address>     address the per-client sockets bind to (default: the loopback when
                        the user server is local, else every interface)
   --idle <duration>    close a client's socket after this much silence (default 300s)
-  --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
-                       unsent bytes (default 1048576)
-  --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
-  --report <duration>  print the counters this often, 0 = never (default 30s)
-
-Runs under deno with --unstable-net (Deno's UDP API); the task passes it.`;
+${COMMON_USAGE}`;
 
 const Schema = CommonSchema.extend({
   positionals: z.tuple([port(1), z.string().min(1), port(1)], {
@@ -58,6 +54,8 @@ function describe(event: ExposerEvent): string {
       return event.changed
         ? `Server ID CHANGED (the relay forgot the old one): ${event.serverId}`
         : `${event.resumed ? "back on the relay" : "registered"}; Server ID: ${event.serverId}`;
+    case "buffers":
+      return describeBuffers("client sockets", event.asked, event.granted);
     case "arrival":
       return `client ${event.client} arrived: local port ${event.localPort}`;
     case "departure":
@@ -103,6 +101,7 @@ async function main(args: string[]): Promise<number> {
     key: o.id,
     maxBufferedBytes: o["max-buffered"],
     maxDatagramBytes: o["max-datagram"],
+    socketBuffers: { receive: o["recv-buffer"], send: o["send-buffer"] },
     onEvent: (event) => {
       console.log(`${clock()} ${describe(event)}`);
       if (event.type === "taken_over" || event.type === "closed_by_relay") done.resolve();

@@ -4,12 +4,20 @@
  * (and lets the caller count) a datagram when the socket's unsent backlog is over a bound, so a
  * slow relay costs datagrams, never unbounded memory.
  *
+ * The socket is npm's `ws`, not Deno's built-in `WebSocket`: Deno 2.9's client turns Nagle's
+ * algorithm on (TCP_NODELAY 0) and writes a frame with more than 1,024 payload bytes as two
+ * writes (head, then payload), so the payload waits for the relay's delayed ACK: 44 ms for every
+ * lone datagram over about 990 bytes (docs/udp.md, "Where the time went"). `ws` sets
+ * TCP_NODELAY and writes each frame at once.
+ *
  * Failures are values ({@link LinkError}) with a code and a message a person can act on; when the
  * upgrade is refused, the link asks the relay over plain HTTP why (401 wrong token, 404 no relay
  * there) instead of reporting a bare "WebSocket error".
  *
  * @module
  */
+// @ts-types="@types/ws"
+import WebSocket from "ws";
 
 // deno-lint-ignore no-explicit-any
 export type ServerMessage = Record<string, any>;
@@ -38,6 +46,9 @@ export interface RelayLinkOptions {
   requestTimeoutMs?: number;
 }
 
+/** How long {@link RelayLink.close} waits for the relay's close frame. */
+const CLOSE_WAIT_MS = 2000;
+
 /** Normalises a relay address to the WebSocket URL of its `/_udp` route. */
 export function relaySocketUrl(address: string): URL | LinkError {
   let url: URL;
@@ -62,6 +73,7 @@ export function relaySocketUrl(address: string): URL | LinkError {
 export class RelayLink {
   /** Server frames that do not answer a request (notifications, errors for data). */
   onMessage: (msg: ServerMessage) => void = () => {};
+  /** A binary frame; the bytes are the caller's to keep. */
   onBinary: (bytes: Uint8Array) => void = () => {};
   /** Resolves once, when the socket has closed for whatever reason. */
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -69,19 +81,19 @@ export class RelayLink {
   #nextRef = 1;
 
   private constructor(readonly socket: WebSocket, readonly options: RelayLinkOptions) {
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = (e) => {
-      if (typeof e.data === "string") this.#text(e.data);
-      else this.onBinary(new Uint8Array(e.data));
-    };
+    socket.on("message", (data: Uint8Array, isBinary: boolean) => {
+      if (isBinary) this.onBinary(data);
+      else this.#text(data.toString());
+    });
     this.closed = new Promise((resolve) => {
-      socket.onclose = (e) => {
+      socket.on("close", (code: number, reason: Uint8Array) => {
+        const why = reason.toString();
         for (const answer of this.#pending.values()) {
-          answer({ code: "closed", message: `relay closed the socket (${e.code} ${e.reason})` });
+          answer({ code: "closed", message: `relay closed the socket (${code} ${why})` });
         }
         this.#pending.clear();
-        resolve({ code: e.code, reason: e.reason });
-      };
+        resolve({ code, reason: why });
+      });
     });
   }
 
@@ -90,18 +102,23 @@ export class RelayLink {
     const url = relaySocketUrl(options.url);
     if (!(url instanceof URL)) return Promise.resolve(url);
     const headers: Record<string, string> = {};
+    // In a header, never in a URL that proxies might log.
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    // Deno's WebSocket takes headers (browsers' would not; these tools never run there), so the
-    // token travels in a header and never in a URL that proxies might log. The project's "dom"
-    // lib hides Deno's `WebSocketOptions` overload, hence the cast.
-    const socket = new WebSocket(url, { headers } as unknown as string[]);
+    // Each message arrives as its own Buffer (a Uint8Array nobody else holds).
+    const socket = new WebSocket(url, { headers, perMessageDeflate: false });
     const link = new RelayLink(socket, options);
     return new Promise((resolve) => {
-      socket.onopen = () => resolve(link);
-      socket.onerror = () => {
-        socket.onerror = null;
+      socket.once("open", () => {
+        socket.off("error", refused);
+        // Errors after the upgrade end in "close", which the tools handle.
+        socket.on("error", () => {});
+        resolve(link);
+      });
+      const refused = () => {
+        socket.on("error", () => {});
         diagnose(url, headers).then(resolve);
       };
+      socket.once("error", refused);
     });
   }
 
@@ -125,8 +142,15 @@ export class RelayLink {
     });
   }
 
+  /** Round-trip time to the relay in ms (a `ping` control frame), or why it could not be had. */
+  async ping(): Promise<number | LinkError> {
+    const start = performance.now();
+    const answer = await this.request({ type: "ping" });
+    return isLinkError(answer) ? answer : performance.now() - start;
+  }
+
   /** Sends one frame unless the backlog is over the bound; false means dropped (count it). */
-  sendBinary(bytes: Uint8Array<ArrayBuffer>): boolean {
+  sendBinary(bytes: Uint8Array): boolean {
     if (this.socket.readyState !== WebSocket.OPEN) return false;
     if (this.socket.bufferedAmount > this.options.maxBufferedBytes) return false;
     this.socket.send(bytes);
@@ -142,9 +166,16 @@ export class RelayLink {
     return this.socket.bufferedAmount;
   }
 
+  /**
+   * Closes with a close handshake, or drops the connection when the relay has not answered
+   * within {@link CLOSE_WAIT_MS} (a stalled link must not hold a tool that is stopping).
+   */
   async close(): Promise<void> {
-    if (this.socket.readyState < WebSocket.CLOSING) this.socket.close(1000, "bye");
+    if (this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
+    else if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1000, "bye");
+    const timer = setTimeout(() => this.socket.terminate(), CLOSE_WAIT_MS);
     await this.closed;
+    clearTimeout(timer);
   }
 
   #text(text: string): void {

@@ -1,16 +1,11 @@
 /**
- * Which UDP socket family an address needs, and which address a client socket binds to when the
- * user did not say: the loopback of the user server's family when it is local (nothing else can
- * reach the socket), the wildcard of that family otherwise (so the kernel picks the route).
+ * Which address a client socket binds to when the user did not say: the loopback of the user
+ * server's family when it is local (nothing else can reach the socket), the wildcard of that
+ * family otherwise (so the kernel picks the route).
  *
  * @module
  */
 import { isIPv6 } from "node:net";
-
-/** `udp6` for an IPv6 literal, `udp4` otherwise. */
-export function socketType(address: string): "udp4" | "udp6" {
-  return isIPv6(address) ? "udp6" : "udp4";
-}
 
 /** The default bind address for sockets that talk to `userHost`. */
 export function defaultBindHost(userHost: string): string {

@@ -9,6 +9,7 @@ import { isIP } from "node:net";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { MAX_DATAGRAM_BYTES } from "./datagram_frame.ts";
+import { DEFAULT_SOCKET_BUFFERS } from "./datagram_socket.ts";
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -31,12 +32,28 @@ export const ipAddress = z.string().refine((s) => isIP(s) !== 0, {
   message: "must be an IP address such as 127.0.0.1 or ::1",
 });
 
+/** The usage lines of the options both tools take, after their own. */
+export const COMMON_USAGE =
+  `  --max-buffered <n>   drop (and count) datagrams while the relay socket has more than n
+                       unsent bytes (default 1048576)
+  --max-datagram <n>   largest datagram forwarded; larger ones are counted (default 65507)
+  --recv-buffer <n>    kernel receive buffer of each local UDP socket, in bytes; 0 = the
+                       kernel's default (default 4194304; needs --allow-ffi, Linux)
+  --send-buffer <n>    kernel send buffer, likewise (default 1048576)
+  --report <duration>  print relay RTT, datagrams/s and drops this often, 0 = never
+                       (default 30s)
+
+Runs under deno with --unstable-net (Deno's UDP API) and --allow-ffi (socket buffers and the
+OS's drop counts through libc); the task passes both.`;
+
 /** Options both tools take. */
 export const COMMON_OPTIONS = {
   token: { type: "string" },
   idle: { type: "string", default: "300s" },
   "max-buffered": { type: "string", default: String(1024 * 1024) },
   "max-datagram": { type: "string", default: String(MAX_DATAGRAM_BYTES) },
+  "recv-buffer": { type: "string", default: String(DEFAULT_SOCKET_BUFFERS.receive) },
+  "send-buffer": { type: "string", default: String(DEFAULT_SOCKET_BUFFERS.send) },
   report: { type: "string", default: "30s" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -46,6 +63,8 @@ export const CommonSchema = z.object({
   idle: duration,
   "max-buffered": z.coerce.number().int().min(0).max(1024 ** 3),
   "max-datagram": z.coerce.number().int().min(1).max(MAX_DATAGRAM_BYTES),
+  "recv-buffer": z.coerce.number().int().min(0).max(1024 ** 3),
+  "send-buffer": z.coerce.number().int().min(0).max(1024 ** 3),
   report: z.union([z.literal("0"), duration]).transform((v) => v === "0" ? 0 : v),
   help: z.boolean().optional(),
 });

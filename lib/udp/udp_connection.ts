@@ -12,6 +12,8 @@ import type { Config } from "../config.ts";
 import { type ChannelAccess, Connection } from "../connection.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Stats } from "../stats.ts";
+import { decodeBinaryHeader } from "../binary_frame.ts";
+import { datagramCount } from "./datagram_frame.ts";
 
 /**
  * Bytes sent between two reads of `bufferedAmount` while the socket keeps up: the read is a call
@@ -39,7 +41,10 @@ export class UdpConnection extends Connection {
 
   override sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
     if (this.#maxBuffered && this.#overBound(bytes.length)) {
-      this.stats.udpDatagramsDropped++;
+      // A batch frame carries several datagrams: each one counts.
+      const frame = decodeBinaryHeader(bytes);
+      const payload = typeof frame === "string" ? bytes : bytes.subarray(frame.payloadOffset);
+      this.stats.udpDatagramsDropped += datagramCount(payload);
       return;
     }
     super.sendBinary(bytes);

@@ -11,22 +11,20 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import type { BackoffOptions } from "./backoff.ts";
+import { decodeTunnelFrame, framePrefix, MAX_DATAGRAM_BYTES } from "./datagram_frame.ts";
+import { FrameBatcher, relayOutput } from "./frame_batcher.ts";
 import {
-  decodeTunnelFrame,
-  encodeDatagram,
-  type FramePrefix,
-  framePrefix,
-  MAX_DATAGRAM_BYTES,
-  UdpOp,
-} from "./datagram_frame.ts";
-import { OrderedSender } from "./ordered_sender.ts";
+  DatagramSocket,
+  DEFAULT_SOCKET_BUFFERS,
+  type Endpoint,
+  endpoint,
+} from "./datagram_socket.ts";
+import { OsSockets, type SocketBuffers } from "./os_socket.ts";
 import { RetryLoop } from "./retry_loop.ts";
 import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
 import { parseServerId, type ServerId } from "./server_id.ts";
-import { socketType } from "./socket_type.ts";
-import { TunnelCounters } from "./tunnel_counters.ts";
+import { SocketTotals, TunnelCounters } from "./tunnel_counters.ts";
 
 export interface ConnectorOptions {
   relayUrl: string;
@@ -38,12 +36,15 @@ export interface ConnectorOptions {
   idleMs: number;
   maxBufferedBytes: number;
   maxDatagramBytes?: number;
+  /** Kernel buffer sizes of the listening socket; {@link DEFAULT_SOCKET_BUFFERS} when unset. */
+  socketBuffers?: SocketBuffers;
   backoff?: BackoffOptions;
   onEvent?: (event: ConnectorEvent) => void;
 }
 
 export type ConnectorEvent =
   | { type: "ready"; userId: string; listenPort: number }
+  | { type: "buffers"; asked: SocketBuffers; granted: SocketBuffers | string }
   | { type: "source_new"; source: string; flow: number }
   | { type: "source_idle"; source: string; flow: number }
   | { type: "relay_lost"; reason: string; retryInMs: number }
@@ -51,8 +52,8 @@ export type ConnectorEvent =
   | { type: "host_back" };
 
 interface Source {
-  readonly address: string;
-  readonly port: number;
+  /** Where its answers go (one object, reused for every datagram). */
+  readonly endpoint: Endpoint;
   readonly flow: number;
   lastActive: number;
 }
@@ -64,16 +65,19 @@ export class UdpConnector {
   readonly #bySource = new Map<string, Source>();
   readonly #byFlow = new Map<number, Source>();
   #id: ServerId | null = null;
-  #socket: dgram.Socket | null = null;
-  #sender: OrderedSender | null = null;
+  #socket: DatagramSocket | null = null;
   #link: RelayLink | null = null;
-  #prefix: FramePrefix | null = null;
+  /** Datagrams for the exposer, batched per turn of the event loop. */
+  #toHost: FrameBatcher | null = null;
   /** Whether datagrams can reach the exposer now (joined and the host present). */
   #flowing = false;
   #nextFlow = 1;
   #stopped = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #retries: RetryLoop;
+  /** libc for socket buffers and the OS's drops, or why not; opened by start(). */
+  #os: OsSockets | string = "not started";
+  #totals = new SocketTotals(false);
 
   constructor(options: ConnectorOptions) {
     this.#options = options;
@@ -91,7 +95,7 @@ export class UdpConnector {
 
   /** The bound local port (useful with port 0). */
   get listenPort(): number {
-    return (this.#socket?.address() as { port: number } | undefined)?.port ?? 0;
+    return this.#socket?.port ?? 0;
   }
 
   /** Whether datagrams currently flow to the exposer. */
@@ -104,14 +108,20 @@ export class UdpConnector {
     const id = parseServerId(this.#options.serverId);
     if (typeof id === "string") return { code: "bad_server_id", message: id };
     this.#id = id;
-    this.#prefix = framePrefix(id.uuid, "");
-    const bound = await this.#listen();
-    if (isLinkError(bound)) return bound;
-    const joined = await this.#connect();
+    this.#toHost = new FrameBatcher(
+      framePrefix(id.uuid, ""),
+      relayOutput(this.counters, () => this.#link),
+    );
+    this.#os = OsSockets.open();
+    this.#totals = new SocketTotals(typeof this.#os !== "string");
+    const bound = this.#listen();
+    const joined = isLinkError(bound) ? bound : await this.#connect();
     if (isLinkError(joined)) {
       await this.#closeSocket();
       return joined;
     }
+    const asked = this.#options.socketBuffers ?? DEFAULT_SOCKET_BUFFERS;
+    this.#options.onEvent?.({ type: "buffers", asked, granted: this.#socket!.buffers() });
     const sweepEvery = Math.max(20, Math.min(1000, Math.floor(this.#options.idleMs / 4)));
     this.#sweep = setInterval(() => this.#forgetIdle(), sweepEvery);
     return { userId: joined, listenPort: this.listenPort };
@@ -121,9 +131,20 @@ export class UdpConnector {
     this.#stopped = true;
     this.#flowing = false;
     clearInterval(this.#sweep);
+    this.#toHost?.close();
     await this.#link?.close();
     await this.#retries.stop();
     await this.#closeSocket();
+  }
+
+  /** The counters, with what the socket and the OS count brought up to date. */
+  refreshCounters(): TunnelCounters {
+    return this.#totals.update(this.counters, this.#socket ? [this.#socket] : []);
+  }
+
+  /** Round-trip time to the relay in ms, or why it could not be measured. */
+  pingRelay(): Promise<number | LinkError> {
+    return this.#link?.ping() ?? Promise.resolve({ code: "closed", message: "no relay link" });
   }
 
   /** Drops the relay link as a network failure would (for tests). */
@@ -131,36 +152,32 @@ export class UdpConnector {
     await this.#link?.close();
   }
 
-  #listen(): Promise<true | LinkError> {
-    const socket = dgram.createSocket(socketType(this.#options.listenHost));
-    return new Promise((resolve) => {
-      socket.once("error", (err) => {
-        socket.close();
-        resolve({
-          code: "listen_failed",
-          message: `cannot listen on ${this.#options.listenHost}:${this.#options.listenPort}: ` +
-            err.message,
-        });
+  #listen(): true | LinkError {
+    const { listenHost, listenPort } = this.#options;
+    try {
+      this.#socket = DatagramSocket.bind(listenHost, listenPort, {
+        os: this.#os,
+        buffers: this.#options.socketBuffers ?? DEFAULT_SOCKET_BUFFERS,
       });
-      socket.bind({ port: this.#options.listenPort, address: this.#options.listenHost }, () => {
-        socket.removeAllListeners("error");
-        // A send error (say ICMP port unreachable towards a vanished source) must not kill it.
-        socket.on("error", () => {});
-        socket.on("message", (data, from) => this.#fromLocal(data, from));
-        this.#socket = socket;
-        this.#sender = new OrderedSender(socket);
-        resolve(true);
-      });
-    });
+    } catch (err) {
+      return {
+        code: "listen_failed",
+        message: `cannot listen on ${listenHost}:${listenPort}: ${(err as Error).message}`,
+      };
+    }
+    this.#socket.onDatagram = (data, from) => this.#fromLocal(data, from);
+    return true;
   }
 
-  #closeSocket(): Promise<void> {
+  /** Closes the listening socket (its last counts kept) and libc. */
+  async #closeSocket(): Promise<void> {
     const socket = this.#socket;
     this.#socket = null;
-    this.#sender?.close();
-    this.#sender = null;
-    if (!socket) return Promise.resolve();
-    return new Promise((resolve) => socket.close(() => resolve()));
+    const closed = socket?.close();
+    if (socket) this.#totals.retire(socket);
+    await closed;
+    if (typeof this.#os !== "string") this.#os.close();
+    this.#os = "stopped";
   }
 
   async #connect(): Promise<string | LinkError> {
@@ -218,7 +235,7 @@ export class UdpConnector {
     }
   }
 
-  #fromLocal(data: Uint8Array, from: dgram.RemoteInfo): void {
+  #fromLocal(data: Uint8Array, from: Endpoint): void {
     this.counters.fromLocal++;
     if (data.length > this.#maxDatagram) {
       this.counters.oversize++;
@@ -231,21 +248,16 @@ export class UdpConnector {
       this.counters.droppedOffline++;
       return;
     }
-    if (!link.sendBinary(encodeDatagram(this.#prefix!, source.flow, data))) {
-      this.counters.droppedBackpressure++;
-      return;
-    }
-    this.counters.toRelay++;
-    this.counters.toRelayBytes += data.length;
+    this.#toHost!.add(source.flow, data);
   }
 
-  #source(from: dgram.RemoteInfo): Source {
-    const key = `${from.address}:${from.port}`;
+  #source(from: Endpoint): Source {
+    const key = `${from.hostname}:${from.port}`;
     const known = this.#bySource.get(key);
     if (known) return known;
     const flow = this.#nextFlow;
     this.#nextFlow = this.#nextFlow >= 0xffff_ffff ? 1 : this.#nextFlow + 1;
-    const source: Source = { address: from.address, port: from.port, flow, lastActive: 0 };
+    const source: Source = { endpoint: endpoint(from.hostname, from.port), flow, lastActive: 0 };
     this.#bySource.set(key, source);
     this.#byFlow.set(flow, source);
     this.#options.onEvent?.({ type: "source_new", source: key, flow });
@@ -254,26 +266,31 @@ export class UdpConnector {
 
   #onBinary(bytes: Uint8Array): void {
     const frame = decodeTunnelFrame(bytes);
-    if (typeof frame === "string" || frame.op !== UdpOp.Datagram || frame.uuid !== this.#id?.uuid) {
+    if (typeof frame === "string" || frame.uuid !== this.#id?.uuid) {
       this.counters.unroutable++;
       return;
     }
-    const source = this.#byFlow.get(frame.flow);
-    if (!source || !this.#sender) {
+    for (const { flow, datagram } of frame.datagrams) this.#toLocal(flow, datagram);
+  }
+
+  #toLocal(flow: number, datagram: Uint8Array): void {
+    const source = this.#byFlow.get(flow);
+    if (!source || !this.#socket) {
       this.counters.unroutable++;
       return;
     }
-    if (frame.datagram.length > this.#maxDatagram) {
+    if (datagram.length > this.#maxDatagram) {
       this.counters.oversize++;
       return;
     }
     source.lastActive = Date.now();
-    if (!this.#sender.send(frame.datagram, source.port, source.address)) {
+    // The datagram is a view into a frame nobody else holds, so it can wait in a queue as is.
+    if (!this.#socket.send(datagram, source.endpoint)) {
       this.counters.droppedBackpressure++;
       return;
     }
     this.counters.fromRelay++;
-    this.counters.fromRelayBytes += frame.datagram.length;
+    this.counters.fromRelayBytes += datagram.length;
   }
 
   #forgetIdle(): void {

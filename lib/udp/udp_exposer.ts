@@ -12,17 +12,16 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import type { BackoffOptions } from "./backoff.ts";
+import { decodeTunnelFrame, framePrefix, MAX_DATAGRAM_BYTES } from "./datagram_frame.ts";
+import { FrameBatcher, relayOutput } from "./frame_batcher.ts";
 import {
-  decodeTunnelFrame,
-  encodeDatagram,
-  type FramePrefix,
-  framePrefix,
-  MAX_DATAGRAM_BYTES,
-  UdpOp,
-} from "./datagram_frame.ts";
-import { OrderedSender } from "./ordered_sender.ts";
+  DatagramSocket,
+  DEFAULT_SOCKET_BUFFERS,
+  type Endpoint,
+  endpoint,
+} from "./datagram_socket.ts";
+import { OsSockets, type SocketBuffers } from "./os_socket.ts";
 import { RetryLoop } from "./retry_loop.ts";
 import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
 import {
@@ -32,8 +31,7 @@ import {
   type ServerId,
   UDP_SERVICE_NAME,
 } from "./server_id.ts";
-import { socketType } from "./socket_type.ts";
-import { TunnelCounters } from "./tunnel_counters.ts";
+import { SocketTotals, TunnelCounters } from "./tunnel_counters.ts";
 
 export interface ExposerOptions {
   relayUrl: string;
@@ -51,6 +49,8 @@ export interface ExposerOptions {
   key?: string;
   maxBufferedBytes: number;
   maxDatagramBytes?: number;
+  /** Kernel buffer sizes of each client socket; {@link DEFAULT_SOCKET_BUFFERS} when unset. */
+  socketBuffers?: SocketBuffers;
   /** Instance name shown in the relay's lists. */
   name?: string;
   backoff?: BackoffOptions;
@@ -60,6 +60,7 @@ export interface ExposerOptions {
 
 export type ExposerEvent =
   | { type: "ready"; serverId: string; resumed: boolean; changed: boolean }
+  | { type: "buffers"; asked: SocketBuffers; granted: SocketBuffers | string }
   | { type: "arrival"; client: string; localPort: number }
   | {
     type: "departure";
@@ -81,13 +82,8 @@ interface Client {
   readonly name: string;
   readonly userId: string;
   readonly flow: number;
-  readonly prefix: FramePrefix;
-  socket: dgram.Socket;
-  /** Set once bound; keeps datagrams to the user server in order. */
-  sender: OrderedSender | null;
-  localPort: number;
-  /** Datagrams for the user server that arrived while the socket was binding. */
-  pending: Uint8Array[] | null;
+  readonly socket: DatagramSocket;
+  readonly localPort: number;
   lastActive: number;
   sent: number;
   received: number;
@@ -97,13 +93,21 @@ export class UdpExposer {
   readonly counters = new TunnelCounters();
   readonly #options: ExposerOptions;
   readonly #clients = new Map<string, Client>();
+  /** Datagrams for each connector (by userId), batched per turn of the event loop. */
+  readonly #toConnectors = new Map<string, FrameBatcher>();
   readonly #maxDatagram: number;
+  readonly #userServer: Endpoint;
   #link: RelayLink | null = null;
   #id: ServerId | null = null;
   #resume: string | null = null;
   #stopped = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #retries: RetryLoop;
+  /** Sockets closing; stop() waits for their read loops to end. */
+  readonly #closing = new Set<Promise<void>>();
+  /** libc for socket buffers and the OS's drops, or why not; opened by start(). */
+  #os: OsSockets | string = "not started";
+  #totals = new SocketTotals(false);
 
   constructor(options: ExposerOptions) {
     this.#options = options;
@@ -111,6 +115,7 @@ export class UdpExposer {
       options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES,
       MAX_DATAGRAM_BYTES,
     );
+    this.#userServer = endpoint(options.userHost, options.userPort);
     this.#retries = new RetryLoop({
       backoff: options.backoff,
       attempt: () => this.#connect(),
@@ -131,8 +136,14 @@ export class UdpExposer {
 
   /** Connects and registers; an error here (bad token, unreachable relay) is final. */
   async start(): Promise<string | LinkError> {
+    this.#os = OsSockets.open();
+    this.#totals = new SocketTotals(typeof this.#os !== "string");
     const result = await this.#connect();
-    if (isLinkError(result)) return result;
+    if (isLinkError(result)) {
+      this.#closeOs();
+      return result;
+    }
+    await this.#reportBuffers();
     const sweepEvery = Math.max(20, Math.min(1000, Math.floor(this.#options.idleMs / 4)));
     this.#sweep = setInterval(() => this.#closeIdle(), sweepEvery);
     return result;
@@ -143,8 +154,39 @@ export class UdpExposer {
     this.#stopped = true;
     clearInterval(this.#sweep);
     for (const client of [...this.#clients.values()]) this.#closeClient(client, "stopped");
+    this.#dropBatches();
     await this.#link?.close();
     await this.#retries.stop();
+    await Promise.all(this.#closing);
+    this.#closeOs();
+  }
+
+  /** The counters, with what the sockets and the OS count brought up to date. */
+  refreshCounters(): TunnelCounters {
+    return this.#totals.update(this.counters, [...this.#clients.values()].map((c) => c.socket));
+  }
+
+  /** Round-trip time to the relay in ms, or why it could not be measured. */
+  pingRelay(): Promise<number | LinkError> {
+    return this.#link?.ping() ?? Promise.resolve({ code: "closed", message: "no relay link" });
+  }
+
+  /** What client sockets get from the kernel, found on a socket opened for the purpose. */
+  async #reportBuffers(): Promise<void> {
+    const asked = this.#socketBuffers;
+    const probe = DatagramSocket.bind(this.#options.bindHost, 0, { os: this.#os, buffers: asked });
+    const granted = probe.buffers();
+    await probe.close();
+    this.#options.onEvent?.({ type: "buffers", asked, granted });
+  }
+
+  get #socketBuffers(): SocketBuffers {
+    return this.#options.socketBuffers ?? DEFAULT_SOCKET_BUFFERS;
+  }
+
+  #closeOs(): void {
+    if (typeof this.#os !== "string") this.#os.close();
+    this.#os = "stopped";
   }
 
   /** Drops the relay link as a network failure would (for tests and the reconnect path). */
@@ -202,6 +244,8 @@ export class UdpExposer {
 
   #ready(answer: ServerMessage, id: ServerId, resumed: boolean): string {
     const changed = this.#id !== null && formatServerId(this.#id) !== formatServerId(id);
+    // Batches carry the uuid in their prefix: a new one needs new batchers.
+    if (this.#id?.uuid !== id.uuid) this.#dropBatches();
     this.#id = id;
     // Clients of connectors the relay no longer has are gone for good.
     const members = new Set<string>(answer.members ?? []);
@@ -228,6 +272,7 @@ export class UdpExposer {
         for (const client of [...this.#clients.values()]) {
           if (client.userId === msg.userId) this.#closeClient(client, "disconnected");
         }
+        this.#dropBatches(msg.userId);
         return this.#options.onEvent?.({
           type: "connector_left",
           userId: msg.userId,
@@ -251,80 +296,79 @@ export class UdpExposer {
 
   #onBinary(bytes: Uint8Array): void {
     const frame = decodeTunnelFrame(bytes);
-    if (typeof frame === "string" || frame.op !== UdpOp.Datagram || frame.uuid !== this.#id?.uuid) {
+    if (typeof frame === "string" || frame.uuid !== this.#id?.uuid) {
       this.counters.unroutable++;
       return;
     }
-    if (frame.datagram.length > this.#maxDatagram) {
+    for (const { flow, datagram } of frame.datagrams) {
+      this.#toUserServer(frame.from, flow, datagram);
+    }
+  }
+
+  #toUserServer(userId: string, flow: number, datagram: Uint8Array): void {
+    if (datagram.length > this.#maxDatagram) {
       this.counters.oversize++;
       return;
     }
-    const client = this.#clients.get(clientKey(frame.from, frame.flow)) ??
-      this.#openClient(frame.from, frame.flow);
+    const client = this.#clients.get(clientKey(userId, flow)) ?? this.#openClient(userId, flow);
+    if (!client) {
+      this.counters.droppedOffline++;
+      return;
+    }
     client.lastActive = Date.now();
     // The datagram is a view into a frame nobody else holds, so it can wait in a queue as is.
-    if (client.pending) client.pending.push(frame.datagram);
-    else if (!client.sender!.send(frame.datagram, this.#options.userPort, this.#options.userHost)) {
+    if (!client.socket.send(datagram, this.#userServer)) {
       this.counters.droppedBackpressure++;
       return;
     }
     client.received++;
     this.counters.fromRelay++;
-    this.counters.fromRelayBytes += frame.datagram.length;
+    this.counters.fromRelayBytes += datagram.length;
   }
 
-  #openClient(userId: string, flow: number): Client {
+  /** A socket for a new client, on the first free port at or above the minimum; null if none. */
+  #openClient(userId: string, flow: number): Client | null {
+    const socket = this.#bindFree(`${userId}#${flow}`);
+    if (!socket) return null;
     const client: Client = {
       name: `${userId}#${flow}`,
       userId,
       flow,
-      prefix: framePrefix(this.#id!.uuid, userId),
-      socket: dgram.createSocket(socketType(this.#options.bindHost)),
-      sender: null,
-      localPort: 0,
-      pending: [],
+      socket,
+      localPort: socket.port,
       lastActive: Date.now(),
       sent: 0,
       received: 0,
     };
+    socket.onDatagram = (data, from) => this.#fromUserServer(client, data, from);
     this.#clients.set(clientKey(userId, flow), client);
-    this.#bind(client, this.#options.minLocalPort);
+    this.#options.onEvent?.({ type: "arrival", client: client.name, localPort: client.localPort });
     return client;
   }
 
-  /** Binds the client's socket on the first free port at or above `port`. */
-  #bind(client: Client, port: number): void {
-    while (port <= 65535 && this.#portTaken(port)) port++;
-    if (port > 65535) return this.#failClient(client, "no free local port left");
-    const socket = client.socket;
-    const onError = (err: Error & { code?: string }) => {
-      if (err.code !== "EADDRINUSE" && err.code !== "EACCES") {
-        return this.#failClient(client, err.message);
-      }
-      socket.close();
-      client.socket = dgram.createSocket(socketType(this.#options.bindHost));
-      this.#bind(client, port + 1);
-    };
-    socket.once("error", onError);
-    socket.bind({ port, address: this.#options.bindHost, exclusive: true }, () => {
-      socket.off("error", onError);
-      // Closed while binding (or replaced by a newer client under the same key): let it go.
-      if (this.#clients.get(clientKey(client.userId, client.flow)) !== client) {
-        return socket.close();
-      }
-      client.localPort = port;
-      socket.on("message", (data, from) => this.#fromUserServer(client, data, from));
-      socket.on("error", (err) => this.#failClient(client, err.message));
-      const pending = client.pending ?? [];
-      client.pending = null;
-      client.sender = new OrderedSender(socket);
-      for (const datagram of pending) {
-        if (!client.sender.send(datagram, this.#options.userPort, this.#options.userHost)) {
-          this.counters.droppedBackpressure++;
+  /** Binds the first free port at or above the minimum, or reports why it could not. */
+  #bindFree(name: string): DatagramSocket | null {
+    for (let port = this.#options.minLocalPort; port <= 65535; port++) {
+      if (this.#portTaken(port)) continue;
+      try {
+        return DatagramSocket.bind(this.#options.bindHost, port, {
+          os: this.#os,
+          buffers: this.#socketBuffers,
+        });
+      } catch (err) {
+        if (err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.PermissionDenied) {
+          continue;
         }
+        this.#options.onEvent?.({ type: "client_error", client: name, message: String(err) });
+        return null;
       }
-      this.#options.onEvent?.({ type: "arrival", client: client.name, localPort: port });
+    }
+    this.#options.onEvent?.({
+      type: "client_error",
+      client: name,
+      message: "no free local port left",
     });
+    return null;
   }
 
   #portTaken(port: number): boolean {
@@ -332,9 +376,9 @@ export class UdpExposer {
     return false;
   }
 
-  #fromUserServer(client: Client, data: Uint8Array, from: dgram.RemoteInfo): void {
+  #fromUserServer(client: Client, data: Uint8Array, from: Endpoint): void {
     this.counters.fromLocal++;
-    if (from.port !== this.#options.userPort || from.address !== this.#options.userHost) {
+    if (from.port !== this.#userServer.port || from.hostname !== this.#userServer.hostname) {
       this.counters.foreign++;
       return;
     }
@@ -343,33 +387,46 @@ export class UdpExposer {
       this.counters.oversize++;
       return;
     }
-    const link = this.#link;
-    if (!link?.open) {
+    if (!this.#link?.open) {
       this.counters.droppedOffline++;
       return;
     }
-    if (!link.sendBinary(encodeDatagram(client.prefix, client.flow, data))) {
-      this.counters.droppedBackpressure++;
-      return;
-    }
     client.sent++;
-    this.counters.toRelay++;
-    this.counters.toRelayBytes += data.length;
+    this.#toConnector(client.userId).add(client.flow, data);
+  }
+
+  #toConnector(userId: string): FrameBatcher {
+    let batcher = this.#toConnectors.get(userId);
+    if (!batcher) {
+      const output = relayOutput(this.counters, () => this.#link);
+      batcher = new FrameBatcher(framePrefix(this.#id!.uuid, userId), output);
+      this.#toConnectors.set(userId, batcher);
+    }
+    return batcher;
+  }
+
+  /** Forgets the batch towards a connector (gone), or towards all (stopping, or a new uuid). */
+  #dropBatches(userId?: string): void {
+    for (const [id, batcher] of this.#toConnectors) {
+      if (userId !== undefined && id !== userId) continue;
+      batcher.close();
+      this.#toConnectors.delete(id);
+    }
   }
 
   #closeIdle(): void {
     const before = Date.now() - this.#options.idleMs;
     for (const client of [...this.#clients.values()]) {
-      if (client.lastActive < before && client.pending === null) this.#closeClient(client, "idle");
+      if (client.lastActive < before) this.#closeClient(client, "idle");
     }
   }
 
   #closeClient(client: Client, reason: "idle" | "disconnected" | "stopped"): void {
     if (!this.#clients.delete(clientKey(client.userId, client.flow))) return;
-    if (client.pending === null) {
-      client.sender?.close();
-      client.socket.close();
-    }
+    const closed = client.socket.close();
+    this.#totals.retire(client.socket);
+    this.#closing.add(closed);
+    closed.then(() => this.#closing.delete(closed));
     this.#options.onEvent?.({
       type: "departure",
       client: client.name,
@@ -378,18 +435,6 @@ export class UdpExposer {
       sent: client.sent,
       received: client.received,
     });
-  }
-
-  #failClient(client: Client, message: string): void {
-    this.#options.onEvent?.({ type: "client_error", client: client.name, message });
-    this.counters.droppedOffline += client.pending?.length ?? 0;
-    client.pending = null;
-    this.#clients.delete(clientKey(client.userId, client.flow));
-    try {
-      client.socket.close();
-    } catch {
-      // Already closed by the failure itself.
-    }
   }
 }
 

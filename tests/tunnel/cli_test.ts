@@ -59,15 +59,33 @@ Deno.test("cli tunnel: reads its token from stdin, prints the public URL and wri
   await server.close();
 });
 
-Deno.test("cli tunnel: a refused --token exits 1 with the server's reason", async () => {
-  const server = startTunnelServer();
-  const child = deno(["cli/tunnel.ts", server.origin, "cli-x", "1", "--token", token("cli-y")]);
+/** Closes the child's stdin and waits for it to end: its status and what it wrote on stderr. */
+async function ended(child: Deno.ChildProcess): Promise<[Deno.CommandStatus, string]> {
   await child.stdin.close();
   const [status, stderr] = await Promise.all([
     child.status,
     new Response(child.stderr).text(),
     new Response(child.stdout).text(),
   ]);
+  return [status, stderr];
+}
+
+Deno.test("cli tunnel: a refused --token exits 1 with the server's reason", async () => {
+  const server = startTunnelServer();
+  const child = deno(["cli/tunnel.ts", server.origin, "cli-x", "1", "--token", token("cli-y")]);
+  const [status, stderr] = await ended(child);
+  assertEquals(status.code, 1);
+  assertMatch(stderr, /auth failed: token tid does not match/);
+  await server.close();
+});
+
+Deno.test("cli tunnel: WSTUN_TUNNEL_TOKEN is used as --token is, so the token stays off the command line", async () => {
+  const server = startTunnelServer();
+  // A fixed token that is refused ends the client; a token read from stdin would wait instead.
+  const child = deno(["cli/tunnel.ts", server.origin, "cli-x", "1"], {
+    WSTUN_TUNNEL_TOKEN: token("cli-y"),
+  });
+  const [status, stderr] = await ended(child);
   assertEquals(status.code, 1);
   assertMatch(stderr, /auth failed: token tid does not match/);
   await server.close();

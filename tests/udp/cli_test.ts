@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { startServer } from "../_util/server.ts";
-import { EchoServer, GameClient } from "./udp_fixture.ts";
+import { EchoServer, GameClient, waitFor } from "./udp_fixture.ts";
 
-const FLAGS = ["run", "--unstable-net", "--allow-net", "--allow-env=WSTUN_TOKEN"];
+/** The flags of `deno task udp-expose` / `udp-connect` (deno.json). */
+const FLAGS = [
+  "run",
+  "--unstable-net",
+  "--allow-net",
+  "--allow-env=WSTUN_TOKEN,WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE",
+  "--allow-ffi",
+];
 const cli = (name: string) => new URL(`../../cli/${name}.ts`, import.meta.url).pathname;
 
 /** A running tool whose stdout lines are awaited by pattern, with a deadline. */
@@ -41,6 +48,11 @@ class Tool {
       if (Date.now() > deadline) throw new Error(`no line ${pattern} in ${this.lines.join("\n")}`);
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** Sends a signal (SIGSTOP freezes the tool, as a busy machine might, SIGCONT thaws it). */
+  signal(signal: Deno.Signal): void {
+    this.#process.kill(signal);
   }
 
   /** Ctrl-C, then the exit status once stdout is drained. */
@@ -83,9 +95,52 @@ Deno.test("udp cli: udp-expose prints a Server ID, udp-connect tunnels to it, Ct
   await expose.line(/client user-\S+#1 arrived: local port 45\d\d\d/);
 
   assert.equal(await ok.interrupt(), 0);
-  assert.match(ok.lines.join("\n"), /stopped; from local 1, to relay 1 .* from relay 1 /);
+  assert.match(
+    ok.lines.join("\n"),
+    /stopped; from local 1, to relay 1 .* from relay 1 .*; dropped: none$/m,
+  );
   assert.equal(await expose.interrupt(), 0);
-  assert.match(expose.lines.join("\n"), /stopped; from local 1, to relay 1 .* from relay 1 /);
+  assert.match(
+    expose.lines.join("\n"),
+    /stopped; from local 1, to relay 1 .* from relay 1 .*; dropped: none$/m,
+  );
+  await client.close();
+  await echo.close();
+});
+
+Deno.test("udp cli: the listening socket's kernel buffer is set and reported, and datagrams the OS drops while the tool cannot read are counted", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const expose = new Tool("udp_expose", ["45100", server.base, String(echo.port), "--report", "0"]);
+  const [, serverId] = await expose.line(/Server ID: (\S+)$/);
+  // 64 KiB asked: Linux grants 128 KiB, which holds two or three datagrams of 60,000 bytes.
+  const connect = new Tool("udp_connect", [
+    "0",
+    server.base,
+    serverId,
+    "--report",
+    "0",
+    "--recv-buffer",
+    "65536",
+  ]);
+  const [, port] = await connect.line(/listening on port (\d+)/);
+  await connect.line(/listening socket: receive buffer 128 KiB, send 2\.0 MiB$/);
+  const client = await GameClient.open(Number(port));
+  assert.equal((await client.roundTrip(new Uint8Array(10))).length, 10);
+
+  connect.signal("SIGSTOP");
+  for (let i = 0; i < 10; i++) client.send(new Uint8Array(60_000));
+  await waitFor("all sent", () => client.socket.queuedBytes === 0);
+  connect.signal("SIGCONT");
+  // The path keeps order: once a marker sent now is echoed, the connector has read all before it.
+  client.send(new Uint8Array(3));
+  for (let i = 0; i <= 10 && (await client.next()).length !== 3; i++);
+
+  assert.equal(await connect.interrupt(), 0);
+  const [, read, byOs] = await connect.line(/stopped; from local (\d+), .*by the OS (\d+)/);
+  assert.ok(Number(byOs) >= 7, `the kernel kept at most three, dropped ${byOs}`);
+  assert.equal(Number(read) - 2 + Number(byOs), 10, "every datagram was read or counted");
+  assert.equal(await expose.interrupt(), 0);
   await client.close();
   await echo.close();
 });

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { encodeBinaryHeader } from "../../lib/binary_frame.ts";
 import {
+  datagramCount,
   decodeTunnelFrame,
+  encodeBatch,
   encodeDatagram,
   framePrefix,
   MAX_DATAGRAM_BYTES,
-  UdpOp,
 } from "../../lib/udp/datagram_frame.ts";
 import { formatServerId, parseServerId } from "../../lib/udp/server_id.ts";
 import { backoffDelay } from "../../lib/udp/backoff.ts";
@@ -16,15 +17,25 @@ Deno.test("udp framing: one datagram is one frame, header then 5-byte UDP header
   assert.equal(frame.length, 3 + 5 + 6 + 5 + MAX_DATAGRAM_BYTES);
   const decoded = decodeTunnelFrame(frame);
   assert.ok(typeof decoded !== "string");
-  assert.deepEqual([decoded.uuid, decoded.from, decoded.op, decoded.flow], [
-    "01ABC",
-    "user-1",
-    UdpOp.Datagram,
-    0xfffffffe,
-  ]);
-  assert.deepEqual(decoded.datagram, datagram);
+  assert.deepEqual([decoded.uuid, decoded.from], ["01ABC", "user-1"]);
+  assert.deepEqual(decoded.datagrams, [{ flow: 0xfffffffe, datagram }]);
   const empty = decodeTunnelFrame(encodeDatagram(framePrefix("u", ""), 1, new Uint8Array(0)));
-  assert.ok(typeof empty !== "string" && empty.datagram.length === 0);
+  assert.ok(typeof empty !== "string" && empty.datagrams[0].datagram.length === 0);
+});
+
+Deno.test("udp framing: a batch frame carries datagrams of several flows in order, each whole, empty ones too", () => {
+  const entries = [
+    { flow: 1, datagram: new Uint8Array([1, 2, 3]) },
+    { flow: 7, datagram: new Uint8Array(0) },
+    { flow: 1, datagram: new Uint8Array(MAX_DATAGRAM_BYTES).fill(9) },
+  ];
+  const frame = encodeBatch(framePrefix("01ABC", "user-1"), entries);
+  const decoded = decodeTunnelFrame(frame);
+  assert.ok(typeof decoded !== "string");
+  assert.deepEqual(decoded.datagrams, entries);
+  assert.equal(datagramCount(frame.subarray(3 + 5 + 6)), 3);
+  assert.match(decodeTunnelFrame(frame.subarray(0, frame.length - 1)) as string, /longer than/);
+  assert.match(decodeTunnelFrame(frame.subarray(0, 3 + 5 + 6 + 1 + 4)) as string, /cut short/);
 });
 
 Deno.test("udp framing: malformed frames are described, not thrown", () => {
@@ -33,6 +44,8 @@ Deno.test("udp framing: malformed frames are described, not thrown", () => {
   const channel = new Uint8Array([...encodeBinaryHeader(0x02, "c", ""), 1, 0, 0, 0, 1]);
   assert.match(decodeTunnelFrame(channel) as string, /kind 2 is not UDP data/);
   assert.match(decodeTunnelFrame(new Uint8Array([1])) as string, /shorter/);
+  const unknown = new Uint8Array([...encodeBinaryHeader(0x01, "u", "host"), 9, 0, 0, 0, 1]);
+  assert.match(decodeTunnelFrame(unknown) as string, /op 9 is not known/);
 });
 
 Deno.test("udp Server IDs: uuid.secret round trip; anything else gets a message", () => {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { startServer } from "../_util/server.ts";
-import { EchoServer, GameClient, pumpEchoes, startConnector, startExposer } from "./udp_fixture.ts";
+import {
+  EchoServer,
+  GAME_SIZES,
+  GameClient,
+  pumpEchoes,
+  startConnector,
+  startExposer,
+} from "./udp_fixture.ts";
 
 Deno.test("udp: two connectors each get their own echoes; the user server sees two ports; 10,000 mixed datagrams each way arrive intact", async () => {
   await using server = await startServer();
@@ -42,10 +49,35 @@ Deno.test("udp: several local sources behind one connector are kept apart, each 
   const connector = await startConnector(server.base, tunnel.serverId);
   const clients = await Promise.all([1, 2, 3].map(() => GameClient.open(connector.listenPort)));
 
-  await Promise.all(clients.map((client, n) => pumpEchoes(client, 1000, n, 64 * 1024)));
+  await Promise.all(
+    clients.map((client, n) => pumpEchoes(client, 1000, n, { maxBytes: 64 * 1024 })),
+  );
   assert.equal(echo.sourcePorts.size, 3);
   assert.equal(tunnel.exposer.clients().length, 3);
   assert.deepEqual([connector.counters.toRelay, connector.counters.lost], [3000, 0]);
+
+  for (const client of clients) await client.close();
+  await connector.stop();
+  await tunnel.close();
+  await echo.close();
+});
+
+Deno.test("udp: game traffic of two clients behind one connector (8 to 65,503 bytes, empty ones too, 8 in flight each) comes back complete and in order, nothing lost", async () => {
+  await using server = await startServer();
+  const echo = await EchoServer.start();
+  const tunnel = await startExposer(server.base, echo.port);
+  const connector = await startConnector(server.base, tunnel.serverId);
+  const clients = await Promise.all([1, 2].map(() => GameClient.open(connector.listenPort)));
+
+  const size = (i: number) => GAME_SIZES[i % GAME_SIZES.length];
+  await Promise.all(
+    clients.map((client, n) => pumpEchoes(client, 900, n, { maxInFlight: 8, size })),
+  );
+  assert.equal(echo.received, 1800);
+  const c = connector.refreshCounters(), e = tunnel.exposer.refreshCounters();
+  assert.deepEqual([c.fromLocal, c.toRelay, c.fromRelay, c.lost], [1800, 1800, 1800, 0]);
+  assert.deepEqual([e.fromLocal, e.toRelay, e.fromRelay, e.lost], [1800, 1800, 1800, 0]);
+  assert.equal(server.stats.udpDatagramsDropped, 0);
 
   for (const client of clients) await client.close();
   await connector.stop();

@@ -5,35 +5,34 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import { type ConnectorOptions, UdpConnector } from "../../lib/udp/udp_connector.ts";
 import { type ExposerOptions, UdpExposer } from "../../lib/udp/udp_exposer.ts";
-import { OrderedSender } from "../../lib/udp/ordered_sender.ts";
+import { DatagramSocket, type Endpoint, endpoint } from "../../lib/udp/datagram_socket.ts";
 import { isLinkError } from "../../lib/udp/relay_link.ts";
 
 /** The user server: echoes every datagram to its sender and remembers the senders' ports. */
 export class EchoServer {
   readonly sourcePorts = new Set<number>();
   received = 0;
-  readonly #sender: OrderedSender;
-  private constructor(readonly socket: dgram.Socket, readonly port: number) {
-    this.#sender = new OrderedSender(socket);
-    socket.on("message", (data, from) => {
+  private constructor(readonly socket: DatagramSocket) {
+    socket.onDatagram = (data, from) => {
       this.received++;
       this.sourcePorts.add(from.port);
-      this.#sender.send(data, from.port, from.address);
-    });
+      // The socket reuses its buffer: the echo queued for sending needs its own copy.
+      socket.send(data.slice(), endpoint(from.hostname, from.port));
+    };
+  }
+
+  get port(): number {
+    return this.socket.port;
   }
 
   static start(address = "127.0.0.1"): Promise<EchoServer> {
-    const socket = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
-    return new Promise((resolve) =>
-      socket.bind(0, address, () => resolve(new EchoServer(socket, socket.address().port)))
-    );
+    return Promise.resolve(new EchoServer(DatagramSocket.bind(address, 0)));
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.socket.close();
   }
 }
 
@@ -41,28 +40,26 @@ export class EchoServer {
 export class GameClient {
   readonly inbox: Uint8Array[] = [];
   #wake: (() => void) | null = null;
-  readonly #sender: OrderedSender;
-  private constructor(
-    readonly socket: dgram.Socket,
-    readonly target: number,
-    readonly address: string,
-  ) {
-    this.#sender = new OrderedSender(socket);
-    socket.on("message", (data) => {
-      this.inbox.push(new Uint8Array(data));
+  readonly #target: Endpoint;
+  private constructor(readonly socket: DatagramSocket, target: number, address: string) {
+    this.#target = endpoint(address, target);
+    socket.onDatagram = (data) => {
+      this.inbox.push(data.slice());
       this.#wake?.();
-    });
+    };
   }
 
   static open(target: number, address = "127.0.0.1"): Promise<GameClient> {
-    const socket = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
-    return new Promise((resolve) =>
-      socket.bind(0, address, () => resolve(new GameClient(socket, target, address)))
-    );
+    return Promise.resolve(new GameClient(DatagramSocket.bind(address, 0), target, address));
+  }
+
+  /** The local port this client sends from. */
+  get port(): number {
+    return this.socket.port;
   }
 
   send(data: Uint8Array): void {
-    if (!this.#sender.send(data, this.target, this.address)) throw new Error("send queue full");
+    if (!this.socket.send(data, this.#target)) throw new Error("send queue full");
   }
 
   /** The next datagram, or an error after `timeoutMs`. */
@@ -90,53 +87,69 @@ export class GameClient {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.socket.close();
   }
 }
 
-/** Datagram `i` of the mixed-size stream: its sequence number first, then a pattern. */
-export function datagramFor(i: number, tag: number): Uint8Array {
-  const size = i % 500 === 0 ? 65_507 : i % 50 === 0 ? 8_000 + (i % 13) : 8 + (i * 7919) % 1400;
+/** Sizes of the default mixed stream: mostly game-sized, some large, one in 500 the largest. */
+export function mixedSize(i: number): number {
+  return i % 500 === 0 ? 65_507 : i % 50 === 0 ? 8_000 + (i % 13) : 8 + (i * 7919) % 1400;
+}
+
+/** The sizes of issue 18's game traffic, in turn: tiny, empty, game-sized, a fragment, the largest. */
+export const GAME_SIZES = [8, 100, 1200, 0, 1400, 9000, 65_503, 8, 512];
+
+/** Datagram `i` of a stream: its sequence number first (when it has room), then a pattern. */
+export function datagramFor(i: number, tag: number, size = mixedSize(i)): Uint8Array {
   const out = new Uint8Array(size);
-  new DataView(out.buffer).setUint32(0, i);
-  out[4] = tag;
+  if (size >= 5) {
+    new DataView(out.buffer).setUint32(0, i);
+    out[4] = tag;
+  }
   for (let k = 5; k < size; k++) out[k] = (i + k) & 0xff;
   return out;
 }
 
+export interface PumpOptions {
+  /** Bytes in flight at most (the first datagram of an empty window always goes). */
+  maxBytes?: number;
+  /** Datagrams in flight at most. */
+  maxInFlight?: number;
+  /** Size of datagram `i`; {@link mixedSize} by default. */
+  size?: (i: number) => number;
+}
+
 /**
  * Sends `count` datagrams with a bounded window and checks that every echo comes back intact and
- * in order. The windows of all clients pumping at once must together stay under a UDP socket's
- * kernel receive buffer (about 208 KiB on Linux), or loopback itself drops datagrams.
+ * in order: echo `i` must be datagram `i`, so a lost, duplicated or reordered datagram fails the
+ * check, empty ones included. The windows of all clients pumping at once must together stay under
+ * a UDP socket's kernel receive buffer (about 208 KiB on Linux without `--recv-buffer`), or
+ * loopback itself drops datagrams.
  */
 export async function pumpEchoes(
   client: GameClient,
   count: number,
   tag: number,
-  maxBytes = 96 * 1024,
+  { maxBytes = 96 * 1024, maxInFlight = 16, size = mixedSize }: PumpOptions = {},
 ): Promise<void> {
-  const maxInFlight = 16;
   let sent = 0, received = 0, bytesInFlight = 0;
-  const sizes: number[] = [];
   while (received < count) {
     while (
       sent < count && sent - received < maxInFlight &&
-      (sent === received || bytesInFlight + datagramFor(sent, tag).length <= maxBytes)
+      (sent === received || bytesInFlight + size(sent) <= maxBytes)
     ) {
-      const d = datagramFor(sent, tag);
-      sizes.push(d.length);
-      bytesInFlight += d.length;
-      client.send(d);
+      bytesInFlight += size(sent);
+      client.send(datagramFor(sent, tag, size(sent)));
       sent++;
     }
     const echo = await client.next(5000).catch((err) => {
       throw new Error(`${err.message}: ${received} of ${count} echoes back`);
     });
-    const expected = datagramFor(received, tag);
+    const expected = datagramFor(received, tag, size(received));
     if (echo.length !== expected.length || !echo.every((b, k) => b === expected[k])) {
       throw new Error(`echo ${received} differs (got ${echo.length} bytes)`);
     }
-    bytesInFlight -= sizes[received];
+    bytesInFlight -= size(received);
     received++;
   }
 }
