@@ -6,29 +6,47 @@
  */
 import { startWorkerPool } from "./lib/bridge/worker_pool.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
+import { defaultLogFormat, Logger } from "./lib/log.ts";
+import { VERSION } from "./lib/version.ts";
 import { createServer } from "./routes/app.ts";
+
+/** The start-up line; its text stays `WSTun listening on <url> (N worker…)` for scripts. */
+function listening(log: Logger, hostname: string, port: number, workers: number) {
+  const url = `http://${hostname}:${port}/`;
+  const message = `WSTun listening on ${url} (${workers} worker${workers === 1 ? "" : "s"})`;
+  log.info("server.listening", { url, workers, version: VERSION, message });
+}
 
 try {
   const config = loadConfig(Deno.env.toObject());
   if (config.bridge.workers > 1) {
+    const log = new Logger({
+      level: config.logLevel,
+      format: config.logFormat ?? defaultLogFormat(),
+    });
     const pool = await startWorkerPool(config, new URL("./worker.ts", import.meta.url));
     const { hostname, port, workers } = pool;
-    console.log(`WSTun listening on http://${hostname}:${port}/ (${workers.length} workers)`);
+    listening(log, hostname, port, workers.length);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      Deno.addSignalListener(signal, () => pool.stop().finally(() => Deno.exit(0)));
+      Deno.addSignalListener(signal, () => {
+        log.info("server.stopping", { signal });
+        pool.stop().finally(() => Deno.exit(0));
+      });
     }
   } else {
     const server = await createServer(config);
     Deno.serve({
       port: config.port,
       hostname: config.hostname,
-      onListen: ({ hostname, port }) =>
-        console.log(`WSTun listening on http://${hostname}:${port}/`),
+      onListen: ({ hostname, port }) => listening(server.log, hostname, port, 1),
     }, server.fetch);
     if (server.federation) {
       // Say goodbye to the other isolates, so they close our instances now, not at the bound.
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        Deno.addSignalListener(signal, () => server.shutdown().finally(() => Deno.exit(0)));
+        Deno.addSignalListener(signal, () => {
+          server.log.info("server.stopping", { signal });
+          server.shutdown().finally(() => Deno.exit(0));
+        });
       }
     }
   }

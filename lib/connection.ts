@@ -6,7 +6,9 @@
  * zod schema and application data goes to the hub with only the checks routing needs. Outgoing,
  * a socket whose unsent backlog passes `maxBufferedBytes` is closed with 1013 instead of letting
  * memory grow. Every refusal is an `error` frame or a close with a reason: nothing is dropped
- * silently. Per-connection state is a handful of numbers, so idle sockets stay cheap.
+ * silently. Per-connection state is a handful of numbers, so idle sockets stay cheap. Frames and
+ * bytes in and out, drops and closes are counted in {@link Stats}: plain additions, nothing more,
+ * on the per-frame path (docs/operations.md).
  *
  * Channel requests (`subscribe`, `unsubscribe`, `publish`, binary kind 0x02) go to this
  * connection's {@link NativeChannels} (lib/pubsub/), created on first use; the hub never sees them.
@@ -56,6 +58,8 @@ export class Connection implements Peer {
   #detached = false;
   #sinceCheck = 0;
   #channels: NativeChannels | null = null;
+  /** The code this server closed the socket with, if it did. */
+  #closeCode = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -65,24 +69,33 @@ export class Connection implements Peer {
     readonly channelAccess?: ChannelAccess,
   ) {
     this.session = hub.attach(this);
-    stats.connections++;
-    stats.connectionsTotal++;
+    stats.opened();
     socket.onmessage = (e) => this.#receive(e.data);
-    socket.onclose = () => this.#detach();
+    socket.onclose = (e) => this.#detach(e.code);
     // An error is always followed by a close, which does the cleanup.
     socket.onerror = () => {};
   }
 
   sendText(text: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.readyState !== WebSocket.OPEN) return this.#dropOutgoing();
     this.socket.send(text);
+    this.stats.textFramesOut++;
+    this.stats.textBytesOut += text.length;
     this.#checkBacklog(text.length);
   }
 
   sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.readyState !== WebSocket.OPEN) return this.#dropOutgoing();
     this.socket.send(bytes);
+    this.stats.binaryFramesOut++;
+    this.stats.binaryBytesOut += bytes.length;
     this.#checkBacklog(bytes.length);
+  }
+
+  /** A frame for a socket that is closing or closed: counted by why it closed. */
+  #dropOutgoing(): void {
+    if (this.#closeCode === CloseCode.TryAgainLater) this.stats.framesDroppedSlowConsumer++;
+    else this.stats.framesDroppedClosed++;
   }
 
   /**
@@ -93,14 +106,15 @@ export class Connection implements Peer {
   close(code: number, reason: string): void {
     if (this.socket.readyState >= WebSocket.CLOSING) return;
     if (code !== CloseCode.Normal && code !== CloseCode.GoingAway) this.stats.limitCloses++;
+    this.#closeCode = code;
     this.socket.close(code, reason);
-    this.#detach();
+    this.#detach(code);
   }
 
-  #detach(): void {
+  #detach(code: number): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.stats.connections--;
+    this.stats.closed(code, this.socket.bufferedAmount);
     this.hub.detach(this.session);
     this.#channels?.closed();
   }
@@ -121,9 +135,16 @@ export class Connection implements Peer {
   }
 
   #receive(data: string | ArrayBuffer): void {
-    this.stats.framesIn++;
-    if (typeof data === "string") this.#receiveText(data);
-    else this.#receiveBinary(new Uint8Array(data));
+    const stats = this.stats;
+    if (typeof data === "string") {
+      stats.textFramesIn++;
+      stats.textBytesIn += data.length;
+      this.#receiveText(data);
+    } else {
+      stats.binaryFramesIn++;
+      stats.binaryBytesIn += data.byteLength;
+      this.#receiveBinary(new Uint8Array(data));
+    }
   }
 
   #receiveText(text: string): void {
@@ -210,6 +231,7 @@ export class Connection implements Peer {
   }
 
   #closeTooBig(): void {
+    this.stats.framesDroppedSize++;
     this.close(CloseCode.TooBig, `frame larger than ${this.limits.maxFrameBytes} bytes`);
   }
 
@@ -230,6 +252,7 @@ export class Connection implements Peer {
       this.#inWindow = 1;
       return true;
     }
+    this.stats.framesDroppedRate++;
     if (this.#inWindow > 2 * max || this.#overWindows >= FLOOD_WINDOWS - 1) {
       this.close(CloseCode.PolicyViolation, "flooding: message rate limit exceeded");
       return false;

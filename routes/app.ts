@@ -11,6 +11,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { ulid } from "ulid";
 import { type Config, ConfigError } from "../lib/config.ts";
 import { Hub } from "../lib/hub/hub.ts";
 import type { Bridge } from "../lib/bridge/bridge.ts";
@@ -27,6 +28,19 @@ import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
 import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
 import { BUILTIN_SERVICES, ServiceCatalog } from "../lib/service_catalog.ts";
 import { Stats } from "../lib/stats.ts";
+import { defaultLogFormat, Logger } from "../lib/log.ts";
+import {
+  type BridgeHealthSource,
+  connectionLimitCheck,
+  exportToOpenTelemetry,
+  type IsolateSnapshot,
+  phaseCheck,
+  type ReadinessCheck,
+  type ServerPhase,
+  takeSnapshot,
+} from "../lib/observability/mod.ts";
+import { describeConfig } from "../lib/observability/config_summary.ts";
+import { type MetricsRouteDeps, metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
@@ -37,7 +51,7 @@ import { requireServerToken, serverCredential } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
 import { createBridgedRegistry } from "../lib/tunnel/bridged_registry.ts";
 import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
-import { answerHubUpgrade, upgradeToHub } from "./ws.ts";
+import { answerHubUpgrade, countRefusedUpgrades, type RefusedUpgrade, upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
 export interface ServerOptions {
@@ -53,8 +67,14 @@ export interface ServerOptions {
   bridge?: Bridge;
   /** The instance directory; default a {@link KvDirectory} on the server's KV. */
   directory?: Directory;
-  /** This isolate's id on the bridge; a fresh ulid by default. */
+  /** This isolate's id (on the bridge, in metrics and logs); a fresh ulid by default. */
   isolate?: string;
+  /** The logger; default one from `WSTUN_LOG_LEVEL` and `WSTUN_LOG_FORMAT` on the console. */
+  log?: Logger;
+  /** Readiness checks besides the server's own (phase, connection limit): the cluster's. */
+  readiness?: ReadinessCheck[];
+  /** Bridge health per isolate for the admin page (docs/operations.md); none: "bridge off". */
+  bridgeHealth?: BridgeHealthSource;
 }
 
 /** A running WSTun server, minus the listening socket. */
@@ -71,6 +91,14 @@ export interface WstunServer {
   federation: BridgeFederation | null;
   /** HTTP tunnels (websocktunnel-compatible); answers 404 on its routes when off. */
   tunnels: TunnelService;
+  /** This isolate's id: the `isolate` label of its metrics and the field of its log lines. */
+  isolate: string;
+  /** This server's logger (lines carry `isolate`). */
+  log: Logger;
+  /** This isolate's instruments now (what `/metrics` renders). */
+  snapshot(): IsolateSnapshot;
+  /** What `/_api/ready` checks, in order. */
+  readiness: ReadinessCheck[];
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
   shutdown(): Promise<void>;
 }
@@ -81,6 +109,11 @@ export async function createServer(
   options: ServerOptions = {},
 ): Promise<WstunServer> {
   const now = options.now ?? Date.now;
+  const isolate = options.isolate ?? ulid();
+  const log = (options.log ??
+    new Logger({ level: config.logLevel, format: config.logFormat ?? defaultLogFormat(), now }))
+    .with({ isolate });
+  let phase: ServerPhase = "starting";
   const stats = new Stats(now());
   const catalog = new ServiceCatalog();
   const hub = new Hub({ config, catalog, stats, now });
@@ -96,13 +129,33 @@ export async function createServer(
     resolveHost: options.resolveHost,
     now,
     closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
+    onOperation: (op) => {
+      stats.marketplace.add(`${op.operation} ${op.ok ? "ok" : "failed"}`);
+      const fields = { name: op.name, version: op.version, code: op.code };
+      if (op.ok) log.info(`marketplace.${op.operation}`, fields);
+      else log.warn(`marketplace.${op.operation}_failed`, fields);
+    },
   });
   await marketplace.load();
-  const federated = await federate(hub, config, kv, options, now);
+  const federated = await federate(hub, config, kv, { ...options, isolate }, now);
   const federation = federated?.federation ?? null;
   if (federation) channelBridge.connect(federation);
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
+  const sources = {
+    stats,
+    instances: hub.instances,
+    pubsub,
+    channelMessagesLost: () => federation?.channelMessagesLost ?? 0,
+  };
+  const snapshot = () => takeSnapshot(isolate, sources, now);
+  const otel = exportToOpenTelemetry(isolate, sources);
+  const readiness = [
+    phaseCheck(() => phase),
+    connectionLimitCheck(() => stats.connections, config.maxConnections),
+    ...(options.readiness ?? []),
+  ];
+  const refusedUpgrade = countRefusedUpgrades(stats, log);
   const app = createApp({
     config,
     hub,
@@ -113,6 +166,16 @@ export async function createServer(
     marketplace,
     pubsub,
     federation,
+    log,
+    refusedUpgrade,
+    metrics: {
+      adminToken: config.adminToken,
+      metricsToken: config.metricsToken,
+      snapshots: () => [snapshot()],
+      bridgeHealth: options.bridgeHealth ?? null,
+      isolate,
+      readiness,
+    },
   });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
@@ -128,16 +191,18 @@ export async function createServer(
     registry: tunnelRegistry,
     now,
     authorizeViewer: (request) => serverCredential(request, config),
-    log: (line) => console.log(line),
+    log,
+    counters: stats.tunnels,
   });
   const wsDeps = { config, hub, stats, pubsub };
   const hubUpgrades = new Map<string, (request: Request) => Response>([
     ["/_ws", (request) => upgradeToHub(request, wsDeps)],
     ["/_udp", (request) => upgradeToUdp(request, wsDeps)],
   ]);
-  return {
+  const server: WstunServer = {
     fetch: (request) =>
-      tunnels.handle(request) ?? answerHubUpgrade(request, config, hubUpgrades) ??
+      tunnels.handle(request) ??
+        answerHubUpgrade(request, config, hubUpgrades, refusedUpgrade) ??
         app.fetch(request),
     hub,
     stats,
@@ -147,7 +212,14 @@ export async function createServer(
     tunnels,
     pubsub,
     federation,
+    isolate,
+    log,
+    snapshot,
+    readiness,
     shutdown: async () => {
+      // Once: a second call (a test closing a server it already shut down) does nothing.
+      if (phase === "stopping") return;
+      phase = "stopping";
       // Tunnels first: their sessions' closes release records in the directory's store, and
       // relayed streams are aborted over the bridge, both of which the federation closes.
       await tunnels.close();
@@ -157,8 +229,14 @@ export async function createServer(
       pubsub.shutdown();
       await watcher.stop();
       if (!options.kv) kv.close();
+      otel.stop();
+      log.info("server.stopped");
+      log.flush();
     },
   };
+  phase = "serving";
+  log.info("server.config", describeConfig(config));
+  return server;
 }
 
 /**
@@ -232,18 +310,23 @@ interface AppDeps {
   marketplace: Marketplace;
   pubsub: PubSub;
   federation: BridgeFederation | null;
+  log: Logger;
+  refusedUpgrade: RefusedUpgrade;
+  metrics: MetricsRouteDeps;
 }
 
 function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message), err.status);
-    console.error("unexpected error:", err);
+    deps.log.error("http.unexpected_error", { path: c.req.path, error: String(err) });
     return c.json(errorBody("internal", "internal server error"), 500);
   });
   app.notFound((c) => c.json(errorBody("not_found", `nothing at ${c.req.path}`), 404));
 
   const serverToken = requireServerToken(deps.config);
+  // Scrapers and probes carry their own token (or none, for readiness): before the guard.
+  app.route("/", metricsRoutes(deps.metrics));
   app.route("/", createMarketplaceFiles({ marketplace: deps.marketplace, pageGuard: serverToken }));
   // wsify's backend publish has its own key, so it sits before the server-token guard.
   app.route("/", broadcastRoute(deps.pubsub));

@@ -32,11 +32,14 @@ import {
 import { secretEquals } from "../lib/secret.ts";
 import type { Stats } from "../lib/stats.ts";
 import { SESSION_COOKIE } from "./server_auth.ts";
+import type { RefusedUpgrade } from "./ws.ts";
 
 export interface WsifyDeps {
   pubsub: PubSub;
   config: Config;
   stats: Stats;
+  /** Counts and logs upgrades refused with an HTTP error. */
+  refusedUpgrade?: RefusedUpgrade;
 }
 
 /**
@@ -89,8 +92,12 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return jsonError(c, 426, "upgrade_required", "GET /ws expects a WebSocket upgrade");
   }
+  const refuse = (status: 403 | 503, code: string, message: string) => {
+    deps.refusedUpgrade?.(req, "/ws", { status, code });
+    return jsonError(c, status, code, message);
+  };
   if (config.maxConnections && stats.connections >= config.maxConnections) {
-    return jsonError(c, 503, "limit_reached", "too many connections; try again later");
+    return refuse(503, "limit_reached", "too many connections; try again later");
   }
   if (pubsub.authorizer.asks("connect")) {
     const verdict = await pubsub.authorizer.check({
@@ -98,10 +105,10 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
       args: describeUpgrade(req, serverSecrets(config)),
     });
     if (verdict === "unavailable") {
-      return jsonError(c, 403, "authorizer_unavailable", "the authorizer is down; retry later");
+      return refuse(403, "authorizer_unavailable", "the authorizer is down; retry later");
     }
     if (verdict === "denied") {
-      return jsonError(c, 403, "unauthorized", "the authorizer refused the connection");
+      return refuse(403, "unauthorized", "the authorizer refused the connection");
     }
   }
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: config.idleTimeoutS });
@@ -113,15 +120,17 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
     maxFrameBytes: config.maxFrameBytes,
     maxBufferedBytes: config.maxBufferedBytes,
     now: pubsub.now,
+    counters: stats,
   });
-  stats.connections++;
-  stats.connectionsTotal++;
+  stats.opened();
   socket.onmessage = (event) => {
-    stats.framesIn++;
-    session.receive(event.data);
+    const data = event.data as string | ArrayBuffer;
+    stats.channelFramesIn++;
+    stats.channelBytesIn += typeof data === "string" ? data.length : data.byteLength;
+    session.receive(data);
   };
-  socket.onclose = () => {
-    stats.connections--;
+  socket.onclose = (event) => {
+    stats.closed(event.code, socket.bufferedAmount);
     session.closed();
   };
   // An error is always followed by a close, which does the cleanup.

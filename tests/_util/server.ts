@@ -4,7 +4,7 @@
  * @module
  */
 import { type Config, defaultConfig } from "../../lib/config.ts";
-import { createServer, type WstunServer } from "../../routes/app.ts";
+import { createServer, type ServerOptions, type WstunServer } from "../../routes/app.ts";
 
 export interface TestServer extends WstunServer {
   /** `http://127.0.0.1:<port>` */
@@ -15,10 +15,16 @@ export interface TestServer extends WstunServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts a server with default limits, overridden field by field. */
-export async function startServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const config = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides });
-  const server = await createServer(config);
+/**
+ * Starts a server with default limits, overridden field by field. Its log writes errors only
+ * (unless `logLevel` says otherwise), so test output stays readable.
+ */
+export async function startServer(
+  overrides: Partial<Config> = {},
+  options: ServerOptions = {},
+): Promise<TestServer> {
+  const config = defaultConfig({ hostname: "127.0.0.1", port: 0, logLevel: "error", ...overrides });
+  const server = await createServer(config, options);
   const http = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     server.fetch,
