@@ -8,6 +8,7 @@ import { startWorkerPool } from "./lib/bridge/worker_pool.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
 import { defaultLogFormat, Logger } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
+import { startupWarnings } from "./lib/startup_warnings.ts";
 import { createServer } from "./routes/app.ts";
 
 /** The start-up line; its text stays `WSTun listening on <url> (N worker…)` for scripts. */
@@ -19,11 +20,12 @@ function listening(log: Logger, hostname: string, port: number, workers: number)
 
 try {
   const config = loadConfig(Deno.env.toObject());
+  const log = new Logger({
+    level: config.logLevel,
+    format: config.logFormat ?? defaultLogFormat(),
+  });
+  for (const warning of startupWarnings(config)) log.warn("config.warning", { warning });
   if (config.bridge.workers > 1) {
-    const log = new Logger({
-      level: config.logLevel,
-      format: config.logFormat ?? defaultLogFormat(),
-    });
     const pool = await startWorkerPool(config, new URL("./worker.ts", import.meta.url));
     const { hostname, port, workers } = pool;
     listening(log, hostname, port, workers.length);
@@ -34,13 +36,13 @@ try {
       });
     }
   } else {
-    const server = await createServer(config);
+    const server = await createServer(config, { log });
     Deno.serve({
       port: config.port,
       hostname: config.hostname,
       onListen: ({ hostname, port }) => listening(server.log, hostname, port, 1),
     }, server.fetch);
-    if (server.federation) {
+    if (server.cluster) {
       // Say goodbye to the other isolates, so they close our instances now, not at the bound.
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
         Deno.addSignalListener(signal, () => {

@@ -55,8 +55,8 @@ const server = new Deno.Command(Deno.execPath(), {
   env: {
     PORT: "0",
     WSTUN_HOSTNAME: "127.0.0.1",
-    WSTUN_TUNNEL_SECRET_A: "bench-a",
-    WSTUN_TUNNEL_SECRET_B: "bench-b",
+    WSTUN_TUNNEL_SECRET_A: "bench-secret-a-0123456789abcdef0123",
+    WSTUN_TUNNEL_SECRET_B: "bench-secret-b-0123456789abcdef0123",
     ...(Deno.env.get("WINDOW") ? { WSTUN_TUNNEL_WINDOW_BYTES: Deno.env.get("WINDOW")! } : {}),
   },
   stdout: "piped",
@@ -86,7 +86,7 @@ const client = startTunnelClient({
   targetPort: target.addr.port,
   tokens: fixedToken(signTunnelToken({
     id: "bench",
-    secret: "bench-a",
+    secret: "bench-secret-a-0123456789abcdef0123",
     ttlSeconds: 3600,
     nowSeconds: Date.now() / 1000,
   })),

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { MAX_LIFETIME_SECONDS, NBF_SKEW_SECONDS, signTunnelToken } from "../lib/tunnel/jwt.ts";
 import { TUNNEL_ID } from "../lib/tunnel/service.ts";
+import { MIN_TUNNEL_SECRET_BYTES } from "../lib/tunnel/tunnel_config.ts";
 
 const USAGE = "usage: deno task tunnel-token --id <tunnel id> --ttl <N[s|m|h|d]> [--audience AUD]";
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -38,6 +39,12 @@ if (ttlSeconds < 1 || ttlSeconds > maxTtl) {
 }
 const secret = Deno.env.get("WSTUN_TUNNEL_SECRET_A");
 if (!secret) fail("WSTUN_TUNNEL_SECRET_A is not set (the token is signed with it)");
+if (new TextEncoder().encode(secret).byteLength < MIN_TUNNEL_SECRET_BYTES) {
+  fail(
+    `WSTUN_TUNNEL_SECRET_A must be at least ${MIN_TUNNEL_SECRET_BYTES} bytes, as the server ` +
+      "requires (openssl rand -base64 32 makes one)",
+  );
+}
 const audience = values.audience ?? Deno.env.get("WSTUN_TUNNEL_AUDIENCE");
 
 console.log(signTunnelToken({

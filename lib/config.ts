@@ -76,6 +76,7 @@ export const ConfigSchema = z.object({
       .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
   ),
   WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
+  WSTUN_SESSION_TTL_S: int(60, 30 * 86_400, 12 * 3600),
   WSTUN_UDP_MAX_BUFFERED_BYTES: int(0, 1024 * MIB, MIB),
   WSTUN_UDP_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 20_000),
   /** Sandboxed (opaque-origin) marketplace pages send `Origin: null` on their WebSocket. */
@@ -84,6 +85,8 @@ export const ConfigSchema = z.object({
     z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("true")
       .transform((v) => v === "true" || v === "1"),
   ),
+  /** Set by Deno Deploy in every isolate: the managed KV and BroadcastChannel are there. */
+  DENO_DEPLOYMENT_ID: z.preprocess(unsetIfEmpty, z.string().optional()),
   ...marketplaceEnvShape,
   ...pubsubEnvShape,
   ...bridgeEnvShape,
@@ -117,6 +120,8 @@ export interface Config {
   maxBufferedBytes: number;
   /** Seconds without a pong before Deno closes a socket; 0 disables pings. */
   idleTimeoutS: number;
+  /** Seconds a page session (the cookie a `?token=` page load sets) lasts. */
+  sessionTtlS: number;
   /** `/_udp` sockets: unsent bytes above which a datagram to it is dropped and counted. */
   udpMaxBufferedBytes: number;
   /** `/_udp` sockets: frames per second each (datagram rates run far above chat rates). */
@@ -135,6 +140,8 @@ export interface Config {
   bridge: BridgeConfig;
   /** HTTP tunnels (WSTUN_TUNNEL_*, see lib/tunnel/tunnel_config.ts); off without both secrets. */
   tunnel: TunnelConfig;
+  /** `DENO_DEPLOYMENT_ID`: set when running on Deno Deploy. */
+  deploymentId?: string;
 }
 
 /** A configuration problem, as one line naming the variable. */
@@ -188,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferedBytes: e.WSTUN_MAX_BUFFERED_BYTES ??
       Math.max(16 * MIB, 4 * e.WSTUN_MAX_FRAME_BYTES),
     idleTimeoutS: e.WSTUN_IDLE_TIMEOUT_S,
+    sessionTtlS: e.WSTUN_SESSION_TTL_S,
     udpMaxBufferedBytes: e.WSTUN_UDP_MAX_BUFFERED_BYTES,
     udpMaxMsgsPerSec: e.WSTUN_UDP_MAX_MSGS_PER_SEC,
     allowNullOrigin: e.WSTUN_ALLOW_NULL_ORIGIN,
@@ -195,8 +203,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     marketplaceUrls: e.WSTUN_MARKETPLACE_URLS,
     marketplace: limitsFromEnv(e),
     pubsub: pubsubFromEnv(e),
-    bridge: bridgeFromEnv(e, env.DENO_DEPLOYMENT_ID !== undefined),
+    bridge: bridgeFromEnv(e, e.DENO_DEPLOYMENT_ID !== undefined),
     tunnel,
+    deploymentId: e.DENO_DEPLOYMENT_ID,
   };
 }
 

@@ -26,13 +26,15 @@ import { NativeChannels, type PubSub, type UpgradeDescription } from "./pubsub/m
 import {
   CHANNEL_TYPES,
   ChannelRequest,
-  CloseCode,
   CONTROL_TYPES,
   ControlRequest,
   describeIssue,
+  type Disconnect,
+  Disconnects,
   ErrorCode,
   type Ref,
   SERVER_TYPES,
+  withReason,
 } from "./protocol.ts";
 import type { Stats } from "./stats.ts";
 
@@ -44,6 +46,11 @@ export interface ChannelAccess {
   /** The upgrade's headers and query (secrets removed); only kept when an authorizer is set. */
   client?: UpgradeDescription;
 }
+
+/** Closes that `limitCloses` counts: a limit of this server ended the socket. */
+const LIMIT_CLOSES: ReadonlySet<number> = new Set(
+  [Disconnects.Flooding, Disconnects.TooBig, Disconnects.SlowConsumer].map((d) => d.code),
+);
 
 /** Over the limit in this many consecutive one-second windows counts as sustained flooding. */
 const FLOOD_WINDOWS = 3;
@@ -94,21 +101,21 @@ export class Connection implements Peer {
 
   /** A frame for a socket that is closing or closed: counted by why it closed. */
   #dropOutgoing(): void {
-    if (this.#closeCode === CloseCode.TryAgainLater) this.stats.framesDroppedSlowConsumer++;
+    if (this.#closeCode === Disconnects.SlowConsumer.code) this.stats.framesDroppedSlowConsumer++;
     else this.stats.framesDroppedClosed++;
   }
 
   /**
-   * Closes the socket with a code and reason, once, and leaves the hub at once: a peer that does
-   * not read may never complete the close handshake (its close frame waits behind the backlog),
-   * and its instances must not wait for it.
+   * Closes the socket, once, and leaves the hub at once: a peer that does not read may never
+   * complete the close handshake (its close frame waits behind the backlog), and its instances
+   * must not wait for it.
    */
-  close(code: number, reason: string): void {
+  close(disconnect: Disconnect): void {
     if (this.socket.readyState >= WebSocket.CLOSING) return;
-    if (code !== CloseCode.Normal && code !== CloseCode.GoingAway) this.stats.limitCloses++;
-    this.#closeCode = code;
-    this.socket.close(code, reason);
-    this.#detach(code);
+    if (LIMIT_CLOSES.has(disconnect.code)) this.stats.limitCloses++;
+    this.#closeCode = disconnect.code;
+    this.socket.close(disconnect.code, disconnect.reason);
+    this.#detach(disconnect.code);
   }
 
   #detach(code: number): void {
@@ -130,7 +137,7 @@ export class Connection implements Peer {
     this.#sinceCheck = 0;
     const max = this.limits.maxBufferedBytes;
     if (max && this.socket.bufferedAmount > max) {
-      this.close(CloseCode.TryAgainLater, "consumer too slow: outgoing backlog over limit");
+      this.close(Disconnects.SlowConsumer);
     }
   }
 
@@ -216,7 +223,7 @@ export class Connection implements Peer {
       id: ulid(),
       client: access.client,
       send: (frame) => typeof frame === "string" ? this.sendText(frame) : this.sendBinary(frame),
-      close: (code, reason) => this.close(code, reason),
+      close: (disconnect) => this.close(disconnect),
     }, access.pubsub);
     return this.#channels;
   }
@@ -232,7 +239,9 @@ export class Connection implements Peer {
 
   #closeTooBig(): void {
     this.stats.framesDroppedSize++;
-    this.close(CloseCode.TooBig, `frame larger than ${this.limits.maxFrameBytes} bytes`);
+    this.close(
+      withReason(Disconnects.TooBig, `frame larger than ${this.limits.maxFrameBytes} bytes`),
+    );
   }
 
   /**
@@ -254,7 +263,7 @@ export class Connection implements Peer {
     }
     this.stats.framesDroppedRate++;
     if (this.#inWindow > 2 * max || this.#overWindows >= FLOOD_WINDOWS - 1) {
-      this.close(CloseCode.PolicyViolation, "flooding: message rate limit exceeded");
+      this.close(Disconnects.Flooding);
       return false;
     }
     this.#refuse(ErrorCode.RateLimited, `more than ${max} messages per second`, ref);

@@ -11,6 +11,7 @@
  * @module
  */
 import { z } from "zod";
+import { acceptableKey, MIN_KEY_DISTINCT, MIN_KEY_LENGTH } from "./hub/instance_key.ts";
 
 /** Error codes carried by `{"type":"error","code"}` frames and failed `ack`s. */
 export const ErrorCode = {
@@ -43,19 +44,69 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
 
-/** WebSocket close codes the server uses; 4xxx are WSTun's own. */
-export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  PolicyViolation: 1008,
-  TooBig: 1009,
-  TryAgainLater: 1013,
-  /** `/ws` only: a WSTun limit that wsify's protocol cannot report in-band; the reason is the code. */
-  ChannelLimit: 4400,
-  /** The pub/sub authorizer is down: reconnect later (wsify's advice for a 5xx authorizer). */
-  AuthorizerUnavailable: 4503,
+/** What a client should do after the server closed its socket. */
+export const Reconnect = {
+  /** Reconnect at once (another isolate or the restarted server takes it): a drain. */
+  Now: "now",
+  /** Reconnect, backing off: the cause may still be there (load, a limit, an outage). */
+  Backoff: "backoff",
+  /** Do not reconnect: nothing will be different next time. */
+  Never: "never",
 } as const;
-export type CloseCode = typeof CloseCode[keyof typeof CloseCode];
+export type Reconnect = typeof Reconnect[keyof typeof Reconnect];
+
+/** A close of a socket by the server: code, reason (at most 123 bytes), reconnect advice. */
+export interface Disconnect {
+  readonly code: number;
+  readonly reason: string;
+  readonly reconnect: Reconnect;
+}
+
+/**
+ * Every way the server closes a client's socket, in one table (docs/protocol.md, "Close codes").
+ * Code 4xxx are WSTun's own. Closes are made from these values only, never from bare numbers.
+ */
+export const Disconnects = {
+  /** The server is shutting down for good (no drain): come back later. */
+  ShuttingDown: { code: 1001, reason: "server shutting down", reconnect: Reconnect.Backoff },
+  /** The other end of a relayed socket (a tunnel viewer's) went away. */
+  PeerGone: { code: 1001, reason: "the other end went away", reconnect: Reconnect.Backoff },
+  /** Sustained flooding past `WSTUN_MAX_MSGS_PER_SEC`. */
+  Flooding: {
+    code: 1008,
+    reason: "flooding: message rate limit exceeded",
+    reconnect: Reconnect.Backoff,
+  },
+  /** A frame above `WSTUN_MAX_FRAME_BYTES` (the reason names the limit). */
+  TooBig: { code: 1009, reason: "frame larger than the limit", reconnect: Reconnect.Backoff },
+  /** Something in the server failed; the client may try again. */
+  Internal: { code: 1011, reason: "internal error", reconnect: Reconnect.Backoff },
+  /** This server is draining (a restart, a deploy): reconnect now, the room goes on elsewhere. */
+  Restarting: {
+    code: 1012,
+    reason: "server restarting: reconnect now",
+    reconnect: Reconnect.Now,
+  },
+  /** The socket did not read what was sent to it, past `WSTUN_MAX_BUFFERED_BYTES`. */
+  SlowConsumer: {
+    code: 1013,
+    reason: "consumer too slow: outgoing backlog over limit",
+    reconnect: Reconnect.Backoff,
+  },
+  /** `/ws` only: a WSTun limit that wsify's protocol cannot report in-band; the reason is the code. */
+  ChannelLimit: { code: 4400, reason: "limit_reached", reconnect: Reconnect.Never },
+  /** The pub/sub authorizer is down (wsify's advice for a 5xx authorizer). */
+  AuthorizerUnavailable: {
+    code: 4503,
+    reason: "authorizer_unavailable",
+    reconnect: Reconnect.Backoff,
+  },
+} as const satisfies Record<string, Disconnect>;
+
+/** `disconnect` with a more precise reason (a limit's value, an error code). */
+export function withReason(disconnect: Disconnect, reason: string): Disconnect {
+  return { ...disconnect, reason };
+}
 
 /** Reasons a member stops being a member, as reported to the host in `client_disconnected`. */
 export const LeaveReason = {
@@ -97,7 +148,11 @@ export const CreateInstance = z.object({
    * the instance over like `resume_instance` (answered with `instance_resumed`) or, once it has
    * ended, recreates it under the same uuid.
    */
-  key: z.string().min(16).max(256).optional(),
+  key: z.string().max(256).refine(acceptableKey, {
+    message: `must be a random secret of at least ${MIN_KEY_LENGTH} characters with ` +
+      `${MIN_KEY_DISTINCT} different ones (128 bits: 16 random bytes in base64url; ` +
+      "udp-expose --new-id makes one)",
+  }).optional(),
   ref,
 });
 export const JoinInstance = z.object({
@@ -142,6 +197,15 @@ export const ControlRequest = z.discriminatedUnion("type", [
   Ping,
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;
+/** The control requests that name an instance (and so may run on another isolate). */
+export const InstanceRequest = z.discriminatedUnion("type", [
+  JoinInstance,
+  LeaveInstance,
+  KickClient,
+  CloseInstance,
+  ResumeInstance,
+]);
+export type InstanceRequest = z.infer<typeof InstanceRequest>;
 export type CreateInstance = z.infer<typeof CreateInstance>;
 export type JoinInstance = z.infer<typeof JoinInstance>;
 export type LeaveInstance = z.infer<typeof LeaveInstance>;
@@ -156,77 +220,105 @@ export const CONTROL_TYPES: ReadonlySet<string> = new Set(
   ControlRequest.options.map((o) => o.shape.type.value),
 );
 
+/** Public description of an instance, as listed; never carries a token. */
+export const InstanceInfo = z.object({
+  uuid: z.string(),
+  name: z.string(),
+  service: z.string(),
+  protected: z.boolean(),
+  members: z.number(),
+  createdAt: z.string(),
+});
+export type InstanceInfo = z.infer<typeof InstanceInfo>;
+
+const errorCode = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);
+const serverRef = z.union([z.string(), z.number()]).optional();
+
+/**
+ * What an `error` frame may say besides its code and message: which instance, which `to` names,
+ * which channel failed, and how many bridge messages a `bridge_gap` lost.
+ */
+export const ErrorDetails = z.object({
+  uuid: z.string().optional(),
+  to: z.array(z.string()).optional(),
+  channel: z.string().optional(),
+  lost: z.number().optional(),
+});
+export type ErrorDetails = z.infer<typeof ErrorDetails>;
+
+/**
+ * Every frame the server sends, discriminated on `type` (docs/protocol.md, "Server → client"):
+ * the one schema from which the types of everything the hub, the cluster and the connections
+ * send are inferred. The server never parses its own frames with it; clients may.
+ */
+export const ServerFrame = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("instance_created"),
+    uuid: z.string(),
+    name: z.string(),
+    service: z.string(),
+    resume: z.string(),
+    ref: serverRef,
+  }),
+  z.object({
+    type: z.literal("ack"),
+    success: z.boolean(),
+    uuid: z.string(),
+    userId: z.string().optional(),
+    instanceName: z.string().optional(),
+    service: z.string().optional(),
+    error: errorCode.optional(),
+    message: z.string().optional(),
+    ref: serverRef,
+  }),
+  z.object({ type: z.literal("instance_list"), instances: z.array(InstanceInfo), ref: serverRef }),
+  z.object({ type: z.literal("ok"), ref: serverRef }),
+  z.object({ type: z.literal("pong"), ref: serverRef }),
+  ErrorDetails.extend({
+    type: z.literal("error"),
+    code: errorCode,
+    message: z.string(),
+    ref: serverRef,
+  }),
+  z.object({ type: z.literal("client_connected"), uuid: z.string(), userId: z.string() }),
+  z.object({
+    type: z.literal("client_disconnected"),
+    uuid: z.string(),
+    userId: z.string(),
+    reason: z.enum(Object.values(LeaveReason) as [LeaveReason, ...LeaveReason[]]),
+  }),
+  z.object({ type: z.literal("kicked"), uuid: z.string(), reason: z.string() }),
+  z.object({
+    type: z.literal("instance_closed"),
+    uuid: z.string(),
+    reason: z.enum(Object.values(CloseReason) as [CloseReason, ...CloseReason[]]),
+  }),
+  z.object({
+    type: z.literal("instance_resumed"),
+    uuid: z.string(),
+    members: z.array(z.string()),
+    ref: serverRef,
+  }),
+  z.object({ type: z.literal("host_away"), uuid: z.string() }),
+  z.object({ type: z.literal("host_back"), uuid: z.string() }),
+  z.object({
+    type: z.literal("message"),
+    channel: z.string(),
+    data: z.unknown(),
+    from: z.string().optional(),
+  }),
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+/** The server frame of one `type`. */
+export type ServerFrameOf<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
+
 /**
  * `type` values only the server sends. A client may not use them for application data, so that a
  * member can never forge a server notification (say `instance_closed`) towards the host.
  */
-export const SERVER_TYPES: ReadonlySet<string> = new Set([
-  "instance_created",
-  "ack",
-  "instance_list",
-  "ok",
-  "error",
-  "pong",
-  "client_connected",
-  "client_disconnected",
-  "kicked",
-  "instance_closed",
-  "instance_resumed",
-  "host_away",
-  "host_back",
-  "message",
-]);
-
-/** Public description of an instance, as listed; never carries a token. */
-export interface InstanceInfo {
-  uuid: string;
-  name: string;
-  service: string;
-  protected: boolean;
-  members: number;
-  createdAt: string;
-}
-
-/** The shape of every server frame, for clients written in TypeScript. */
-export type ServerFrame =
-  | {
-    type: "instance_created";
-    uuid: string;
-    name: string;
-    service: string;
-    resume: string;
-    ref?: Ref;
-  }
-  | {
-    type: "ack";
-    success: true;
-    uuid: string;
-    userId: string;
-    instanceName: string;
-    service: string;
-    ref?: Ref;
-  }
-  | { type: "ack"; success: false; uuid: string; error: ErrorCode; message: string; ref?: Ref }
-  | { type: "instance_list"; instances: InstanceInfo[]; ref?: Ref }
-  | { type: "ok"; ref?: Ref }
-  | { type: "pong"; ref?: Ref }
-  | {
-    type: "error";
-    code: ErrorCode;
-    message: string;
-    ref?: Ref;
-    uuid?: string;
-    to?: string[];
-    channel?: string;
-  }
-  | { type: "client_connected"; uuid: string; userId: string }
-  | { type: "client_disconnected"; uuid: string; userId: string; reason: LeaveReason }
-  | { type: "kicked"; uuid: string; reason: string }
-  | { type: "instance_closed"; uuid: string; reason: CloseReason }
-  | { type: "instance_resumed"; uuid: string; members: string[]; ref?: Ref }
-  | { type: "host_away"; uuid: string }
-  | { type: "host_back"; uuid: string }
-  | { type: "message"; channel: string; data: unknown; from?: string };
+export const SERVER_TYPES: ReadonlySet<string> = new Set(
+  ServerFrame.options.map((o) => o.shape.type.value),
+);
 
 /** Turns a zod failure into the one-line message of an `invalid_message` error, naming the field. */
 export function describeIssue(error: z.ZodError): string {

@@ -59,16 +59,11 @@ export function closeCodeLabel(code: number): string {
   return KNOWN_CLOSE_CODES.has(code) ? String(code) : "other";
 }
 
-/** Cross-isolate traffic (lib/bridge, lib/cluster feed these; docs/operations.md). */
+/**
+ * Cross-isolate figures the cluster's own `ClusterStats` (envelopes sent, received, lost, timed
+ * out) does not keep; lib/cluster feeds these (docs/operations.md).
+ */
 export class BridgeCounters {
-  /** Envelopes posted to other isolates. */
-  sent = 0;
-  /** Envelopes received from other isolates. */
-  received = 0;
-  /** Envelopes known lost: sequence gaps, reported to clients as `bridge_gap`. */
-  lost = 0;
-  /** Requests (join, resume, create…) that got no answer in `WSTUN_BRIDGE_TIMEOUT_MS`. */
-  timeouts = 0;
   /** From sending a request to another isolate to its answer. */
   readonly roundTrip = new Histogram(SECONDS_BOUNDS);
   /** Directory claims of a keyed instance's uuid (`Directory.claim`). */

@@ -24,10 +24,12 @@ export interface AdminRoutesOptions {
   pageDir?: URL;
 }
 
-const PAGE_FILES: Readonly<Record<string, string>> = {
-  "index.html": "text/html; charset=utf-8",
-  "admin.js": "text/javascript; charset=utf-8",
-};
+/** The page's files and their types. A Map, because the file name comes from the request path and
+ * `name in {…}` would also find `toString`, `constructor` and the rest of Object.prototype. */
+const PAGE_FILES: ReadonlyMap<string, string> = new Map([
+  ["index.html", "text/html; charset=utf-8"],
+  ["admin.js", "text/javascript; charset=utf-8"],
+]);
 
 export const ADMIN_CSP = [
   "default-src 'none'",
@@ -45,11 +47,11 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono {
   const pageDir = options.pageDir ?? new URL("../static/admin/", import.meta.url);
   const app = new Hono();
 
-  const serve = async (file: string): Promise<Response> => {
+  const serve = async (file: string, contentType: string): Promise<Response> => {
     const bytes = await Deno.readFile(new URL(file, pageDir));
     return new Response(bytes, {
       headers: {
-        "Content-Type": PAGE_FILES[file],
+        "Content-Type": contentType,
         "Content-Security-Policy": ADMIN_CSP,
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
@@ -59,11 +61,13 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono {
     });
   };
 
-  app.get("/admin", () => serve("index.html"));
-  app.get("/admin/", () => serve("index.html"));
+  const html = PAGE_FILES.get("index.html")!;
+  app.get("/admin", () => serve("index.html", html));
+  app.get("/admin/", () => serve("index.html", html));
   app.get("/admin/:file", (c, next) => {
     const file = c.req.param("file");
-    return file in PAGE_FILES && file !== "index.html" ? serve(file) : next();
+    const contentType = PAGE_FILES.get(file);
+    return contentType !== undefined && file !== "index.html" ? serve(file, contentType) : next();
   });
 
   app.delete("/_api/instances/:uuid", requireAdmin(options.adminToken), async (c) => {

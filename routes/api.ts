@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { BridgeFederation } from "../lib/bridge/federation.ts";
+import type { ClusterNode } from "../lib/cluster/node.ts";
 import type { Hub } from "../lib/hub/hub.ts";
 import type { PubSub } from "../lib/pubsub/mod.ts";
 import type { ServiceCatalog } from "../lib/service_catalog.ts";
@@ -13,7 +13,7 @@ import type { Stats } from "../lib/stats.ts";
 import { VERSION } from "../lib/version.ts";
 
 export interface ApiDeps {
-  federation: BridgeFederation | null;
+  cluster: ClusterNode | null;
   hub: Hub;
   catalog: ServiceCatalog;
   stats: Stats;
@@ -21,7 +21,7 @@ export interface ApiDeps {
   pubsub: PubSub;
 }
 
-export function apiRoutes({ hub, catalog, stats, now, pubsub, federation }: ApiDeps): Hono {
+export function apiRoutes({ hub, catalog, stats, now, pubsub, cluster }: ApiDeps): Hono {
   const api = new Hono();
   api.get("/health", (c) => c.json({ ok: true }));
   api.get("/services", (c) => c.json(catalog.list()));
@@ -46,9 +46,11 @@ export function apiRoutes({ hub, catalog, stats, now, pubsub, federation }: ApiD
       udpDatagramsDropped: stats.udpDatagramsDropped,
       pubsub: pubsub.stats(),
       // Which isolate answered, when there are several (docs/architecture.md).
-      isolate: federation?.isolate ?? null,
+      isolate: cluster?.isolate ?? null,
       // Channel publishes from other isolates known lost on a best-effort bridge (docs/pubsub.md).
-      channelMessagesLost: federation?.channelMessagesLost ?? 0,
+      channelMessagesLost: cluster?.stats.channelMessagesLost ?? 0,
+      // This isolate's bridge traffic: envelopes by kind, loss, time-outs (docs/architecture.md).
+      bridge: cluster ? cluster.stats.snapshot() : null,
     }));
   // Channels with subscribers on this isolate, busiest first; never who the subscribers are.
   api.get("/channels", (c) => c.json(pubsub.registry.list()));

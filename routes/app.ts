@@ -12,70 +12,33 @@
  */
 import { Hono } from "hono";
 import { ulid } from "ulid";
-import { type Config, ConfigError } from "../lib/config.ts";
-import { Hub } from "../lib/hub/hub.ts";
-import type { Bridge } from "../lib/bridge/bridge.ts";
-import { BroadcastChannelBridge } from "../lib/bridge/broadcast_channel_bridge.ts";
-import { FederatedChannelBridge } from "../lib/bridge/channel_federation.ts";
-import { BridgeMode } from "../lib/bridge/config.ts";
-import type { Directory } from "../lib/bridge/directory.ts";
-import { BridgeFederation } from "../lib/bridge/federation.ts";
-import { KvDirectory } from "../lib/bridge/kv_directory.ts";
-import { RedisBridge } from "../lib/bridge/redis_bridge.ts";
-import { RedisDirectory } from "../lib/bridge/redis_directory.ts";
+import type { Config } from "../lib/config.ts";
+import type { ClusterNode } from "../lib/cluster/node.ts";
+import type { Hub } from "../lib/hub/hub.ts";
 import { CloseReason } from "../lib/protocol.ts";
-import { createPubSub, type PubSub } from "../lib/pubsub/mod.ts";
-import { Marketplace, type ResolveHost } from "../lib/marketplace/mod.ts";
-import { BUILTIN_SERVICES, ServiceCatalog } from "../lib/service_catalog.ts";
-import { Stats } from "../lib/stats.ts";
-import { defaultLogFormat, Logger } from "../lib/log.ts";
-import {
-  type BridgeHealthSource,
-  connectionLimitCheck,
-  exportToOpenTelemetry,
-  type IsolateSnapshot,
-  phaseCheck,
-  type ReadinessCheck,
-  type ServerPhase,
-  takeSnapshot,
-} from "../lib/observability/mod.ts";
-import { describeConfig } from "../lib/observability/config_summary.ts";
+import type { PubSub } from "../lib/pubsub/mod.ts";
+import type { Marketplace } from "../lib/marketplace/mod.ts";
+import { BUILTIN_SERVICES, type ServiceCatalog } from "../lib/service_catalog.ts";
+import { buildServerParts, type ServerOptions } from "../lib/server_parts.ts";
+import type { Stats } from "../lib/stats.ts";
+import type { Logger } from "../lib/log.ts";
+import type { IsolateSnapshot, ReadinessCheck } from "../lib/observability/mod.ts";
+import { observeServer, serverLogger } from "../lib/observability/server_observability.ts";
+import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
+import { PAGE_HEADERS } from "./page_headers.ts";
 import { pageRoutes } from "./pages.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
-import { requireServerToken, serverCredential } from "./server_auth.ts";
+import { ServerAuth } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
-import { createBridgedRegistry } from "../lib/tunnel/bridged_registry.ts";
-import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
 import { answerHubUpgrade, countRefusedUpgrades, type RefusedUpgrade, upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
-export interface ServerOptions {
-  /** The clock; tests may pass their own. */
-  now?: () => number;
-  /** Deno KV for installed services; default: `Deno.openKv(config.kvPath)`, closed on shutdown. */
-  kv?: Deno.Kv;
-  /** `fetch` for marketplace downloads and the pub/sub authorizer webhook. */
-  fetch?: typeof fetch;
-  /** DNS resolution for the marketplace's private-address rule. */
-  resolveHost?: ResolveHost;
-  /** The bridge to other isolates; default from `config.bridge.mode`. */
-  bridge?: Bridge;
-  /** The instance directory; default a {@link KvDirectory} on the server's KV. */
-  directory?: Directory;
-  /** This isolate's id (on the bridge, in metrics and logs); a fresh ulid by default. */
-  isolate?: string;
-  /** The logger; default one from `WSTUN_LOG_LEVEL` and `WSTUN_LOG_FORMAT` on the console. */
-  log?: Logger;
-  /** Readiness checks besides the server's own (phase, connection limit): the cluster's. */
-  readiness?: ReadinessCheck[];
-  /** Bridge health per isolate for the admin page (docs/operations.md); none: "bridge off". */
-  bridgeHealth?: BridgeHealthSource;
-}
+export type { ServerOptions };
 
 /** A running WSTun server, minus the listening socket. */
 export interface WstunServer {
@@ -87,8 +50,8 @@ export interface WstunServer {
   config: Config;
   /** Pub/sub channels (docs/pubsub.md). */
   pubsub: PubSub;
-  /** This isolate's link to the others; null when the bridge is off (docs/architecture.md). */
-  federation: BridgeFederation | null;
+  /** This isolate's part in the cluster; null when the bridge is off (docs/architecture.md). */
+  cluster: ClusterNode | null;
   /** HTTP tunnels (websocktunnel-compatible); answers 404 on its routes when off. */
   tunnels: TunnelService;
   /** This isolate's id: the `isolate` label of its metrics and the field of its log lines. */
@@ -103,59 +66,19 @@ export interface WstunServer {
   shutdown(): Promise<void>;
 }
 
-/** Builds a server: hub, catalog, stats and the HTTP app. */
+/** Builds a server: its parts (lib/server_parts.ts) and the HTTP app on top. */
 export async function createServer(
   config: Config,
   options: ServerOptions = {},
 ): Promise<WstunServer> {
-  const now = options.now ?? Date.now;
   const isolate = options.isolate ?? ulid();
-  const log = (options.log ??
-    new Logger({ level: config.logLevel, format: config.logFormat ?? defaultLogFormat(), now }))
-    .with({ isolate });
-  let phase: ServerPhase = "starting";
-  const stats = new Stats(now());
-  const catalog = new ServiceCatalog();
-  const hub = new Hub({ config, catalog, stats, now });
-  const channelBridge = new FederatedChannelBridge();
-  const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch, bridge: channelBridge });
-  const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
-  const kv = options.kv ?? await openKv(config.kvPath);
-  const marketplace = new Marketplace({
-    kv,
-    catalog,
-    limits: config.marketplace,
-    fetch: options.fetch,
-    resolveHost: options.resolveHost,
-    now,
-    closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
-    onOperation: (op) => {
-      stats.marketplace.add(`${op.operation} ${op.ok ? "ok" : "failed"}`);
-      const fields = { name: op.name, version: op.version, code: op.code };
-      if (op.ok) log.info(`marketplace.${op.operation}`, fields);
-      else log.warn(`marketplace.${op.operation}_failed`, fields);
-    },
-  });
-  await marketplace.load();
-  const federated = await federate(hub, config, kv, { ...options, isolate }, now);
-  const federation = federated?.federation ?? null;
-  if (federation) channelBridge.connect(federation);
-  // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
-  const watcher = marketplace.watch();
-  const sources = {
-    stats,
-    instances: hub.instances,
-    pubsub,
-    channelMessagesLost: () => federation?.channelMessagesLost ?? 0,
-  };
-  const snapshot = () => takeSnapshot(isolate, sources, now);
-  const otel = exportToOpenTelemetry(isolate, sources);
-  const readiness = [
-    phaseCheck(() => phase),
-    connectionLimitCheck(() => stats.connections, config.maxConnections),
-    ...(options.readiness ?? []),
-  ];
+  const log = serverLogger(config, isolate, options.log);
+  const parts = await buildServerParts(config, { ...options, isolate, log });
+  const { hub, stats, catalog, marketplace, pubsub, cluster, now } = parts;
+  const observed = observeServer(parts, isolate, log, options);
+  const auth = new ServerAuth(config, now);
   const refusedUpgrade = countRefusedUpgrades(stats, log);
+  const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
   const app = createApp({
     config,
     hub,
@@ -165,44 +88,38 @@ export async function createServer(
     assets,
     marketplace,
     pubsub,
-    federation,
+    cluster,
+    auth,
     log,
     refusedUpgrade,
     metrics: {
       adminToken: config.adminToken,
       metricsToken: config.metricsToken,
-      snapshots: () => [snapshot()],
-      bridgeHealth: options.bridgeHealth ?? null,
+      snapshots: () => [observed.snapshot()],
+      bridgeHealth: observed.bridgeHealth,
       isolate,
-      readiness,
+      readiness: observed.readiness,
     },
   });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
   // With a bridge, a viewer here reaches a tunnel client on another isolate (docs/tunnels.md).
-  // Its records live beside the instance directory's (KV, or Redis across machines).
-  const tunnelRegistry = federated
-    ? createBridgedRegistry({
-      port: federated.federation,
-      records: federated.directory.tunnels(),
-    })
-    : undefined;
   const tunnels = createTunnelService(config.tunnel, {
-    registry: tunnelRegistry,
+    registry: parts.tunnelRegistry,
     now,
-    authorizeViewer: (request) => serverCredential(request, config),
+    viewerAuth: auth,
+    credentials: auth.credentials,
     log,
     counters: stats.tunnels,
   });
-  const wsDeps = { config, hub, stats, pubsub };
+  const wsDeps = { config, hub, stats, pubsub, auth };
   const hubUpgrades = new Map<string, (request: Request) => Response>([
     ["/_ws", (request) => upgradeToHub(request, wsDeps)],
     ["/_udp", (request) => upgradeToUdp(request, wsDeps)],
   ]);
   const server: WstunServer = {
     fetch: (request) =>
-      tunnels.handle(request) ??
-        answerHubUpgrade(request, config, hubUpgrades, refusedUpgrade) ??
+      tunnels.handle(request) ?? answerHubUpgrade(request, auth, hubUpgrades, refusedUpgrade) ??
         app.fetch(request),
     hub,
     stats,
@@ -211,93 +128,22 @@ export async function createServer(
     config,
     tunnels,
     pubsub,
-    federation,
+    cluster,
     isolate,
     log,
-    snapshot,
-    readiness,
+    snapshot: observed.snapshot,
+    readiness: observed.readiness,
     shutdown: async () => {
       // Once: a second call (a test closing a server it already shut down) does nothing.
-      if (phase === "stopping") return;
-      phase = "stopping";
-      // Tunnels first: their sessions' closes release records in the directory's store, and
-      // relayed streams are aborted over the bridge, both of which the federation closes.
+      if (!observed.stopping()) return;
+      // Tunnel sessions first: their closes release records the cluster's stores keep.
       await tunnels.close();
-      await tunnelRegistry?.close();
-      await federation?.stop();
-      hub.shutdown();
-      pubsub.shutdown();
-      await watcher.stop();
-      if (!options.kv) kv.close();
-      otel.stop();
-      log.info("server.stopped");
-      log.flush();
+      await parts.close();
+      observed.stopped();
     },
   };
-  phase = "serving";
-  log.info("server.config", describeConfig(config));
+  observed.serving();
   return server;
-}
-
-/**
- * Joins the other isolates when the bridge is on (an injected bridge turns it on); returns the
- * federation and its directory, whose store also keeps the tunnel records.
- */
-async function federate(
-  hub: Hub,
-  config: Config,
-  kv: Deno.Kv,
-  options: ServerOptions,
-  now: () => number,
-): Promise<{ federation: BridgeFederation; directory: Directory } | null> {
-  const { mode, namespace, heartbeatMs, timeoutMs } = config.bridge;
-  if (!options.bridge && mode === BridgeMode.Off) return null;
-  const redis = mode === BridgeMode.Redis && !options.bridge
-    ? await connectRedisPair(config)
-    : undefined;
-  const directory = options.directory ?? redis?.directory ?? new KvDirectory(kv, namespace, now);
-  const federation = await BridgeFederation.start(hub, {
-    bridge: options.bridge ?? redis?.bridge ?? new BroadcastChannelBridge(namespace),
-    directory,
-    heartbeatMs,
-    timeoutMs,
-    now,
-    isolate: options.isolate,
-  });
-  return { federation, directory };
-}
-
-/** Redis bridge and directory, or the one-line start-up error naming the variable. */
-async function connectRedisPair(config: Config) {
-  const { redisUrl, namespace } = config.bridge;
-  if (!redisUrl) throw new ConfigError("WSTUN_REDIS_URL: must be set when WSTUN_BRIDGE=redis");
-  try {
-    const bridge = await RedisBridge.connect(redisUrl, namespace);
-    try {
-      return { bridge, directory: await RedisDirectory.connect(redisUrl, namespace) };
-    } catch (err) {
-      await bridge.close();
-      throw err;
-    }
-  } catch (err) {
-    throw new ConfigError(`WSTUN_REDIS_URL: cannot connect to Redis: ${(err as Error).message}`);
-  }
-}
-
-/**
- * Opens the KV store, turning a failure into the one-line start-up error that names the variable.
- * Without `WSTUN_KV_PATH` the server writes nothing to disk: it uses the managed KV on Deno Deploy
- * and an in-memory store anywhere else.
- */
-async function openKv(configured: string | undefined): Promise<Deno.Kv> {
-  const onDeploy = Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
-  const path = configured ?? (onDeploy ? undefined : ":memory:");
-  try {
-    return await Deno.openKv(path);
-  } catch (err) {
-    const where = path === undefined ? "the managed Deno KV" : path;
-    throw new ConfigError(`WSTUN_KV_PATH: cannot open ${where}: ${(err as Error).message}`);
-  }
 }
 
 interface AppDeps {
@@ -309,7 +155,8 @@ interface AppDeps {
   assets: AssetTable;
   marketplace: Marketplace;
   pubsub: PubSub;
-  federation: BridgeFederation | null;
+  cluster: ClusterNode | null;
+  auth: ServerAuth;
   log: Logger;
   refusedUpgrade: RefusedUpgrade;
   metrics: MetricsRouteDeps;
@@ -324,7 +171,7 @@ function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json(errorBody("not_found", `nothing at ${c.req.path}`), 404));
 
-  const serverToken = requireServerToken(deps.config);
+  const serverToken = deps.auth.guard();
   // Scrapers and probes carry their own token (or none, for readiness): before the guard.
   app.route("/", metricsRoutes(deps.metrics));
   app.route("/", createMarketplaceFiles({ marketplace: deps.marketplace, pageGuard: serverToken }));
@@ -356,6 +203,7 @@ function createApp(deps: AppDeps): Hono {
     const asset = deps.assets.get(c.req.path);
     if (!asset) return c.notFound();
     return c.body(asset.body, 200, {
+      ...(asset.type.startsWith("text/html") ? PAGE_HEADERS : {}),
       "content-type": asset.type,
       "x-content-type-options": "nosniff",
       "cache-control": "no-cache",

@@ -12,6 +12,7 @@ import type { Hub } from "../lib/hub/hub.ts";
 import type { ServiceCatalog } from "../lib/service_catalog.ts";
 import type { Stats } from "../lib/stats.ts";
 import { VERSION } from "../lib/version.ts";
+import { PAGE_HEADERS } from "./page_headers.ts";
 
 export interface PageDeps {
   hub: Hub;
@@ -51,6 +52,7 @@ export function pageRoutes({ hub, catalog, stats, now }: PageDeps): Hono {
     const instances = (await hub.listEverywhere()).length;
     const uptime = formatUptime(Math.round((now() - stats.startedAt) / 1000));
     const services = catalog.list().filter((s) => !s.headless);
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
     return c.html(layout(
       "WSTun",
       html`

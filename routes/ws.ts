@@ -17,14 +17,14 @@ import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Stats } from "../lib/stats.ts";
 import { errorBody, HttpError } from "./http_error.ts";
-import { serverCredential } from "./server_auth.ts";
-import { serverSecrets } from "./wsify.ts";
+import type { ServerAuth } from "./server_auth.ts";
 
 export interface WsDeps {
   config: Config;
   hub: Hub;
   stats: Stats;
   pubsub: PubSub;
+  auth: ServerAuth;
 }
 
 /** Told about every upgrade answered with an HTTP error instead of a socket. */
@@ -97,7 +97,7 @@ export function upgradeToHub(
   // The authorizer identifies a /_ws client by its upgrade (read before upgrading:
   // the request is gone after); kept only when there is one to ask.
   const client = pubsub.authorizer.configured
-    ? describeUpgrade(request, serverSecrets(config))
+    ? describeUpgrade(request, deps.auth.credentials)
     : undefined;
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: config.idleTimeoutS,
@@ -120,7 +120,7 @@ function pathOf(url: string): string {
  */
 export function answerHubUpgrade(
   request: Request,
-  config: Config,
+  auth: ServerAuth,
   routes: ReadonlyMap<string, (request: Request) => Response>,
   refused: RefusedUpgrade = () => {},
 ): Response | null {
@@ -129,7 +129,7 @@ export function answerHubUpgrade(
   const upgrade = routes.get(path);
   if (!upgrade) return null;
   try {
-    if (config.token !== undefined && !serverCredential(request, config)) {
+    if (auth.required && !auth.credentialOf(request)) {
       throw new HttpError(401, "unauthorized", "this server needs its token (?token= or Bearer)");
     }
     return upgrade(request);

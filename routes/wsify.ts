@@ -24,20 +24,20 @@ import {
   checkChannelName,
   checkPublishSize,
   describeUpgrade,
-  type HiddenSecrets,
   type PubSub,
   utf8Length,
   WsifySession,
 } from "../lib/pubsub/mod.ts";
 import { secretEquals } from "../lib/secret.ts";
 import type { Stats } from "../lib/stats.ts";
-import { SESSION_COOKIE } from "./server_auth.ts";
+import type { ServerAuth } from "./server_auth.ts";
 import type { RefusedUpgrade } from "./ws.ts";
 
 export interface WsifyDeps {
   pubsub: PubSub;
   config: Config;
   stats: Stats;
+  auth: ServerAuth;
   /** Counts and logs upgrades refused with an HTTP error. */
   refusedUpgrade?: RefusedUpgrade;
 }
@@ -80,12 +80,6 @@ function jsonError(
   return c.json({ error, message }, status);
 }
 
-/** The server's secrets, which the authorizer must never see. */
-export function serverSecrets(config: Config): HiddenSecrets {
-  const tokens = [config.token, config.adminToken].filter((t): t is string => t !== undefined);
-  return { tokens, cookie: SESSION_COOKIE };
-}
-
 async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
   const { pubsub, config, stats } = deps;
   const req = c.req.raw;
@@ -102,7 +96,7 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
   if (pubsub.authorizer.asks("connect")) {
     const verdict = await pubsub.authorizer.check({
       command: "connect",
-      args: describeUpgrade(req, serverSecrets(config)),
+      args: describeUpgrade(req, deps.auth.credentials),
     });
     if (verdict === "unavailable") {
       return refuse(403, "authorizer_unavailable", "the authorizer is down; retry later");

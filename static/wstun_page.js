@@ -109,7 +109,7 @@ export function describeError(err) {
       disconnected: "not connected to the server",
       timeout: "the server did not answer in time",
     });
-    return known[err.code] ?? `${err.code}: ${err.message}`;
+    return Object.hasOwn(known, err.code) ? known[err.code] : `${err.code}: ${err.message}`;
   }
   return String(err?.message ?? err);
 }

@@ -1,5 +1,7 @@
 /**
- * The bridge: how one isolate hands a message to another isolate of the same hub.
+ * The bridge: how one isolate hands a message to another isolate of the same hub. A transport
+ * only: what the messages mean is the cluster's (lib/cluster/envelope.ts), which validates every
+ * one it receives.
  *
  * Layout: every isolate listens on one inbox named for it, and a sender posts to the inbox of the
  * isolate that holds the recipient. So a message is delivered to exactly one isolate (traffic grows
@@ -8,72 +10,38 @@
  * per instance.
  *
  * Guarantees of an implementation: messages from one isolate to another arrive in the order
- * posted, or not at all (best effort: BroadcastChannel on Deno Deploy, Redis pub/sub while Redis is
- * away). Loss is detected one layer up by {@link LinkSequencer}, never here. `post` never throws
- * and never awaits.
+ * posted, or not at all, unless it says it `redelivers` (then a message it could not deliver may
+ * come later, after others: the Redis bridge's outbox after an outage). Loss and order are the
+ * cluster's business one layer up (lib/cluster/link.ts), never here. `post` never throws and
+ * never awaits.
  *
  * @module
  */
 
-import type { ChannelMessage } from "../pubsub/channel_message.ts";
-
-/** What travels between isolates; `conn` names a connection on the sending or receiving side. */
-export type BridgeBody =
-  /** A control request from a connection on the sender, to run on the owner of its instance. */
-  | {
-    k: "req";
-    conn: string;
-    frame: Record<string, unknown>;
-    proof?: SecretProof;
-    /** The sender verified the secret itself (a keyed create's key); the owner accepts it. */
-    verified?: boolean;
-  }
-  /** Application data (text) from a connection on the sender, for an instance on the receiver. */
-  | { k: "data"; conn: string; text: string }
-  /** Application data (binary) from a connection on the sender. */
-  | { k: "bin"; conn: string; bytes: Uint8Array<ArrayBuffer> }
-  /** A frame for a connection on the receiver. */
-  | { k: "out"; conn: string; text: string }
-  /** A binary frame for a connection on the receiver. */
-  | { k: "outbin"; conn: string; bytes: Uint8Array<ArrayBuffer> }
-  /** A join the sender gave up waiting for: if it happened, undo it. */
-  | { k: "undo"; conn: string; uuid: string }
-  /** A connection on the sender closed: end its memberships and hostings on the receiver. */
-  | { k: "detach"; conn: string }
-  /** The sender is shutting down: treat it as dead now instead of at its heartbeat's expiry. */
-  | { k: "bye" }
-  /** A pub/sub publish, broadcast to every isolate (see {@link Bridge.broadcast}). */
-  | { k: "chpub"; message: ChannelMessage }
-  /** A tunnel relay message (lib/tunnel/bridged_registry.ts gives it meaning). */
-  | { k: "tun"; m: Record<string, unknown> };
-
-/** Proof that the client presented a secret, without the secret: HMAC-SHA256(secret, nonce). */
-export interface SecretProof {
-  nonce: string;
-  mac: string | null;
+/** One message as a transport carries it: the cluster's envelope, opaque here. */
+export interface BridgeMessage {
+  readonly from: string;
+  readonly seq: number;
+  readonly body: unknown;
+  readonly all?: true;
 }
 
-/** One bridge message: sender isolate, per-link sequence number, body. */
-export interface Envelope {
-  from: string;
-  seq: number;
-  body: BridgeBody;
-  /** Sent with {@link Bridge.broadcast}: numbered on the sender's broadcast link, not a direct one. */
-  all?: true;
-}
-
-/** Carries envelopes between isolates. */
+/** Carries messages between isolates. */
 export interface Bridge {
-  /** Starts delivering envelopes addressed to `isolate` to `receive`. */
-  listen(isolate: string, receive: (envelope: Envelope) => void): void;
-  /** Posts one envelope to the inbox of `isolate`; never throws. */
-  post(isolate: string, envelope: Envelope): void;
   /**
-   * Posts one envelope to every other isolate listening (pub/sub publishes, whose subscribers may
-   * be anywhere); never throws. A transport that echoes it to the sender may: receivers ignore
-   * their own broadcasts.
+   * True when a message the transport could not deliver at once may still arrive later, out of
+   * order: the receiver then waits a little for the ones before it (lib/cluster/link.ts).
    */
-  broadcast(envelope: Envelope): void;
+  readonly redelivers?: boolean;
+  /** Starts delivering messages addressed to `isolate` to `receive`, as received (unchecked). */
+  listen(isolate: string, receive: (message: unknown) => void): void;
+  /** Posts one message to the inbox of `isolate`; never throws. */
+  post(isolate: string, message: BridgeMessage): void;
+  /**
+   * Posts one message to every other isolate listening (pub/sub publishes, liveness); never
+   * throws. A transport that echoes it to the sender may: receivers ignore their own.
+   */
+  broadcast(message: BridgeMessage): void;
   /** Drops whatever the bridge keeps for an isolate that is gone. */
   forget?(isolate: string): void;
   /** Stops listening and releases channels or connections. */

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Bridge, Envelope } from "./bridge.ts";
+import type { Bridge, BridgeMessage } from "./bridge.ts";
 
 export class BroadcastChannelBridge implements Bridge {
   #inbox: BroadcastChannel | null = null;
@@ -19,18 +19,18 @@ export class BroadcastChannelBridge implements Bridge {
 
   constructor(readonly namespace = "wstun") {}
 
-  listen(isolate: string, receive: (envelope: Envelope) => void): void {
+  listen(isolate: string, receive: (message: unknown) => void): void {
     this.#inbox = new BroadcastChannel(this.#name(isolate));
-    this.#inbox.onmessage = (e: MessageEvent<Envelope>) => receive(e.data);
+    this.#inbox.onmessage = (e: MessageEvent<BridgeMessage>) => receive(e.data);
     this.#all = new BroadcastChannel(`${this.namespace}:all`);
-    this.#all.onmessage = (e: MessageEvent<Envelope>) => receive(e.data);
+    this.#all.onmessage = (e: MessageEvent<BridgeMessage>) => receive(e.data);
   }
 
-  broadcast(envelope: Envelope): void {
+  broadcast(envelope: BridgeMessage): void {
     this.#all?.postMessage(envelope);
   }
 
-  post(isolate: string, envelope: Envelope): void {
+  post(isolate: string, envelope: BridgeMessage): void {
     let channel = this.#outboxes.get(isolate);
     if (!channel) {
       channel = new BroadcastChannel(this.#name(isolate));

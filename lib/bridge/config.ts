@@ -21,6 +21,8 @@ export interface BridgeConfig {
   mode: BridgeMode;
   heartbeatMs: number;
   timeoutMs: number;
+  /** Bytes of messages the Redis bridge keeps for one isolate while Redis is away. */
+  outboxBytes: number;
   /** Prefix of channel names and directory keys; isolates with the same one form one hub. */
   namespace: string;
   /** Worker isolates main.ts starts on one port (1 = serve in the main isolate). */
@@ -47,6 +49,7 @@ export const bridgeEnvShape = {
   ),
   WSTUN_BRIDGE_HEARTBEAT_MS: int(50, 600_000, 5000),
   WSTUN_BRIDGE_TIMEOUT_MS: int(50, 600_000, 5000),
+  WSTUN_BRIDGE_OUTBOX_BYTES: int(0, 1024 * 1024 * 1024, 16 * 1024 * 1024),
   WSTUN_BRIDGE_NAMESPACE: z.preprocess(
     unsetIfEmpty,
     z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, _ . or -")
@@ -67,6 +70,7 @@ export function bridgeFromEnv(e: BridgeEnv, onDeploy: boolean): BridgeConfig {
     mode: e.WSTUN_BRIDGE,
     heartbeatMs: e.WSTUN_BRIDGE_HEARTBEAT_MS,
     timeoutMs: e.WSTUN_BRIDGE_TIMEOUT_MS,
+    outboxBytes: e.WSTUN_BRIDGE_OUTBOX_BYTES,
     namespace: e.WSTUN_BRIDGE_NAMESPACE,
     workers: e.WSTUN_WORKERS,
     redisUrl: e.WSTUN_REDIS_URL,

@@ -49,6 +49,8 @@ export interface Directory {
   beat(isolate: string, ttlMs: number): Promise<boolean>;
   /** Whether `isolate` has beaten within its ttl. */
   alive(isolate: string): Promise<boolean>;
+  /** Every isolate that has beaten within its ttl (bridge health: who should be heard). */
+  isolates(): Promise<string[]>;
   /** Removes an isolate that is shutting down, and its instance records. */
   leave(isolate: string, uuids: string[]): Promise<void>;
   /**
@@ -56,6 +58,12 @@ export interface Directory {
    * its owner's liveness are always seen by the same isolates; closed with this directory.
    */
   tunnels(): TunnelDirectory;
+  /**
+   * The hub's secret (keyed instance ids, lib/hub/instance_key.ts): created at random by
+   * whichever isolate asks first (set only if absent, atomically), then the same for every
+   * isolate sharing this store, and kept as long as the store is.
+   */
+  serverSecret(): Promise<string>;
   /** Releases what the directory opened itself (a Redis connection); not a KV it was given. */
   close(): Promise<void>;
 }

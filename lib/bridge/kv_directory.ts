@@ -12,6 +12,7 @@
  * @module
  */
 import { type Directory, type InstanceRecord, RECORD_TTL_MS } from "./directory.ts";
+import { randomSecret } from "../secret.ts";
 import { claimKey } from "./kv_claim.ts";
 import { KvTunnelDirectory } from "./kv_tunnel_directory.ts";
 import type { TunnelDirectory } from "./tunnel_directory.ts";
@@ -34,6 +35,15 @@ export class KvDirectory implements Directory {
       }
       await op.commit();
     }
+  }
+
+  async serverSecret(): Promise<string> {
+    const key = [this.namespace, "server_secret"];
+    const fresh = randomSecret(32);
+    await this.kv.atomic().check({ key, versionstamp: null }).set(key, fresh).commit();
+    const stored = await this.kv.get<string>(key);
+    if (typeof stored.value !== "string") throw new Error("KV lost the server secret just written");
+    return stored.value;
   }
 
   claim(record: InstanceRecord): Promise<InstanceRecord | null> {
@@ -89,6 +99,17 @@ export class KvDirectory implements Directory {
   async alive(isolate: string): Promise<boolean> {
     const entry = await this.kv.get<{ expiresAt: number }>(this.#isolateKey(isolate));
     return entry.value !== null && entry.value.expiresAt > this.now();
+  }
+
+  async isolates(): Promise<string[]> {
+    const live: string[] = [];
+    const now = this.now();
+    for await (
+      const e of this.kv.list<{ expiresAt: number }>({ prefix: this.#prefix("isolate") })
+    ) {
+      if (e.value.expiresAt > now) live.push(String(e.key[2]));
+    }
+    return live;
   }
 
   async leave(isolate: string, uuids: string[]): Promise<void> {

@@ -16,30 +16,30 @@
  *
  * @module
  */
-import type { Bridge, Envelope } from "./bridge.ts";
+import type { Bridge, BridgeMessage } from "./bridge.ts";
 
 export class MessagePortBridge implements Bridge {
   /** Envelopes waiting for this task's flush, per port. */
-  #pending = new Map<MessagePort, Envelope[]>();
+  #pending = new Map<MessagePort, BridgeMessage[]>();
   #flushQueued = false;
 
   /** `ports`: sibling isolate id → the port to it. */
   constructor(readonly ports: Map<string, MessagePort>) {}
 
-  listen(_isolate: string, receive: (envelope: Envelope) => void): void {
+  listen(_isolate: string, receive: (message: unknown) => void): void {
     for (const port of this.ports.values()) {
-      port.onmessage = (e: MessageEvent<Envelope[]>) => {
+      port.onmessage = (e: MessageEvent<BridgeMessage[]>) => {
         for (const envelope of e.data) receive(envelope);
       };
     }
   }
 
-  post(isolate: string, envelope: Envelope): void {
+  post(isolate: string, envelope: BridgeMessage): void {
     const port = this.ports.get(isolate);
     if (port) this.#enqueue(port, envelope);
   }
 
-  broadcast(envelope: Envelope): void {
+  broadcast(envelope: BridgeMessage): void {
     for (const port of this.ports.values()) this.#enqueue(port, envelope);
   }
 
@@ -58,7 +58,7 @@ export class MessagePortBridge implements Bridge {
     return Promise.resolve();
   }
 
-  #enqueue(port: MessagePort, envelope: Envelope): void {
+  #enqueue(port: MessagePort, envelope: BridgeMessage): void {
     const batch = this.#pending.get(port);
     if (batch) batch.push(envelope);
     else this.#pending.set(port, [envelope]);

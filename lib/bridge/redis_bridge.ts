@@ -1,101 +1,122 @@
 /**
  * A {@link Bridge} over Redis pub/sub, for isolates on several machines (`WSTUN_REDIS_URL`):
- * one channel per isolate, `<namespace>:isolate:<id>`, like the BroadcastChannel bridge.
+ * one channel per isolate, `<namespace>:isolate:<id>`, and `<namespace>:all` for broadcasts.
  *
- * Envelopes travel as JSON with binary payloads in base64. A publish that fails (Redis away) is
- * lost on purpose: the next envelope on that link arrives with a higher sequence number and the
- * receiver reports the gap (`bridge_gap`), so nothing waits on Redis and nothing is lost silently.
- * Redis pub/sub keeps per-connection order, so one sender's envelopes arrive in order.
+ * Messages travel as JSON, bytes as `{"$bytes": "<base64>"}`. Each channel has an outbox
+ * (redis_outbox.ts): while Redis is away, or the receiver is between reconnects (a publish that
+ * reached no subscriber), messages wait and go out in order once it is back, so a short outage
+ * loses nothing; past the outbox's bounds (`WSTUN_BRIDGE_OUTBOX_BYTES`, `WSTUN_BRIDGE_TIMEOUT_MS`)
+ * they are dropped and the receiver reports the gap (`bridge_gap`). Redis pub/sub keeps
+ * per-connection order; messages re-sent after a failure may overtake later ones, which the
+ * receiver puts back in order ({@link RedisBridge.redelivers}).
  *
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { Bridge, BridgeBody, Envelope } from "./bridge.ts";
+import type { Bridge, BridgeMessage } from "./bridge.ts";
+import { type OutboxLimits, RedisOutbox } from "./redis_outbox.ts";
 import { closeRedis, connectRedis, type RedisClient } from "./redis_connection.ts";
 
 export class RedisBridge implements Bridge {
+  readonly redelivers = true;
+  readonly #outboxes = new Map<string, RedisOutbox>();
+
   private constructor(
     readonly namespace: string,
     readonly publisher: RedisClient,
     readonly subscriber: RedisClient,
+    readonly limits: OutboxLimits,
   ) {}
 
-  static async connect(url: string, namespace = "wstun"): Promise<RedisBridge> {
+  static async connect(
+    url: string,
+    namespace: string,
+    limits: OutboxLimits,
+  ): Promise<RedisBridge> {
     const publisher = await connectRedis(url, "bridge");
     try {
       const subscriber = await connectRedis(url, "bridge subscriber");
-      return new RedisBridge(namespace, publisher, subscriber);
+      return new RedisBridge(namespace, publisher, subscriber, limits);
     } catch (err) {
       closeRedis(publisher);
       throw err;
     }
   }
 
-  listen(isolate: string, receive: (envelope: Envelope) => void): void {
-    const onMessage = (message: string) => receive(decode(message));
-    for (const channel of [this.#name(isolate), `${this.namespace}:all`]) {
+  listen(isolate: string, receive: (message: unknown) => void): void {
+    const onMessage = (text: string) => {
+      let message: unknown;
+      try {
+        message = decode(text);
+      } catch {
+        message = text; // not JSON: the cluster refuses it (and counts it)
+      }
+      receive(message);
+    };
+    for (const channel of [this.#inbox(isolate), this.#all()]) {
       this.subscriber.subscribe(channel, onMessage).catch((err: Error) =>
         console.error(`wstun bridge: cannot subscribe: ${err.message}`)
       );
     }
   }
 
-  broadcast(envelope: Envelope): void {
-    this.publisher.publish(`${this.namespace}:all`, encode(envelope)).catch(() => {
-      // Lost: receivers see the gap in the sender's broadcast sequence and report it.
-    });
+  broadcast(message: BridgeMessage): void {
+    this.#outbox(this.#all(), false).push(encode(message));
   }
 
-  post(isolate: string, envelope: Envelope): void {
-    this.publisher.publish(this.#name(isolate), encode(envelope)).catch(() => {
-      // Lost: the receiver sees the gap in the link's sequence numbers and reports it.
-    });
+  post(isolate: string, message: BridgeMessage): void {
+    this.#outbox(this.#inbox(isolate), true).push(encode(message));
+  }
+
+  forget(isolate: string): void {
+    const channel = this.#inbox(isolate);
+    this.#outboxes.get(channel)?.close();
+    this.#outboxes.delete(channel);
   }
 
   close(): Promise<void> {
+    for (const outbox of this.#outboxes.values()) outbox.close();
+    this.#outboxes.clear();
     closeRedis(this.subscriber);
     closeRedis(this.publisher);
     return Promise.resolve();
   }
 
-  #name(isolate: string): string {
+  #outbox(channel: string, needsReceiver: boolean): RedisOutbox {
+    let outbox = this.#outboxes.get(channel);
+    if (!outbox) {
+      const publish = (text: string) => this.publisher.publish(channel, text);
+      outbox = new RedisOutbox(publish, this.limits, needsReceiver);
+      this.#outboxes.set(channel, outbox);
+    }
+    return outbox;
+  }
+
+  #inbox(isolate: string): string {
     return `${this.namespace}:isolate:${isolate}`;
   }
+
+  #all(): string {
+    return `${this.namespace}:all`;
+  }
 }
 
-function encode(envelope: Envelope): string {
-  const body = envelope.body;
-  if (body.k === "bin" || body.k === "outbin") {
-    return JSON.stringify({ ...envelope, body: { ...body, bytes: base64(body.bytes) } });
-  }
-  if (body.k === "chpub" && body.message.payload.kind === "binary") {
-    const payload = { kind: "binary", base64: base64(body.message.payload.bytes) };
-    return JSON.stringify({
-      ...envelope,
-      body: { ...body, message: { ...body.message, payload } },
-    });
-  }
-  return JSON.stringify(envelope);
+function encode(message: BridgeMessage): string {
+  return JSON.stringify(
+    message,
+    (_key, value) =>
+      value instanceof Uint8Array
+        ? { $bytes: Buffer.from(value.buffer, value.byteOffset, value.length).toString("base64") }
+        : value,
+  );
 }
 
-function decode(message: string): Envelope {
-  const envelope = JSON.parse(message) as Envelope;
-  const body = envelope.body as BridgeBody & { bytes?: unknown };
-  if ((body.k === "bin" || body.k === "outbin") && typeof body.bytes === "string") {
-    const buf = Buffer.from(body.bytes, "base64");
-    body.bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-  }
-  if (body.k === "chpub") {
-    const payload = body.message.payload as { kind: string; base64?: string };
-    if (payload.kind === "binary" && typeof payload.base64 === "string") {
-      const buf = Buffer.from(payload.base64, "base64");
-      const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-      body.message = { ...body.message, payload: { kind: "binary", bytes } };
+function decode(text: string): unknown {
+  return JSON.parse(text, (_key, value) => {
+    if (value === null || typeof value !== "object" || typeof value.$bytes !== "string") {
+      return value;
     }
-  }
-  return envelope;
-}
-
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64");
+    const buf = Buffer.from(value.$bytes, "base64");
+    return new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  });
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { randomSecret } from "../secret.ts";
 import { type Directory, type InstanceRecord, RECORD_TTL_MS } from "./directory.ts";
 import { closeRedis, connectRedis, type RedisClient } from "./redis_connection.ts";
 import { RedisTunnelDirectory } from "./redis_tunnel_directory.ts";
@@ -43,6 +44,14 @@ export class RedisDirectory implements Directory {
       multi.sAdd(this.#setKey(), r.uuid);
     }
     await multi.exec();
+  }
+
+  async serverSecret(): Promise<string> {
+    const key = `${this.namespace}:server_secret`;
+    await this.client.set(key, randomSecret(32), { NX: true });
+    const stored = await this.client.get(key);
+    if (typeof stored !== "string") throw new Error("Redis lost the server secret just written");
+    return stored;
   }
 
   async claim(record: InstanceRecord): Promise<InstanceRecord | null> {
@@ -105,6 +114,15 @@ export class RedisDirectory implements Directory {
 
   async alive(isolate: string): Promise<boolean> {
     return (await this.client.exists(this.#isolateKey(isolate))) === 1;
+  }
+
+  async isolates(): Promise<string[]> {
+    const prefix = this.#isolateKey("");
+    const live: string[] = [];
+    for await (const batch of this.client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) {
+      for (const key of [batch].flat()) live.push(String(key).slice(prefix.length));
+    }
+    return live;
   }
 
   async leave(isolate: string, uuids: string[]): Promise<void> {

@@ -14,6 +14,8 @@
  */
 import { ulid } from "ulid";
 import type { Config } from "../config.ts";
+import { BinaryKind, decodeBinaryHeader } from "../binary_frame.ts";
+import type { Reply, SecretCheck } from "../cluster/hub_port.ts";
 import {
   CloseReason,
   type ControlRequest,
@@ -21,22 +23,32 @@ import {
   ErrorCode,
   HOST_USER_ID,
   type InstanceInfo,
+  type InstanceRequest,
   type JoinInstance,
   type KickClient,
   LeaveReason,
   type ListInstances,
   type Ref,
   type ResumeInstance,
+  type ServerFrame,
+  type ServerFrameOf,
 } from "../protocol.ts";
 import { randomSecret, secretEquals } from "../secret.ts";
 import type { ServiceCatalog } from "../service_catalog.ts";
 import type { Stats } from "../stats.ts";
-import type { Federation, SecretCheck } from "./federation.ts";
+import type { ClusterPort } from "./cluster_port.ts";
 import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
-import { keyedInstanceId } from "./instance_key.ts";
+import type { InstanceKeys } from "./instance_key.ts";
 import { type Peer, Session } from "./peer.ts";
-import { routeBinary, routeData } from "./routing.ts";
+import {
+  isTarget,
+  routeBinary,
+  routeCleanData,
+  routeData,
+  TARGET_MESSAGE,
+  withoutFrom,
+} from "./routing.ts";
 
 /** What the hub needs from its surroundings; tests pass real ones and swap only the clock. */
 export interface HubDeps {
@@ -50,16 +62,21 @@ export interface HubDeps {
   >;
   catalog: ServiceCatalog;
   stats: Stats;
+  /** Derives keyed instances' uuids under the server secret. */
+  instanceKeys: InstanceKeys;
   now?: () => number;
 }
 
-type Response = object | undefined;
+/** What a request is answered with, when it is answered with more than `ok`. */
+type Response =
+  | ServerFrameOf<"instance_created" | "instance_list" | "instance_resumed" | "pong">
+  | undefined;
 
 export class Hub {
   readonly instances = new Map<string, Instance>();
   readonly #deps: HubDeps;
   readonly #now: () => number;
-  #federation: Federation | null = null;
+  #cluster: ClusterPort | null = null;
 
   constructor(deps: HubDeps) {
     this.#deps = deps;
@@ -67,8 +84,8 @@ export class Hub {
   }
 
   /** Connects this hub to other isolates; requests for instances not here go through it. */
-  federate(federation: Federation): void {
-    this.#federation = federation;
+  joinCluster(cluster: ClusterPort): void {
+    this.#cluster = cluster;
   }
 
   /** Registers a newly connected socket. */
@@ -78,49 +95,88 @@ export class Hub {
 
   /** Handles one validated control request and sends its direct answer. */
   control(session: Session, req: ControlRequest): void {
-    const federation = this.#federation;
-    if (federation) {
-      if ("uuid" in req && !this.instances.has(req.uuid)) return federation.forward(session, req);
-      if (req.type === "list_instances") return this.#answerList(federation, session, req);
+    const cluster = this.#cluster;
+    if (cluster) {
+      if ("uuid" in req && !this.instances.has(req.uuid)) {
+        return this.#forward(cluster, session, req);
+      }
+      if (req.type === "list_instances") return this.#answerList(cluster, session, req);
       if (req.type === "create_instance" && req.key !== undefined) {
         // A keyed instance may be live on another isolate: the key takes it over there.
-        const uuid = keyedInstanceId(req.service, req.key);
-        if (!this.instances.has(uuid)) return federation.createKeyed(session, req, uuid);
+        const uuid = this.#deps.instanceKeys.idFor(req.service, req.key);
+        if (!this.instances.has(uuid)) return this.#createKeyed(cluster, session, req, uuid);
       }
     }
     this.controlHere(session, req);
   }
 
   /**
-   * Handles a request on this isolate only (the owner side of a forwarded request): `check`,
-   * when given, verifies the join token or resume secret from a proof instead of the request.
+   * Handles a request on this isolate only (also the owner side of a forwarded request): `check`,
+   * when given, verifies the join token or resume secret from a proof instead of the request;
+   * `reply` takes the direct answer (by default the session's socket).
    */
-  controlHere(session: Session, req: ControlRequest, check?: SecretCheck): void {
-    if (req.type === "join_instance") return this.#answerJoin(session, req, check);
-    let response: Response;
+  controlHere(
+    session: Session,
+    req: ControlRequest,
+    check?: SecretCheck,
+    reply: Reply = (frame) => session.send(frame),
+  ): void {
+    if (req.type === "join_instance") return this.#answerJoin(session, req, check, reply);
+    let response: Response | Promise<Response>;
     try {
       response = this.#dispatch(session, req, check);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
-      return this.sendError(session, err, req.ref);
+      return reply(this.#errorFrame(err, req.ref));
     }
     if (response instanceof Promise) {
-      response.then((r) => this.#answer(session, req.ref, r), (err) => {
-        this.sendError(session, err instanceof HubError ? err : internalError(err), req.ref);
+      response.then((r) => this.#answer(reply, req.ref, r), (err) => {
+        reply(this.#errorFrame(err instanceof HubError ? err : internalError(err), req.ref));
       });
       return;
     }
-    this.#answer(session, req.ref, response);
+    this.#answer(reply, req.ref, response);
   }
 
-  #answer(session: Session, ref: Ref, response: Response): void {
-    if (response) session.send(ref === undefined ? response : { ...response, ref });
-    else if (ref !== undefined) session.send({ type: "ok", ref });
+  /** A request for an instance elsewhere: checked here as far as it can be, then forwarded. */
+  #forward(cluster: ClusterPort, session: Session, req: InstanceRequest): void {
+    try {
+      this.#checkServerToken("server_token" in req ? req.server_token : undefined);
+      if (req.type === "join_instance") this.checkJoinLimit(session);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      if (req.type === "join_instance") return this.#failedAck((f) => session.send(f), req, err);
+      return this.sendError(
+        session,
+        new HubError(err.code, err.message, { uuid: req.uuid }),
+        req.ref,
+      );
+    }
+    cluster.forward(session, req);
   }
 
-  #answerList(federation: Federation, session: Session, req: ListInstances): void {
-    federation.list(req.service).then(
-      (instances) => this.#answer(session, req.ref, { type: "instance_list", instances }),
+  #createKeyed(cluster: ClusterPort, session: Session, req: CreateInstance, uuid: string): void {
+    try {
+      this.checkCreate(session, req);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      return this.sendError(session, new HubError(err.code, err.message, { uuid }), req.ref);
+    }
+    cluster.createKeyed(session, req, uuid, () => {
+      this.controlHere(session, req);
+      return this.instances.has(uuid);
+    });
+  }
+
+  #answer(reply: Reply, ref: Ref, response: Response): void {
+    if (response) reply(ref === undefined ? response : { ...response, ref });
+    else if (ref !== undefined) reply({ type: "ok", ref });
+  }
+
+  #answerList(cluster: ClusterPort, session: Session, req: ListInstances): void {
+    const reply: Reply = (frame) => session.send(frame);
+    cluster.list(req.service).then(
+      (instances) => this.#answer(reply, req.ref, { type: "instance_list", instances }),
       (err) => this.sendError(session, internalError(err), req.ref),
     );
   }
@@ -137,7 +193,7 @@ export class Hub {
   checkJoinLimit(session: Session): void {
     const max = this.#deps.config.maxJoinsPerConnection;
     if (!max) return;
-    const joins = (session.joined?.size ?? 0) + (this.#federation?.joinedElsewhere(session) ?? 0);
+    const joins = (session.joined?.size ?? 0) + (this.#cluster?.counts(session).joined ?? 0);
     if (joins >= max) {
       throw new HubError(ErrorCode.LimitReached, `at most ${max} joins per connection`);
     }
@@ -145,11 +201,15 @@ export class Hub {
 
   /** Routes one application-data text frame (`msg` is `text` parsed); `ok` answers a `ref`. */
   data(session: Session, text: string, msg: Record<string, unknown>, ref: Ref): void {
-    // Federated: a frame for an instance owned elsewhere goes straight to the bridge. Raising and
-    // catching unknown_instance for it cost a third of the member isolate's time (bench profile).
-    const federation = this.#federation;
-    if (federation !== null && typeof msg.uuid === "string" && !this.instances.has(msg.uuid)) {
-      return federation.forwardData(session, msg.uuid, text, ref);
+    // In a cluster, a frame for an instance owned elsewhere goes straight to it, its text made
+    // free of `from` here so the owner need not parse it again.
+    const cluster = this.#cluster;
+    const uuid = msg.uuid;
+    if (cluster !== null && typeof uuid === "string" && !this.instances.has(uuid)) {
+      if (msg.to !== undefined && !isTarget(msg.to)) {
+        return this.sendError(session, new HubError(ErrorCode.InvalidMessage, TARGET_MESSAGE), ref);
+      }
+      return cluster.forwardData(session, uuid, withoutFrom(text, msg), msg.to, ref);
     }
     try {
       routeData(this, session, text, msg);
@@ -160,28 +220,58 @@ export class Hub {
     if (ref !== undefined) session.send({ type: "ok", ref });
   }
 
-  /** Routes one binary instance-data frame. */
-  binary(session: Session, bytes: Uint8Array<ArrayBuffer>): void {
+  /** Routes a data frame for an instance here whose text is free of `from` (cluster port). */
+  dataHere(session: Session, uuid: string, text: string, to: unknown, ref: Ref): void {
     try {
-      routeBinary(this, session, bytes);
+      routeCleanData(this, session, uuid, text, to);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
-      if (this.#elsewhere(err)) {
-        return this.#federation!.forwardData(session, err.extra!.uuid as string, bytes, undefined);
-      }
+      return this.sendError(session, err, ref);
+    }
+    if (ref !== undefined) session.send({ type: "ok", ref });
+  }
+
+  /** Routes one binary instance-data frame; one for an instance elsewhere goes to its owner. */
+  binary(session: Session, bytes: Uint8Array<ArrayBuffer>): void {
+    const frame = decodeBinaryHeader(bytes);
+    const cluster = this.#cluster;
+    if (
+      cluster !== null && typeof frame !== "string" && frame.kind === BinaryKind.InstanceData &&
+      !this.instances.has(frame.id)
+    ) {
+      return cluster.forwardBinary(session, frame.id, bytes);
+    }
+    this.binaryHere(session, bytes, frame);
+  }
+
+  /** Routes one binary frame for an instance here (cluster port; `binary` after its look-up). */
+  binaryHere(
+    session: Session,
+    bytes: Uint8Array<ArrayBuffer>,
+    frame = decodeBinaryHeader(bytes),
+  ): void {
+    try {
+      routeBinary(this, session, bytes, frame);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
       this.sendError(session, err);
     }
   }
 
-  /** Only a miss (no such instance here) reaches this: the hot path never does. */
-  #elsewhere(err: HubError): boolean {
-    return this.#federation !== null && err.code === ErrorCode.UnknownInstance;
-  }
-
   /** Sends an `error` frame for a refused request. */
   sendError(session: Session, err: HubError, ref?: Ref): void {
+    session.send(this.#errorFrame(err, ref));
+  }
+
+  /** The `error` frame of a refusal, counted. */
+  #errorFrame(err: HubError, ref: Ref): ServerFrame {
     this.#deps.stats.errors++;
-    session.send({ type: "error", code: err.code, message: err.message, ref, ...err.extra });
+    return { type: "error", code: err.code, message: err.message, ref, ...err.extra };
+  }
+
+  /** Counts a refusal sent on the hub's behalf (by the cluster). */
+  countRefusal(): void {
+    this.#deps.stats.errors++;
   }
 
   /** Counts delivered data; routing calls it once per frame with the number of recipients. */
@@ -204,7 +294,7 @@ export class Hub {
           userId: member.userId,
           reason: LeaveReason.Disconnected,
         });
-        this.#federation?.changed(instance);
+        this.#cluster?.changed(instance);
       }
     }
     if (session.hosted) {
@@ -213,7 +303,7 @@ export class Hub {
         if (instance) this.#hostLeft(instance);
       }
     }
-    this.#federation?.detached(session);
+    this.#cluster?.detached(session);
   }
 
   /** Public records of live instances, optionally of one service. */
@@ -227,18 +317,29 @@ export class Hub {
 
   /** Public records of every isolate's instances (this isolate's alone when it has no peers). */
   listEverywhere(service?: string): Promise<InstanceInfo[]> {
-    return this.#federation ? this.#federation.list(service) : Promise.resolve(this.list(service));
+    return this.#cluster ? this.#cluster.list(service) : Promise.resolve(this.list(service));
   }
 
   /** Ends an instance: members are told why, the host's bookkeeping forgets it. */
   closeInstance(instance: Instance, reason: CloseReason): void {
     clearTimeout(instance.graceTimer);
     this.instances.delete(instance.uuid);
-    instance.host?.hosted?.delete(instance.uuid);
+    const host = instance.host;
+    if (host) {
+      host.hosted?.delete(instance.uuid);
+      this.#membership(host, instance.uuid, "none");
+    }
+    for (const member of instance.members.values()) {
+      this.#membership(member.session, instance.uuid, "none");
+    }
     instance.notifyMembers({ type: "instance_closed", uuid: instance.uuid, reason });
-    for (const member of instance.members.values()) member.session.joined?.delete(instance.uuid);
-    instance.members.clear();
-    this.#federation?.removed(instance.uuid);
+    instance.clearMembers();
+    this.#cluster?.removed(instance.uuid);
+  }
+
+  /** Tells the cluster a session's part in an instance changed (remote sockets' isolates care). */
+  #membership(session: Session, uuid: string, role: "member" | "host" | "none"): void {
+    this.#cluster?.membership(session, uuid, role);
   }
 
   /**
@@ -318,7 +419,7 @@ export class Hub {
       throw new HubError(ErrorCode.UnknownService, `no service named ${req.service}`);
     }
     const max = this.#deps.config.maxInstancesPerConnection;
-    const hosted = (session.hosted?.size ?? 0) + (this.#federation?.hostedElsewhere(session) ?? 0);
+    const hosted = (session.hosted?.size ?? 0) + (this.#cluster?.counts(session).hosted ?? 0);
     if (max && hosted >= max) {
       throw new HubError(ErrorCode.LimitReached, `at most ${max} instances per connection`);
     }
@@ -326,7 +427,9 @@ export class Hub {
 
   #create(session: Session, req: CreateInstance): Response | Promise<Response> {
     this.checkCreate(session, req);
-    const uuid = req.key === undefined ? ulid() : keyedInstanceId(req.service, req.key);
+    const uuid = req.key === undefined
+      ? ulid()
+      : this.#deps.instanceKeys.idFor(req.service, req.key);
     const existing = this.instances.get(uuid);
     // The key proves ownership as the resume secret does: take the live instance over.
     if (existing) return this.#reattach(session, existing);
@@ -341,17 +444,18 @@ export class Hub {
     );
     this.instances.set(instance.uuid, instance);
     (session.hosted ??= new Set()).add(instance.uuid);
+    this.#membership(session, instance.uuid, "host");
     this.#deps.stats.instancesCreated++;
-    const created = {
+    const created: Response = {
       type: "instance_created",
       uuid: instance.uuid,
       name: instance.name,
       service: instance.service,
       resume: instance.resume,
     };
-    if (!this.#federation) return created;
+    if (!this.#cluster) return created;
     // Answered once other isolates can find it, so a uuid handed out can be joined anywhere.
-    return this.#federation.published(instance).then(() => created, (err) => {
+    return this.#cluster.published(instance).then(() => created, (err) => {
       this.closeInstance(instance, CloseReason.Closed);
       throw new HubError(
         ErrorCode.BridgeUnavailable,
@@ -360,10 +464,10 @@ export class Hub {
     });
   }
 
-  #answerJoin(session: Session, req: JoinInstance, check?: SecretCheck): void {
+  #answerJoin(session: Session, req: JoinInstance, check: SecretCheck | undefined, reply: Reply) {
     try {
       const { instance, userId } = this.#join(session, req, check);
-      session.send({
+      reply({
         type: "ack",
         success: true,
         uuid: instance.uuid,
@@ -374,16 +478,21 @@ export class Hub {
       });
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
-      this.#deps.stats.errors++;
-      session.send({
-        type: "ack",
-        success: false,
-        uuid: req.uuid,
-        error: err.code,
-        message: err.message,
-        ref: req.ref,
-      });
+      this.#failedAck(reply, req, err);
     }
+  }
+
+  /** A join's refusal: its failed `ack` alone, counted. */
+  #failedAck(reply: Reply, req: JoinInstance, err: HubError): void {
+    this.#deps.stats.errors++;
+    reply({
+      type: "ack",
+      success: false,
+      uuid: req.uuid,
+      error: err.code,
+      message: err.message,
+      ref: req.ref,
+    });
   }
 
   #join(
@@ -416,8 +525,9 @@ export class Hub {
       throw new HubError(ErrorCode.UserIdTaken, `userId ${userId} is taken in this instance`);
     }
     instance.addMember(userId, session);
+    this.#membership(session, instance.uuid, "member");
     instance.notifyHost({ type: "client_connected", uuid: instance.uuid, userId });
-    this.#federation?.changed(instance);
+    this.#cluster?.changed(instance);
     return { instance, userId };
   }
 
@@ -433,13 +543,14 @@ export class Hub {
     const member = session.joined?.get(uuid);
     if (!member) throw new HubError(ErrorCode.NotMember, `not a member of ${uuid}`, { uuid });
     instance.removeMember(member);
+    this.#membership(session, uuid, "none");
     instance.notifyHost({
       type: "client_disconnected",
       uuid,
       userId: member.userId,
       reason: LeaveReason.Left,
     });
-    this.#federation?.changed(instance);
+    this.#cluster?.changed(instance);
     return undefined;
   }
 
@@ -461,6 +572,7 @@ export class Hub {
       });
     }
     instance.removeMember(member);
+    this.#membership(member.session, req.uuid, "none");
     member.session.send({ type: "kicked", uuid: req.uuid, reason: req.reason ?? "" });
     instance.notifyHost({
       type: "client_disconnected",
@@ -468,7 +580,7 @@ export class Hub {
       userId: req.userId,
       reason: LeaveReason.Kicked,
     });
-    this.#federation?.changed(instance);
+    this.#cluster?.changed(instance);
     return undefined;
   }
 
@@ -504,10 +616,11 @@ export class Hub {
   /** Makes `session` the host of `instance`, the previous host (if any) told it lost it. */
   #reattach(session: Session, instance: Instance): Response {
     const previous = instance.host;
-    if (previous !== session) {
+    if (previous && previous !== session) {
       // The secret proves ownership: a host whose old socket is half-open takes over at once.
-      previous?.hosted?.delete(instance.uuid);
-      previous?.send({
+      previous.hosted?.delete(instance.uuid);
+      this.#membership(previous, instance.uuid, "none");
+      previous.send({
         type: "instance_closed",
         uuid: instance.uuid,
         reason: CloseReason.ResumedElsewhere,
@@ -517,6 +630,7 @@ export class Hub {
     instance.graceTimer = undefined;
     instance.host = session;
     (session.hosted ??= new Set()).add(instance.uuid);
+    this.#membership(session, instance.uuid, "host");
     if (!previous) instance.notifyMembers({ type: "host_back", uuid: instance.uuid });
     return { type: "instance_resumed", uuid: instance.uuid, members: [...instance.members.keys()] };
   }

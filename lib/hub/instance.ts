@@ -3,13 +3,21 @@
  *
  * An instance holds the secrets that guard it (join token, resume secret) and never hands them
  * out: {@link Instance.info} is the only public view. Member bookkeeping lives here so the hub's
- * rules read as rules.
+ * rules read as rules, and so does the fan-out plan of a broadcast ({@link Instance.fanout}):
+ * members' peers that are reached directly, and those reached together through a group (the
+ * members on one other isolate), worked out once per change of membership, not per frame.
  *
  * @module
  */
 import { BinaryKind, encodeBinaryHeader } from "../binary_frame.ts";
-import { HOST_USER_ID, type InstanceInfo } from "../protocol.ts";
-import type { Member, Session } from "./peer.ts";
+import { HOST_USER_ID, type InstanceInfo, type ServerFrame } from "../protocol.ts";
+import type { Member, Peer, PeerGroup, Session } from "./peer.ts";
+
+/** How a broadcast reaches every member: peers one by one, and groups of peers at once. */
+export interface Fanout {
+  readonly direct: readonly Peer[];
+  readonly groups: ReadonlyMap<PeerGroup, readonly Peer[]>;
+}
 
 /** Built once: every frame the host sends carries this `from`. */
 export const HOST_FROM_SUFFIX = `,"from":${JSON.stringify(HOST_USER_ID)}}`;
@@ -21,6 +29,7 @@ export class Instance {
   /** Binary header prefix of the host's frames (kind, uuid, "host"). */
   readonly hostBinaryHeader: Uint8Array;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #fanout: Fanout | null = null;
 
   constructor(
     readonly uuid: string,
@@ -59,6 +68,7 @@ export class Instance {
     };
     this.members.set(userId, member);
     (session.joined ??= new Map()).set(this.uuid, member);
+    this.#fanout = null;
     return member;
   }
 
@@ -66,16 +76,54 @@ export class Instance {
   removeMember(member: Member): void {
     this.members.delete(member.userId);
     member.session.joined?.delete(this.uuid);
+    this.#fanout = null;
+  }
+
+  /** Removes every member (the instance ends); their sessions forget it. */
+  clearMembers(): void {
+    for (const member of this.members.values()) member.session.joined?.delete(this.uuid);
+    this.members.clear();
+    this.#fanout = null;
+  }
+
+  /** The members' peers as a broadcast reaches them, rebuilt after membership changes. */
+  fanout(): Fanout {
+    if (this.#fanout) return this.#fanout;
+    const direct: Peer[] = [];
+    const groups = new Map<PeerGroup, Peer[]>();
+    for (const m of this.members.values()) {
+      const peer = m.session.peer;
+      const group = peer.group;
+      if (!group) direct.push(peer);
+      else if (groups.has(group)) groups.get(group)!.push(peer);
+      else groups.set(group, [peer]);
+    }
+    return this.#fanout = { direct, groups };
+  }
+
+  /** Sends one text frame to every member: one send per direct peer, one per group. */
+  broadcastText(text: string): number {
+    const { direct, groups } = this.fanout();
+    for (let i = 0; i < direct.length; i++) direct[i].sendText(text);
+    for (const [group, peers] of groups) group.sendText(peers, text);
+    return this.members.size;
+  }
+
+  /** Sends one binary frame to every member, like {@link broadcastText}. */
+  broadcastBinary(bytes: Uint8Array<ArrayBuffer>): number {
+    const { direct, groups } = this.fanout();
+    for (let i = 0; i < direct.length; i++) direct[i].sendBinary(bytes);
+    for (const [group, peers] of groups) group.sendBinary(peers, bytes);
+    return this.members.size;
   }
 
   /** Sends one server frame to the host, if it is here. */
-  notifyHost(frame: object): void {
+  notifyHost(frame: ServerFrame): void {
     this.host?.send(frame);
   }
 
   /** Sends one server frame to every member, serialised once. */
-  notifyMembers(frame: object): void {
-    const text = JSON.stringify(frame);
-    for (const m of this.members.values()) m.session.peer.sendText(text);
+  notifyMembers(frame: ServerFrame): void {
+    this.broadcastText(JSON.stringify(frame));
   }
 }

@@ -1,13 +1,16 @@
 /**
  * The delivery seam between the hub's routing rules and wherever a socket lives.
  *
- * The hub only ever hands frames to a {@link Peer}. A local connection is one implementation; a
- * cross-isolate bridge adds another that forwards to the isolate holding the socket, without any
- * routing rule changing. A peer must never throw from a send: a socket that cannot take a frame
+ * The hub only ever hands frames to a {@link Peer}. A local connection is one implementation; the
+ * cluster adds another that forwards to the isolate holding the socket, without any routing rule
+ * changing. Peers that can be reached together share a {@link PeerGroup} (the sockets of one
+ * other isolate): a broadcast hands the group all of its peers at once, so it can send one
+ * message for all of them. A peer must never throw from a send: a socket that cannot take a frame
  * closes itself with a reason, and its close is reported through `Hub.detach`.
  *
  * @module
  */
+import type { ServerFrame } from "../protocol.ts";
 
 /** Something that frames can be delivered to. */
 export interface Peer {
@@ -15,6 +18,16 @@ export interface Peer {
   sendText(text: string): void;
   /** Delivers one binary frame; the peer may keep the array, the sender never reuses it. */
   sendBinary(bytes: Uint8Array<ArrayBuffer>): void;
+  /** Set when the peer is best reached together with others (see {@link PeerGroup}). */
+  readonly group?: PeerGroup;
+}
+
+/** Peers reached through one route; a broadcast to several of them is one delivery. */
+export interface PeerGroup {
+  /** Delivers one text frame to each of `peers` (all of this group). */
+  sendText(peers: readonly Peer[], text: string): void;
+  /** Delivers one binary frame to each of `peers` (all of this group). */
+  sendBinary(peers: readonly Peer[], bytes: Uint8Array<ArrayBuffer>): void;
 }
 
 /** A member of an instance, with what routing needs precomputed once at join time. */
@@ -37,7 +50,7 @@ export class Session {
   constructor(readonly peer: Peer) {}
 
   /** Sends a server frame (serialised here, once). */
-  send(frame: object): void {
+  send(frame: ServerFrame): void {
     this.peer.sendText(JSON.stringify(frame));
   }
 }

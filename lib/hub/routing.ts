@@ -3,17 +3,37 @@
  *
  * A text frame is parsed once (by the connection) and forwarded as the original text with the
  * sender's `from` spliced onto its end, so no frame is re-serialised unless the sender put a
- * `from` of its own in it. A binary frame is copied once behind the sender's precomputed header.
+ * `from` of its own in it or repeated its `type` or `uuid` key. A binary frame is copied once behind the sender's precomputed header.
  * Nothing here awaits; a refused frame raises a {@link HubError} that the hub answers.
  *
  * @module
  */
-import { BinaryKind, decodeBinaryHeader, replaceHeader } from "../binary_frame.ts";
+import { type BinaryFrame, BinaryKind, replaceHeader } from "../binary_frame.ts";
 import { ErrorCode, HOST_USER_ID } from "../protocol.ts";
 import type { Hub } from "./hub.ts";
 import { HubError } from "./hub_error.ts";
 import { HOST_FROM_SUFFIX, type Instance } from "./instance.ts";
 import type { Member, Peer, Session } from "./peer.ts";
+
+/** What an invalid `to` is told. */
+export const TARGET_MESSAGE = "to: must be a userId or an array of userIds";
+
+/** Whether `to` is a userId or an array of them. */
+export function isTarget(to: unknown): to is string | string[] {
+  return typeof to === "string" ||
+    (Array.isArray(to) && to.every((name) => typeof name === "string"));
+}
+
+/**
+ * The frame's text as it may be forwarded with a `from` spliced on: the original, unless the
+ * sender put a `from` of its own in it or repeated `type` or `uuid` (then re-serialised, without
+ * `from`, one of each).
+ */
+export function withoutFrom(text: string, msg: Record<string, unknown>): string {
+  return "from" in msg || repeatsIdentity(text)
+    ? JSON.stringify({ ...msg, from: undefined })
+    : text;
+}
 
 /** Routes one application-data text frame; see docs/protocol.md, "Application data". */
 export function routeData(
@@ -26,16 +46,24 @@ export function routeData(
   if (typeof uuid !== "string") {
     throw new HubError(ErrorCode.InvalidMessage, "uuid: application data needs an instance uuid");
   }
+  routeCleanData(hub, session, uuid, withoutFrom(text, msg), msg.to);
+}
+
+/** Routes a data frame whose text is free of `from` (see {@link withoutFrom}). */
+export function routeCleanData(
+  hub: Hub,
+  session: Session,
+  uuid: string,
+  text: string,
+  to: unknown,
+): void {
   const instance = hub.instanceOrThrow(uuid);
   const fromHost = instance.host === session;
   const member = fromHost ? undefined : senderMember(session, uuid);
-  const out = "from" in msg
-    ? JSON.stringify({ ...msg, from: member?.userId ?? HOST_USER_ID })
-    : text.slice(0, text.lastIndexOf("}")) + (member?.fromSuffix ?? HOST_FROM_SUFFIX);
+  const out = text.slice(0, text.lastIndexOf("}")) + (member?.fromSuffix ?? HOST_FROM_SUFFIX);
 
-  const to = msg.to;
   if (to === undefined) {
-    const n = fromHost ? sendToMembers(instance, out) : sendToHost(instance, out);
+    const n = fromHost ? instance.broadcastText(out) : sendToHost(instance, out);
     return hub.countDelivered(n, out.length);
   }
   const targets = resolveTargets(instance, to);
@@ -44,9 +72,13 @@ export function routeData(
   reportUndelivered(uuid, targets);
 }
 
-/** Routes one binary frame (kind 0x01); the header's peer field is the target. */
-export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array<ArrayBuffer>): void {
-  const frame = decodeBinaryHeader(bytes);
+/** Routes one binary frame (kind 0x01, header decoded); the header's peer field is the target. */
+export function routeBinary(
+  hub: Hub,
+  session: Session,
+  bytes: Uint8Array<ArrayBuffer>,
+  frame: BinaryFrame | string,
+): void {
   if (typeof frame === "string") throw new HubError(ErrorCode.InvalidMessage, frame);
   if (frame.kind !== BinaryKind.InstanceData) {
     throw new HubError(ErrorCode.InvalidMessage, `binary kind ${frame.kind} is not supported`);
@@ -60,7 +92,7 @@ export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array<ArrayB
   const out = replaceHeader(header, bytes, frame.payloadOffset);
 
   if (frame.peer === "") {
-    const n = fromHost ? sendBinaryToMembers(instance, out) : sendBinaryToHost(instance, out);
+    const n = fromHost ? instance.broadcastBinary(out) : sendBinaryToHost(instance, out);
     return hub.countDelivered(n, out.length);
   }
   const targets = resolveTargets(instance, frame.peer);
@@ -69,22 +101,24 @@ export function routeBinary(hub: Hub, session: Session, bytes: Uint8Array<ArrayB
   reportUndelivered(frame.id, targets);
 }
 
+/**
+ * Whether `"type"` or `"uuid"` occurs twice in the text. JSON.parse keeps the last of duplicate
+ * keys, other parsers the first, so such a frame is forwarded re-serialised (one of each, the ones
+ * routing used) rather than as sent. A nested key of the same name only costs the re-serialising.
+ */
+function repeatsIdentity(text: string): boolean {
+  const type = text.indexOf('"type"');
+  if (type >= 0 && text.indexOf('"type"', type + 6) >= 0) return true;
+  const uuid = text.indexOf('"uuid"');
+  return uuid >= 0 && text.indexOf('"uuid"', uuid + 6) >= 0;
+}
+
 function senderMember(session: Session, uuid: string): Member {
   const member = session.joined?.get(uuid);
   if (!member) {
     throw new HubError(ErrorCode.NotMember, `not the host or a member of ${uuid}`, { uuid });
   }
   return member;
-}
-
-function sendToMembers(instance: Instance, text: string): number {
-  for (const m of instance.members.values()) m.session.peer.sendText(text);
-  return instance.members.size;
-}
-
-function sendBinaryToMembers(instance: Instance, bytes: Uint8Array<ArrayBuffer>): number {
-  for (const m of instance.members.values()) m.session.peer.sendBinary(bytes);
-  return instance.members.size;
 }
 
 function awayError(uuid: string): HubError {
@@ -115,14 +149,13 @@ interface Targets {
 
 /** Resolves `to` (a userId, "host", or an array of them) to peers, collecting unknown names. */
 function resolveTargets(instance: Instance, to: unknown): Targets {
+  if (!isTarget(to)) throw new HubError(ErrorCode.InvalidMessage, TARGET_MESSAGE);
   const names = typeof to === "string" ? [to] : to;
-  if (!Array.isArray(names) || names.some((n) => typeof n !== "string")) {
-    throw new HubError(ErrorCode.InvalidMessage, "to: must be a userId or an array of userIds");
-  }
   const peers: Peer[] = [];
   const missing: string[] = [];
   let hostAway = false;
-  for (const name of names as string[]) {
+  // Each name counts once: a `to` repeating a member must not multiply the deliveries.
+  for (const name of names.length > 1 ? new Set(names) : names) {
     if (name === HOST_USER_ID) {
       if (instance.host) peers.push(instance.host.peer);
       else hostAway = true;

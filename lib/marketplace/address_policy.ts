@@ -1,95 +1,35 @@
 /**
- * Which marketplace URLs the server may fetch. Always: absolute `http:`/`https:` URLs without
- * user:password. With `allowPrivate: false`, also never a host that is, or resolves to, a loopback,
- * private, link-local, shared (CGNAT), multicast or otherwise non-public address — so a marketplace
- * URL cannot be used to make the server probe its own network (SSRF).
+ * Which marketplace URLs the server may fetch, and where it connects for them. Always: absolute
+ * `http:`/`https:` URLs without user:password. With `allowPrivate: false` (the default), also
+ * never a host that is, or resolves to, a loopback, private, link-local, shared (CGNAT),
+ * multicast or otherwise non-public address in any of its IPv4 or IPv6 spellings (ip_ranges.ts),
+ * so a marketplace URL cannot make the server probe its own network (SSRF).
  *
- * Limit: the address is checked when the URL is checked, and `fetch` resolves the name again. A DNS
- * server that answers differently the second time (rebinding) can slip past; operators who need a
- * hard guarantee also restrict the server's egress. Every redirect hop is checked the same way.
+ * {@link AddressPolicy.resolve} returns the addresses it checked, and the fetcher connects to
+ * exactly those (pinned_transport.ts): the name is resolved once, so a DNS server that answers a
+ * public address to the check and a private one to the connection (rebinding) gets nowhere. Every
+ * redirect hop is resolved and checked the same way.
  *
  * @module
  */
+import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { MarketplaceError } from "./errors.ts";
+import { nonPublicReason } from "./ip_ranges.ts";
 
-/** Resolves a host name to its IP addresses (A and AAAA); throws when it cannot. */
+/** Resolves a host name to its IP addresses; throws when it cannot. */
 export type ResolveHost = (hostname: string) => Promise<string[]>;
 
-/** Resolves with `Deno.resolveDns`, A and AAAA together. */
-export const resolveWithDns: ResolveHost = async (hostname) => {
-  const [v4, v6] = await Promise.allSettled([
-    Deno.resolveDns(hostname, "A"),
-    Deno.resolveDns(hostname, "AAAA"),
-  ]);
-  const addresses = [
-    ...(v4.status === "fulfilled" ? v4.value : []),
-    ...(v6.status === "fulfilled" ? v6.value : []),
-  ];
-  if (addresses.length === 0) throw new Error(`${hostname} does not resolve`);
-  return addresses;
+/**
+ * Resolves with the system's resolver (getaddrinfo: /etc/hosts, then DNS), as `fetch` would, so
+ * a LAN marketplace named in /etc/hosts keeps working now that the server connects to what this
+ * returns.
+ */
+export const resolveWithSystem: ResolveHost = async (hostname) => {
+  const answers = await lookup(hostname, { all: true, verbatim: true });
+  if (answers.length === 0) throw new Error(`${hostname} does not resolve`);
+  return answers.map((answer) => answer.address);
 };
-
-function ipv4Octets(address: string): number[] {
-  return address.split(".").map(Number);
-}
-
-/** Whether an IPv4 address is outside the public unicast space. */
-function isNonPublicIpv4(address: string): boolean {
-  const [a, b] = ipv4Octets(address);
-  return a === 0 || // "this network"
-    a === 10 ||
-    (a === 100 && b >= 64 && b <= 127) || // shared address space (CGNAT)
-    a === 127 ||
-    (a === 169 && b === 254) || // link-local, cloud metadata
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 192 && b === 0 && ipv4Octets(address)[2] === 0) || // IETF protocol assignments
-    (a === 198 && (b === 18 || b === 19)) || // benchmarking
-    a >= 224; // multicast, reserved, broadcast
-}
-
-/** Expands an IPv6 address to its eight 16-bit groups. */
-function ipv6Groups(address: string): number[] {
-  let text = address.toLowerCase();
-  const zone = text.indexOf("%");
-  if (zone >= 0) text = text.slice(0, zone);
-  // A trailing dotted quad (::ffff:1.2.3.4) stands for the last two groups.
-  const dotted = text.match(/(\d+\.\d+\.\d+\.\d+)$/);
-  if (dotted) {
-    const [a, b, c, d] = ipv4Octets(dotted[1]);
-    text = text.slice(0, -dotted[1].length) +
-      `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split("::");
-  const headGroups = head ? head.split(":") : [];
-  const tailGroups = tail === undefined ? [] : tail ? tail.split(":") : [];
-  const zeros = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  return [...headGroups, ...Array(zeros).fill("0"), ...tailGroups].map((g) => parseInt(g, 16));
-}
-
-/** Whether an IPv6 address is outside the public unicast space (v4-mapped ones judged as IPv4). */
-function isNonPublicIpv6(address: string): boolean {
-  const g = ipv6Groups(address);
-  const allZeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0);
-  if (allZeroUpTo(5) && g[5] === 0xffff) {
-    return isNonPublicIpv4(`${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`);
-  }
-  if (allZeroUpTo(7) && (g[7] === 0 || g[7] === 1)) return true; // :: and ::1
-  return (g[0] & 0xfe00) === 0xfc00 || // unique local fc00::/7
-    (g[0] & 0xffc0) === 0xfe80 || // link-local fe80::/10
-    (g[0] & 0xff00) === 0xff00 || // multicast
-    g[0] === 0x2001 && g[1] === 0x0db8 || // documentation
-    g[0] === 0x0064 && g[1] === 0xff9b; // NAT64 can reach IPv4 private space
-}
-
-/** Whether `address` (an IP literal) is loopback, private or otherwise not public. */
-export function isNonPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return isNonPublicIpv4(address);
-  if (family === 6) return isNonPublicIpv6(address);
-  return false;
-}
 
 /** Parses `raw` as an absolute http(s) URL without credentials, or throws `invalid_url`. */
 export function parseMarketplaceUrl(raw: string, base?: string | URL): URL {
@@ -116,41 +56,52 @@ export function parseMarketplaceUrl(raw: string, base?: string | URL): URL {
   return url;
 }
 
-/** The checks every fetched URL passes. */
+/** The checks every fetched URL passes, and the addresses it may be fetched from. */
 export class AddressPolicy {
   readonly #allowPrivate: boolean;
   readonly #resolve: ResolveHost;
 
   constructor(options: { allowPrivate: boolean; resolve?: ResolveHost }) {
     this.#allowPrivate = options.allowPrivate;
-    this.#resolve = options.resolve ?? resolveWithDns;
+    this.#resolve = options.resolve ?? resolveWithSystem;
   }
 
-  /** Throws `private_address` (or `unreachable` when the name does not resolve) for a refused host. */
-  async check(url: URL): Promise<void> {
-    if (this.#allowPrivate) return;
+  /**
+   * The addresses to connect to for `url`: its IP literal, or every address its name resolves
+   * to. With private addresses refused, each is checked and one non-public address refuses the
+   * host (`private_address`); a name that does not resolve is `unreachable`.
+   */
+  async resolve(url: URL): Promise<string[]> {
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    if (host === "localhost" || host.endsWith(".localhost")) throw this.#refusal(url, host);
-    if (isIP(host)) {
-      if (isNonPublicAddress(host)) throw this.#refusal(url, host);
-      return;
+    if (!this.#allowPrivate && (host === "localhost" || host.endsWith(".localhost"))) {
+      throw this.#refusal(url, host, "loopback by name");
     }
-    let addresses: string[];
+    const addresses = isIP(host) ? [host] : await this.#lookUp(url, host);
+    if (this.#allowPrivate) return addresses;
+    for (const address of addresses) {
+      const reason = nonPublicReason(address);
+      if (reason !== undefined) {
+        throw this.#refusal(url, address === host ? host : `${host} (${address})`, reason);
+      }
+    }
+    return addresses;
+  }
+
+  async #lookUp(url: URL, host: string): Promise<string[]> {
     try {
-      addresses = await this.#resolve(host);
+      return await this.#resolve(host);
     } catch (e) {
       throw new MarketplaceError("unreachable", `cannot resolve ${host}: ${(e as Error).message}`, {
         url: url.href,
       });
     }
-    const bad = addresses.find(isNonPublicAddress);
-    if (bad) throw this.#refusal(url, `${host} (${bad})`);
   }
 
-  #refusal(url: URL, what: string): MarketplaceError {
+  #refusal(url: URL, what: string, reason: string): MarketplaceError {
     return new MarketplaceError(
       "private_address",
-      `${what} is a loopback or private address; WSTUN_MARKETPLACE_ALLOW_PRIVATE=false refuses it`,
+      `${what} is a loopback or private address (${reason}); marketplaces there are refused ` +
+        "unless WSTUN_MARKETPLACE_ALLOW_PRIVATE=true",
       { url: url.href },
     );
   }

@@ -63,7 +63,8 @@ export class BundleFetcher {
       if (!entry) {
         throw new MarketplaceError(
           "not_in_index",
-          `${index.name} has no service named ${source.name}`,
+          // Not index.name: messages never quote what a marketplace sent.
+          `the index has no service named ${source.name}`,
           {
             url: url.href,
           },
@@ -119,13 +120,7 @@ export class BundleFetcher {
           },
         ),
     );
-    try {
-      return { json: JSON.parse(new TextDecoder().decode(fetched.bytes)), finalUrl: fetched.url };
-    } catch (e) {
-      throw new MarketplaceError(code, `the ${what} is not JSON: ${(e as Error).message}`, {
-        url: url.href,
-      });
-    }
+    return { json: parseJson(fetched.bytes, code, what, url), finalUrl: fetched.url };
   }
 
   checkName(name: string): void {
@@ -204,6 +199,29 @@ export class BundleFetcher {
       );
     }
     return bytes;
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses a fetched document. The message never quotes the document: V8's JSON errors do (`…
+ * "// Poll ho"… is not valid JSON`), and a URL that is not a marketplace may serve something
+ * private. Only the position V8 reports, if any, is kept.
+ */
+function parseJson(bytes: Uint8Array, code: MarketplaceErrorCode, what: string, url: URL): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new MarketplaceError(code, `the ${what} is not UTF-8 text`, { url: url.href });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const position = /\bat position (\d+)/.exec((e as Error).message)?.[1];
+    const where = position === undefined ? "" : ` (at character ${position})`;
+    throw new MarketplaceError(code, `the ${what} is not valid JSON${where}`, { url: url.href });
   }
 }
 

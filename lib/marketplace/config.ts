@@ -53,8 +53,11 @@ export const marketplaceEnvShape = {
   WSTUN_KV_PATH: z.preprocess(unsetIfEmpty, z.string().min(1).optional()),
   /** Index URLs /admin offers to browse. */
   WSTUN_MARKETPLACE_URLS: urlList,
-  /** Whether marketplace URLs may point at loopback and private addresses. */
-  WSTUN_MARKETPLACE_ALLOW_PRIVATE: boolean(true),
+  /**
+   * Whether marketplace URLs may point at loopback and private addresses. Off by default: an
+   * admin browsing a URL must not be able to make the server probe its own network.
+   */
+  WSTUN_MARKETPLACE_ALLOW_PRIVATE: boolean(false),
   WSTUN_MARKETPLACE_FETCH_TIMEOUT_MS: integer(10_000, 100, 300_000),
   WSTUN_MARKETPLACE_MAX_REDIRECTS: integer(3, 0, 20),
   /** Largest index or manifest document. */

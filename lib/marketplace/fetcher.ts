@@ -1,8 +1,10 @@
 /**
  * Fetches marketplace documents and files under firm limits: one deadline per fetch covering the
- * redirects and the body, at most `maxRedirects` redirects (each hop re-checked by the address
- * policy, so a public URL cannot bounce the server onto its own network), http(s) only, and a byte
- * cap enforced while the body streams (a lying or missing Content-Length cannot make it read more).
+ * redirects and the body, at most `maxRedirects` redirects (each hop resolved and checked again by
+ * the address policy, so a public URL cannot bounce the server onto its own network), http(s)
+ * only, and a byte cap enforced while the body streams (a lying or missing Content-Length cannot
+ * make it read more). Each hop connects to the addresses the policy checked (the transport is
+ * pinned), never to a second resolution of the name.
  *
  * Every failure is a `MarketplaceError`: `unreachable` for network errors and time-outs,
  * `upstream_failed` for bad statuses and redirect loops, and the caller's own code when the body is
@@ -12,10 +14,11 @@
  */
 import { type AddressPolicy, parseMarketplaceUrl } from "./address_policy.ts";
 import { MarketplaceError } from "./errors.ts";
+import type { MarketplaceTransport } from "./pinned_transport.ts";
 
 export interface FetcherOptions {
-  /** The `fetch` to use; tests and embedders inject their own. */
-  fetch: typeof fetch;
+  /** Makes one GET to checked addresses; `pinnedTransport()` unless a test injects another. */
+  transport: MarketplaceTransport;
   policy: AddressPolicy;
   /** Deadline for one fetch, redirects and body included. */
   timeoutMs: number;
@@ -73,8 +76,8 @@ export class MarketplaceFetcher {
   async #follow(start: URL, signal: AbortSignal): Promise<{ response: Response; finalUrl: URL }> {
     let url = start;
     for (let hop = 0;; hop++) {
-      await this.#options.policy.check(url);
-      const response = await this.#options.fetch(url, { redirect: "manual", signal });
+      const addresses = await this.#options.policy.resolve(url);
+      const response = await this.#options.transport({ url, addresses, signal });
       if (REDIRECT_STATUSES.has(response.status)) {
         await response.body?.cancel();
         const location = response.headers.get("location");

@@ -12,7 +12,8 @@
  *   closes its running instances with reason `uninstalled`, then deletes its chunks.
  * - Every public operation returns a `Result`; nothing throws at the caller for expected failures.
  *
- * Injected: the KV handle, `fetch`, the DNS resolver, the clock and the instance closer.
+ * Injected: the KV handle, the transport (or a `fetch`), the resolver, the clock and the instance
+ * closer.
  *
  * @module
  */
@@ -24,6 +25,7 @@ import { contentTypeFor } from "./content_type.ts";
 import { DEFAULT_MARKETPLACE_LIMITS, type MarketplaceLimits } from "./config.ts";
 import { MarketplaceError, type Result } from "./errors.ts";
 import { MarketplaceFetcher } from "./fetcher.ts";
+import { fetchTransport, type MarketplaceTransport, pinnedTransport } from "./pinned_transport.ts";
 import { describeSchemaIssue, InstallRequest } from "./schema.ts";
 import { ServiceNameRules } from "./service_name.ts";
 import { type InstalledRecord, type InstallSource, MarketplaceStore } from "./store.ts";
@@ -36,7 +38,18 @@ export interface MarketplaceOptions {
   kv: Deno.Kv;
   catalog: ServiceCatalog;
   limits?: Partial<MarketplaceLimits>;
+  /**
+   * Makes each GET, connecting to the addresses the policy checked; default `pinnedTransport()`.
+   * Tests inject one that never touches the network.
+   */
+  transport?: MarketplaceTransport;
+  /**
+   * A `fetch` to use instead of the pinned transport (tests, embedders). It resolves names
+   * itself, so a rebinding DNS server could send it elsewhere than the check saw: prefer
+   * `transport`. Ignored when `transport` is given.
+   */
   fetch?: typeof fetch;
+  /** Resolves host names for the address policy; default the system resolver. */
   resolveHost?: ResolveHost;
   /** Milliseconds since the epoch. */
   now?: () => number;
@@ -129,7 +142,8 @@ export class Marketplace {
     this.#limits = { ...DEFAULT_MARKETPLACE_LIMITS, ...options.limits };
     this.#names = new ServiceNameRules(options.reservedNames);
     const fetcher = new MarketplaceFetcher({
-      fetch: options.fetch ?? fetch,
+      transport: options.transport ??
+        (options.fetch ? fetchTransport(options.fetch) : pinnedTransport()),
       policy: new AddressPolicy({
         allowPrivate: this.#limits.allowPrivate,
         resolve: options.resolveHost,

@@ -18,4 +18,5 @@ export * from "./errors.ts";
 export * from "./marketplace.ts";
 export * from "./schema.ts";
 export * from "./service_name.ts";
-export { isNonPublicAddress, type ResolveHost } from "./address_policy.ts";
+export type { ResolveHost } from "./address_policy.ts";
+export { isNonPublicAddress, nonPublicReason } from "./ip_ranges.ts";

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { ClusterStats } from "../cluster/cluster_stats.ts";
 import type { PubSub } from "../pubsub/mod.ts";
 import { DropReason, type Stats } from "../stats.ts";
 import { VERSION } from "../version.ts";
@@ -39,8 +40,13 @@ export interface MetricSources {
   /** This isolate's instances, each with its members (the hub's map). */
   instances: ReadonlyMap<string, { members: { size: number } }>;
   pubsub: PubSub;
-  /** Channel publishes from other isolates known lost (the federation's count; 0 without one). */
-  channelMessagesLost: () => number;
+  /** The cluster's bridge counters; null when the bridge is off (they read 0). */
+  cluster:
+    | Pick<
+      ClusterStats,
+      "sent" | "received" | "lost" | "timedOut" | "invalid" | "channelMessagesLost"
+    >
+    | null;
 }
 
 interface InstrumentBase {
@@ -326,7 +332,7 @@ export const INSTRUMENTS: readonly Instrument[] = [
     "{message}",
     "Channel publishes from other isolates known lost on the bridge.",
     [],
-    (s) => one(s.channelMessagesLost()),
+    ({ cluster }) => one(cluster?.channelMessagesLost ?? 0),
   ),
   counter(
     "wstun.authorizer.calls",
@@ -346,9 +352,9 @@ export const INSTRUMENTS: readonly Instrument[] = [
     "{message}",
     "Bridge envelopes sent to and received from other isolates.",
     ["direction"],
-    ({ stats }) => [
-      { labels: { direction: "sent" }, value: stats.bridge.sent },
-      { labels: { direction: "received" }, value: stats.bridge.received },
+    ({ cluster }) => [
+      { labels: { direction: "sent" }, value: cluster?.sent ?? 0 },
+      { labels: { direction: "received" }, value: cluster?.received ?? 0 },
     ],
   ),
   counter(
@@ -356,14 +362,21 @@ export const INSTRUMENTS: readonly Instrument[] = [
     "{message}",
     "Bridge envelopes known lost (sequence gaps, reported to clients as bridge_gap).",
     [],
-    ({ stats }) => one(stats.bridge.lost),
+    ({ cluster }) => one(cluster?.lost ?? 0),
+  ),
+  counter(
+    "wstun.bridge.messages.invalid",
+    "{message}",
+    "Bridge envelopes refused on receipt as not valid (a bug, or another version of WSTun).",
+    [],
+    ({ cluster }) => one(cluster?.invalid ?? 0),
   ),
   counter(
     "wstun.bridge.requests.timed_out",
     "{request}",
     "Requests to another isolate unanswered within WSTUN_BRIDGE_TIMEOUT_MS (bridge_timeout).",
     [],
-    ({ stats }) => one(stats.bridge.timeouts),
+    ({ cluster }) => one(cluster?.timedOut ?? 0),
   ),
   histogram(
     "wstun.bridge.round_trip",

@@ -11,23 +11,33 @@
  *
  * @module
  */
+import { z } from "zod";
 import { BinaryKind, decodeBinaryHeader, encodeBinaryHeader, withHeader } from "../binary_frame.ts";
 
 /** Binary frame kind of a channel publish (client → server) or delivery (server → client). */
 export const CHANNEL_BINARY_KIND = BinaryKind.ChannelData;
 
 /** What was published: JSON text, or raw bytes. */
-export type ChannelPayload =
-  | { kind: "json"; json: string }
-  | { kind: "binary"; bytes: Uint8Array<ArrayBuffer> };
+export const ChannelPayload = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("json"), json: z.string() }),
+  z.object({
+    kind: z.literal("binary"),
+    bytes: z.custom<Uint8Array<ArrayBuffer>>((v) => v instanceof Uint8Array),
+  }),
+]);
+export type ChannelPayload = z.infer<typeof ChannelPayload>;
 
-/** A message as the registry and the bridge carry it; plain data, safe to structured-clone. */
-export interface ChannelMessage {
-  channel: string;
+/**
+ * A message as the registry and the bridge carry it; plain data, safe to structured-clone. It
+ * crosses isolates inside a cluster envelope (lib/cluster/envelope.ts), validated on receipt.
+ */
+export const ChannelMessage = z.object({
+  channel: z.string(),
   /** Who published, when known (a native connection's id); absent for `/ws` and HTTP publishes. */
-  from?: string;
-  payload: ChannelPayload;
-}
+  from: z.string().optional(),
+  payload: ChannelPayload,
+});
+export type ChannelMessage = z.infer<typeof ChannelMessage>;
 
 /** One message on its way to this isolate's subscribers, with its frames built at most once. */
 export class ChannelDelivery {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CloseCode, ErrorCode } from "../protocol.ts";
+import { ErrorCode } from "../protocol.ts";
 
 /** The protocol error codes channel requests use (their definitions live in protocol.ts). */
 export const PubSubErrorCode = {
@@ -35,15 +35,6 @@ export interface PubSubError {
   code: PubSubErrorCode;
   message: string;
 }
-
-/**
- * Close code used when the authorizer goes down mid-session: the client should reconnect later
- * (wsify's "the authorizer is down, please close the current connection and reconnect").
- */
-export const AUTHORIZER_UNAVAILABLE_CLOSE_CODE = CloseCode.AuthorizerUnavailable;
-
-/** Close code on `/ws` for a WSTun limit that wsify's protocol has no way to report in-band. */
-export const WSIFY_LIMIT_CLOSE_CODE = CloseCode.ChannelLimit;
 
 export function pubSubError(code: PubSubErrorCode, message: string): PubSubError {
   return { code, message };

@@ -6,7 +6,7 @@
  * request's `ref` (and the `channel`); a request with a `ref` that succeeds is answered
  * `{"type":"ok","ref"}`, as protocol v1 answers every request without a natural response. When the
  * authorizer is down the request gets `error` `authorizer_unavailable` and the connection is then
- * closed with {@linkcode AUTHORIZER_UNAVAILABLE_CLOSE_CODE}, so the client reconnects later.
+ * closed with `Disconnects.AuthorizerUnavailable`, so the client reconnects later.
  *
  * Requests of one connection run in arrival order, including while one waits for the authorizer,
  * so a client's publishes reach the channel in the order it sent them.
@@ -17,11 +17,11 @@
  *
  * @module
  */
-import type { ChannelRequest, Ref } from "../protocol.ts";
+import { type ChannelRequest, type Disconnect, Disconnects, type Ref } from "../protocol.ts";
 import type { AuthorizerRequest } from "./authorizer.ts";
 import { type ChannelDelivery, decodeChannelBinary } from "./channel_message.ts";
 import type { ChannelSubscriber } from "./channel_registry.ts";
-import { AUTHORIZER_UNAVAILABLE_CLOSE_CODE, type PubSubError, PubSubErrorCode } from "./errors.ts";
+import { type PubSubError, PubSubErrorCode } from "./errors.ts";
 import { checkChannelName, checkPublishSize, PublishRate, utf8Length } from "./limits.ts";
 import type { PubSub } from "./mod.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
@@ -30,7 +30,7 @@ import { OrderedQueue } from "./ordered_queue.ts";
 export interface NativeChannelPeer {
   /** Queues a frame to this client (the connection applies its own backpressure); may throw. */
   send(frame: string | Uint8Array<ArrayBuffer>): void;
-  close(code: number, reason: string): void;
+  close(disconnect: Disconnect): void;
   /** Sent as `from` with this connection's publishes; absent = deliveries carry no `from`. */
   readonly id?: string;
   /** The upgrade's headers and query, forwarded to the authorizer as `client` (tokens removed). */
@@ -49,7 +49,7 @@ export class NativeChannels implements ChannelSubscriber {
     this.#peer = peer;
     this.#pubsub = pubsub;
     this.#rate = new PublishRate(pubsub.config.maxPublishesPerSec, pubsub.now);
-    this.#queue = new OrderedQueue(maxQueued, () => this.#close(1011, "internal error"));
+    this.#queue = new OrderedQueue(maxQueued, () => this.#close(Disconnects.Internal));
   }
 
   /** Sends a channel message as a `message` text frame or a kind-0x02 binary frame. */
@@ -223,7 +223,7 @@ export class NativeChannels implements ChannelSubscriber {
         ref,
         channel,
       );
-      this.#close(AUTHORIZER_UNAVAILABLE_CLOSE_CODE, PubSubErrorCode.AuthorizerUnavailable);
+      this.#close(Disconnects.AuthorizerUnavailable);
     });
   }
 
@@ -246,11 +246,11 @@ export class NativeChannels implements ChannelSubscriber {
     }
   }
 
-  #close(code: number, reason: string): void {
+  #close(disconnect: Disconnect): void {
     if (this.#closed) return;
     this.closed();
     try {
-      this.#peer.close(code, reason);
+      this.#peer.close(disconnect);
     } catch {
       // Already closing.
     }

@@ -10,9 +10,9 @@
  * is not JSON, an unknown command, an empty channel, a denied command, a second join, a leave of a
  * channel not joined. Where WSTun adds something wsify could not report in-band it closes the
  * socket with a code and a reason instead of dropping silently:
- * - the authorizer is down: {@linkcode AUTHORIZER_UNAVAILABLE_CLOSE_CODE} (the client reconnects);
+ * - the authorizer is down: `Disconnects.AuthorizerUnavailable` (4503; the client reconnects);
  * - a WSTun limit (channel name, channels per connection, publish size or rate, queued commands):
- *   {@linkcode WSIFY_LIMIT_CLOSE_CODE} with the error code as the reason.
+ *   `Disconnects.ChannelLimit` (4400) with the error code as the reason.
  *
  * @module
  */
@@ -20,12 +20,8 @@ import type { Authorizer } from "./authorizer.ts";
 import type { ChannelDelivery } from "./channel_message.ts";
 import type { ChannelRegistry, ChannelSubscriber } from "./channel_registry.ts";
 import type { PubSubConfig } from "./config.ts";
-import {
-  AUTHORIZER_UNAVAILABLE_CLOSE_CODE,
-  type PubSubError,
-  PubSubErrorCode,
-  WSIFY_LIMIT_CLOSE_CODE,
-} from "./errors.ts";
+import { type PubSubError, PubSubErrorCode } from "./errors.ts";
+import { type Disconnect, Disconnects, withReason } from "../protocol.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
 import { checkChannelName, checkPublishSize, PublishRate, utf8Length } from "./limits.ts";
 
@@ -80,7 +76,7 @@ export class WsifySession implements ChannelSubscriber {
     // A throwing command is a bug, not a client error: close rather than stay half-working.
     this.#queue = new OrderedQueue(
       deps.maxQueuedCommands ?? 1024,
-      () => this.#close(1011, "internal error"),
+      () => this.#close(Disconnects.Internal),
     );
   }
 
@@ -88,7 +84,7 @@ export class WsifySession implements ChannelSubscriber {
   deliver(delivery: ChannelDelivery): void {
     if (this.#socket.readyState !== OPEN) throw new Error("socket is not open");
     if (this.#socket.bufferedAmount > (this.#deps.maxBufferedBytes ?? 8 * 1024 * 1024)) {
-      this.#close(1013, "too slow to drain its queue");
+      this.#close(withReason(Disconnects.SlowConsumer, "too slow to drain its queue"));
       throw new Error("subscriber too slow");
     }
     const frame = delivery.wsifyFrame();
@@ -106,7 +102,7 @@ export class WsifySession implements ChannelSubscriber {
     const max = this.#deps.maxFrameBytes ?? 0;
     const size = typeof data === "string" ? data.length : data.byteLength;
     if (max > 0 && size > max && (typeof data !== "string" || utf8Length(data) > max)) {
-      this.#close(1009, "frame too big");
+      this.#close(withReason(Disconnects.TooBig, "frame too big"));
       return;
     }
     const message = parseWsifyMessage(data);
@@ -189,24 +185,21 @@ export class WsifySession implements ChannelSubscriber {
     return authorizer.check({ command, args: message.args }).then((verdict) => {
       if (this.#closed) return;
       if (verdict === "unavailable") {
-        return this.#close(
-          AUTHORIZER_UNAVAILABLE_CLOSE_CODE,
-          PubSubErrorCode.AuthorizerUnavailable,
-        );
+        return this.#close(Disconnects.AuthorizerUnavailable);
       }
       if (verdict === "allowed") apply();
     });
   }
 
   #refuse(error: PubSubError): void {
-    this.#close(WSIFY_LIMIT_CLOSE_CODE, error.code);
+    this.#close(withReason(Disconnects.ChannelLimit, error.code));
   }
 
-  #close(code: number, reason: string): void {
+  #close(disconnect: Disconnect): void {
     if (this.#closed) return;
     this.closed();
     try {
-      this.#socket.close(code, reason);
+      this.#socket.close(disconnect.code, disconnect.reason);
     } catch {
       // Already closing: the close event will follow anyway.
     }

@@ -13,7 +13,8 @@
  * instance records (`onRenew`), so they expire like them once their isolate is gone.
  *
  * Relay: the viewer side posts `open`; the owner opens a wsmux stream on its session and answers
- * `opened` or `fail`. Bytes travel as `data` (base64, so every bridge transport carries them).
+ * `opened` or `fail`. Bytes travel as `data`. Every relay message has one schema
+ * (`TunnelRelay` in lib/cluster/envelope.ts), checked on receipt with the envelope around it.
  * Credit is kept end to end: the owner reads from the client's stream only while fewer than
  * {@link RELAY_WINDOW} bytes are unacknowledged by the viewer side, which acknowledges bytes only
  * when its viewer consumed them; the viewer side has one `data` write in flight and resolves it
@@ -27,26 +28,26 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { ulid } from "ulid";
 import type { TunnelDirectory, TunnelRecord } from "../bridge/tunnel_directory.ts";
+import type { TunnelRelay } from "../cluster/envelope.ts";
 import {
   createLocalRegistry,
   type TunnelEndpoint,
   type TunnelRegistry,
   type TunnelStream,
 } from "./registry.ts";
-import { MuxCloseCode, MuxError, type MuxErrorCode } from "./wsmux.ts";
+import { MuxCloseCode, MuxError } from "./wsmux.ts";
 
 /** Bytes the owner forwards before the viewer side acknowledges them. */
 export const RELAY_WINDOW = 256 * 1024;
 
-/** What the registry needs of the bridge (a {@link BridgeFederation} provides it). */
+/** What the registry needs of the cluster (a `ClusterNode` provides it). */
 export interface TunnelBridgePort {
   readonly isolate: string;
   readonly timeoutMs: number;
-  onTunnel(deliver: (from: string, m: Record<string, unknown>) => void): void;
-  postTunnel(isolate: string, m: Record<string, unknown>): void;
+  onTunnel(deliver: (from: string, m: TunnelRelay) => void): void;
+  postTunnel(isolate: string, m: TunnelRelay): void;
   isolateAlive(isolate: string): Promise<boolean>;
   /** Runs `renew` whenever the isolate rewrites its instance records. */
   onRenew(renew: () => Promise<void>): void;
@@ -65,8 +66,6 @@ export interface CrossIsolateRegistry extends TunnelRegistry {
   /** Ends every relayed stream and waits for pending record writes (shutdown). */
   close(): Promise<void>;
 }
-
-type Msg = Record<string, unknown>;
 
 /** A relayed stream's state on either side. */
 interface Relay {
@@ -116,8 +115,8 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
     return claim !== undefined && local.find(claim.id) === endpoint;
   };
   const relayKey = (peer: string, stream: string) => `${peer} ${stream}`;
-  const encode = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
-  const decode = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
+  /** The bytes as the relay carries them: a copy, since the sender may reuse its buffer. */
+  const copy = (bytes: Uint8Array) => new Uint8Array(bytes) as Uint8Array<ArrayBuffer>;
 
   function fail(relay: Relay, error: Error): void {
     if (relay.closed) return;
@@ -202,7 +201,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
         if (relay.closed) return Promise.reject(new MuxError("stream_closed", "stream closed"));
         return new Promise<void>((resolve, reject) => {
           relay.writeDone = { resolve, reject };
-          port.postTunnel(relay.peer, { t: "data", s: relay.stream, b: encode(bytes) });
+          port.postTunnel(relay.peer, { t: "data", s: relay.stream, b: copy(bytes) });
         });
       },
       closeWrite() {
@@ -258,7 +257,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
           break;
         }
         relay.unacked += value.byteLength;
-        port.postTunnel(from, { t: "data", s: stream, b: encode(value) });
+        port.postTunnel(from, { t: "data", s: stream, b: copy(value) });
       }
     } catch {
       if (!relay.closed) {
@@ -283,16 +282,15 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
   // ---- both sides ----
 
   port.onTunnel((from, m) => {
-    const s = String(m.s ?? "");
-    if (m.t === "open") return void serveOpen(from, s, String(m.id));
+    if (m.t === "open") return void serveOpen(from, m.s, m.id);
     if (m.t === "evict") {
       // Only the session whose claim was displaced: a newer one here has claimed since.
-      const endpoint = local.find(String(m.id));
+      const endpoint = local.find(m.id);
       if (!endpoint || claims.get(endpoint)?.record.claim !== m.claim) return;
-      endpoint.close(Number(m.code) || MuxCloseCode.GoingAway, String(m.reason ?? "evicted"));
+      endpoint.close(m.code || MuxCloseCode.GoingAway, m.reason || "evicted");
       return;
     }
-    const relay = relays.get(relayKey(from, s));
+    const relay = relays.get(relayKey(from, m.s));
     if (!relay || relay.closed) return;
     switch (m.t) {
       case "opened":
@@ -304,9 +302,9 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
         checkLiveness(relay);
         return;
       case "fail":
-        return fail(relay, new MuxError(m.code as MuxErrorCode, String(m.message)));
+        return fail(relay, new MuxError(m.code, m.message));
       case "data": {
-        const bytes = decode(String(m.b));
+        const bytes = m.b;
         if (relay.local) return void ownerData(relay, bytes);
         relay.unacked += bytes.byteLength;
         relay.controller?.enqueue(bytes);
@@ -315,7 +313,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
           relay.controller && relay.controller.desiredSize !== null &&
           relay.controller.desiredSize >= 0
         ) {
-          port.postTunnel(from, { t: "ack", s, n: relay.unacked });
+          port.postTunnel(from, { t: "ack", s: m.s, n: relay.unacked });
           relay.unacked = 0;
         }
         return;
@@ -326,7 +324,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
         return done?.resolve();
       }
       case "ack":
-        relay.unacked -= Number(m.n) || 0;
+        relay.unacked -= m.n;
         relay.creditWaiter?.();
         return;
       case "fin":
@@ -337,6 +335,8 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
         return;
       case "abort":
         return fail(relay, new MuxError("stream_closed", "the other isolate aborted the stream"));
+      default:
+        return m satisfies never;
     }
   });
 

@@ -15,6 +15,7 @@ export const TunnelError = {
   missing_token: 400,
   invalid_token: 401,
   viewer_token_required: 401,
+  service_worker_refused: 403,
   tunnel_not_connected: 504,
   tunnel_timeout: 504,
   tunnel_busy: 503,

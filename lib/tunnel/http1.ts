@@ -6,6 +6,14 @@
  * pulled only as fast as the consumer reads (so stream credit follows the viewer's pace); a
  * malformed answer raises {@link HttpParseError}, which the proxy turns into a 502.
  *
+ * Strictness: the bytes come from whoever holds a tunnel token, so an answer has exactly one
+ * reading or is refused (RFC 9112). Lines end in CRLF only (a bare CR or LF anywhere in a head is
+ * refused); no obs-fold; no whitespace before a field's colon; field values without controls;
+ * `Content-Length` is 1*DIGIT (repeated only with the same value); `Transfer-Encoding` is exactly
+ * `chunked` and never comes with `Content-Length`; a chunk size is 1*HEXDIG (at most 13
+ * significant digits, so it is exact as a number) with well-formed extensions, each chunk's data
+ * ends in CRLF, and the body ends with the last chunk, well-formed trailers (dropped) and CRLF.
+ *
  * @module
  */
 import { ByteReader, ByteReaderError } from "./byte_reader.ts";
@@ -13,6 +21,7 @@ import { ByteReader, ByteReaderError } from "./byte_reader.ts";
 const CRLF = new Uint8Array([13, 10]);
 const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
 const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
 
 /** Headers a proxy must not forward (RFC 9110 §7.6.1), plus the ones we recompute. */
 export const HOP_BY_HOP = new Set([
@@ -41,6 +50,37 @@ export interface ResponseHead {
   headers: [string, string][];
 }
 
+/** A response body's framing (RFC 9112 §6.3): chunked, a length, or up to the end of the stream. */
+export type BodyFraming =
+  | { kind: "chunked" }
+  | { kind: "length"; length: number }
+  | { kind: "close" };
+
+/** Answers of status 1xx (other than 101) skipped before a real one, at most. */
+const MAX_INTERIM_RESPONSES = 16;
+/** The trailer section of a chunked body (dropped, but read), at most, in bytes. */
+const MAX_TRAILER_BYTES = 64 * 1024;
+/** Longest chunk-size line, extensions included. */
+const MAX_CHUNK_LINE_BYTES = 1024;
+
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED_STRING =
+  '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
+/** `1*HEXDIG *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )` (RFC 9112 §7.1.1). */
+const CHUNK_SIZE_LINE = new RegExp(
+  `^([0-9A-Fa-f]+)((?:[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED_STRING}))?)*)$`,
+);
+/** `field-name ":" …`: no whitespace before the colon. */
+const FIELD_NAME = new RegExp(`^${TOKEN}$`);
+/** A field value's characters: VCHAR, SP, HTAB and obs-text; no other control. */
+const FIELD_VALUE_CHARS = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** `HTTP-version SP 3DIGIT SP reason-phrase` (the SP and reason may be missing). */
+const STATUS_LINE = /^HTTP\/1\.[01] ([1-9]\d{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+/** Hex digits of a chunk size past leading zeros: 13 keep it below 2^53, exact as a number. */
+const MAX_CHUNK_SIZE_DIGITS = 13;
+/** Decimal digits of a Content-Length past leading zeros: 15 keep it below 2^53. */
+const MAX_LENGTH_DIGITS = 15;
+
 /** Serialises a request line and headers (names as given, values as given). */
 export function encodeRequestHead(
   method: string,
@@ -65,21 +105,65 @@ export function endToEndHeaders(source: Headers): [string, string][] {
   return out;
 }
 
-/** Reads a response head, skipping interim 1xx answers other than 101. */
+/** Reads a response head, skipping interim 1xx answers other than 101; refuses bad framing. */
 export async function readResponseHead(
   reader: ByteReader,
   maxHeadBytes: number,
 ): Promise<ResponseHead> {
-  while (true) {
+  for (let interim = 0; interim <= MAX_INTERIM_RESPONSES; interim++) {
     const raw = await readHead(reader, maxHeadBytes);
-    const [statusLine, ...lines] = raw.split("\r\n");
-    const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
+    const [statusLine, ...lines] = splitLines(raw);
+    const match = STATUS_LINE.exec(statusLine);
     if (!match) throw new HttpParseError("the tunnel client's answer is not an HTTP/1.x response");
     const status = Number(match[1]);
     const headers = parseHeaderLines(lines);
     if (status >= 100 && status < 200 && status !== 101) continue;
+    // Framing is checked here too, so an ambiguous one is refused with the head.
+    bodyFraming(headers);
     return { status, statusText: match[2] ?? "", headers };
   }
+  throw new HttpParseError(
+    `the tunnel client sent more than ${MAX_INTERIM_RESPONSES} interim (1xx) answers`,
+  );
+}
+
+/**
+ * The body's framing from the head's fields, or a refusal when they can be read two ways:
+ * `Transfer-Encoding` other than exactly `chunked` (a coding we would drop), both
+ * `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.3 calls it a smuggling sign), or a
+ * `Content-Length` that is not 1*DIGIT or differs between its values (RFC 9110 §8.6).
+ */
+export function bodyFraming(headers: [string, string][]): BodyFraming {
+  const te = fieldValues(headers, "transfer-encoding");
+  const lengths = fieldValues(headers, "content-length");
+  if (te.length > 0) {
+    if (lengths.length > 0) {
+      throw new HttpParseError(
+        "the tunnel client's answer has both Transfer-Encoding and Content-Length",
+      );
+    }
+    if (te.length !== 1 || te[0].toLowerCase() !== "chunked") {
+      throw new HttpParseError(
+        "the tunnel client's answer has a Transfer-Encoding other than chunked",
+      );
+    }
+    return { kind: "chunked" };
+  }
+  if (lengths.length === 0) return { kind: "close" };
+  const first = lengths[0];
+  if (!/^\d+$/.test(first) || first.replace(/^0+(?=\d)/, "").length > MAX_LENGTH_DIGITS) {
+    throw new HttpParseError("bad Content-Length from the tunnel client");
+  }
+  if (lengths.some((value) => value !== first)) {
+    throw new HttpParseError("the tunnel client's answer has differing Content-Length values");
+  }
+  return { kind: "length", length: Number(first) };
+}
+
+/** Every value of field `name`, its comma-separated lists split (RFC 9110 §5.3). */
+function fieldValues(headers: [string, string][], name: string): string[] {
+  return headers.filter(([n]) => n.toLowerCase() === name)
+    .flatMap(([, value]) => value.split(",").map(trimOws));
 }
 
 /**
@@ -99,19 +183,12 @@ export function responseBody(
     onDone(true);
     return null;
   }
-  const te = header(head.headers, "transfer-encoding")?.toLowerCase() ?? "";
-  const length = header(head.headers, "content-length");
-  let next: () => Promise<Uint8Array | null>;
-  if (te.split(",").map((s) => s.trim()).includes("chunked")) {
-    next = chunkedReader(reader);
-  } else if (length !== undefined) {
-    if (!/^\d+$/.test(length)) {
-      throw new HttpParseError("bad Content-Length from the tunnel client");
-    }
-    next = lengthReader(reader, Number(length));
-  } else {
-    next = () => reader.readSome();
-  }
+  const framing = bodyFraming(head.headers);
+  const next = framing.kind === "chunked"
+    ? chunkedReader(reader)
+    : framing.kind === "length"
+    ? lengthReader(reader, framing.length)
+    : () => reader.readSome();
   let finished = false;
   const finish = (complete: boolean) => {
     if (finished) return;
@@ -180,21 +257,38 @@ async function readHead(reader: ByteReader, maxHeadBytes: number): Promise<strin
   if (raw === null) {
     throw new HttpParseError("the tunnel client closed the stream without answering");
   }
-  return new TextDecoder("latin1").decode(raw);
+  return latin1.decode(raw);
 }
 
-function parseHeaderLines(lines: string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) throw new HttpParseError("malformed header line from the tunnel client");
-    const name = line.slice(0, colon).trim();
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new HttpParseError("malformed header name from the tunnel client");
-    }
-    out.push([name, line.slice(colon + 1).trim()]);
+/** A head's lines, split at CRLF; a CR or LF that is not part of a CRLF is refused. */
+function splitLines(raw: string): string[] {
+  const lines = raw.split("\r\n");
+  if (lines.some((line) => line.includes("\r") || line.includes("\n"))) {
+    throw new HttpParseError("the tunnel client's answer has a bare CR or LF in its head");
   }
-  return out;
+  return lines;
+}
+
+/** Field lines (headers or trailers); obs-fold and whitespace before the colon are refused. */
+function parseHeaderLines(lines: string[]): [string, string][] {
+  return lines.map((line) => {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1);
+    if (colon <= 0 || !FIELD_NAME.test(name) || !FIELD_VALUE_CHARS.test(value)) {
+      throw new HttpParseError("malformed header line from the tunnel client");
+    }
+    return [name, trimOws(value)];
+  });
+}
+
+/** Strips OWS (SP and HTAB only, RFC 9110 §5.6.3) from both ends; a loop, so never quadratic. */
+function trimOws(value: string): string {
+  let start = 0, end = value.length;
+  const ows = (c: string) => c === " " || c === "\t";
+  while (start < end && ows(value[start])) start++;
+  while (end > start && ows(value[end - 1])) end--;
+  return value.slice(start, end);
 }
 
 function lengthReader(reader: ByteReader, length: number): () => Promise<Uint8Array | null> {
@@ -214,18 +308,9 @@ function chunkedReader(reader: ByteReader): () => Promise<Uint8Array | null> {
   return async () => {
     if (done) return null;
     if (remaining === 0) {
-      const sizeLine = await reader.readUntil(CRLF, 1024);
-      if (sizeLine === null) {
-        throw new HttpParseError("the tunnel client's chunked body ended early");
-      }
-      const size = parseInt(new TextDecoder().decode(sizeLine).split(";")[0].trim(), 16);
-      if (!Number.isFinite(size) || size < 0) throw new HttpParseError("bad chunk size");
+      const size = chunkSize(await readLine(reader, MAX_CHUNK_LINE_BYTES, "a chunk-size line"));
       if (size === 0) {
-        // Trailers are dropped: read lines until the empty one.
-        while (true) {
-          const line = await reader.readUntil(CRLF, 8192);
-          if (line === null || line.byteLength === 0) break;
-        }
+        await skipTrailers(reader);
         done = true;
         return null;
       }
@@ -234,7 +319,65 @@ function chunkedReader(reader: ByteReader): () => Promise<Uint8Array | null> {
     const chunk = await reader.readSome(remaining);
     if (chunk === null) throw new HttpParseError("the tunnel client's chunked body ended early");
     remaining -= chunk.byteLength;
-    if (remaining === 0) await reader.readExact(2);
+    if (remaining === 0) await expectCrlf(reader);
     return chunk;
   };
+}
+
+/** The size a chunk-size line announces (RFC 9112 §7.1); anything else is refused. */
+function chunkSize(line: string): number {
+  const match = CHUNK_SIZE_LINE.exec(line);
+  const digits = match?.[1].replace(/^0+(?=[0-9A-Fa-f])/, "");
+  if (digits === undefined || digits.length > MAX_CHUNK_SIZE_DIGITS) {
+    throw new HttpParseError("bad chunk size from the tunnel client");
+  }
+  return parseInt(digits, 16);
+}
+
+/** Reads the trailer section up to its empty line, checking and dropping each field. */
+async function skipTrailers(reader: ByteReader): Promise<void> {
+  let total = 0;
+  while (true) {
+    const line = await readLine(reader, MAX_TRAILER_BYTES - total, "the trailers");
+    if (line === "") return;
+    parseHeaderLines([line]);
+    total += line.length + 2;
+  }
+}
+
+/** The data of a chunk is followed by exactly CRLF. */
+async function expectCrlf(reader: ByteReader): Promise<void> {
+  let end: Uint8Array;
+  try {
+    end = await reader.readExact(2);
+  } catch (error) {
+    if (error instanceof ByteReaderError) {
+      throw new HttpParseError("the tunnel client's chunked body ended early");
+    }
+    throw error;
+  }
+  if (end[0] !== 13 || end[1] !== 10) {
+    throw new HttpParseError("the tunnel client's chunk data does not end in CRLF");
+  }
+}
+
+/** One CRLF-terminated line of a chunked body, as latin1; refuses long, cut or bare-LF lines. */
+async function readLine(reader: ByteReader, maxBytes: number, what: string): Promise<string> {
+  let raw: Uint8Array | null;
+  try {
+    raw = await reader.readUntil(CRLF, maxBytes);
+  } catch (error) {
+    if (!(error instanceof ByteReaderError)) throw error;
+    throw new HttpParseError(
+      error.code === "too_large"
+        ? `the tunnel client's chunked body has ${what} over ${maxBytes} bytes`
+        : "the tunnel client's chunked body ended early",
+    );
+  }
+  if (raw === null) throw new HttpParseError("the tunnel client's chunked body ended early");
+  const line = latin1.decode(raw);
+  if (line.includes("\r") || line.includes("\n")) {
+    throw new HttpParseError(`the tunnel client's chunked body has a bare CR or LF in ${what}`);
+  }
+  return line;
 }

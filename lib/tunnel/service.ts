@@ -6,8 +6,11 @@
  *   session after the checks, in upstream's order (id 400, Authorization 400, upgrade 404,
  *   token 401); the 101 carries `x-websocktunnel-client-url`; a new registration for an id closes
  *   the previous session (close code 4905);
- * - viewers: `<URL prefix path>/<id>/<path…>` (default prefix `<origin>/t`) proxied to the client
- *   with `/<id>` stripped, HTTP or WebSocket; no client → 504;
+ * - viewers: `<URL prefix path>/<id>/<path…>` (default prefix `<origin>/t`), or any path on
+ *   `<id>.<tunnel host>` with a per-tunnel host prefix (lib/tunnel/viewer_urls.ts), proxied to the
+ *   client with `/<id>` stripped, HTTP or WebSocket; no client → 504. On a shared origin every
+ *   answer is sandboxed (lib/tunnel/shared_origin.ts), and WSTun's own credentials never reach
+ *   the client, whichever way the viewer sent them;
  * - with tunnels off (secrets unset) the same routes answer 404 `tunnels_disabled`.
  *
  * State lives in the object returned by {@link createTunnelService}; sessions are kept in an
@@ -16,6 +19,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import type { ServerCredentials } from "../server_credentials.ts";
 import { TunnelCounters } from "../stats.ts";
 import { type TunnelErrorCode, tunnelErrorResponse } from "./errors.ts";
 import { verifyTunnelToken } from "./jwt.ts";
@@ -26,18 +30,15 @@ import {
   type TunnelStream,
 } from "./registry.ts";
 import type { TunnelConfig } from "./tunnel_config.ts";
+import { isServiceWorkerScript, sandboxedHeaders } from "./shared_origin.ts";
 import { type ForwardTarget, proxyHttp, type ProxyLimits, proxyWebSocket } from "./viewer_proxy.ts";
+import { type ViewerPath, viewerUrls } from "./viewer_urls.ts";
 import { MuxCloseCode, MuxError, muxOverWebSocket, type MuxSession } from "./wsmux.ts";
 
 /** Tunnel ids websocktunnel accepts. */
 export const TUNNEL_ID = /^[a-zA-Z0-9_~.%-]+$/;
 /** The registration path besides `/`. */
 export const REGISTRATION_PATH = "/_tunnel";
-/** Viewer path prefix when no URL prefix is configured. */
-export const DEFAULT_PREFIX_PATH = "/t";
-
-/** How a viewer presented the server token (checked by the app, see `authorizeViewer`). */
-export type ViewerCredential = "query" | "bearer" | "cookie";
 
 export interface TunnelService {
   /** True when both secrets are configured. */
@@ -46,6 +47,12 @@ export interface TunnelService {
   handle(request: Request): Promise<Response> | null;
   /** Disconnects every tunnel client (close code 4906). */
   close(): Promise<void>;
+}
+
+/** The server token check for viewers (routes/server_auth.ts implements it). */
+export interface ViewerAuth {
+  viewerCredential(request: Request, id: string): "token" | "session" | undefined;
+  viewerCookie(request: Request, id: string, path: string): string;
 }
 
 export interface TunnelServiceDeps {
@@ -58,13 +65,15 @@ export interface TunnelServiceDeps {
   /** Sessions, streams, bytes, refusals and evictions (the server's `Stats.tunnels`). */
   counters?: TunnelCounters;
   /**
-   * With `requireViewerToken`: which server credential the viewer request carries, if any. The
-   * credential is removed before the request reaches the tunnel client, so a tunnel never sees
-   * the server's token.
+   * With `requireViewerToken`: how a viewer of tunnel `id` presents the server token, and the
+   * `Set-Cookie` that lets one who presented the token itself back in without it.
    */
-  authorizeViewer?: (request: Request) => ViewerCredential | undefined;
-  /** Query parameter and cookie that carry the server credential (WSTun's `token`, session). */
-  credentialNames?: { query: string; cookie: string };
+  viewerAuth?: ViewerAuth;
+  /**
+   * WSTun's own credentials, removed from every viewer request before it reaches the tunnel
+   * client (all of them, not only the one that authorized the viewer).
+   */
+  credentials?: ServerCredentials;
 }
 
 /**
@@ -86,32 +95,26 @@ export function createTunnelService(
   const log = deps.log;
   const counters = deps.counters ?? new TunnelCounters();
   const sessions = new Set<MuxSession>();
-  const authorizeViewer = deps.authorizeViewer;
-  const credentialNames = deps.credentialNames ?? { query: "token", cookie: "wstun_session" };
-  if (config.requireViewerToken && !authorizeViewer) {
-    throw new Error("requireViewerToken needs an authorizeViewer check (a server token)");
+  const viewerAuth = config.requireViewerToken ? deps.viewerAuth : undefined;
+  const credentials = deps.credentials;
+  if (config.requireViewerToken && !viewerAuth) {
+    throw new Error("requireViewerToken needs a viewerAuth check (a server token)");
   }
-  const prefixUrl = config.urlPrefix ? new URL(config.urlPrefix) : undefined;
-  const prefixPath = prefixUrl ? prefixUrl.pathname.replace(/\/+$/, "") : DEFAULT_PREFIX_PATH;
+  const urls = viewerUrls(config.urlPrefix);
   const limits: ProxyLimits = {
     maxHeadBytes: config.maxHeadBytes,
     maxWsMessageBytes: config.maxWsMessageBytes,
     viewerIdleTimeoutSeconds: config.keepaliveSeconds * 3,
   };
 
-  function classify(request: Request, url: URL): "register" | "viewer" | null {
+  /** A registration, a viewer request (its id and path), or not ours. */
+  function classify(request: Request, url: URL): "register" | ViewerPath | "no_id" | null {
+    // On a tunnel's own host every path is the tunnel's, `/_tunnel` included.
+    const viewer = urls.match(url);
+    if (urls.ownOrigins && viewer) return viewer;
     if (url.pathname === REGISTRATION_PATH) return "register";
     if (url.pathname === "/" && request.headers.has("x-websocktunnel-id")) return "register";
-    if (prefixPath === "") {
-      // The prefix is a host of its own: every path on that host is a viewer path.
-      return url.host === prefixUrl!.host && url.pathname !== "/" ? "viewer" : null;
-    }
-    if (url.pathname === prefixPath || url.pathname.startsWith(prefixPath + "/")) return "viewer";
-    return null;
-  }
-
-  function clientUrl(url: URL, id: string): string {
-    return `${config.urlPrefix ?? url.origin + DEFAULT_PREFIX_PATH}/${id}`;
+    return viewer;
   }
 
   /** A refused registration: counted, logged (the id only once it is a valid one), answered. */
@@ -133,6 +136,8 @@ export function createTunnelService(
     if (!TUNNEL_ID.test(id)) {
       return refuse(undefined, "invalid_tunnel_id", "tunnel id must match ^[a-zA-Z0-9_~.%-]+$");
     }
+    const idProblem = urls.idProblem(id);
+    if (idProblem) return refuse(undefined, "invalid_tunnel_id", idProblem);
     const token = /^Bearer ([\w.-]+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
     if (!token) return refuse(id, "missing_token", "Authorization: Bearer <JWT> is required");
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -149,7 +154,7 @@ export function createTunnelService(
     const { socket, response } = Deno.upgradeWebSocket(request, {
       idleTimeout: config.keepaliveSeconds,
     });
-    response.headers.set("x-websocktunnel-client-url", clientUrl(url, id));
+    response.headers.set("x-websocktunnel-client-url", urls.clientUrl(url, id));
     const session = muxOverWebSocket(socket, {
       role: "server",
       windowBytes: config.windowBytes,
@@ -182,36 +187,35 @@ export function createTunnelService(
     return response;
   }
 
-  async function serveViewer(request: Request, url: URL): Promise<Response> {
-    const rest = url.pathname.slice(prefixPath.length);
-    const slash = rest.indexOf("/", 1);
-    const id = slash < 0 ? rest.slice(1) : rest.slice(1, slash);
-    if (!id) return tunnelErrorResponse("not_a_tunnel_url", `viewer URLs are ${prefixPath}/<id>/…`);
-    const credential = authorizeViewer?.(request);
-    if (config.requireViewerToken && !credential) {
+  async function serveViewer(request: Request, url: URL, viewer: ViewerPath): Promise<Response> {
+    const credential = viewerAuth?.viewerCredential(request, viewer.id);
+    if (viewerAuth && !credential) {
       return tunnelErrorResponse(
         "viewer_token_required",
         "this server requires its token from tunnel viewers (?token=, Bearer or session cookie)",
       );
     }
-    const endpoint = registry.find(id) ?? await locate(id);
+    const response = await proxyViewer(request, url, viewer);
+    if (credential === "token") {
+      const cookie = viewerAuth!.viewerCookie(request, viewer.id, urls.cookiePath(viewer.id));
+      // A 101's headers are fixed once the socket is upgraded; its viewer keeps presenting.
+      if (response.status !== 101) response.headers.append("set-cookie", cookie);
+    }
+    return response;
+  }
+
+  async function proxyViewer(request: Request, url: URL, viewer: ViewerPath): Promise<Response> {
+    if (!urls.ownOrigins && isServiceWorkerScript(request)) {
+      return tunnelErrorResponse(
+        "service_worker_refused",
+        "tunnels share this origin, so they may not install service workers",
+      );
+    }
+    const endpoint = registry.find(viewer.id) ?? await locate(viewer.id);
     if (!endpoint) {
       return tunnelErrorResponse("tunnel_not_connected", "No client is connected with that id");
     }
-    const search = new URLSearchParams(url.search);
-    if (credential === "query") search.delete(credentialNames.query);
-    const query = search.size ? `?${search}` : "";
-    const forward: ForwardTarget = {
-      target: (slash < 0 ? "/" : rest.slice(slash)) + query,
-      originalPath: url.pathname,
-      editHeader: (name, value) => {
-        if (credential === "bearer" && name === "authorization") return null;
-        if (credential === "cookie" && name === "cookie") {
-          return withoutCookie(value, credentialNames.cookie);
-        }
-        return value;
-      },
-    };
+    const forward = forwardTarget(request, url, viewer);
     let stream;
     try {
       stream = counted(await endpoint.open(), counters);
@@ -230,6 +234,19 @@ export function createTunnelService(
     }
   }
 
+  /** What the client gets: the path and query without WSTun's credentials; what it may answer. */
+  function forwardTarget(request: Request, url: URL, viewer: ViewerPath): ForwardTarget {
+    const search = new URLSearchParams(url.search);
+    credentials?.scrubQuery(search);
+    const host = request.headers.get("host") ?? url.host;
+    return {
+      target: viewer.path + (search.size ? `?${search}` : ""),
+      originalPath: url.pathname,
+      editHeader: credentials && ((name, value) => credentials.scrubHeader(name, value, host)),
+      editResponseHeaders: urls.ownOrigins ? undefined : sandboxedHeaders,
+    };
+  }
+
   return {
     enabled: config.secrets !== undefined,
     handle(request) {
@@ -242,9 +259,14 @@ export function createTunnelService(
           "tunnels are off on this server: set WSTUN_TUNNEL_SECRET_A and WSTUN_TUNNEL_SECRET_B",
         ));
       }
+      if (kind === "no_id") {
+        return Promise.resolve(
+          tunnelErrorResponse("not_a_tunnel_url", `viewer URLs are ${urls.description}/<id>/…`),
+        );
+      }
       return kind === "register"
         ? Promise.resolve(register(request, url))
-        : serveViewer(request, url);
+        : serveViewer(request, url, kind);
     },
     async close() {
       const closing = [...sessions].map((s) => {
@@ -302,10 +324,4 @@ function openFailure(error: unknown): Response {
     case "stream_closed":
       return tunnelErrorResponse("tunnel_not_connected", "No client is connected with that id");
   }
-}
-
-/** A Cookie header without the named cookie; null when nothing is left. */
-function withoutCookie(header: string, name: string): string | null {
-  const kept = header.split(";").map((c) => c.trim()).filter((c) => c && !c.startsWith(`${name}=`));
-  return kept.length ? kept.join("; ") : null;
 }

@@ -2,13 +2,15 @@
  * The tunnel's environment variables (WSTUN_TUNNEL_*): one zod schema, parsed once at start-up.
  *
  * Tunnels are on only when both secrets are set; setting one without the other is a start-up
- * error naming the missing variable (a half-done rotation must not silently turn tunnels off).
+ * error naming the missing variable (a half-done rotation must not silently turn tunnels off), and
+ * so is a secret shorter than 32 bytes (the message names the variable, never the value).
  * Empty variables count as unset, as in lib/config.ts, which calls {@link tunnelConfigFromEnv}
  * and carries the result as `config.tunnel`; tests build a {@link TunnelConfig} directly.
  *
  * @module
  */
 import { z } from "zod";
+import { viewerPrefixProblem } from "./viewer_urls.ts";
 
 const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
 
@@ -25,13 +27,34 @@ const flag = z.preprocess(
     .transform((v) => v === "true" || v === "1"),
 );
 
+/**
+ * Shortest tunnel secret, in bytes. Secrets are HS256 keys, and RFC 7518 §3.2 requires an HS256 key
+ * at least as long as the hash (256 bits): anyone who sees one token can test guesses of the
+ * secret offline at billions a second, so a short or memorable secret falls to brute force.
+ */
+export const MIN_TUNNEL_SECRET_BYTES = 32;
+
+const secretBytes = new TextEncoder();
+/** A tunnel secret: unset, or at least {@link MIN_TUNNEL_SECRET_BYTES} bytes (never echoed). */
+const secret = optional(
+  z.string().refine(
+    (s) => secretBytes.encode(s).byteLength >= MIN_TUNNEL_SECRET_BYTES,
+    `must be at least ${MIN_TUNNEL_SECRET_BYTES} bytes (an HS256 key as long as the hash, ` +
+      "RFC 7518 §3.2); generate one with: openssl rand -base64 32",
+  ),
+);
+
 /** WSTUN_TUNNEL_* variables, their limits and defaults (documented in docs/tunnels.md). */
 export const TunnelEnv = z.object({
-  WSTUN_TUNNEL_SECRET_A: optional(z.string()),
-  WSTUN_TUNNEL_SECRET_B: optional(z.string()),
+  WSTUN_TUNNEL_SECRET_A: secret,
+  WSTUN_TUNNEL_SECRET_B: secret,
   WSTUN_TUNNEL_AUDIENCE: optional(z.string()),
   WSTUN_TUNNEL_URL_PREFIX: optional(
-    z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://host/t" }),
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://host/t" })
+      .superRefine((prefix, ctx) => {
+        const problem = viewerPrefixProblem(prefix);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
   ),
   WSTUN_TUNNEL_VIEWER_TOKEN: flag,
   WSTUN_TUNNEL_MAX_STREAMS: int(1, 100_000, 256),
@@ -48,7 +71,10 @@ export type TunnelEnv = z.infer<typeof TunnelEnv>;
 export interface TunnelConfig {
   secrets?: { a: string; b: string };
   audience?: string;
-  /** Public URL viewers use, without the id; undefined = `<request origin>/t`. */
+  /**
+   * Public URL viewers use, without the id, or with `{id}` as the first label of the host (a host
+   * per tunnel); undefined = `<request origin>/t` (lib/tunnel/viewer_urls.ts).
+   */
   urlPrefix?: string;
   /** Viewers must present the server token (WSTUN_TOKEN); off = unauthenticated, as upstream. */
   requireViewerToken: boolean;

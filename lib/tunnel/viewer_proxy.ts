@@ -23,6 +23,7 @@ import {
 } from "./http1.ts";
 import type { TunnelStream } from "./registry.ts";
 import { clientHandshake, WsConnection } from "./ws_codec.ts";
+import { Disconnects, withReason } from "../protocol.ts";
 
 export interface ProxyLimits {
   /** Largest response head accepted from the client. */
@@ -41,6 +42,8 @@ export interface ForwardTarget {
   originalPath: string;
   /** Rewrites a header (lower-case name) before forwarding; null drops it. */
   editHeader?: (name: string, value: string) => string | null;
+  /** Rewrites the headers of the client's answer before the viewer gets them. */
+  editResponseHeaders?: (headers: Headers) => Headers;
 }
 
 const WS_HEADERS = new Set([
@@ -83,7 +86,7 @@ export async function proxyHttp(
     return new Response(responseBodyStream, {
       status: head.status,
       statusText: head.statusText,
-      headers: responseHeaders(head),
+      headers: responseHeaders(head, forward),
     });
   } catch (error) {
     stream.abort();
@@ -133,7 +136,7 @@ export async function proxyWebSocket(
     const body = responseBody(reader, handshake.head, "GET", () => stream.abort());
     return new Response(body, {
       status: handshake.head.status,
-      headers: responseHeaders(handshake.head),
+      headers: responseHeaders(handshake.head, forward),
     });
   }
   const { socket, response } = Deno.upgradeWebSocket(request, {
@@ -177,8 +180,12 @@ function bridge(viewer: WebSocket, tunnel: WsConnection, maxBacklogBytes: number
     // Deno's server socket cannot pause reading, so a viewer that outpaces the tunnel's credit
     // is cut off once its backlog passes the limit rather than growing memory without bound.
     if (tunnel.queuedBytes > maxBacklogBytes) {
-      viewer.close(1013, "the tunnel is slower than this viewer: backlog over limit");
-      tunnel.close(1001, "viewer backlog over limit");
+      const slow = withReason(
+        Disconnects.SlowConsumer,
+        "the tunnel is slower than this viewer: backlog over limit",
+      );
+      viewer.close(slow.code, slow.reason);
+      tunnel.close(Disconnects.PeerGone.code, "viewer backlog over limit");
     }
   };
   viewer.onclose = (event) => {
@@ -221,12 +228,12 @@ function forwardHeaders(
   return out;
 }
 
-function responseHeaders(head: ResponseHead): Headers {
+function responseHeaders(head: ResponseHead, forward: ForwardTarget): Headers {
   const out = new Headers();
   const source = new Headers();
   for (const [name, value] of head.headers) source.append(name, value);
   for (const [name, value] of endToEndHeaders(source)) out.append(name, value);
-  return out;
+  return forward.editResponseHeaders ? forward.editResponseHeaders(out) : out;
 }
 
 function badGateway(error: unknown): Response {

@@ -16,17 +16,19 @@ export interface TestServer extends WstunServer {
 }
 
 /**
- * Starts a server with default limits, overridden field by field. Its log writes errors only
- * (unless `logLevel` says otherwise), so test output stays readable.
+ * Starts a server with default limits, overridden field by field, on `port` (default: any free
+ * one; a test that must know it before the configuration is built takes one from {@link freePort}).
+ * Its log writes errors only (unless `logLevel` says otherwise), so test output stays readable.
  */
 export async function startServer(
   overrides: Partial<Config> = {},
+  port = 0,
   options: ServerOptions = {},
 ): Promise<TestServer> {
-  const config = defaultConfig({ hostname: "127.0.0.1", port: 0, logLevel: "error", ...overrides });
+  const config = defaultConfig({ hostname: "127.0.0.1", port, logLevel: "error", ...overrides });
   const server = await createServer(config, options);
   const http = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    { hostname: "127.0.0.1", port, onListen() {} },
     server.fetch,
   );
   const base = `http://127.0.0.1:${http.addr.port}`;
@@ -41,4 +43,12 @@ export async function startServer(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return port;
 }

@@ -14,10 +14,13 @@ export class TestSocket {
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters: (() => void)[] = [];
   #ref = 1000;
+  /** Every text frame received, as sent on the wire (before parsing), in arrival order. */
+  readonly texts: string[] = [];
 
   private constructor(readonly ws: WebSocket) {
     ws.binaryType = "arraybuffer";
     ws.onmessage = (e) => {
+      if (typeof e.data === "string") this.texts.push(e.data);
       this.frames.push(typeof e.data === "string" ? JSON.parse(e.data) : new Uint8Array(e.data));
       this.#wake();
     };

@@ -10,6 +10,7 @@
 import { ulid } from "ulid";
 import type { Bridge } from "../../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../../lib/bridge/broadcast_channel_bridge.ts";
+import type { BridgeConfig } from "../../lib/bridge/config.ts";
 import { type Config, defaultConfig } from "../../lib/config.ts";
 import { createServer, type WstunServer } from "../../routes/app.ts";
 import { startServer, type TestServer } from "../_util/server.ts";
@@ -92,6 +93,7 @@ export function startServerOnRedis(
   redisUrl: string,
   namespace: string,
   overrides: Partial<Config> = {},
+  bridge: Partial<BridgeConfig> = {},
 ): Promise<TestServer> {
   const base = defaultConfig();
   return startServer({
@@ -103,6 +105,7 @@ export function startServerOnRedis(
       namespace,
       heartbeatMs: TEST_HEARTBEAT_MS,
       timeoutMs: 1000,
+      ...bridge,
     },
   });
 }

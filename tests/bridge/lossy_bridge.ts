@@ -1,27 +1,36 @@
 /**
  * Test-only: a real BroadcastChannel bridge that drops the messages it is told to drop, to prove
- * that loss on the bridge is reported, never silent.
+ * that loss on the bridge is reported, never silent. `dropPosts` counts direct posts only and
+ * `dropBroadcasts` broadcasts other than liveness beats (which would take a drop meant for a frame);
+ * `partition` drops everything, broadcasts too.
  *
  * @module
  */
-import type { Bridge, Envelope } from "../../lib/bridge/bridge.ts";
+import type { Bridge, BridgeMessage } from "../../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../../lib/bridge/broadcast_channel_bridge.ts";
 
 export class LossyBridge implements Bridge {
   readonly #inner: BroadcastChannelBridge;
-  /** Posts still to drop; Infinity = drop everything (a partition). */
+  /** Direct posts still to drop. */
   dropPosts = 0;
+  /** Broadcasts still to drop (channel publishes; never a liveness beat). */
+  dropBroadcasts = 0;
+  /** Drop everything, both ways' posts and broadcasts (a bridge that reaches no one). */
+  partition = false;
   dropped = 0;
 
   constructor(namespace: string) {
     this.#inner = new BroadcastChannelBridge(namespace);
   }
 
-  listen(isolate: string, receive: (envelope: Envelope) => void): void {
-    this.#inner.listen(isolate, receive);
+  listen(isolate: string, receive: (message: unknown) => void): void {
+    this.#inner.listen(isolate, (message) => {
+      if (!this.partition) receive(message);
+    });
   }
 
-  post(isolate: string, envelope: Envelope): void {
+  post(isolate: string, envelope: BridgeMessage): void {
+    if (this.partition) return void this.dropped++;
     if (this.dropPosts > 0) {
       this.dropPosts--;
       this.dropped++;
@@ -30,9 +39,11 @@ export class LossyBridge implements Bridge {
     this.#inner.post(isolate, envelope);
   }
 
-  broadcast(envelope: Envelope): void {
-    if (this.dropPosts > 0) {
-      this.dropPosts--;
+  broadcast(envelope: BridgeMessage): void {
+    if (this.partition) return void this.dropped++;
+    const beat = (envelope.body as { k?: string }).k === "beat";
+    if (this.dropBroadcasts > 0 && !beat) {
+      this.dropBroadcasts--;
       this.dropped++;
       return;
     }

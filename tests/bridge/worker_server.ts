@@ -37,6 +37,6 @@ self.onmessage = async (e: MessageEvent<WorkerServerStart>) => {
   const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
   self.postMessage({
     wsUrl: `ws://127.0.0.1:${http.addr.port}/_ws`,
-    isolate: server.federation?.isolate,
+    isolate: server.cluster?.isolate,
   });
 };

@@ -29,7 +29,9 @@ Deno.test({
         silent: true,
       },
     ];
-    await using server = await startServer({ adminToken: ADMIN }, { bridgeHealth: () => bridge });
+    await using server = await startServer({ adminToken: ADMIN }, 0, {
+      bridgeHealth: () => bridge,
+    });
     await using off = await startServer({ adminToken: ADMIN });
     const browser = await launchBrowser();
     const host = await TestSocket.open(server.wsUrl);

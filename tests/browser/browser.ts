@@ -46,8 +46,12 @@ async function loadPlaywright(): Promise<typeof import("playwright-core")> {
   }
 }
 
-/** Launches headless Chromium; under CI a missing browser fails here with the install hint. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Launches headless Chromium; under CI a missing browser fails here with the install hint.
+ * `extraArgs` are added to the command line (e.g. `--host-resolver-rules=…` to send made-up host
+ * names to a loopback port).
+ */
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   if (!chromiumInstalled()) {
     throw new Error(`${CHROMIUM_PATH} not found (CI=true needs it): ${INSTALL_HINT}`);
   }
@@ -61,6 +65,7 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
 }

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { assert, assertEquals } from "./assertions.ts";
 import { ADMIN_CSP, createAdminRoutes } from "../../routes/admin.ts";
 import { ADMIN_TOKEN } from "./marketplace_fixture.ts";
+import { startServer } from "../_util/server.ts";
 
 async function withAdmin(
   adminToken: string | undefined,
@@ -49,6 +50,16 @@ Deno.test("admin page: served with a strict CSP, no framing, its script and the 
     assertEquals(other.status, 404);
     await other.body?.cancel();
   });
+});
+
+Deno.test("admin page: names Object.prototype knows are unknown files (404 JSON, not 500)", async () => {
+  // `name in {…}` sees Object.prototype, so these once reached serve() and threw.
+  await using server = await startServer({ adminToken: ADMIN_TOKEN });
+  for (const name of ["toString", "hasOwnProperty", "constructor", "__proto__", "valueOf"]) {
+    const answer = await fetch(`${server.base}/admin/${name}`);
+    assertEquals(answer.status, 404, name);
+    assertEquals((await answer.json()).error, "not_found", name);
+  }
 });
 
 Deno.test("admin page: the script never writes server data as HTML", async () => {

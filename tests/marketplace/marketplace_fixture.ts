@@ -39,25 +39,32 @@ async function copyDir(from: string, to: string): Promise<void> {
 export class MarketplaceServer {
   readonly root: string;
   readonly requests: string[] = [];
+  /** The `Host` header of each request, in order. */
+  readonly hosts: string[] = [];
   #server: Deno.HttpServer<Deno.NetAddr>;
   #stalled = new Set<ReadableStreamDefaultController<Uint8Array>>();
 
-  private constructor(root: string) {
+  private constructor(root: string, hostname: string) {
     this.root = root;
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      { hostname, port: 0, onListen() {} },
       (request) => this.#handle(request),
     );
   }
 
-  static async start(): Promise<MarketplaceServer> {
+  /** Listens on `hostname` (a loopback address: 127.0.0.1 unless a test needs another). */
+  static async start(hostname = "127.0.0.1"): Promise<MarketplaceServer> {
     const root = await Deno.makeTempDir({ prefix: "wstun-marketplace-" });
     await copyDir(EXAMPLE_DIR, root);
-    return new MarketplaceServer(root);
+    return new MarketplaceServer(root, hostname);
+  }
+
+  get port(): number {
+    return this.#server.addr.port;
   }
 
   get origin(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
+    return `http://${this.#server.addr.hostname}:${this.#server.addr.port}`;
   }
 
   get indexUrl(): string {
@@ -95,6 +102,7 @@ export class MarketplaceServer {
   async #handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     this.requests.push(path);
+    this.hosts.push(request.headers.get("host") ?? "");
     const redirect = path.match(/^\/redirect\/(\d+)\/(.*)$/);
     if (redirect) {
       const n = Number(redirect[1]);
@@ -132,7 +140,11 @@ export class MarketplaceApp {
     this.#http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, server.fetch);
   }
 
-  /** Opens `kvPath` (":memory:" by default) and starts a server on it; installed services load. */
+  /**
+   * Opens `kvPath` (":memory:" by default) and starts a server on it; installed services load.
+   * Private marketplaces are allowed unless `limits` says otherwise: the fixture's marketplace is
+   * on loopback, as the README's local example is (which sets WSTUN_MARKETPLACE_ALLOW_PRIVATE).
+   */
   static async start(
     options: {
       kvPath?: string;
@@ -149,7 +161,7 @@ export class MarketplaceApp {
         hostname: "127.0.0.1",
         port: 0,
         adminToken: adminToken ?? undefined,
-        marketplace: { ...DEFAULT_MARKETPLACE_LIMITS, ...limits },
+        marketplace: { ...DEFAULT_MARKETPLACE_LIMITS, allowPrivate: true, ...limits },
         ...config,
       }),
       { kv, ...serverOptions },

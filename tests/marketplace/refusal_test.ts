@@ -3,7 +3,7 @@
  * wrong, and leaves nothing behind (no KV keys, no catalog entry).
  */
 import { assert, assertEquals, assertMatch } from "./assertions.ts";
-import { MarketplaceApp, MarketplaceServer } from "./marketplace_fixture.ts";
+import { EXAMPLE_DIR, MarketplaceApp, MarketplaceServer } from "./marketplace_fixture.ts";
 import { BUILTIN_SERVICES } from "../../lib/service_catalog.ts";
 
 type Manifest = {
@@ -22,6 +22,8 @@ interface Refusal {
   /** The install body; default: poll from the index. */
   body?: (market: MarketplaceServer) => unknown;
   options?: Parameters<typeof MarketplaceApp.start>[0];
+  /** Sees the refusal's body after the common checks. */
+  inspect?: (answer: Record<string, unknown>) => void;
 }
 
 async function editManifest(market: MarketplaceServer, edit: (m: Manifest) => void): Promise<void> {
@@ -42,6 +44,7 @@ async function expectRefusal(refusal: Refusal): Promise<void> {
       error: refusal.error,
     }, JSON.stringify(answer.json));
     assertMatch(String(answer.json.message), refusal.message);
+    refusal.inspect?.(answer.json);
     assertEquals(await app.storedKeys(), [], "nothing may be left in KV");
     assertEquals(app.catalog.list().map((s) => s.name), BUILTIN_SERVICES.map((s) => s.name));
     const page = await fetch(`${app.origin}/poll/main`);
@@ -157,12 +160,36 @@ Deno.test("refused: a name breaking the rules in the request (400 invalid_reques
     body: (market) => ({ url: market.indexUrl, name: "Poll!" }),
   }));
 
-Deno.test("refused: an index that is not JSON (422 invalid_index)", () =>
+/** Fails when `message` quotes any 8 consecutive characters of `fetched`. */
+function assertQuotesNothingOf(message: string, fetched: string): void {
+  for (let i = 0; i + 8 <= fetched.length; i++) {
+    const piece = fetched.slice(i, i + 8);
+    assert(!message.includes(piece), `the message quotes ${JSON.stringify(piece)}: ${message}`);
+  }
+}
+
+Deno.test("refused: an index that is not JSON (422 invalid_index), without quoting it", async () => {
+  // The issue's case: a URL that serves a script, not an index.
+  const script = await Deno.readTextFile(`${EXAMPLE_DIR}/poll/host.js`);
+  for (const text of ["<html>not an index</html>", script, '{"name": "x", secret-token-123']) {
+    let message = "";
+    await expectRefusal({
+      status: 422,
+      error: "invalid_index",
+      message: /^the index is not valid JSON/,
+      prepare: (market) => market.writeText("index.json", text),
+      inspect: (answer) => message = String(answer.message),
+    });
+    assertQuotesNothingOf(message, text);
+  }
+});
+
+Deno.test("refused: an index that is not UTF-8 (422 invalid_index)", () =>
   expectRefusal({
     status: 422,
     error: "invalid_index",
-    message: /^the index is not JSON/,
-    prepare: (market) => market.writeText("index.json", "<html>not an index</html>"),
+    message: /^the index is not UTF-8 text$/,
+    prepare: (market) => Deno.writeFile(`${market.root}/index.json`, new Uint8Array([0x7b, 0xff])),
   }));
 
 Deno.test("refused: an index in the wrong shape names the field (422 invalid_index)", () =>
@@ -181,7 +208,7 @@ Deno.test("refused: a manifest that is not JSON (422 invalid_manifest)", () =>
   expectRefusal({
     status: 422,
     error: "invalid_manifest",
-    message: /^the manifest is not JSON/,
+    message: /^the manifest is not valid JSON/,
     prepare: (market) => market.writeText("poll/manifest.json", "{"),
   }));
 
@@ -252,7 +279,7 @@ Deno.test("refused: loopback marketplaces when WSTUN_MARKETPLACE_ALLOW_PRIVATE=f
     status: 422,
     error: "private_address",
     message:
-      /127\.0\.0\.1 is a loopback or private address; WSTUN_MARKETPLACE_ALLOW_PRIVATE=false refuses it/,
+      /^127\.0\.0\.1 is a loopback or private address \(loopback 127\.0\.0\.0\/8\); marketplaces there are refused unless WSTUN_MARKETPLACE_ALLOW_PRIVATE=true$/,
     options: { limits: { allowPrivate: false } },
   }));
 

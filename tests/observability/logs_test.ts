@@ -9,8 +9,8 @@ const SECRETS = {
   WSTUN_ADMIN_TOKEN: "adm-tok-77ab02",
   WSTUN_METRICS_TOKEN: "met-tok-90d3aa",
   WSTUN_BROADCAST_KEY: "bcast-key-c3e1",
-  WSTUN_TUNNEL_SECRET_A: "tun-sec-a-5d2f",
-  WSTUN_TUNNEL_SECRET_B: "tun-sec-b-8e6a",
+  WSTUN_TUNNEL_SECRET_A: "tun-sec-a-5d2f-0123456789abcdef0123456789",
+  WSTUN_TUNNEL_SECRET_B: "tun-sec-b-8e6a-0123456789abcdef0123456789",
   WSTUN_AUTHORIZER_URL: "http://user:authz-pw-1b7c@127.0.0.1:9/authorize",
 };
 const INSTANCE_TOKEN = "room-tok-2a9f";

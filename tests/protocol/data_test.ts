@@ -140,6 +140,49 @@ Deno.test("data: server frame types cannot be forged as data", async () => {
   await closeAll();
 });
 
+Deno.test("data: duplicate keys cannot make a recipient read another type or instance", async () => {
+  await using server = await startServer();
+  const { host, room, members, closeAll } = await roomWithMembers(server, ["a"]);
+  const other = await createRoom(host, { name: "Other" });
+  // Parsers that keep the first of two keys would read `instance_closed` / the other room.
+  members.a.sendRaw(
+    `{"type":"instance_closed","uuid":"${other.uuid}","type":"chat","uuid":"${room.uuid}","text":"x"}`,
+  );
+  const got = await host.next();
+  assert.deepEqual(got, { type: "chat", uuid: room.uuid, text: "x", from: "a" });
+  const raw = host.texts.at(-1)!;
+  assert.equal(raw.split('"type"').length - 1, 1, `one type on the wire: ${raw}`);
+  assert.equal(raw.split('"uuid"').length - 1, 1, `one uuid on the wire: ${raw}`);
+  // An ordinary frame keeps its text, `from` spliced on.
+  members.a.sendRaw(`{"type":"chat", "uuid":"${room.uuid}", "text":"y"}`);
+  await host.next();
+  assert.equal(host.texts.at(-1), `{"type":"chat", "uuid":"${room.uuid}", "text":"y","from":"a"}`);
+  await closeAll();
+});
+
+Deno.test("data: a to naming one member many times delivers once", async () => {
+  await using server = await startServer();
+  const { host, room, members, closeAll } = await roomWithMembers(server, ["a", "b"]);
+  members.a.send({
+    type: "chat",
+    uuid: room.uuid,
+    to: Array(1000).fill("b"),
+    text: "once",
+    ref: 1,
+  });
+  assert.deepEqual(await members.a.next(), { type: "ok", ref: 1 });
+  assert.equal((await members.b.next()).text, "once");
+  host.send({ type: "chat", uuid: room.uuid, to: ["b", "host", "b", "host"], text: "again" });
+  assert.equal((await members.b.next()).text, "again");
+  assert.equal((await host.next()).text, "again");
+  await members.b.expectNothingPending();
+  members.a.sendRaw(binaryFrame(room.uuid, "b", new Uint8Array([1, 2, 3])));
+  await members.b.nextBinary();
+  await members.b.expectNothingPending();
+  await host.expectNothingPending();
+  await closeAll();
+});
+
 function binaryFrame(uuid: string, peer: string, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const id = new TextEncoder().encode(uuid), p = new TextEncoder().encode(peer);
   const out = new Uint8Array(3 + id.length + p.length + payload.length);

@@ -97,8 +97,8 @@ Deno.test("channels across isolates: a burst keeps publish order; unsubscribe st
   const next = await sub.next();
   assert.deepEqual([next.channel, next.data], ["other", "still here"]);
   await sub.expectNothingPending();
-  assert.equal(a.federation?.channelMessagesLost, 0);
-  assert.equal(b.federation?.channelMessagesLost, 0);
+  assert.equal(a.cluster?.stats.channelMessagesLost, 0);
+  assert.equal(b.cluster?.stats.channelMessagesLost, 0);
 });
 
 const redisEnabled = await redisAvailable();
@@ -155,7 +155,7 @@ Deno.test("channels across isolates: a publish lost on the bridge is counted, no
   await sub.request({ type: "subscribe", channel: "c" });
   publisher.send({ type: "publish", channel: "c", data: 1 });
   assert.equal((await sub.next()).data, 1);
-  lossy.dropPosts = 1;
+  lossy.dropBroadcasts = 1;
   publisher.send({ type: "publish", channel: "c", data: 2 });
   publisher.send({ type: "publish", channel: "c", data: 3 });
   assert.equal((await sub.next()).data, 3);

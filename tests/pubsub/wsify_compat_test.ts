@@ -86,9 +86,10 @@ Deno.test("wsify /ws: the connect event carries headers and query as wsify's Go 
   const authorizer = LoopbackAuthorizer.start();
   const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url });
   try {
-    const { status } = await upgradeStatus(`${server.ws}/ws?user=alice&tag=a&tag=b`, {
-      "X-Api-Key": "k1",
-    });
+    const { status } = await upgradeStatus(
+      `${server.ws}/ws?user=alice&tag=a&tag=b&constructor=c&toString=t`,
+      { "X-Api-Key": "k1" },
+    );
     assert.deepEqual(status, 101);
     const [call] = await authorizer.waitForCalls(1);
     assert.deepEqual(call.body.command, "connect");
@@ -96,7 +97,12 @@ Deno.test("wsify /ws: the connect event carries headers and query as wsify's Go 
       headers: Record<string, string[]>;
       query: Record<string, string[]>;
     };
-    assert.deepEqual(args.query, { user: ["alice"], tag: ["a", "b"] });
+    assert.deepEqual(args.query, {
+      user: ["alice"],
+      tag: ["a", "b"],
+      constructor: ["c"],
+      toString: ["t"],
+    });
     assert.deepEqual(args.headers["X-Api-Key"], ["k1"]);
     assert.deepEqual(args.headers["Sec-Websocket-Version"], ["13"]);
     assert.deepEqual(args.headers["Host"], undefined, "Go keeps Host out of the header map");
@@ -268,7 +274,7 @@ Deno.test("wsify /ws: a burst of 10,000 broadcasts arrives complete and in publi
   }
 });
 
-Deno.test("wsify /ws: the server's session cookie and admin token never reach the authorizer", async () => {
+Deno.test("wsify /ws: the server's session cookie, tokens and token-bearing Referer never reach the authorizer", async () => {
   const authorizer = LoopbackAuthorizer.start();
   const server = await startPubSubServer({ WSTUN_AUTHORIZER_URL: authorizer.url }, {
     token: "server-secret",
@@ -281,8 +287,10 @@ Deno.test("wsify /ws: the server's session cookie and admin token never reach th
     const cookie = page.headers.get("set-cookie")!.split(";")[0];
     const byCookie = await upgradeStatus(`${server.ws}/ws`, { Cookie: `${cookie}; theme=dark` });
     assert.equal(byCookie.status, 101);
-    const byAdmin = await upgradeStatus(`${server.ws}/ws?app=1`, {
+    const byAdmin = await upgradeStatus(`${server.ws}/ws?app=1&token=server-secret`, {
       Authorization: "Bearer admin-secret",
+      Cookie: cookie,
+      Referer: `${server.http}/chat/main?token=server-secret&room=1`,
     });
     assert.equal(byAdmin.status, 101);
     const [first, second] = await authorizer.waitForCalls(2);
@@ -290,6 +298,13 @@ Deno.test("wsify /ws: the server's session cookie and admin token never reach th
     assert.deepEqual(firstHeaders["Cookie"], ["theme=dark"], "other cookies are kept");
     const secondArgs = second.body.args as { headers: Record<string, string[]> };
     assert.equal(secondArgs.headers["Authorization"], undefined);
+    assert.equal(
+      secondArgs.headers["Cookie"],
+      undefined,
+      "every credential goes, not the one used",
+    );
+    assert.deepEqual(secondArgs.headers["Referer"], [`${server.http}/chat/main`]);
+    assert.deepEqual((second.body.args as { query: unknown }).query, { app: ["1"] });
     const seen = JSON.stringify(authorizer.calls);
     assert.ok(!seen.includes("secret") && !seen.includes(cookie.split("=")[1]));
   } finally {

@@ -169,7 +169,7 @@ Deno.test("/_api/metrics: bridge health is what the injected source says", async
     { isolate: "me", self: true, aliveInDirectory: true, lastHeardMsAgo: null, silent: false },
     { isolate: "quiet", self: false, aliveInDirectory: true, lastHeardMsAgo: 30_000, silent: true },
   ];
-  await using server = await startServer({ adminToken: ADMIN }, { bridgeHealth: () => rows });
+  await using server = await startServer({ adminToken: ADMIN }, 0, { bridgeHealth: () => rows });
   const { body } = await status(server, "/_api/metrics", { authorization: `Bearer ${ADMIN}` });
   assert.deepEqual(body.bridge, rows);
 });

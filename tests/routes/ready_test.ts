@@ -37,7 +37,7 @@ Deno.test("/_api/ready: 503 naming the connection limit while the isolate is ful
 
 Deno.test("/_api/ready: injected checks fail it with their reason; a throwing one too", async () => {
   let bridge: string | null = "bridge silent: isolate B alive in the directory, never heard";
-  await using server = await startServer({}, {
+  await using server = await startServer({}, 0, {
     readiness: [
       { name: "bridge", check: () => bridge },
       { name: "flaky", check: () => Promise.reject(new Error("store unreachable")) },

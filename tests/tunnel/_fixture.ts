@@ -15,8 +15,9 @@ import {
 } from "../../lib/tunnel/service.ts";
 import { TUNNEL_DEFAULTS, type TunnelConfig } from "../../lib/tunnel/tunnel_config.ts";
 
-export const SECRET_A = "secret-a-for-tests";
-export const SECRET_B = "secret-b-for-tests";
+/** 32 bytes or more each: the server refuses shorter HS256 secrets (lib/tunnel/tunnel_config.ts). */
+export const SECRET_A = "secret-a-for-tests-0123456789abcdef";
+export const SECRET_B = "secret-b-for-tests-0123456789abcdef";
 
 export interface TunnelServer {
   origin: string;
@@ -61,6 +62,67 @@ export function token(id: string, extra: { secret?: string; ttl?: number; aud?: 
   });
 }
 
+/** What the target's `/origin-wide` answers with besides its body. */
+export const ORIGIN_WIDE_RESPONSE_HEADERS: [string, string][] = [
+  ["set-cookie", "wstun_session=planted; Path=/"],
+  ["set-cookie", "app=1; Path=/"],
+  ["service-worker-allowed", "/"],
+  ["clear-site-data", '"cookies"'],
+  ["alt-svc", 'h2="evil.example:443"'],
+  ["strict-transport-security", "max-age=31536000; includeSubDomains"],
+  ["nel", '{"report_to":"x","max_age":86400}'],
+  ["report-to", '{"group":"x","max_age":86400,"endpoints":[{"url":"https://evil.example/r"}]}'],
+  ["reporting-endpoints", 'x="https://evil.example/r"'],
+  ["content-security-policy", "img-src 'self'"],
+  ["x-app", "kept"],
+];
+
+/**
+ * A GET over a raw TCP connection with the `Host` header of our choosing (fetch sends the URL's),
+ * to reach a per-tunnel host like `box.tunnels.test` on a loopback port.
+ */
+export async function getWithHost(
+  port: number,
+  host: string,
+  path: string,
+): Promise<{ status: number; headers: Headers; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+  );
+  const raw = new TextDecoder().decode(
+    await new Response(conn.readable).arrayBuffer(),
+  );
+  const [head, ...rest] = raw.split("\r\n\r\n");
+  const [statusLine, ...lines] = head.split("\r\n");
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  const body = rest.join("\r\n\r\n");
+  const chunked = headers.get("transfer-encoding") === "chunked";
+  return {
+    status: Number(statusLine.split(" ")[1]),
+    headers,
+    body: chunked ? dechunk(body) : body,
+  };
+}
+
+/** The payload of a chunked body (test bodies are text). */
+function dechunk(body: string): string {
+  let out = "";
+  let at = 0;
+  while (at < body.length) {
+    const lineEnd = body.indexOf("\r\n", at);
+    const size = parseInt(body.slice(at, lineEnd), 16);
+    if (!size) break;
+    out += body.slice(lineEnd + 2, lineEnd + 2 + size);
+    at = lineEnd + 2 + size + 2;
+  }
+  return out;
+}
+
 export interface Target {
   port: number;
   close(): Promise<void>;
@@ -69,6 +131,7 @@ export interface Target {
 /**
  * A loopback target: `/hello`, `/echo` (streams the request body back), `/chunked?n=&size=`
  * (n chunks), `/bytes?n=` (n bytes, Content-Length), `/request` (method, url, headers as JSON),
+ * `/origin-wide` (headers that would change the state of the whole origin, and two that would not),
  * `/ws` (WebSocket echo choosing the first offered subprotocol), `/port` (its own port, to tell
  * two targets apart).
  */
@@ -103,6 +166,8 @@ export function startTarget(): Target {
         const n = Number(url.searchParams.get("n") ?? 0);
         return new Response(new Uint8Array(n).fill(120));
       }
+      case "/origin-wide":
+        return new Response("origin-wide", { headers: ORIGIN_WIDE_RESPONSE_HEADERS });
       case "/request":
         return Response.json({
           method: request.method,

@@ -64,29 +64,50 @@ Deno.test("app: tunnels off by default; their routes answer 404 tunnels_disabled
   await home.body?.cancel();
 });
 
+/** The start-up error's one line for `env`, or "accepted". */
+function configRefusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  return "accepted";
+}
+
 Deno.test("config: tunnel variables are validated with one line naming the variable", () => {
-  const fails = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.message;
-      throw err;
-    }
-    return "accepted";
-  };
-  assertMatch(fails({ WSTUN_TUNNEL_SECRET_A: "a" }), /^WSTUN_TUNNEL_SECRET_B: /);
-  assertMatch(fails({ WSTUN_TUNNEL_MAX_STREAMS: "0" }), /^WSTUN_TUNNEL_MAX_STREAMS: /);
-  assertMatch(fails({ WSTUN_TUNNEL_URL_PREFIX: "nope" }), /^WSTUN_TUNNEL_URL_PREFIX: /);
+  assertMatch(configRefusal({ WSTUN_TUNNEL_SECRET_A: SECRET_A }), /^WSTUN_TUNNEL_SECRET_B: /);
+  assertMatch(configRefusal({ WSTUN_TUNNEL_MAX_STREAMS: "0" }), /^WSTUN_TUNNEL_MAX_STREAMS: /);
+  assertMatch(configRefusal({ WSTUN_TUNNEL_URL_PREFIX: "nope" }), /^WSTUN_TUNNEL_URL_PREFIX: /);
   assertMatch(
-    fails({ WSTUN_TUNNEL_VIEWER_TOKEN: "true" }),
+    configRefusal({ WSTUN_TUNNEL_VIEWER_TOKEN: "true" }),
     /^WSTUN_TUNNEL_VIEWER_TOKEN: needs WSTUN_TOKEN/,
   );
   const config = loadConfig({
-    WSTUN_TUNNEL_SECRET_A: "a",
-    WSTUN_TUNNEL_SECRET_B: "b",
+    WSTUN_TUNNEL_SECRET_A: SECRET_A,
+    WSTUN_TUNNEL_SECRET_B: SECRET_B,
     WSTUN_TUNNEL_AUDIENCE: "wstun",
     WSTUN_TUNNEL_URL_PREFIX: "https://tunnels.example.com/",
   });
-  assertEquals(config.tunnel.secrets, { a: "a", b: "b" });
+  assertEquals(config.tunnel.secrets, { a: SECRET_A, b: SECRET_B });
   assertEquals(config.tunnel.urlPrefix, "https://tunnels.example.com");
+});
+
+Deno.test("config: a tunnel secret shorter than 32 bytes stops start-up, naming the variable and never the secret", () => {
+  const short = "0123456789abcdef0123456789abcde"; // 31 bytes
+  const a = configRefusal({ WSTUN_TUNNEL_SECRET_A: short, WSTUN_TUNNEL_SECRET_B: SECRET_B });
+  assertMatch(a, /^WSTUN_TUNNEL_SECRET_A: must be at least 32 bytes/);
+  assertEquals(a.includes(short), false);
+  assertEquals(a.includes("\n"), false);
+  const b = configRefusal({ WSTUN_TUNNEL_SECRET_A: SECRET_A, WSTUN_TUNNEL_SECRET_B: "hunter2" });
+  assertMatch(b, /^WSTUN_TUNNEL_SECRET_B: must be at least 32 bytes/);
+  // Bytes, not characters: 16 two-byte characters are 32 bytes.
+  assertEquals(
+    configRefusal({ WSTUN_TUNNEL_SECRET_A: "é".repeat(16), WSTUN_TUNNEL_SECRET_B: SECRET_B }),
+    "accepted",
+  );
+  assertMatch(
+    configRefusal({ WSTUN_TUNNEL_SECRET_A: "é".repeat(15), WSTUN_TUNNEL_SECRET_B: SECRET_B }),
+    /^WSTUN_TUNNEL_SECRET_A: /,
+  );
 });

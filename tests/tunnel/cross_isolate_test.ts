@@ -6,7 +6,7 @@ import { assertEquals } from "./_assert.ts";
 import { startCluster } from "../bridge/cluster.ts";
 import { LossyBridge } from "../bridge/lossy_bridge.ts";
 import { TUNNEL_DEFAULTS } from "../../lib/tunnel/tunnel_config.ts";
-import { SECRET_A, SECRET_B, startClient, startTarget } from "./_fixture.ts";
+import { SECRET_A, SECRET_B, startClient, startTarget, untilText } from "./_fixture.ts";
 
 const tunnelOn = { tunnel: { ...TUNNEL_DEFAULTS, secrets: { a: SECRET_A, b: SECRET_B } } };
 
@@ -78,7 +78,9 @@ Deno.test("cross-isolate: an unknown id and a dead owning isolate answer 504 tun
   assertEquals((await unknown.json()).error, "tunnel_not_connected");
   const started = await startClient(b.base, "doomed", target.port);
   try {
-    assertEquals(await (await fetch(`${a.base}/t/doomed/hello`)).text(), "hello from the target");
+    // The record is written just after the client learns its URL (docs/tunnels.md).
+    const hello = await untilText(`${a.base}/t/doomed/hello`, "hello from the target");
+    assertEquals(hello, "hello from the target");
     await b.close();
     const response = await fetch(`${a.base}/t/doomed/hello`);
     assertEquals(response.status, 504);
@@ -97,7 +99,8 @@ Deno.test("cross-isolate: an owning isolate that stops answering gives the viewe
   const target = startTarget();
   const started = await startClient(b.base, "silent", target.port);
   try {
-    assertEquals(await (await fetch(`${a.base}/t/silent/hello`)).text(), "hello from the target");
+    const hello = await untilText(`${a.base}/t/silent/hello`, "hello from the target");
+    assertEquals(hello, "hello from the target");
     lossy.dropPosts = Infinity; // B still beats in the directory but its bridge posts are lost
     const began = Date.now();
     const response = await fetch(`${a.base}/t/silent/hello`);

@@ -15,6 +15,9 @@ import {
 } from "./_fixture.ts";
 import type { TunnelConfig } from "../../lib/tunnel/tunnel_config.ts";
 import { MuxCloseCode } from "../../lib/tunnel/wsmux.ts";
+import { defaultConfig } from "../../lib/config.ts";
+import { SessionCookies } from "../../lib/session_cookie.ts";
+import { ServerAuth } from "../../routes/server_auth.ts";
 
 /** Server + target + connected client for one test. */
 async function tunnel(overrides: Partial<TunnelConfig> = {}, id = "demo") {
@@ -248,16 +251,11 @@ Deno.test("tunnel: a new registration for the same id closes the old session wit
 
 Deno.test("tunnel: with the viewer token required, viewers need it and the client never sees it", async () => {
   const serverToken = "server-token-0123456789";
-  // The app's check (routes/server_auth.ts in WSTun); here a plain ?token= / Bearer / cookie one.
-  const authorizeViewer = (request: Request) => {
-    if (new URL(request.url).searchParams.get("token") === serverToken) return "query" as const;
-    if (request.headers.get("authorization") === `Bearer ${serverToken}`) return "bearer" as const;
-    if (request.headers.get("cookie")?.includes(`wstun_session=${serverToken}`)) {
-      return "cookie" as const;
-    }
-    return undefined;
-  };
-  const server = startTunnelServer({ requireViewerToken: true }, { authorizeViewer });
+  const auth = new ServerAuth(defaultConfig({ token: serverToken }), Date.now);
+  const server = startTunnelServer({ requireViewerToken: true }, {
+    viewerAuth: auth,
+    credentials: auth.credentials,
+  });
   const target = startTarget();
   const { client, url } = await startClient(server, "guarded", target.port);
   const denied = await fetch(`${url}/request`);
@@ -272,10 +270,48 @@ Deno.test("tunnel: with the viewer token required, viewers need it and the clien
     headers: { "authorization": `Bearer ${serverToken}` },
   });
   assertEquals((await byBearer.json()).headers.authorization, undefined);
+  const session = new SessionCookies(serverToken, 3600).mint(Date.now());
   const byCookie = await fetch(`${url}/request`, {
-    headers: { "cookie": `a=1; wstun_session=${serverToken}; b=2` },
+    headers: { "cookie": `a=1; wstun_session=${session}; b=2` },
   });
   assertEquals((await byCookie.json()).headers.cookie, "a=1; b=2");
+  await client.close();
+  await target.close();
+  await server.close();
+});
+
+Deno.test("tunnel: every WSTun credential a viewer carries is removed, not only the one that let it in", async () => {
+  const serverToken = "server-token-0123456789";
+  const adminToken = "admin-token-0123456789";
+  const auth = new ServerAuth(defaultConfig({ token: serverToken, adminToken }), Date.now);
+  const server = startTunnelServer({}, { credentials: auth.credentials });
+  const target = startTarget();
+  const { client, url } = await startClient(server, "scrubbed", target.port);
+  const session = new SessionCookies(serverToken, 3600).mint(Date.now());
+  const seen = await (await fetch(`${url}/request?token=${serverToken}&k=v`, {
+    headers: {
+      "authorization": `Bearer ${adminToken}`,
+      "cookie": `app=1; wstun_session=${session}`,
+      "referer": `${server.origin}/chat/main?token=${serverToken}&room=x`,
+    },
+  })).json();
+  assertEquals(seen.url, "/request?k=v");
+  assertEquals(seen.headers.authorization, undefined);
+  assertEquals(seen.headers.cookie, "app=1");
+  assertEquals(seen.headers.referer, `${server.origin}/chat/main`);
+  const elsewhere = await (await fetch(`${url}/request?token=not-ours`, {
+    headers: {
+      "authorization": "Bearer the-app-s-own",
+      "referer": `https://elsewhere.example/p?token=${adminToken}`,
+    },
+  })).json();
+  assertEquals(
+    elsewhere.url,
+    "/request?token=not-ours",
+    "a token that is not WSTun's is the app's",
+  );
+  assertEquals(elsewhere.headers.authorization, "Bearer the-app-s-own");
+  assertEquals(elsewhere.headers.referer, "https://elsewhere.example/p");
   await client.close();
   await target.close();
   await server.close();

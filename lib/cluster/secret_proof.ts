@@ -8,7 +8,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { secretEquals } from "../secret.ts";
-import type { SecretProof } from "./bridge.ts";
+import type { SecretProof } from "./envelope.ts";
 
 /** Makes a proof of `presented` (null mac when nothing was presented). */
 export function proveSecret(presented: string | undefined): SecretProof {

@@ -1,5 +1,5 @@
 /**
- * Pub/sub across isolates: the {@link ChannelBridge} of a server whose hub is federated.
+ * Pub/sub across isolates: the {@link ChannelBridge} of a server that is part of a cluster.
  *
  * A publish is delivered to this isolate's subscribers at once (synchronously, so local order is
  * publish order) and broadcast once on the bridge; every other isolate hands it to its own
@@ -12,32 +12,37 @@
  * subscription state to keep in step between isolates (no window where a new subscriber misses
  * messages because its interest has not reached the publisher yet). docs/pubsub.md says so.
  *
- * The federation starts after pub/sub is built, so it is connected late; until then (and on a
+ * The cluster starts after pub/sub is built, so it is connected late; until then (and on a
  * server without a bridge) this is the local bridge.
  *
  * @module
  */
 import type { ChannelBridge } from "../pubsub/channel_bridge.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
-import type { BridgeFederation } from "./federation.ts";
 
-export class FederatedChannelBridge implements ChannelBridge {
+/** What the relay needs of the cluster (a ClusterNode provides it). */
+export interface ChannelPort {
+  onChannelMessage(deliver: (message: ChannelMessage) => void): void;
+  publishChannel(message: ChannelMessage): void;
+}
+
+export class ChannelRelay implements ChannelBridge {
   #deliver?: (message: ChannelMessage) => void;
-  #federation: BridgeFederation | null = null;
+  #cluster: ChannelPort | null = null;
 
   attach(deliver: (message: ChannelMessage) => void): void {
     this.#deliver = deliver;
   }
 
   /** From now on, publishes also reach other isolates and theirs reach this one. */
-  connect(federation: BridgeFederation): void {
-    this.#federation = federation;
-    federation.onChannelMessage((message) => this.#deliver?.(message));
+  connect(cluster: ChannelPort): void {
+    this.#cluster = cluster;
+    cluster.onChannelMessage((message) => this.#deliver?.(message));
   }
 
   publish(message: ChannelMessage): void {
     this.#deliver?.(message);
-    this.#federation?.publishChannel(message);
+    this.#cluster?.publishChannel(message);
   }
 
   open(_channel: string): void {}
@@ -46,6 +51,6 @@ export class FederatedChannelBridge implements ChannelBridge {
 
   shutdown(): void {
     this.#deliver = undefined;
-    this.#federation = null;
+    this.#cluster = null;
   }
 }

@@ -1,0 +1,32 @@
+/**
+ * What the cluster is handed of the hub (the hub implements it): the way requests, data and
+ * closes that arrive from other isolates enter this isolate's hub, as if a local socket had sent
+ * them. The cluster never asks the hub to check anything for it; the hub checks what arrives here
+ * with its own rules.
+ *
+ * @module
+ */
+import type { Instance } from "../hub/instance.ts";
+import type { Peer, Session } from "../hub/peer.ts";
+import type { ControlRequest, Ref, ServerFrame } from "../protocol.ts";
+
+/** Checks a secret the client presented (on another isolate) against the one an instance holds. */
+export type SecretCheck = (expected: string) => boolean;
+
+/** Where the direct answer to a request goes (the socket's own isolate, for a remote one). */
+export type Reply = (frame: ServerFrame) => void;
+
+export interface HubPort {
+  /** Instances on this isolate. */
+  readonly instances: ReadonlyMap<string, Instance>;
+  /** The hub's view of a socket on another isolate, reached through `peer`. */
+  attach(peer: Peer): Session;
+  /** Runs a request on this isolate; `check` verifies a proven secret, `reply` takes the answer. */
+  controlHere(session: Session, req: ControlRequest, check?: SecretCheck, reply?: Reply): void;
+  /** Routes a data frame for an instance here (its text already free of `from`). */
+  dataHere(session: Session, uuid: string, text: string, to: unknown, ref: Ref): void;
+  /** Routes a binary frame for an instance here. */
+  binaryHere(session: Session, bytes: Uint8Array<ArrayBuffer>): void;
+  /** A socket is gone: its memberships end, its instances wait for the host's grace. */
+  detach(session: Session): void;
+}

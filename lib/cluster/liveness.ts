@@ -1,0 +1,154 @@
+/**
+ * Which isolates are alive: this one proves it every heartbeat (a key in the directory with an
+ * expiry of three heartbeats, and a `beat` broadcast on the bridge), and judges the isolates it
+ * shares instances with; one found dead is reported once through `gone`.
+ *
+ * An isolate that spoke on the bridge within three heartbeats counts as alive even if its beat in
+ * the store is late. After the store itself was unreachable (a Redis restart), isolates wait three
+ * heartbeats before judging others, so an outage of the store does not look like everyone dying.
+ *
+ * Bridge health ({@link Liveness.health}): every isolate the directory says is alive should be
+ * heard on the bridge at least once a heartbeat (its `beat`). One alive in the directory but
+ * silent on the bridge for three heartbeats means this bridge does not reach it — on Deno Deploy,
+ * where `BroadcastChannel` does not cross instances, set `WSTUN_REDIS_URL`.
+ *
+ * @module
+ */
+import { type Directory, isolateTtlMs } from "../bridge/directory.ts";
+import type { Records } from "./records.ts";
+
+export interface LivenessDeps {
+  isolate: string;
+  directory: Directory;
+  heartbeatMs: number;
+  now: () => number;
+  records: Records;
+  /** Isolates this one shares instances or requests with. */
+  peers(): Set<string>;
+  /** `isolate` is dead: forget it. */
+  gone(isolate: string): void;
+  /** Broadcasts this isolate's `beat` on the bridge. */
+  announce(): void;
+}
+
+/** What this isolate knows of another one. */
+export interface IsolateHealth {
+  isolate: string;
+  /** This isolate. */
+  self: boolean;
+  /** Milliseconds since it was last heard on the bridge; null when never. */
+  lastHeardMsAgo: number | null;
+  /** Alive in the directory for three heartbeats, but not heard on the bridge for as long. */
+  silent: boolean;
+}
+
+export class Liveness {
+  readonly #deps: LivenessDeps;
+  /** Heard since the last heartbeat (a set add per envelope; times are taken once a beat). */
+  readonly #heard = new Set<string>();
+  readonly #lastHeard = new Map<string, number>();
+  /** When each isolate alive in the directory was first seen there. */
+  readonly #seen = new Map<string, number>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #beating: Promise<void> = Promise.resolve();
+  /** When the directory last became reachable; null while it is not. */
+  #reachableSince: number | null = 0;
+  #stopped = false;
+
+  constructor(deps: LivenessDeps) {
+    this.#deps = deps;
+  }
+
+  /** Beats once (so other isolates see this one at once), then every heartbeat. */
+  async start(): Promise<void> {
+    const { directory, isolate, heartbeatMs } = this.#deps;
+    await directory.beat(isolate, isolateTtlMs(heartbeatMs));
+    this.#deps.announce();
+    this.#timer = setInterval(() => this.#beating = this.#beat(), heartbeatMs);
+  }
+
+  /** `isolate` sent something on the bridge. */
+  heard(isolate: string): void {
+    this.#heard.add(isolate);
+  }
+
+  /** Whether `isolate` is alive according to the directory. */
+  alive(isolate: string): Promise<boolean> {
+    return isolate === this.#deps.isolate
+      ? Promise.resolve(true)
+      : this.#deps.directory.alive(isolate);
+  }
+
+  /** Forgets an isolate that is gone. */
+  forget(isolate: string): void {
+    this.#heard.delete(isolate);
+    this.#lastHeard.delete(isolate);
+  }
+
+  /** Every isolate alive in the directory at the last heartbeat, and how it is heard. */
+  health(): IsolateHealth[] {
+    this.#absorbHeard();
+    const now = this.#deps.now();
+    const ttl = isolateTtlMs(this.#deps.heartbeatMs);
+    return [...this.#seen].map(([isolate, since]) => {
+      const self = isolate === this.#deps.isolate;
+      const heard = this.#lastHeard.get(isolate);
+      const quiet = heard === undefined ? now - since : now - heard;
+      return {
+        isolate,
+        self,
+        lastHeardMsAgo: heard === undefined ? null : now - heard,
+        silent: !self && now - since >= ttl && quiet >= ttl,
+      };
+    });
+  }
+
+  /** Stops beating (shutdown). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#beating;
+  }
+
+  #absorbHeard(): void {
+    const now = this.#deps.now();
+    for (const isolate of this.#heard) this.#lastHeard.set(isolate, now);
+    this.#heard.clear();
+  }
+
+  async #beat(): Promise<void> {
+    const { directory, isolate, heartbeatMs, records } = this.#deps;
+    this.#absorbHeard();
+    this.#deps.announce();
+    const ttl = isolateTtlMs(heartbeatMs);
+    try {
+      const continuous = await directory.beat(isolate, ttl);
+      // A store that lost us (a restarted Redis, a missed beat) gets every record again.
+      await records.renew(continuous);
+      await this.#refreshSeen();
+      // A store that forgot us was restarted: peers have not beaten into it again yet either, so
+      // judge them only once it has been reachable for a whole ttl.
+      if (!continuous) this.#reachableSince = this.#deps.now();
+      this.#reachableSince ??= this.#deps.now();
+      if (this.#deps.now() - this.#reachableSince < ttl) return;
+      for (const peer of this.#deps.peers()) {
+        if (this.#stopped) return;
+        // A busy isolate whose beat is late is still alive if it spoke within the ttl.
+        if (this.#deps.now() - (this.#lastHeard.get(peer) ?? 0) < ttl) continue;
+        if (!(await directory.alive(peer))) this.#deps.gone(peer);
+      }
+    } catch (err) {
+      if (this.#reachableSince !== null) console.error(`wstun cluster: heartbeat failed: ${err}`);
+      this.#reachableSince = null;
+    }
+  }
+
+  async #refreshSeen(): Promise<void> {
+    const live = new Set(await this.#deps.directory.isolates());
+    const now = this.#deps.now();
+    for (const isolate of live) if (!this.#seen.has(isolate)) this.#seen.set(isolate, now);
+    for (const isolate of [...this.#seen.keys()]) {
+      if (!live.has(isolate)) this.#seen.delete(isolate);
+    }
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * One isolate's part in the cluster: several isolates' hubs behaving as one. It composes the
+ * parts, each small and testable alone with an in-process bridge:
+ *
+ * - {@link SocketSide}: sockets here that take part in instances elsewhere;
+ * - {@link OwnerSide}: sockets elsewhere that take part in instances here;
+ * - {@link Records} and {@link Liveness}: the directory's records, heartbeats, dead isolates;
+ * - {@link Links}: per-link order and loss.
+ *
+ * It implements what the hub asks of other isolates ({@link ClusterPort}), is handed the hub's
+ * {@link HubPort} for what arrives from them, and parses every envelope once on receipt
+ * (lib/cluster/envelope.ts) before dispatching on its kind. Channel publishes (pub/sub) and
+ * tunnel relays ride on the same links.
+ *
+ * Guarantees: per-sender order within an instance (a link carries one sender isolate's frames
+ * to one receiver in order); loss is reported (`bridge_gap`), never silent; requests that expect
+ * an answer get one within `timeoutMs`; secrets cross only as proofs; a dead isolate is noticed
+ * within four heartbeats, one that leaves (`bye`) at once.
+ *
+ * @module
+ */
+import { ulid } from "ulid";
+import type { Bridge } from "../bridge/bridge.ts";
+import type { Directory, InstanceRecord } from "../bridge/directory.ts";
+import type { ClusterPort } from "../hub/cluster_port.ts";
+import type { Instance } from "../hub/instance.ts";
+import type { Session } from "../hub/peer.ts";
+import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
+import type { ChannelMessage } from "../pubsub/channel_message.ts";
+import { ClusterStats } from "./cluster_stats.ts";
+import {
+  type Body,
+  type Envelope,
+  parseEnvelope,
+  type Role,
+  type TunnelRelay,
+} from "./envelope.ts";
+import type { HubPort } from "./hub_port.ts";
+import { type IsolateHealth, Liveness } from "./liveness.ts";
+import { Links } from "./link.ts";
+import { OwnerSide } from "./owner_side.ts";
+import { Records } from "./records.ts";
+import { SocketSide } from "./socket_side.ts";
+
+/** The sequence-number link of an isolate's broadcasts. */
+const BROADCAST_LINK = "*";
+
+export interface ClusterOptions {
+  bridge: Bridge;
+  directory: Directory;
+  /** How often this isolate proves it is alive and checks the isolates it talks to. */
+  heartbeatMs: number;
+  /** How long a forwarded request waits for its owner. */
+  timeoutMs: number;
+  /** This isolate's id; a fresh ulid by default. */
+  isolate?: string;
+  now?: () => number;
+  /** Counts refusals sent from the cluster with the hub's (`/_api/stats` `errors`). */
+  refused?: () => void;
+}
+
+/** The hub as the cluster sees it: the port it is handed, and how to join it. */
+export interface ClusterHub extends HubPort {
+  joinCluster(cluster: ClusterPort): void;
+}
+
+export class ClusterNode implements ClusterPort {
+  readonly isolate: string;
+  readonly stats = new ClusterStats();
+  readonly #opts: ClusterOptions;
+  readonly #hub: ClusterHub;
+  readonly #links: Links<Envelope>;
+  readonly #socketSide: SocketSide;
+  readonly #ownerSide: OwnerSide;
+  readonly #records: Records;
+  readonly #liveness: Liveness;
+  #channelDeliver: ((message: ChannelMessage) => void) | null = null;
+  #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
+  #stopped = false;
+
+  private constructor(hub: ClusterHub, opts: ClusterOptions) {
+    this.#hub = hub;
+    this.#opts = opts;
+    this.isolate = opts.isolate ?? ulid();
+    const now = opts.now ?? Date.now;
+    const post = (isolate: string, body: Body) => this.#post(isolate, body);
+    this.#links = new Links(opts.bridge.redelivers ? opts.timeoutMs : 0, {
+      deliver: (from, envelope) => this.#dispatch(from, envelope.body),
+      gap: (from, lost, link) => this.#gap(from, lost, link !== from),
+    });
+    this.#socketSide = new SocketSide({
+      isolate: this.isolate,
+      post,
+      directory: opts.directory,
+      timeoutMs: opts.timeoutMs,
+      now,
+      refused: opts.refused ?? (() => {}),
+      timedOut: () => this.stats.timedOut++,
+    });
+    this.#ownerSide = new OwnerSide({ hub, post });
+    this.#records = new Records({
+      isolate: this.isolate,
+      directory: opts.directory,
+      now,
+      instances: () => hub.instances.values(),
+    });
+    this.#liveness = new Liveness({
+      isolate: this.isolate,
+      directory: opts.directory,
+      heartbeatMs: opts.heartbeatMs,
+      now,
+      records: this.#records,
+      peers: () => this.#peerIsolates(),
+      gone: (isolate) => this.#isolateGone(isolate),
+      announce: () => this.#broadcast({ k: "beat" }),
+    });
+  }
+
+  /** Joins the cluster: listens on the bridge, beats once, then every heartbeat. */
+  static async start(hub: ClusterHub, opts: ClusterOptions): Promise<ClusterNode> {
+    const node = new ClusterNode(hub, opts);
+    opts.bridge.listen(node.isolate, (raw) => node.#receive(raw));
+    await node.#liveness.start();
+    hub.joinCluster(node);
+    return node;
+  }
+
+  /** Leaves: tells every isolate, removes this isolate's records, closes the bridge. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#liveness.stop();
+    await this.#records.stop();
+    this.#broadcast({ k: "bye" });
+    this.#socketSide.stop();
+    try {
+      await this.#opts.directory.leave(this.isolate, [...this.#hub.instances.keys()]);
+    } catch (err) {
+      console.error(`wstun cluster: could not remove this isolate's records: ${err}`);
+    }
+    this.#links.close();
+    await this.#opts.bridge.close();
+    await this.#opts.directory.close();
+  }
+
+  /** How long a forwarded request waits for the other isolate. */
+  get timeoutMs(): number {
+    return this.#opts.timeoutMs;
+  }
+
+  /** Every isolate alive in the directory, and whether the bridge hears it. */
+  health(): IsolateHealth[] {
+    return this.#liveness.health();
+  }
+
+  // ---- ClusterPort (asked by the hub) ----
+
+  published(instance: Instance): Promise<void> {
+    return this.#records.published(instance);
+  }
+
+  changed(instance: Instance): void {
+    this.#records.changed(instance);
+  }
+
+  removed(uuid: string): void {
+    this.#records.removed(uuid);
+  }
+
+  forward(session: Session, req: InstanceRequest): void {
+    this.#socketSide.forward(session, req);
+  }
+
+  forwardData(
+    session: Session,
+    uuid: string,
+    text: string,
+    to: string | string[] | undefined,
+    ref: Ref,
+  ): void {
+    this.#socketSide.forwardData(session, uuid, text, to, ref);
+  }
+
+  forwardBinary(session: Session, uuid: string, bytes: Uint8Array<ArrayBuffer>): void {
+    this.#socketSide.forwardBinary(session, uuid, bytes);
+  }
+
+  createKeyed(
+    session: Session,
+    req: CreateInstance,
+    uuid: string,
+    createHere: () => boolean,
+  ): void {
+    this.#socketSide.createKeyed(session, req, uuid, createHere);
+  }
+
+  async list(service?: string): Promise<InstanceInfo[]> {
+    const records = await this.#opts.directory.list();
+    const out: InstanceInfo[] = [];
+    for (const record of records) {
+      if (service !== undefined && record.service !== service) continue;
+      // Our own instances: the live count, not the last one written.
+      const local = this.#hub.instances.get(record.uuid);
+      if (local) out.push(local.info());
+      else if (record.owner !== this.isolate) out.push(publicInfo(record));
+    }
+    return out;
+  }
+
+  membership(session: Session, uuid: string, role: Role): void {
+    this.#ownerSide.membership(session, uuid, role);
+  }
+
+  detached(session: Session): void {
+    if (!this.#ownerSide.isRemote(session)) this.#socketSide.detached(session);
+  }
+
+  counts(session: Session): { joined: number; hosted: number } {
+    return this.#socketSide.counts(session);
+  }
+
+  // ---- ports for pub/sub and tunnels ----
+
+  /** Where channel publishes from other isolates are handed to this isolate's registry. */
+  onChannelMessage(deliver: (message: ChannelMessage) => void): void {
+    this.#channelDeliver = deliver;
+  }
+
+  /** Sends a channel publish to every other isolate, numbered on this isolate's broadcast link. */
+  publishChannel(message: ChannelMessage): void {
+    this.#broadcast({ k: "chpub", message });
+  }
+
+  /** Receives tunnel relay messages from other isolates (one receiver). */
+  onTunnel(deliver: (from: string, m: TunnelRelay) => void): void {
+    this.#tunnelDeliver = deliver;
+  }
+
+  /** Posts a tunnel relay message to `isolate`, in order with everything else on that link. */
+  postTunnel(isolate: string, m: TunnelRelay): void {
+    this.#post(isolate, { k: "tun", m });
+  }
+
+  /** Whether `isolate` is alive according to the directory. */
+  isolateAlive(isolate: string): Promise<boolean> {
+    return this.#liveness.alive(isolate);
+  }
+
+  /** Runs `renew` whenever this isolate rewrites its instance records. */
+  onRenew(renew: () => Promise<void>): void {
+    this.#records.onRenew(renew);
+  }
+
+  // ---- the bridge ----
+
+  #post(isolate: string, body: Body): void {
+    this.stats.sent++;
+    this.stats.sentByKind[body.k]++;
+    this.#opts.bridge.post(isolate, { from: this.isolate, seq: this.#links.next(isolate), body });
+  }
+
+  #broadcast(body: Body): void {
+    this.stats.sent++;
+    this.stats.sentByKind[body.k]++;
+    this.#opts.bridge.broadcast({
+      from: this.isolate,
+      seq: this.#links.next(BROADCAST_LINK),
+      body,
+      all: true,
+    });
+  }
+
+  #receive(raw: unknown): void {
+    const envelope = parseEnvelope(raw);
+    if (typeof envelope === "string") {
+      this.stats.invalid++;
+      if (this.stats.invalid <= 10 || this.stats.invalid % 1000 === 0) {
+        console.error(
+          `wstun cluster: refused an envelope (${this.stats.invalid} so far): ${envelope}`,
+        );
+      }
+      return;
+    }
+    const { from } = envelope;
+    if (from === this.isolate) return; // our own broadcast, echoed by the transport
+    this.stats.received++;
+    this.#liveness.heard(from);
+    if (envelope.all) this.#links.accept(from, envelope.seq, envelope, BROADCAST_LINK + from, true);
+    else this.#links.accept(from, envelope.seq, envelope);
+  }
+
+  #dispatch(from: string, body: Body): void {
+    switch (body.k) {
+      case "req":
+        return this.#ownerSide.request(from, body);
+      case "answer":
+        return this.#socketSide.answer(body.conn, body.id, body.text);
+      case "member":
+        return this.#socketSide.membership(from, body.conn, body.uuid, body.role);
+      case "data":
+        return this.#ownerSide.data(from, body);
+      case "bin":
+        return this.#ownerSide.binary(from, body);
+      case "out":
+        return this.#socketSide.out(body.conns, body.text);
+      case "outbin":
+        return this.#socketSide.out(body.conns, body.bytes);
+      case "undo":
+        return this.#ownerSide.undo(from, body);
+      case "detach":
+        return this.#ownerSide.detach(from, body.conn);
+      case "beat":
+        return;
+      case "bye":
+        return this.#isolateGone(from);
+      case "chpub":
+        return this.#channelDeliver?.(body.message);
+      case "tun":
+        return this.#tunnelDeliver?.(from, body.m);
+      default:
+        return body satisfies never;
+    }
+  }
+
+  /** Envelopes from `from` will never come: tell whoever's traffic crossed that link. */
+  #gap(from: string, lost: number, broadcast: boolean): void {
+    if (broadcast) {
+      this.stats.channelMessagesLost += lost;
+      console.error(`wstun cluster: ${lost} broadcast(s) from isolate ${from} were lost`);
+      return;
+    }
+    this.stats.lost += lost;
+    console.error(`wstun cluster: ${lost} message(s) from isolate ${from} were lost`);
+    this.#socketSide.reportGap(from, lost);
+    this.#ownerSide.reportGap(from, lost);
+  }
+
+  /** An isolate died or left: its sockets leave our instances, ours lose its instances. */
+  #isolateGone(isolate: string): void {
+    this.#ownerSide.isolateGone(isolate);
+    this.#socketSide.isolateGone(isolate);
+    this.#links.forget(isolate, BROADCAST_LINK + isolate);
+    this.#liveness.forget(isolate);
+    this.#opts.bridge.forget?.(isolate);
+  }
+
+  /** Isolates this one has sockets or requests with. */
+  #peerIsolates(): Set<string> {
+    const out = new Set<string>();
+    this.#ownerSide.peerIsolates(out);
+    this.#socketSide.peerIsolates(out);
+    return out;
+  }
+}
+
+function publicInfo(record: InstanceRecord): InstanceInfo {
+  const { owner: _owner, ...info } = record;
+  return info;
+}

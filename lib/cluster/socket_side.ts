@@ -1,0 +1,404 @@
+/**
+ * The cluster on the isolate where a socket lives: what that socket is part of on other isolates,
+ * and the requests it is waiting on there.
+ *
+ * The hub hands over a request or a data frame for an instance that is not here (after its own
+ * checks); this side finds the owner (the socket's memberships first, then the directory), posts
+ * it, and — for requests that expect an answer — waits at most `timeoutMs` for the owner's
+ * `answer`, matched by request id. It learns what the socket belongs to only from the owner's
+ * `member` envelopes (joined, hosting, gone), never from the frames it relays, and from that keeps
+ * the counts behind `WSTUN_MAX_JOINS` and `WSTUN_MAX_INSTANCES` ({@link SocketSide.counts}).
+ *
+ * Guarantees: every request that expects an answer gets exactly one (the owner's, or
+ * `bridge_timeout` / `unknown_instance` / `bridge_unavailable` from here; a late answer after a
+ * time-out is dropped and a late join undone); a socket's close reaches every owner it talked to;
+ * when an owner dies, its instances' sockets here get `instance_closed` `host_left`.
+ *
+ * @module
+ */
+import { ulid } from "ulid";
+import type { Directory, InstanceRecord } from "../bridge/directory.ts";
+import type { Session } from "../hub/peer.ts";
+import {
+  CloseReason,
+  type CreateInstance,
+  ErrorCode,
+  type InstanceRequest,
+  type Ref,
+  type ServerFrame,
+} from "../protocol.ts";
+import type { Body, ForwardedRequest, Role, SecretProof } from "./envelope.ts";
+import { proveSecret } from "./secret_proof.ts";
+
+export interface SocketSideDeps {
+  isolate: string;
+  post(isolate: string, body: Body): void;
+  directory: Pick<Directory, "get" | "claim" | "remove">;
+  timeoutMs: number;
+  now: () => number;
+  /** Counts a refusal sent from here (the hub's `errors`). */
+  refused(): void;
+  /** A request timed out waiting for its owner. */
+  timedOut(): void;
+}
+
+/** An instance a local socket is part of on another isolate. */
+interface Away {
+  owner: string;
+  role: Exclude<Role, "none">;
+}
+
+/** A forwarded request waiting for its answer. */
+interface Pending {
+  req: InstanceRequest;
+  /** Unknown while the directory is asked. */
+  owner: string | undefined;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One local socket that has dealt with other isolates. */
+interface LocalSocket {
+  readonly session: Session;
+  readonly conn: string;
+  readonly away: Map<string, Away>;
+  readonly pending: Map<number, Pending>;
+  /** Requests answered by a time-out here; the owner's late answer is dropped. */
+  readonly timedOut: Set<number>;
+  /** Every owner this socket sent anything to: told when it closes. */
+  readonly contacted: Set<string>;
+  nextId: number;
+}
+
+export class SocketSide {
+  readonly #deps: SocketSideDeps;
+  readonly #bySession = new WeakMap<Session, LocalSocket>();
+  readonly #byConn = new Map<string, LocalSocket>();
+
+  constructor(deps: SocketSideDeps) {
+    this.#deps = deps;
+  }
+
+  /** Instances `session` has joined (joins on their way included) and hosts elsewhere. */
+  counts(session: Session): { joined: number; hosted: number } {
+    const socket = this.#bySession.get(session);
+    if (!socket) return { joined: 0, hosted: 0 };
+    let joined = 0, hosted = 0;
+    for (const away of socket.away.values()) away.role === "host" ? hosted++ : joined++;
+    for (const p of socket.pending.values()) if (p.req.type === "join_instance") joined++;
+    return { joined, hosted };
+  }
+
+  /** Sends a request to the owner of its instance (the hub has checked what it can here). */
+  forward(session: Session, req: InstanceRequest, verified = false): void {
+    const socket = this.#socket(session);
+    const id = socket.nextId++;
+    const pending = expectsAnswer(req) ? this.#await(socket, id, req) : undefined;
+    const known = socket.away.get(req.uuid)?.owner;
+    if (known) return this.#send(socket, id, req, known, verified);
+    this.#deps.directory.get(req.uuid).then((record) => {
+      if (!this.#byConn.has(socket.conn)) return; // the socket closed meanwhile
+      if (pending && !socket.pending.has(id)) return; // answered by a time-out meanwhile
+      // Not found, or ours but gone by now (closed between the miss and the look-up).
+      if (!record || record.owner === this.#deps.isolate) {
+        return this.#fail(socket, id, ErrorCode.UnknownInstance, `no instance ${req.uuid}`, req);
+      }
+      this.#send(socket, id, req, record.owner, verified);
+    }, (err) => {
+      this.#fail(socket, id, ErrorCode.BridgeUnavailable, `instance directory: ${err}`, req);
+    });
+  }
+
+  /**
+   * `create_instance` with a key whose instance is not here: the uuid is claimed in the directory
+   * first, atomically, so of two isolates creating one key at once one creates it (`createHere`)
+   * and the other takes that instance over on its owner (the key was verified here: it is the
+   * preimage of `uuid`).
+   */
+  createKeyed(
+    session: Session,
+    req: CreateInstance,
+    uuid: string,
+    createHere: () => boolean,
+  ): void {
+    const takeOver: InstanceRequest = { type: "resume_instance", uuid, resume: "", ref: req.ref };
+    const provisional: InstanceRecord = {
+      uuid,
+      name: req.name,
+      service: req.service,
+      protected: Boolean(req.token),
+      members: 0,
+      createdAt: new Date(this.#deps.now()).toISOString(),
+      owner: this.#deps.isolate,
+    };
+    this.#deps.directory.claim(provisional).then((holder) => {
+      if (!holder) {
+        if (!createHere()) this.#unclaim(uuid);
+        return;
+      }
+      this.forward(session, takeOver, true);
+    }, (err) => {
+      this.#refuse(session, takeOver, ErrorCode.BridgeUnavailable, `instance directory: ${err}`);
+    });
+  }
+
+  /** A data frame for an instance elsewhere: to its owner if the socket is part of it. */
+  forwardData(
+    session: Session,
+    uuid: string,
+    text: string,
+    to: string | string[] | undefined,
+    ref: Ref,
+  ): void {
+    const socket = this.#bySession.get(session);
+    const owner = socket?.away.get(uuid)?.owner;
+    if (socket && owner) {
+      return this.#deps.post(owner, { k: "data", conn: socket.conn, uuid, text, to, ref });
+    }
+    this.#notHere(session, uuid, ref);
+  }
+
+  /** A binary frame for an instance elsewhere. */
+  forwardBinary(session: Session, uuid: string, bytes: Uint8Array<ArrayBuffer>): void {
+    const socket = this.#bySession.get(session);
+    const owner = socket?.away.get(uuid)?.owner;
+    if (socket && owner) {
+      return this.#deps.post(owner, { k: "bin", conn: socket.conn, uuid, bytes });
+    }
+    this.#notHere(session, uuid, undefined);
+  }
+
+  /** The owner's direct answer to request `id` of a socket here. */
+  answer(conn: string, id: number, text: string): void {
+    const socket = this.#byConn.get(conn);
+    if (!socket) return; // closed meanwhile; its detach is on the way to the owner
+    const pending = socket.pending.get(id);
+    if (pending) {
+      clearTimeout(pending.timer);
+      socket.pending.delete(id);
+    } else if (socket.timedOut.delete(id)) {
+      return; // answered `bridge_timeout` already
+    }
+    socket.session.peer.sendText(text);
+  }
+
+  /** The owner says what a socket here now is in one of its instances. */
+  membership(owner: string, conn: string, uuid: string, role: Role): void {
+    const socket = this.#byConn.get(conn);
+    if (!socket) return;
+    if (role === "none") socket.away.delete(uuid);
+    else socket.away.set(uuid, { owner, role });
+  }
+
+  /** Frames from an owner for sockets here. */
+  out(conns: readonly string[], frame: string | Uint8Array<ArrayBuffer>): void {
+    for (const conn of conns) {
+      const peer = this.#byConn.get(conn)?.session.peer;
+      if (!peer) continue;
+      if (typeof frame === "string") peer.sendText(frame);
+      else peer.sendBinary(frame);
+    }
+  }
+
+  /** A local socket closed: every owner it dealt with hears of it. */
+  detached(session: Session): void {
+    const socket = this.#bySession.get(session);
+    if (!socket) return;
+    const owners = new Set(socket.contacted);
+    for (const p of socket.pending.values()) {
+      clearTimeout(p.timer);
+      if (p.owner) owners.add(p.owner);
+    }
+    socket.pending.clear();
+    for (const owner of owners) this.#deps.post(owner, { k: "detach", conn: socket.conn });
+    this.#byConn.delete(socket.conn);
+    this.#bySession.delete(session);
+  }
+
+  /** An isolate died or left: its instances end for sockets here, requests to it fail. */
+  isolateGone(isolate: string): void {
+    for (const socket of this.#byConn.values()) {
+      for (const [uuid, away] of [...socket.away]) {
+        if (away.owner !== isolate) continue;
+        socket.away.delete(uuid);
+        socket.session.send({ type: "instance_closed", uuid, reason: CloseReason.HostLeft });
+      }
+      for (const [id, p] of [...socket.pending]) {
+        if (p.owner !== isolate) continue;
+        this.#fail(socket, id, ErrorCode.UnknownInstance, `the owner of ${p.req.uuid} is gone`);
+      }
+      socket.contacted.delete(isolate);
+    }
+  }
+
+  /** Tells sockets here that are part of `owner`'s instances that bridge messages were lost. */
+  reportGap(owner: string, lost: number): void {
+    for (const socket of this.#byConn.values()) {
+      for (const [uuid, away] of socket.away) {
+        if (away.owner === owner) socket.session.send(gapError(uuid, lost));
+      }
+    }
+  }
+
+  /** Isolates that own instances sockets here are part of, or wait on. */
+  peerIsolates(into: Set<string>): void {
+    for (const socket of this.#byConn.values()) {
+      for (const away of socket.away.values()) into.add(away.owner);
+      for (const p of socket.pending.values()) if (p.owner) into.add(p.owner);
+    }
+  }
+
+  /** Stops the time-outs (shutdown). */
+  stop(): void {
+    for (const socket of this.#byConn.values()) {
+      for (const p of socket.pending.values()) clearTimeout(p.timer);
+      socket.pending.clear();
+    }
+  }
+
+  #socket(session: Session): LocalSocket {
+    let socket = this.#bySession.get(session);
+    if (!socket) {
+      socket = {
+        session,
+        conn: ulid(),
+        away: new Map(),
+        pending: new Map(),
+        timedOut: new Set(),
+        contacted: new Set(),
+        nextId: 1,
+      };
+      this.#bySession.set(session, socket);
+      this.#byConn.set(socket.conn, socket);
+    }
+    return socket;
+  }
+
+  #await(socket: LocalSocket, id: number, req: InstanceRequest): Pending {
+    const pending: Pending = {
+      req,
+      owner: undefined,
+      timer: setTimeout(() => this.#timedOut(socket, id), this.#deps.timeoutMs),
+    };
+    socket.pending.set(id, pending);
+    return pending;
+  }
+
+  #send(
+    socket: LocalSocket,
+    id: number,
+    req: InstanceRequest,
+    owner: string,
+    verified: boolean,
+  ): void {
+    const pending = socket.pending.get(id);
+    if (pending) pending.owner = owner;
+    socket.contacted.add(owner);
+    const { frame, proof } = verified ? { frame: blank(req), proof: undefined } : forwarded(req);
+    this.#deps.post(owner, {
+      k: "req",
+      conn: socket.conn,
+      id,
+      frame,
+      proof,
+      verified: verified || undefined,
+    });
+  }
+
+  #timedOut(socket: LocalSocket, id: number): void {
+    const pending = socket.pending.get(id);
+    if (!pending) return;
+    socket.pending.delete(id);
+    socket.timedOut.add(id);
+    this.#deps.timedOut();
+    const { req, owner } = pending;
+    const message = `the isolate that owns ${req.uuid} did not answer within ` +
+      `${this.#deps.timeoutMs} ms`;
+    this.#refuse(socket.session, req, ErrorCode.BridgeTimeout, message);
+    // The owner may still act on it later: undo a join so no one is left half-joined.
+    if (req.type === "join_instance" && owner) {
+      this.#deps.post(owner, { k: "undo", conn: socket.conn, uuid: req.uuid });
+    }
+  }
+
+  /** Ends request `id` here with a refusal (or, for one not awaited, refuses `req`). */
+  #fail(
+    socket: LocalSocket,
+    id: number,
+    code: ErrorCode,
+    message: string,
+    req?: InstanceRequest,
+  ): void {
+    const pending = socket.pending.get(id);
+    if (pending) {
+      clearTimeout(pending.timer);
+      socket.pending.delete(id);
+    }
+    const failed = pending?.req ?? req;
+    if (failed) this.#refuse(socket.session, failed, code, message);
+  }
+
+  /** A refusal from here: a failed ack for a join, an error for the rest. */
+  #refuse(session: Session, req: InstanceRequest, code: ErrorCode, message: string): void {
+    this.#deps.refused();
+    const frame: ServerFrame = req.type === "join_instance"
+      ? { type: "ack", success: false, uuid: req.uuid, error: code, message, ref: req.ref }
+      : { type: "error", code, message, uuid: req.uuid, ref: req.ref };
+    session.send(frame);
+  }
+
+  /** A data frame for an instance elsewhere that the socket is not part of. */
+  #notHere(session: Session, uuid: string, ref: Ref): void {
+    const refuse = (code: ErrorCode, message: string) => {
+      this.#deps.refused();
+      session.send({ type: "error", code, message, uuid, ref });
+    };
+    this.#deps.directory.get(uuid).then(
+      (record) =>
+        record
+          ? refuse(ErrorCode.NotMember, `not the host or a member of ${uuid}`)
+          : refuse(ErrorCode.UnknownInstance, `no instance ${uuid}`),
+      (err) => refuse(ErrorCode.BridgeUnavailable, `instance directory: ${err}`),
+    );
+  }
+
+  /** Removes a claim whose create was refused after all, unless another isolate holds it now. */
+  #unclaim(uuid: string): void {
+    this.#deps.directory.get(uuid).then((record) => {
+      if (record?.owner === this.#deps.isolate) return this.#deps.directory.remove(uuid);
+    }).catch((err) => console.error(`wstun cluster: could not drop the claim of ${uuid}: ${err}`));
+  }
+}
+
+/** Requests whose answer the socket's isolate waits for (and times out). */
+function expectsAnswer(req: InstanceRequest): boolean {
+  return req.type === "join_instance" || req.type === "resume_instance" || req.ref !== undefined;
+}
+
+/** A request as it crosses: no server token; the join token or resume secret as a proof. */
+function forwarded(req: InstanceRequest): { frame: ForwardedRequest; proof?: SecretProof } {
+  if (req.type === "join_instance") return { frame: blank(req), proof: proveSecret(req.token) };
+  if (req.type === "resume_instance") {
+    return { frame: blank(req), proof: proveSecret(req.resume) };
+  }
+  return { frame: req };
+}
+
+/** `req` without its secrets (a verified take-over carries none: the key was checked here). */
+function blank(req: InstanceRequest): ForwardedRequest {
+  if (req.type === "join_instance") {
+    const { token: _token, server_token: _server, ...rest } = req;
+    return rest;
+  }
+  if (req.type === "resume_instance") return { ...req, resume: "" };
+  return req;
+}
+
+function gapError(uuid: string, lost: number): ServerFrame {
+  return {
+    type: "error",
+    code: ErrorCode.BridgeGap,
+    message: `${lost} bridge message(s) from another isolate were lost`,
+    uuid,
+    lost,
+  };
+}

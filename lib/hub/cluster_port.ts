@@ -1,0 +1,54 @@
+/**
+ * What the hub asks of other isolates, when there are any (lib/cluster/node.ts implements it).
+ *
+ * The hub calls these only off the hot path: when a request or a data frame names an instance
+ * that is not on this isolate (after checking what it can here), when an instance is created,
+ * changes or ends, when a session's part in an instance changes, when a socket leaves, and to
+ * list instances. A hub without a cluster is a single isolate and never pays for any of this.
+ * The cluster never calls back into the hub's checks: admission asks {@link ClusterPort.counts}.
+ *
+ * @module
+ */
+import type { Role } from "../cluster/envelope.ts";
+import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
+import type { Instance } from "./instance.ts";
+import type { Session } from "./peer.ts";
+
+export interface ClusterPort {
+  /** A new local instance; resolves once other isolates can find it. */
+  published(instance: Instance): Promise<void>;
+  /** A local instance's public record changed (its member count). */
+  changed(instance: Instance): void;
+  /** A local instance ended. */
+  removed(uuid: string): void;
+  /** A request naming an instance that is not here: answered by its owner, or refused. */
+  forward(session: Session, req: InstanceRequest): void;
+  /** A data frame (text free of `from`, `to` checked) for an instance that is not here. */
+  forwardData(
+    session: Session,
+    uuid: string,
+    text: string,
+    to: string | string[] | undefined,
+    ref: Ref,
+  ): void;
+  /** A binary frame for an instance that is not here. */
+  forwardBinary(session: Session, uuid: string, bytes: Uint8Array<ArrayBuffer>): void;
+  /**
+   * `create_instance` with a `key` whose instance is not here (checked here): taken over on its
+   * owner if it is live elsewhere, else created here by `createHere`, which says if it did.
+   */
+  createKeyed(
+    session: Session,
+    req: CreateInstance,
+    uuid: string,
+    createHere: () => boolean,
+  ): void;
+  /** Public records of every isolate's instances. */
+  list(service?: string): Promise<InstanceInfo[]>;
+  /** A session's part in a local instance changed (it joined, hosts it, or left it). */
+  membership(session: Session, uuid: string, role: Role): void;
+  /** A session closed. */
+  detached(session: Session): void;
+  /** Instances a local socket has joined (joins on their way included) and hosts elsewhere. */
+  counts(session: Session): { joined: number; hosted: number };
+}

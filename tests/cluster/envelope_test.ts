@@ -1,0 +1,61 @@
+/**
+ * lib/cluster/envelope.ts: every body kind parses; anything else (a bug, or another version of
+ * WSTun on the same bridge) is refused with the field that is wrong.
+ */
+import assert from "node:assert/strict";
+import { parseEnvelope } from "../../lib/cluster/envelope.ts";
+
+const conn = "01J0000000000000000000CONN";
+const uuid = "01J0000000000000000000UUID";
+
+Deno.test("envelopes: every kind of body parses", () => {
+  const bodies = [
+    {
+      k: "req",
+      conn,
+      id: 1,
+      frame: { type: "join_instance", uuid, userId: "u" },
+      proof: { nonce: "n", mac: null },
+    },
+    { k: "req", conn, id: 2, frame: { type: "resume_instance", uuid, resume: "" }, verified: true },
+    { k: "answer", conn, id: 1, text: '{"type":"ok"}' },
+    { k: "member", conn, uuid, role: "member" },
+    { k: "data", conn, uuid, text: '{"type":"x"}', to: ["a"], ref: 3 },
+    { k: "bin", conn, uuid, bytes: new Uint8Array([1]) },
+    { k: "out", conns: [conn], text: "{}" },
+    { k: "outbin", conns: [conn], bytes: new Uint8Array([1]) },
+    { k: "undo", conn, uuid },
+    { k: "detach", conn },
+    { k: "beat" },
+    { k: "bye" },
+    { k: "chpub", message: { channel: "c", payload: { kind: "json", json: "1" } } },
+    { k: "tun", m: { t: "data", s: "s1", b: new Uint8Array([1, 2]) } },
+  ];
+  for (const body of bodies) {
+    const parsed = parseEnvelope({ from: "iso", seq: 1, body });
+    assert.equal(typeof parsed, "object", `${body.k}: ${parsed}`);
+  }
+});
+
+Deno.test("envelopes: unknown kinds, missing fields and secrets in clear are refused", () => {
+  const refused = [
+    [{ from: "iso", seq: 1, body: { k: "sniff", text: "x" } }, /^body\.k/],
+    [{ from: "iso", seq: 0, body: { k: "beat" } }, /^seq/],
+    [{ from: "iso", seq: 1, body: { k: "out", conns: [], text: "x" } }, /^body\.conns/],
+    [
+      {
+        from: "iso",
+        seq: 1,
+        body: { k: "req", conn, id: 1, frame: { type: "resume_instance", uuid, resume: "secret" } },
+      },
+      /^body\.frame\.resume/,
+    ],
+    [{ from: "iso", seq: 1, body: { k: "tun", m: { t: "ack", s: "s", n: -1 } } }, /^body\.m\.n/],
+    ["not an object", /^envelope/],
+  ] as const;
+  for (const [raw, field] of refused) {
+    const result = parseEnvelope(raw);
+    assert.equal(typeof result, "string", JSON.stringify(raw));
+    assert.match(result as string, field);
+  }
+});
