@@ -7,27 +7,41 @@
  */
 import { startWorkerPool } from "./lib/bridge/worker_pool.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
+import { defaultLogFormat, Logger } from "./lib/log.ts";
 import { exitOnSignals, within } from "./lib/process_exit.ts";
+import { VERSION } from "./lib/version.ts";
 import { startupWarnings } from "./lib/startup_warnings.ts";
 import { createServer } from "./routes/app.ts";
 
+/** The start-up line; its text stays `WSTun listening on <url> (N worker…)` for scripts. */
+function listening(log: Logger, hostname: string, port: number, workers: number) {
+  const url = `http://${hostname}:${port}/`;
+  const message = `WSTun listening on ${url} (${workers} worker${workers === 1 ? "" : "s"})`;
+  log.info("server.listening", { url, workers, version: VERSION, message });
+}
+
 try {
   const config = loadConfig(Deno.env.toObject());
-  for (const warning of startupWarnings(config)) console.warn(`wstun: warning: ${warning}`);
+  const log = new Logger({
+    level: config.logLevel,
+    format: config.logFormat ?? defaultLogFormat(),
+  });
+  for (const warning of startupWarnings(config)) log.warn("config.warning", { warning });
+  const stopping = (signal: string) =>
+    log.info("server.stopping", { signal, drainMs: config.drainMs });
   if (config.bridge.workers > 1) {
     const pool = await startWorkerPool(config, new URL("./worker.ts", import.meta.url));
     const { hostname, port, workers } = pool;
-    console.log(`WSTun listening on http://${hostname}:${port}/ (${workers.length} workers)`);
-    exitOnSignals(config.drainMs, (deadline) => pool.drain(deadline));
+    listening(log, hostname, port, workers.length);
+    exitOnSignals(config.drainMs, stopping, (deadline) => pool.drain(deadline));
   } else {
-    const server = await createServer(config);
+    const server = await createServer(config, { log });
     const http = Deno.serve({
       port: config.port,
       hostname: config.hostname,
-      onListen: ({ hostname, port }) =>
-        console.log(`WSTun listening on http://${hostname}:${port}/`),
+      onListen: ({ hostname, port }) => listening(server.log, hostname, port, 1),
     }, server.fetch);
-    exitOnSignals(config.drainMs, async (deadline) => {
+    exitOnSignals(config.drainMs, stopping, async (deadline) => {
       await server.drain(deadline);
       await within(deadline, http.shutdown());
       await server.shutdown();

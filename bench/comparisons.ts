@@ -1,7 +1,9 @@
 /**
  * The scenarios that compare WSTun with itself rather than with other relays: `workers`
  * (`WSTUN_WORKERS=2` against `=1`), `cross-isolate` (a member on another isolate than its host
- * against the same isolate) and `udp` (the UDP tunnel against a direct UDP round trip).
+ * against the same isolate), `against-build` (this tree against another build of WSTun, e.g.
+ * the commit before a change, in `WSTUN_BENCH_BASE_DIR`) and `udp` (the UDP tunnel against a
+ * direct UDP round trip).
  *
  * Each puts its two variants in the `wstun` (A) and `baseline` (B) slots of a report, so the
  * ratio bench/report.ts prints as "A ÷ B" is the figure the issue asks for (2 workers ÷ 1 worker,
@@ -86,8 +88,54 @@ const crossIsolate: Comparison = {
   pinned: true,
 };
 
+/**
+ * This tree and another build of WSTun (e.g. `git archive <commit> | tar -x -C /tmp/base`), the
+ * other run with its own deno.json and lock file. Without `WSTUN_BENCH_BASE_DIR` both are skipped
+ * with one line, so a full run spends no time on it.
+ */
+function thisAndOtherBuild(root: string): [Target, Target] {
+  const dir = Deno.env.get("WSTUN_BENCH_BASE_DIR");
+  const skipped = dir
+    ? undefined
+    : "set WSTUN_BENCH_BASE_DIR to a checkout of the build to compare";
+  const flags = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
+  return [
+    {
+      name: "wstun",
+      label: "this tree",
+      flavour: "wstun",
+      cmd: wstunCommand(root),
+      env: WSTUN_UNLIMITED,
+      skipped,
+    },
+    {
+      name: "baseline",
+      label: "other build",
+      flavour: "wstun",
+      cmd: [Deno.execPath(), "run", "--config", `${dir}/deno.json`, ...flags, `${dir}/main.ts`],
+      env: WSTUN_UNLIMITED,
+      skipped,
+    },
+  ];
+}
+
+const againstBuild: Comparison = {
+  name: "against-build",
+  what: "this tree against the build in WSTUN_BENCH_BASE_DIR (relay, fanout-1000 at 120/s), " +
+    "e.g. the commit before a change, to measure what the change costs",
+  heads: { a: "this tree", b: "other build" },
+  scenarios: [
+    { ...relay, name: "against-build-relay", targets: [] },
+    // 120 broadcasts/s to 1000 members asks more than one core delivers, so the figure is the
+    // server's ceiling rather than a CPU percentage at a fixed rate (noisy on a shared machine).
+    { ...fanout(1000, 120), name: "against-build-fanout-1000", targets: [] },
+  ],
+  targets: thisAndOtherBuild,
+  pinned: true,
+};
+
 /** Every comparison, in the order a full run takes them (after the scenarios). */
-export const COMPARISONS: Comparison[] = [workers, crossIsolate];
+export const COMPARISONS: Comparison[] = [workers, crossIsolate, againstBuild];
 
 /** The UDP scenario's figures (bench/udp.ts `figuresOf`); it measures both paths in one call. */
 export const UDP_SCENARIO: Scenario = {

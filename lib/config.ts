@@ -16,6 +16,7 @@ import {
 } from "./marketplace/config.ts";
 import { type BridgeConfig, bridgeEnvShape, bridgeFromEnv } from "./bridge/config.ts";
 import { type PubSubConfig, pubsubEnvShape, pubsubFromEnv } from "./pubsub/config.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
@@ -52,6 +53,15 @@ export const ConfigSchema = z.object({
   WSTUN_HOSTNAME: z.preprocess(unsetIfEmpty, z.string().default("0.0.0.0")),
   WSTUN_TOKEN: optionalSecret,
   WSTUN_ADMIN_TOKEN: optionalSecret,
+  WSTUN_METRICS_TOKEN: optionalSecret,
+  WSTUN_LOG_LEVEL: z.preprocess(
+    unsetIfEmpty,
+    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  ),
+  WSTUN_LOG_FORMAT: z.preprocess(
+    unsetIfEmpty,
+    z.enum(["json", "text"], { message: "must be json or text" }).optional(),
+  ),
   WSTUN_ALLOWED_ORIGINS: origins,
   WSTUN_MAX_FRAME_BYTES: int(1024, MAX_FRAME_CEILING, MIB),
   WSTUN_HOST_GRACE_MS: int(0, 3_600_000, 5000),
@@ -91,6 +101,12 @@ export interface Config {
   token?: string;
   /** Admin token; undefined = admin operations refused. */
   adminToken?: string;
+  /** Token of `GET /metrics` besides the admin token; undefined = admin token only. */
+  metricsToken?: string;
+  /** Least severe log level written (`WSTUN_LOG_LEVEL`). */
+  logLevel: LogLevel;
+  /** `json` or `text`; undefined = text on a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
   /** Browser origins allowed besides the server's own; `*` allows any. */
   allowedOrigins: string[];
   maxFrameBytes: number;
@@ -168,6 +184,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     hostname: e.WSTUN_HOSTNAME,
     token: e.WSTUN_TOKEN,
     adminToken: e.WSTUN_ADMIN_TOKEN,
+    metricsToken: e.WSTUN_METRICS_TOKEN,
+    logLevel: e.WSTUN_LOG_LEVEL,
+    logFormat: e.WSTUN_LOG_FORMAT,
     allowedOrigins: e.WSTUN_ALLOWED_ORIGINS,
     maxFrameBytes: e.WSTUN_MAX_FRAME_BYTES,
     hostGraceMs: e.WSTUN_HOST_GRACE_MS,
@@ -205,8 +224,9 @@ function loadTunnelConfig(env: Record<string, string | undefined>): TunnelConfig
 /**
  * A configuration for tests and embedding: defaults, overridden field by field. Its Deno KV is a
  * fresh in-memory one (not Deno's default file), so servers made from it share no marketplace
- * state unless `kvPath` says otherwise.
+ * state unless `kvPath` says otherwise; it logs warnings and errors only, so a test process that
+ * starts many servers does not print each one's start-up lines.
  */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), kvPath: ":memory:", ...overrides };
+  return { ...loadConfig({}), kvPath: ":memory:", logLevel: "warn", ...overrides };
 }

@@ -6,7 +6,9 @@
  * zod schema and application data goes to the hub with only the checks routing needs. Outgoing,
  * a socket whose unsent backlog passes `maxBufferedBytes` is closed with 1013 instead of letting
  * memory grow. Every refusal is an `error` frame or a close with a reason: nothing is dropped
- * silently. Per-connection state is a handful of numbers, so idle sockets stay cheap.
+ * silently. Per-connection state is a handful of numbers, so idle sockets stay cheap. Frames and
+ * bytes in and out, drops and closes are counted in {@link Stats}: plain additions, nothing more,
+ * on the per-frame path (docs/operations.md).
  *
  * Channel requests (`subscribe`, `unsubscribe`, `publish`, binary kind 0x02) go to this
  * connection's {@link NativeChannels} (lib/pubsub/), created on first use; the hub never sees them.
@@ -66,6 +68,8 @@ export class Connection implements Peer {
   /** Frames taken from this socket (reported in `pong` and `draining`). */
   #received = 0;
   #draining = false;
+  /** The code this server closed the socket with, if it did. */
+  #closeCode = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -75,10 +79,9 @@ export class Connection implements Peer {
     readonly channelAccess?: ChannelAccess,
   ) {
     this.session = hub.attach(this);
-    stats.connections++;
-    stats.connectionsTotal++;
+    stats.opened();
     socket.onmessage = (e) => this.#receive(e.data);
-    socket.onclose = () => this.#detach();
+    socket.onclose = (e) => this.#detach(e.code);
     // An error is always followed by a close, which does the cleanup.
     socket.onerror = () => {};
   }
@@ -100,15 +103,25 @@ export class Connection implements Peer {
   }
 
   sendText(text: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.readyState !== WebSocket.OPEN) return this.#dropOutgoing();
     this.socket.send(text);
+    this.stats.textFramesOut++;
+    this.stats.textBytesOut += text.length;
     this.#checkBacklog(text.length);
   }
 
   sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.readyState !== WebSocket.OPEN) return this.#dropOutgoing();
     this.socket.send(bytes);
+    this.stats.binaryFramesOut++;
+    this.stats.binaryBytesOut += bytes.length;
     this.#checkBacklog(bytes.length);
+  }
+
+  /** A frame for a socket that is closing or closed: counted by why it closed. */
+  #dropOutgoing(): void {
+    if (this.#closeCode === Disconnects.SlowConsumer.code) this.stats.framesDroppedSlowConsumer++;
+    else this.stats.framesDroppedClosed++;
   }
 
   /**
@@ -119,14 +132,15 @@ export class Connection implements Peer {
   close(disconnect: Disconnect): void {
     if (this.socket.readyState >= WebSocket.CLOSING) return;
     if (LIMIT_CLOSES.has(disconnect.code)) this.stats.limitCloses++;
+    this.#closeCode = disconnect.code;
     this.socket.close(disconnect.code, disconnect.reason);
-    this.#detach();
+    this.#detach(disconnect.code);
   }
 
-  #detach(): void {
+  #detach(code: number): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.stats.connections--;
+    this.stats.closed(code, this.socket.bufferedAmount);
     this.hub.detach(this.session);
     this.#channels?.closed();
   }
@@ -149,9 +163,16 @@ export class Connection implements Peer {
   #receive(data: string | ArrayBuffer): void {
     if (this.#draining) return; // not taken: the client sends it again after reconnecting
     this.#received++;
-    this.stats.framesIn++;
-    if (typeof data === "string") this.#receiveText(data);
-    else this.#receiveBinary(new Uint8Array(data));
+    const stats = this.stats;
+    if (typeof data === "string") {
+      stats.textFramesIn++;
+      stats.textBytesIn += data.length;
+      this.#receiveText(data);
+    } else {
+      stats.binaryFramesIn++;
+      stats.binaryBytesIn += data.byteLength;
+      this.#receiveBinary(new Uint8Array(data));
+    }
   }
 
   #receiveText(text: string): void {
@@ -238,6 +259,7 @@ export class Connection implements Peer {
   }
 
   #closeTooBig(): void {
+    this.stats.framesDroppedSize++;
     this.close(
       withReason(Disconnects.TooBig, `frame larger than ${this.limits.maxFrameBytes} bytes`),
     );
@@ -260,6 +282,7 @@ export class Connection implements Peer {
       this.#inWindow = 1;
       return true;
     }
+    this.stats.framesDroppedRate++;
     if (this.#inWindow > 2 * max || this.#overWindows >= FLOOD_WINDOWS - 1) {
       this.close(Disconnects.Flooding);
       return false;

@@ -6,19 +6,27 @@
  * @module
  */
 
-/** Runs `drain(deadline)` on the first SIGINT/SIGTERM and exits; exits at once on a second. */
-export function exitOnSignals(drainMs: number, drain: (deadline: number) => Promise<void>): void {
+/**
+ * Runs `drain(deadline)` on the first SIGINT/SIGTERM (after `stopping(signal)`, which logs it)
+ * and exits; exits at once on a second.
+ */
+export function exitOnSignals(
+  drainMs: number,
+  stopping: (signal: string) => void,
+  drain: (deadline: number) => Promise<void>,
+): void {
   let draining = false;
-  const onSignal = () => {
-    if (draining) Deno.exit(130);
-    draining = true;
-    const deadline = Date.now() + drainMs;
-    console.log(`wstun: draining (at most ${drainMs} ms); a second signal exits at once`);
-    within(deadline, drain(deadline)).catch((err) => {
-      console.error(`wstun: drain failed: ${err}`);
-    }).finally(() => Deno.exit(0));
-  };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      if (draining) Deno.exit(130);
+      draining = true;
+      stopping(signal);
+      const deadline = Date.now() + drainMs;
+      within(deadline, drain(deadline)).catch((err) => {
+        console.error(`wstun: drain failed: ${err}`);
+      }).finally(() => Deno.exit(0));
+    });
+  }
 }
 
 /** `work`, or a resolution at `deadline`, whichever comes first. */

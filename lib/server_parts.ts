@@ -26,9 +26,13 @@ import { ServiceCatalog } from "./service_catalog.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { LiveSockets } from "./live_sockets.ts";
 import { Stats } from "./stats.ts";
+import {
+  type ObservabilityOptions,
+  reportMarketplace,
+} from "./observability/server_observability.ts";
 import { createBridgedRegistry, type CrossIsolateRegistry } from "./tunnel/bridged_registry.ts";
 
-export interface ServerOptions {
+export interface ServerOptions extends ObservabilityOptions {
   /** The clock; tests may pass their own. */
   now?: () => number;
   /** Deno KV for installed services; default: `Deno.openKv(config.kvPath)`, closed on shutdown. */
@@ -41,7 +45,7 @@ export interface ServerOptions {
   bridge?: Bridge;
   /** The instance directory; default a {@link KvDirectory} on the server's KV. */
   directory?: Directory;
-  /** This isolate's id on the bridge; a fresh ulid by default. */
+  /** This isolate's id on the bridge, in metrics and logs; a fresh ulid by default. */
   isolate?: string;
 }
 
@@ -98,6 +102,7 @@ export async function buildServerParts(
     resolveHost: options.resolveHost,
     now,
     closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
+    onOperation: options.log && reportMarketplace(stats, options.log),
   });
   await marketplace.load();
   const bridge = options.bridge ?? redis?.bridge ??

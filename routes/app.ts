@@ -11,6 +11,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { ulid } from "ulid";
 import type { Config } from "../lib/config.ts";
 import type { ClusterNode } from "../lib/cluster/node.ts";
 import type { Hub } from "../lib/hub/hub.ts";
@@ -22,7 +23,11 @@ import type { Marketplace } from "../lib/marketplace/mod.ts";
 import { BUILTIN_SERVICES, type ServiceCatalog } from "../lib/service_catalog.ts";
 import { buildServerParts, type ServerOptions } from "../lib/server_parts.ts";
 import type { Stats } from "../lib/stats.ts";
+import type { Logger } from "../lib/log.ts";
+import type { IsolateSnapshot, ReadinessCheck } from "../lib/observability/mod.ts";
+import { observeServer, serverLogger } from "../lib/observability/server_observability.ts";
 import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
+import { type MetricsRouteDeps, metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
 import { errorBody, HttpError } from "./http_error.ts";
@@ -32,7 +37,7 @@ import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
 import { ServerAuth } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
-import { answerHubUpgrade, upgradeToHub } from "./ws.ts";
+import { answerHubUpgrade, countRefusedUpgrades, type RefusedUpgrade, upgradeToHub } from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
 export type { ServerOptions };
@@ -59,6 +64,14 @@ export interface WstunServer {
    * Then call {@link shutdown}.
    */
   drain(deadline: number): Promise<void>;
+  /** This isolate's id: the `isolate` label of its metrics and the field of its log lines. */
+  isolate: string;
+  /** This server's logger (lines carry `isolate`). */
+  log: Logger;
+  /** This isolate's instruments now (what `/metrics` renders). */
+  snapshot(): IsolateSnapshot;
+  /** What `/_api/ready` checks, in order. */
+  readiness: ReadinessCheck[];
   /** Stops timers and the KV watch, closes KV if the server opened it; after the listener. */
   shutdown(): Promise<void>;
 }
@@ -68,9 +81,13 @@ export async function createServer(
   config: Config,
   options: ServerOptions = {},
 ): Promise<WstunServer> {
-  const parts = await buildServerParts(config, options);
+  const isolate = options.isolate ?? ulid();
+  const log = serverLogger(config, isolate, options.log);
+  const parts = await buildServerParts(config, { ...options, isolate, log });
   const { hub, stats, catalog, marketplace, pubsub, cluster, now, lifecycle, sockets } = parts;
+  const observed = observeServer(parts, isolate, log, options);
   const auth = new ServerAuth(config, now);
+  const refusedUpgrade = countRefusedUpgrades(stats, log);
   const assets = await loadAssets(BUILTIN_SERVICES.filter((s) => !s.headless).map((s) => s.name));
   const app = createApp({
     config,
@@ -85,6 +102,16 @@ export async function createServer(
     auth,
     lifecycle,
     sockets,
+    log,
+    refusedUpgrade,
+    metrics: {
+      adminToken: config.adminToken,
+      metricsToken: config.metricsToken,
+      snapshots: () => [observed.snapshot()],
+      bridgeHealth: observed.bridgeHealth,
+      isolate,
+      readiness: observed.readiness,
+    },
   });
   // Tunnel routes come before the app: clients authenticate with their JWT, viewers are open
   // unless WSTUN_TUNNEL_VIEWER_TOKEN asks for the server token (checked by the tunnel service).
@@ -94,17 +121,18 @@ export async function createServer(
     now,
     viewerAuth: auth,
     credentials: auth.credentials,
-    log: (line) => console.log(line),
+    log,
+    counters: stats.tunnels,
   });
   const wsDeps = { config, hub, stats, pubsub, auth, sockets };
   const hubUpgrades = new Map<string, (request: Request) => Response>([
     ["/_ws", (request) => upgradeToHub(request, wsDeps)],
     ["/_udp", (request) => upgradeToUdp(request, wsDeps)],
   ]);
-  return {
+  const server: WstunServer = {
     fetch: (request) =>
       refuseWhileDraining(request, lifecycle) ?? tunnels.handle(request) ??
-        answerHubUpgrade(request, auth, hubUpgrades) ?? app.fetch(request),
+        answerHubUpgrade(request, auth, hubUpgrades, refusedUpgrade) ?? app.fetch(request),
     hub,
     stats,
     catalog,
@@ -118,12 +146,21 @@ export async function createServer(
       await parts.drain(deadline);
       await tunnels.close();
     },
+    isolate,
+    log,
+    snapshot: observed.snapshot,
+    readiness: observed.readiness,
     shutdown: async () => {
+      // Once: a second call (a test closing a server it already shut down) does nothing.
+      if (!observed.stopping()) return;
       // Tunnel sessions first: their closes release records the cluster's stores keep.
       await tunnels.close();
       await parts.close();
+      observed.stopped();
     },
   };
+  observed.serving();
+  return server;
 }
 
 /** While draining, every new socket (hub, pub/sub, tunnel registration) is refused: 503. */
@@ -150,18 +187,23 @@ interface AppDeps {
   auth: ServerAuth;
   lifecycle: Lifecycle;
   sockets: LiveSockets;
+  log: Logger;
+  refusedUpgrade: RefusedUpgrade;
+  metrics: MetricsRouteDeps;
 }
 
 function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message), err.status);
-    console.error("unexpected error:", err);
+    deps.log.error("http.unexpected_error", { path: c.req.path, error: String(err) });
     return c.json(errorBody("internal", "internal server error"), 500);
   });
   app.notFound((c) => c.json(errorBody("not_found", `nothing at ${c.req.path}`), 404));
 
   const serverToken = deps.auth.guard();
+  // Scrapers and probes carry their own token (or none, for readiness): before the guard.
+  app.route("/", metricsRoutes(deps.metrics));
   app.route("/", createMarketplaceFiles({ marketplace: deps.marketplace, pageGuard: serverToken }));
   // wsify's backend publish has its own key, so it sits before the server-token guard.
   app.route("/", broadcastRoute(deps.pubsub));

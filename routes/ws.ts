@@ -15,6 +15,7 @@ import { type ChannelAccess, Connection } from "../lib/connection.ts";
 import type { Hub } from "../lib/hub/hub.ts";
 import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { LiveSockets } from "../lib/live_sockets.ts";
+import type { Logger } from "../lib/log.ts";
 import type { Stats } from "../lib/stats.ts";
 import { errorBody, HttpError } from "./http_error.ts";
 import type { ServerAuth } from "./server_auth.ts";
@@ -27,6 +28,25 @@ export interface WsDeps {
   auth: ServerAuth;
   /** Open sockets, which a drain asks to reconnect elsewhere. */
   sockets: LiveSockets;
+}
+
+/** Told about every upgrade answered with an HTTP error instead of a socket. */
+export type RefusedUpgrade = (
+  request: Request,
+  path: string,
+  refusal: { status: number; code: string },
+) => void;
+
+/**
+ * Counts a refused upgrade by its error code and logs it (the logger's per-event limit keeps a
+ * flood of bad clients from flooding the log). The Origin is logged, cut short; never a token.
+ */
+export function countRefusedUpgrades(stats: Stats, log: Logger): RefusedUpgrade {
+  return (request, path, { status, code }) => {
+    stats.upgradesRefused.add(code);
+    const origin = request.headers.get("origin")?.slice(0, 200) ?? undefined;
+    log.warn("upgrade.refused", { path, status, reason: code, origin });
+  };
 }
 
 /**
@@ -107,9 +127,11 @@ export function answerHubUpgrade(
   request: Request,
   auth: ServerAuth,
   routes: ReadonlyMap<string, (request: Request) => Response>,
+  refused: RefusedUpgrade = () => {},
 ): Response | null {
   if (request.method !== "GET" || request.headers.get("upgrade") === null) return null;
-  const upgrade = routes.get(pathOf(request.url));
+  const path = pathOf(request.url);
+  const upgrade = routes.get(path);
   if (!upgrade) return null;
   try {
     if (auth.required && !auth.credentialOf(request)) {
@@ -118,6 +140,7 @@ export function answerHubUpgrade(
     return upgrade(request);
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
+    refused(request, path, err);
     return Response.json(errorBody(err.code, err.message), { status: err.status });
   }
 }

@@ -33,6 +33,7 @@ import type { LiveSockets } from "../lib/live_sockets.ts";
 import { Disconnects } from "../lib/protocol.ts";
 import type { Stats } from "../lib/stats.ts";
 import type { ServerAuth } from "./server_auth.ts";
+import type { RefusedUpgrade } from "./ws.ts";
 
 export interface WsifyDeps {
   pubsub: PubSub;
@@ -41,6 +42,8 @@ export interface WsifyDeps {
   auth: ServerAuth;
   /** Open sockets, which a drain closes (1012: reconnect now). */
   sockets: LiveSockets;
+  /** Counts and logs upgrades refused with an HTTP error. */
+  refusedUpgrade?: RefusedUpgrade;
 }
 
 /**
@@ -87,8 +90,12 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return jsonError(c, 426, "upgrade_required", "GET /ws expects a WebSocket upgrade");
   }
+  const refuse = (status: 403 | 503, code: string, message: string) => {
+    deps.refusedUpgrade?.(req, "/ws", { status, code });
+    return jsonError(c, status, code, message);
+  };
   if (config.maxConnections && stats.connections >= config.maxConnections) {
-    return jsonError(c, 503, "limit_reached", "too many connections; try again later");
+    return refuse(503, "limit_reached", "too many connections; try again later");
   }
   if (pubsub.authorizer.asks("connect")) {
     const verdict = await pubsub.authorizer.check({
@@ -96,10 +103,10 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
       args: describeUpgrade(req, deps.auth.credentials),
     });
     if (verdict === "unavailable") {
-      return jsonError(c, 403, "authorizer_unavailable", "the authorizer is down; retry later");
+      return refuse(403, "authorizer_unavailable", "the authorizer is down; retry later");
     }
     if (verdict === "denied") {
-      return jsonError(c, 403, "unauthorized", "the authorizer refused the connection");
+      return refuse(403, "unauthorized", "the authorizer refused the connection");
     }
   }
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: config.idleTimeoutS });
@@ -111,20 +118,22 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
     maxFrameBytes: config.maxFrameBytes,
     maxBufferedBytes: config.maxBufferedBytes,
     now: pubsub.now,
+    counters: stats,
   });
-  stats.connections++;
-  stats.connectionsTotal++;
+  stats.opened();
   socket.onmessage = (event) => {
-    stats.framesIn++;
-    session.receive(event.data);
+    const data = event.data as string | ArrayBuffer;
+    stats.channelFramesIn++;
+    stats.channelBytesIn += typeof data === "string" ? data.length : data.byteLength;
+    session.receive(data);
   };
   // wsify's protocol has no goodbye: a drain closes with 1012 and the client reconnects.
   const drainable = {
     drain: () => socket.close(Disconnects.Restarting.code, Disconnects.Restarting.reason),
   };
   deps.sockets.add(drainable);
-  socket.onclose = () => {
-    stats.connections--;
+  socket.onclose = (event) => {
+    stats.closed(event.code, socket.bufferedAmount);
     deps.sockets.delete(drainable);
     session.closed();
   };

@@ -56,6 +56,20 @@ export interface MarketplaceOptions {
   closeInstancesOfService?: CloseInstancesOfService;
   /** First path segments the server uses besides the built-in list (e.g. a new route). */
   reservedNames?: readonly string[];
+  /** Told the outcome of every install, update and uninstall (the server counts and logs it). */
+  onOperation?: (operation: MarketplaceOperation) => void;
+}
+
+/** The outcome of one install, update or uninstall, as `onOperation` hears it. */
+export interface MarketplaceOperation {
+  operation: "install" | "update" | "uninstall";
+  ok: boolean;
+  /** The service, when known (a refused install may not have got as far as its name). */
+  name?: string;
+  /** The version now installed, after a successful install or update. */
+  version?: string;
+  /** The error code of a failure. */
+  code?: string;
 }
 
 /** An installed service as `GET /_api/marketplace/installed` lists it. */
@@ -120,6 +134,7 @@ export class Marketplace {
   readonly #names: ServiceNameRules;
   readonly #now: () => number;
   readonly #closeInstances: CloseInstancesOfService;
+  readonly #onOperation: (operation: MarketplaceOperation) => void;
 
   constructor(options: MarketplaceOptions) {
     this.#store = new MarketplaceStore(options.kv);
@@ -139,6 +154,7 @@ export class Marketplace {
     this.#bundles = new BundleFetcher(fetcher, this.#limits, this.#names);
     this.#now = options.now ?? Date.now;
     this.#closeInstances = options.closeInstancesOfService ?? (() => {});
+    this.#onOperation = options.onOperation ?? (() => {});
   }
 
   get limits(): Readonly<MarketplaceLimits> {
@@ -238,6 +254,20 @@ export class Marketplace {
 
   /** Installs a service that is not installed yet. */
   install(request: unknown): Promise<Result<Installed>> {
+    return this.#reported("install", undefined, this.#install(request));
+  }
+
+  /** Re-fetches an installed service from the source it was installed from and switches to it. */
+  update(name: string): Promise<Result<Updated>> {
+    return this.#reported("update", name, this.#update(name));
+  }
+
+  /** Removes a service, closes its running instances and deletes its files. */
+  uninstall(name: string): Promise<Result<{ name: string }>> {
+    return this.#reported("uninstall", name, this.#uninstall(name));
+  }
+
+  #install(request: unknown): Promise<Result<Installed>> {
     return settle(async () => {
       const parsed = InstallRequest.safeParse(request);
       if (!parsed.success) {
@@ -272,8 +302,7 @@ export class Marketplace {
     });
   }
 
-  /** Re-fetches an installed service from the source it was installed from and switches to it. */
-  update(name: string): Promise<Result<Updated>> {
+  #update(name: string): Promise<Result<Updated>> {
     return settle(async () => {
       const current = await this.#store.get(name);
       if (!current) throw notInstalled(name);
@@ -290,8 +319,7 @@ export class Marketplace {
     });
   }
 
-  /** Removes a service, closes its running instances and deletes its files. */
-  uninstall(name: string): Promise<Result<{ name: string }>> {
+  #uninstall(name: string): Promise<Result<{ name: string }>> {
     return settle(async () => {
       const current = await this.#store.get(name);
       if (!current) throw notInstalled(name);
@@ -301,6 +329,21 @@ export class Marketplace {
       await this.#store.deleteVersion(name, current.record.versionId);
       return { name };
     });
+  }
+
+  /** Tells `onOperation` how an operation ended, then hands its result on unchanged. */
+  async #reported<T extends { name: string; version?: string }>(
+    operation: MarketplaceOperation["operation"],
+    name: string | undefined,
+    outcome: Promise<Result<T>>,
+  ): Promise<Result<T>> {
+    const result = await outcome;
+    this.#onOperation(
+      result.ok
+        ? { operation, ok: true, name: result.value.name, version: result.value.version }
+        : { operation, ok: false, name, code: result.error.code },
+    );
+    return result;
   }
 
   /**

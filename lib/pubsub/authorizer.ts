@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { Histogram, SECONDS_BOUNDS } from "../observability/histogram.ts";
 
 /** Events the authorizer may be asked about, as wsify names them. */
 export const AUTHORIZER_EVENTS = ["connect", "join", "leave", "broadcast"] as const;
@@ -51,6 +52,8 @@ export class Authorizer {
   #events: ReadonlySet<AuthorizerEvent>;
   #fetch: typeof fetch;
   #stats: AuthorizerStats = { calls: 0, denied: 0, unavailable: 0 };
+  /** How long each call took, body included (`wstun_authorizer_duration_seconds`). */
+  readonly latency = new Histogram(SECONDS_BOUNDS);
 
   constructor(options: AuthorizerOptions) {
     this.#url = options.url;
@@ -73,7 +76,9 @@ export class Authorizer {
   async check(request: AuthorizerRequest): Promise<AuthorizerVerdict> {
     if (!this.asks(request.command)) return "allowed";
     this.#stats.calls++;
+    const started = performance.now();
     const verdict = await this.#call(request);
+    this.latency.observe((performance.now() - started) / 1000);
     if (verdict === "denied") this.#stats.denied++;
     if (verdict === "unavailable") this.#stats.unavailable++;
     return verdict;

@@ -44,6 +44,14 @@ export interface WsifySessionDeps {
   /** Commands that may wait for the authorizer at once before the socket is closed. */
   maxQueuedCommands?: number;
   now?: () => number;
+  /** Counts the frames sent (the server's `Stats`: `wstun_frames_total{kind="channel"}`). */
+  counters?: ChannelFrameCounters;
+}
+
+/** Where a session counts the frames it sends; plain fields, one addition per frame. */
+export interface ChannelFrameCounters {
+  channelFramesOut: number;
+  channelBytesOut: number;
 }
 
 interface WsifyMessage {
@@ -79,7 +87,13 @@ export class WsifySession implements ChannelSubscriber {
       this.#close(withReason(Disconnects.SlowConsumer, "too slow to drain its queue"));
       throw new Error("subscriber too slow");
     }
-    this.#socket.send(delivery.wsifyFrame());
+    const frame = delivery.wsifyFrame();
+    this.#socket.send(frame);
+    const counters = this.#deps.counters;
+    if (counters) {
+      counters.channelFramesOut++;
+      counters.channelBytesOut += frame.length;
+    }
   }
 
   /** Takes one incoming frame; commands run in arrival order. */

@@ -18,10 +18,17 @@
  *
  * @module
  */
+import type { Logger } from "../log.ts";
 import type { ServerCredentials } from "../server_credentials.ts";
-import { tunnelErrorResponse } from "./errors.ts";
+import { TunnelCounters } from "../stats.ts";
+import { type TunnelErrorCode, tunnelErrorResponse } from "./errors.ts";
 import { verifyTunnelToken } from "./jwt.ts";
-import { createLocalRegistry, type TunnelEndpoint, type TunnelRegistry } from "./registry.ts";
+import {
+  createLocalRegistry,
+  type TunnelEndpoint,
+  type TunnelRegistry,
+  type TunnelStream,
+} from "./registry.ts";
 import type { TunnelConfig } from "./tunnel_config.ts";
 import { isServiceWorkerScript, sandboxedHeaders } from "./shared_origin.ts";
 import { type ForwardTarget, proxyHttp, type ProxyLimits, proxyWebSocket } from "./viewer_proxy.ts";
@@ -53,8 +60,10 @@ export interface TunnelServiceDeps {
   registry?: TunnelRegistry;
   /** Milliseconds since the epoch; injected for token-expiry tests. */
   now?: () => number;
-  /** One line per event; never receives a token or secret. */
-  log?: (line: string) => void;
+  /** Registrations, refusals, evictions and closes; never given a token or secret. */
+  log?: Logger;
+  /** Sessions, streams, bytes, refusals and evictions (the server's `Stats.tunnels`). */
+  counters?: TunnelCounters;
   /**
    * With `requireViewerToken`: how a viewer of tunnel `id` presents the server token, and the
    * `Set-Cookie` that lets one who presented the token itself back in without it.
@@ -83,7 +92,8 @@ export function createTunnelService(
   const registry = deps.registry ?? createLocalRegistry();
   const locate = locateWith(registry);
   const now = deps.now ?? Date.now;
-  const log = deps.log ?? (() => {});
+  const log = deps.log;
+  const counters = deps.counters ?? new TunnelCounters();
   const sessions = new Set<MuxSession>();
   const viewerAuth = config.requireViewerToken ? deps.viewerAuth : undefined;
   const credentials = deps.credentials;
@@ -107,23 +117,31 @@ export function createTunnelService(
     return viewer;
   }
 
+  /** A refused registration: counted, logged (the id only once it is a valid one), answered. */
+  function refuse(
+    id: string | undefined,
+    code: TunnelErrorCode,
+    message: string,
+    detail?: string,
+  ): Response {
+    counters.refusedRegistrations.add(code);
+    log?.warn("tunnel.registration_refused", { id, reason: code, detail });
+    return tunnelErrorResponse(code, message);
+  }
+
   function register(request: Request, url: URL): Response {
     const secrets = config.secrets!;
     const id = request.headers.get("x-websocktunnel-id");
-    if (!id) {
-      return tunnelErrorResponse("missing_tunnel_id", "x-websocktunnel-id header is required");
-    }
+    if (!id) return refuse(undefined, "missing_tunnel_id", "x-websocktunnel-id header is required");
     if (!TUNNEL_ID.test(id)) {
-      return tunnelErrorResponse("invalid_tunnel_id", "tunnel id must match ^[a-zA-Z0-9_~.%-]+$");
+      return refuse(undefined, "invalid_tunnel_id", "tunnel id must match ^[a-zA-Z0-9_~.%-]+$");
     }
     const idProblem = urls.idProblem(id);
-    if (idProblem) return tunnelErrorResponse("invalid_tunnel_id", idProblem);
+    if (idProblem) return refuse(undefined, "invalid_tunnel_id", idProblem);
     const token = /^Bearer ([\w.-]+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
-    if (!token) {
-      return tunnelErrorResponse("missing_token", "Authorization: Bearer <JWT> is required");
-    }
+    if (!token) return refuse(id, "missing_token", "Authorization: Bearer <JWT> is required");
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return tunnelErrorResponse("upgrade_required", "registration must be a WebSocket upgrade");
+      return refuse(id, "upgrade_required", "registration must be a WebSocket upgrade");
     }
     const verdict = verifyTunnelToken(token, {
       id,
@@ -132,10 +150,7 @@ export function createTunnelService(
       audience: config.audience,
       nowSeconds: now() / 1000,
     });
-    if (!verdict.ok) {
-      log(`tunnel ${id}: registration refused (${verdict.code})`);
-      return tunnelErrorResponse("invalid_token", verdict.message);
-    }
+    if (!verdict.ok) return refuse(id, "invalid_token", verdict.message, verdict.code);
     const { socket, response } = Deno.upgradeWebSocket(request, {
       idleTimeout: config.keepaliveSeconds,
     });
@@ -147,9 +162,9 @@ export function createTunnelService(
       maxStreams: config.maxStreamsPerSession,
       openTimeoutMs: config.openTimeoutMs,
       onClose: (info) => {
-        sessions.delete(session);
+        if (sessions.delete(session)) counters.sessionsOpen--;
         registry.detach(id, endpoint);
-        log(`tunnel ${id}: session closed (${[info.code, info.reason].filter(Boolean).join(" ")})`);
+        log?.info("tunnel.closed", { id, code: info.code, reason: info.reason || undefined });
       },
     });
     const endpoint: TunnelEndpoint = {
@@ -159,9 +174,15 @@ export function createTunnelService(
     socket.addEventListener("open", () => {
       if (session.closeInfo) return;
       sessions.add(session);
+      counters.sessionsOpen++;
+      counters.sessionsOpened++;
       const displaced = registry.attach(id, endpoint);
-      displaced?.close(MuxCloseCode.Replaced, "replaced by a newer registration for this id");
-      log(`tunnel ${id}: client registered${displaced ? " (replacing the previous one)" : ""}`);
+      if (displaced) {
+        counters.evictions++;
+        log?.info("tunnel.evicted", { id, why: "replaced by a newer registration" });
+        displaced.close(MuxCloseCode.Replaced, "replaced by a newer registration for this id");
+      }
+      log?.info("tunnel.registered", { id, replaced: displaced !== undefined });
     });
     return response;
   }
@@ -197,10 +218,11 @@ export function createTunnelService(
     const forward = forwardTarget(request, url, viewer);
     let stream;
     try {
-      stream = await endpoint.open();
+      stream = counted(await endpoint.open(), counters);
     } catch (error) {
       return openFailure(error);
     }
+    counters.streamsOpened++;
     const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
     try {
       return upgrade
@@ -253,6 +275,27 @@ export function createTunnelService(
       });
       await Promise.all(closing);
     },
+  };
+}
+
+/** `stream` with the bytes that pass through it counted in `counters`. */
+function counted(stream: TunnelStream, counters: TunnelCounters): TunnelStream {
+  const readable = stream.readable.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        counters.bytesFromClients += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  return {
+    readable,
+    write(bytes) {
+      counters.bytesToClients += bytes.byteLength;
+      return stream.write(bytes);
+    },
+    closeWrite: () => stream.closeWrite(),
+    abort: () => stream.abort(),
   };
 }
 

@@ -304,15 +304,135 @@ function instanceRow(instance) {
   return tr;
 }
 
+// ---- live view ----
+// Fed by GET /_api/metrics: the same instruments /metrics renders. Rates are the difference of
+// two snapshots of one isolate; with several workers each poll may reach another isolate, so
+// rows stay until none of that isolate's snapshots arrived for LIVE_FORGET_MS.
+
+const LIVE_REFRESH_MS = 3000;
+const LIVE_FORGET_MS = 30000;
+/** isolate → { snapshot, rates, seenAt } */
+const liveIsolates = new Map();
+
+/** Sum of a counter or gauge's series whose labels match `where`. */
+function metric(snapshot, name, where = {}) {
+  let sum = 0;
+  for (const s of snapshot.scalars[name] ?? []) {
+    if (Object.entries(where).every(([k, v]) => s.labels[k] === v)) sum += s.value;
+  }
+  return sum;
+}
+
+function liveFigures(snapshot) {
+  return {
+    framesIn: metric(snapshot, "wstun.frames", { direction: "in" }),
+    framesOut: metric(snapshot, "wstun.frames", { direction: "out" }),
+    drops: metric(snapshot, "wstun.frames.dropped"),
+  };
+}
+
+function perSecond(now, before, key) {
+  if (!before) return null;
+  const seconds = (now.snapshot.takenAt - before.snapshot.takenAt) / 1000;
+  if (seconds <= 0) return before.rates?.[key] ?? null;
+  return (now.figures[key] - before.figures[key]) / seconds;
+}
+
+function rate(value) {
+  return value === null ? "…" : value.toFixed(value < 10 ? 1 : 0);
+}
+
+function liveRow(isolate, entry) {
+  const tr = el("tr");
+  tr.dataset.isolate = isolate;
+  const s = entry.snapshot;
+  tr.append(
+    el("td", isolate, "mono"),
+    el("td", metric(s, "wstun.connections.open")),
+    el("td", rate(entry.rates.framesIn)),
+    el("td", rate(entry.rates.framesOut)),
+    el("td", rate(entry.rates.drops)),
+    el("td", entry.figures.drops),
+    el("td", metric(s, "wstun.instances")),
+    el("td", metric(s, "wstun.members")),
+  );
+  return tr;
+}
+
+function bridgeRow(row) {
+  const tr = el("tr");
+  tr.dataset.isolate = row.isolate;
+  let status = "ok";
+  if (row.self) status = "this isolate";
+  else if (row.silent) status = "SILENT: alive in the directory, nothing on the bridge";
+  else if (!row.aliveInDirectory) status = "gone from the directory";
+  const heard = row.lastHeardMsAgo === null
+    ? "never"
+    : `${(row.lastHeardMsAgo / 1000).toFixed(1)} s ago`;
+  tr.append(
+    el("td", row.isolate, "mono"),
+    el("td", row.aliveInDirectory ? "yes" : "no"),
+    el("td", row.self ? "—" : heard),
+    el("td", status, row.silent ? "error-text" : undefined),
+  );
+  return tr;
+}
+
+function showBridge(rows) {
+  $("bridge-table").hidden = rows === null;
+  if (rows === null) {
+    setStatus("bridge-status", "Bridge off: this server runs as one isolate.");
+    return;
+  }
+  $("bridge").replaceChildren(...rows.map(bridgeRow));
+  labelCells($("bridge"));
+  const silent = rows.filter((r) => r.silent).length;
+  setStatus(
+    "bridge-status",
+    silent ? `${silent} isolate(s) silent on the bridge: see docs/operations.md.` : "",
+    silent > 0,
+  );
+}
+
+async function refreshLive() {
+  let answer;
+  try {
+    answer = await api("GET", "/_api/metrics");
+  } catch (e) {
+    setStatus("live-status", describe(e), true);
+    return;
+  }
+  const seenAt = Date.now();
+  for (const snapshot of answer.snapshots) {
+    const before = liveIsolates.get(snapshot.isolate);
+    const entry = { snapshot, figures: liveFigures(snapshot), seenAt };
+    entry.rates = {
+      framesIn: perSecond(entry, before, "framesIn"),
+      framesOut: perSecond(entry, before, "framesOut"),
+      drops: perSecond(entry, before, "drops"),
+    };
+    liveIsolates.set(snapshot.isolate, entry);
+  }
+  for (const [isolate, entry] of liveIsolates) {
+    if (seenAt - entry.seenAt > LIVE_FORGET_MS) liveIsolates.delete(isolate);
+  }
+  $("live").replaceChildren(...[...liveIsolates].map(([i, entry]) => liveRow(i, entry)));
+  labelCells($("live"));
+  showBridge(answer.bridge);
+  $("live-updated").textContent = `updated ${new Date(seenAt).toLocaleTimeString()}`;
+  setStatus("live-status", "");
+}
+
 // ---- sign in / out ----
 
 async function refreshAll() {
-  const work = [refreshServices(), refreshInstances()];
+  const work = [refreshServices(), refreshInstances(), refreshLive()];
   if (currentMarket) work.push(browse(currentMarket));
   await Promise.all(work);
 }
 
 let instanceTimer;
+let liveTimer;
 
 async function enter() {
   const config = await api("GET", "/_api/marketplace/config");
@@ -328,11 +448,15 @@ async function enter() {
   await refreshAll();
   clearInterval(instanceTimer);
   instanceTimer = setInterval(refreshInstances, 5000);
+  clearInterval(liveTimer);
+  liveTimer = setInterval(refreshLive, LIVE_REFRESH_MS);
 }
 
 function signOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
   clearInterval(instanceTimer);
+  clearInterval(liveTimer);
+  liveIsolates.clear();
   $("signed-in").hidden = true;
   $("sign-out").hidden = true;
   $("sign-in").hidden = false;

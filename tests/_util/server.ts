@@ -4,7 +4,7 @@
  * @module
  */
 import { type Config, defaultConfig } from "../../lib/config.ts";
-import { createServer, type WstunServer } from "../../routes/app.ts";
+import { createServer, type ServerOptions, type WstunServer } from "../../routes/app.ts";
 
 export interface TestServer extends WstunServer {
   /** `http://127.0.0.1:<port>` */
@@ -18,13 +18,15 @@ export interface TestServer extends WstunServer {
 /**
  * Starts a server with default limits, overridden field by field, on `port` (default: any free
  * one; a test that must know it before the configuration is built takes one from {@link freePort}).
+ * Its log writes errors only (unless `logLevel` says otherwise), so test output stays readable.
  */
 export async function startServer(
   overrides: Partial<Config> = {},
   port = 0,
+  options: ServerOptions = {},
 ): Promise<TestServer> {
-  const config = defaultConfig({ hostname: "127.0.0.1", port, ...overrides });
-  const server = await createServer(config);
+  const config = defaultConfig({ hostname: "127.0.0.1", port, logLevel: "error", ...overrides });
+  const server = await createServer(config, options);
   const http = Deno.serve(
     { hostname: "127.0.0.1", port, onListen() {} },
     server.fetch,

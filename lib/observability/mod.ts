@@ -1,0 +1,20 @@
+/**
+ * Observability: the instruments (counters, gauges, histograms) defined once, their Prometheus
+ * and OpenTelemetry exports, tracing spans, readiness checks and the bridge health the admin page
+ * shows. The logger is lib/log.ts. What an operator sees: docs/operations.md.
+ *
+ * @example
+ * ```ts
+ * const snapshot = takeSnapshot(isolate, sources, Date.now);
+ * const text = renderPrometheus([snapshot]);
+ * ```
+ *
+ * @module
+ */
+export * from "./bridge_health.ts";
+export * from "./histogram.ts";
+export * from "./instruments.ts";
+export * from "./otel.ts";
+export * from "./prometheus.ts";
+export * from "./readiness.ts";
+export * from "./tally.ts";

@@ -1,0 +1,81 @@
+/**
+ * The operator's endpoints (docs/operations.md):
+ *
+ * - `GET /metrics`: Prometheus text exposition of every isolate snapshot `snapshots()` returns
+ *   (this isolate's alone until the cluster collects the others'). `Authorization: Bearer` with
+ *   `WSTUN_METRICS_TOKEN` or the admin token; 403 `metrics_disabled` when neither is set, 401
+ *   otherwise. Mounted before the server-token guard, so a scraper needs only its own token.
+ * - `GET /_api/metrics` (admin token): the same snapshots as JSON plus the bridge health, for the
+ *   admin page's live view.
+ * - `GET /_api/ready`: 200 or 503 with `{ready, reason?, checks}` (lib/observability/readiness.ts).
+ *   Public like `/_api/health`: load balancers probe without credentials, and the answer names
+ *   only conditions, never a secret.
+ *
+ * @module
+ */
+import { Hono, type MiddlewareHandler } from "hono";
+import {
+  type BridgeHealthSource,
+  evaluateReadiness,
+  type IsolateSnapshot,
+  PROMETHEUS_CONTENT_TYPE,
+  type ReadinessCheck,
+  renderPrometheus,
+} from "../lib/observability/mod.ts";
+import { secretEquals } from "../lib/secret.ts";
+import { requireAdmin } from "./admin_auth.ts";
+import { errorBody } from "./http_error.ts";
+import { bearerToken } from "./server_auth.ts";
+
+export interface MetricsRouteDeps {
+  adminToken?: string;
+  metricsToken?: string;
+  /** Every isolate's snapshot this isolate can give (its own at least). */
+  snapshots: () => IsolateSnapshot[] | Promise<IsolateSnapshot[]>;
+  /** Bridge health per isolate; null when the bridge is off. */
+  bridgeHealth: BridgeHealthSource | null;
+  /** This isolate's id, in `/_api/ready`'s answer. */
+  isolate: string;
+  readiness: readonly ReadinessCheck[];
+}
+
+/** `/metrics`, `/_api/metrics` and `/_api/ready`; mount before the server-token guard. */
+export function metricsRoutes(deps: MetricsRouteDeps): Hono {
+  const app = new Hono();
+  const tokens = [deps.metricsToken, deps.adminToken].filter((t): t is string => !!t);
+  app.get("/metrics", requireScrapeToken(tokens), async (c) => {
+    const text = renderPrometheus(await deps.snapshots());
+    return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+  });
+  app.get("/_api/metrics", requireAdmin(deps.adminToken), async (c) => {
+    const [snapshots, bridge] = await Promise.all([deps.snapshots(), deps.bridgeHealth?.()]);
+    return c.json({ isolate: deps.isolate, snapshots, bridge: bridge ?? null });
+  });
+  app.get("/_api/ready", async (c) => {
+    const readiness = await evaluateReadiness(deps.readiness);
+    return c.json({ isolate: deps.isolate, ...readiness }, readiness.ready ? 200 : 503);
+  });
+  return app;
+}
+
+/**
+ * Bearer `tokens` (the metrics token, the admin token), each compared in constant time; the
+ * token is never echoed.
+ */
+function requireScrapeToken(tokens: readonly string[]): MiddlewareHandler {
+  return async (c, next) => {
+    if (tokens.length === 0) {
+      const message = "GET /metrics is off: set WSTUN_METRICS_TOKEN or WSTUN_ADMIN_TOKEN";
+      return c.json(errorBody("metrics_disabled", message), 403);
+    }
+    const presented = bearerToken(c);
+    // Every token is compared, so the time taken does not say which one matched.
+    const matches = tokens.filter((token) => secretEquals(presented, token));
+    if (matches.length > 0) return await next();
+    c.header("WWW-Authenticate", 'Bearer realm="wstun-metrics"');
+    const message = presented === undefined
+      ? "missing Authorization: Bearer <metrics or admin token>"
+      : "wrong metrics token";
+    return c.json(errorBody("unauthorized", message), 401);
+  };
+}
