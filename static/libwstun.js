@@ -109,9 +109,37 @@ export function decodeBinaryFrame(data) {
  * @property {number} [requestTimeoutMs] how long a request waits for its answer (default 10000)
  * @property {number} [minBackoffMs] first reconnect delay (default 250)
  * @property {number} [maxBackoffMs] longest reconnect delay (default 10000)
+ * @property {number} [maxQueuedFrames] data frames held while reconnecting (default 1000)
+ * @property {number} [maxQueuedBytes] bytes of data frames held while reconnecting (default 4 MiB)
+ * @property {number} [confirmEveryMs] how often to ask the server how many frames it took
+ *   (a `ping`), so fewer frames are unconfirmed if the server dies (default 10000; 0 = never)
  */
 
-/** A WSTun connection with request/response by `ref`, events and reconnection. */
+/** Error codes after which a rejoin (or resume) is tried again: the instance is on its way. */
+const RETRY_CODES = new Set([
+  "host_away",
+  "user_id_taken",
+  "bridge_timeout",
+  "bridge_unavailable",
+  "timeout",
+  "rate_limited",
+]);
+
+/** Close codes whose advice is to reconnect at once (docs/protocol.md, "Close codes"). */
+const RECONNECT_NOW = new Set([1012]);
+
+/**
+ * A WSTun connection with request/response by `ref`, events and reconnection.
+ *
+ * Continuity (docs/protocol.md, "Draining and moving rooms"): while the socket is down, or an
+ * instance is moving to another isolate, `send` / `sendBinary` hold frames (bounded by
+ * `maxQueuedFrames` / `maxQueuedBytes`; past that they throw `queue_full`) and send them, in
+ * order, once the instance is joined or resumed again. When the server drains it says how many of
+ * this socket's frames it took (`draining`); the rest are sent again after reconnecting, so each
+ * reaches its recipients once. A member that comes back before its host keeps trying (the
+ * server's `retryAfterMs`) until the host is back or the instance is gone (then an
+ * `instance_closed` event, `reason: "host_left"`).
+ */
 export class WSTunClient {
   /** @param {ClientOptions} [options] */
   constructor(options = {}) {
@@ -120,6 +148,9 @@ export class WSTunClient {
       requestTimeoutMs: 10_000,
       minBackoffMs: 250,
       maxBackoffMs: 10_000,
+      maxQueuedFrames: 1000,
+      maxQueuedBytes: 4 * 1024 * 1024,
+      confirmEveryMs: 10_000,
       ...options,
     };
     this.url = buildUrl(options.url, options.token);
@@ -140,6 +171,25 @@ export class WSTunClient {
     this.closedByUser = false;
     /** @type {any} */
     this.reconnectTimer = undefined;
+    /** Data frames waiting for the socket or their instance, in order. @type {Queued[]} */
+    this.queue = [];
+    this.queuedBytes = 0;
+    /** Instances whose frames wait: moving, or not rejoined since the last reconnect. @type {Set<string>} */
+    this.waiting = new Set();
+    /** Frames sent on this socket so far (what the server counts as `received`). */
+    this.sentOnSocket = 0;
+    /** Data frames sent on this socket and not yet confirmed taken. @type {Sent[]} */
+    this.unconfirmed = [];
+    /** Frames the server said it did not take before draining: sent again first. @type {Queued[]} */
+    this.notTaken = [];
+    /** @type {any} */
+    this.confirmTimer = undefined;
+    /** The server said it drains: nothing more goes on this socket. */
+    this.serverDraining = false;
+    /** Data frames of the last socket that ended without `draining`: they may not have arrived. */
+    this.lastUnconfirmed = 0;
+    /** Instances being resumed or rejoined now. @type {Map<string, Promise<any>>} */
+    this.returning = new Map();
   }
 
   /** Opens the socket; resolves once it is open. */
@@ -154,6 +204,10 @@ export class WSTunClient {
       socket.onopen = () => {
         opened = true;
         this.attempt = 0;
+        this.sentOnSocket = 0;
+        this.unconfirmed = [];
+        this.serverDraining = false;
+        this.#startConfirming();
         this.#emit("open", {});
         resolve(undefined);
       };
@@ -165,10 +219,13 @@ export class WSTunClient {
     });
   }
 
-  /** Closes for good: no reconnection. */
+  /** Closes for good: no reconnection; frames still held are dropped. */
   close() {
     this.closedByUser = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.confirmTimer);
+    this.queue = [];
+    this.queuedBytes = 0;
     this.socket?.close(1000, "client closed");
   }
 
@@ -253,6 +310,7 @@ export class WSTunClient {
   /** @param {string} uuid */
   async leaveInstance(uuid) {
     this.joined.delete(uuid);
+    this.#forget(uuid);
     await this.request({ type: "leave_instance", uuid });
   }
 
@@ -278,6 +336,7 @@ export class WSTunClient {
   async closeInstance(uuid) {
     await this.request({ type: "close_instance", uuid });
     this.hosted.delete(uuid);
+    this.#forget(uuid);
   }
 
   /**
@@ -297,7 +356,8 @@ export class WSTunClient {
 
   /**
    * Sends application data to an instance: to the host (from a member) or to every member (from
-   * the host); `to` names one member or several instead.
+   * the host); `to` names one member or several instead. While the socket is down or the
+   * instance is moving, the frame is held and sent once it is back (see the class).
    * @param {string} uuid
    * @param {string} type
    * @param {Record<string, any>} [data]
@@ -307,17 +367,21 @@ export class WSTunClient {
     /** @type {Record<string, any>} */
     const frame = { ...data, type, uuid };
     if (options.to !== undefined) frame.to = options.to;
-    this.#sendRaw(JSON.stringify(frame));
+    this.#sendData({ data: JSON.stringify(frame), uuid });
   }
 
   /**
    * Sends a binary frame to an instance; `to` is one userId (or "host"), default as for `send`.
+   * Held like `send` while the socket or the instance is away.
    * @param {string} uuid
    * @param {Uint8Array | ArrayBuffer} bytes
    * @param {{ to?: string }} [options]
    */
   sendBinary(uuid, bytes, options = {}) {
-    this.#sendRaw(encodeBinaryFrame(BinaryKind.InstanceData, uuid, options.to ?? "", bytes));
+    this.#sendData({
+      data: encodeBinaryFrame(BinaryKind.InstanceData, uuid, options.to ?? "", bytes),
+      uuid,
+    });
   }
 
   /**
@@ -358,7 +422,12 @@ export class WSTunClient {
    * @param {Uint8Array | ArrayBuffer} bytes
    */
   publishBinary(channel, bytes) {
-    this.#sendRaw(encodeBinaryFrame(BinaryKind.ChannelData, channel, "", bytes));
+    this.#sendData({ data: encodeBinaryFrame(BinaryKind.ChannelData, channel, "", bytes) });
+  }
+
+  /** Frames held now (while reconnecting or while an instance moves). */
+  get queuedFrames() {
+    return this.queue.length + this.notTaken.length;
   }
 
   /** @param {string | Uint8Array<ArrayBuffer>} data */
@@ -367,6 +436,95 @@ export class WSTunClient {
       throw new WSTunError("disconnected", "not connected");
     }
     this.socket.send(data);
+    this.sentOnSocket++;
+  }
+
+  /** Sends a data frame now, or holds it until the socket and its instance are back. */
+  #sendData(/** @type {Queued} */ frame) {
+    if (this.#ready(frame.uuid) && !this.#holds(frame.uuid)) return this.#transmit(frame);
+    if (this.closedByUser || !this.options.reconnect) {
+      throw new WSTunError("disconnected", "not connected");
+    }
+    const size = sizeOf(frame.data);
+    if (
+      this.queue.length >= this.options.maxQueuedFrames ||
+      this.queuedBytes + size > this.options.maxQueuedBytes
+    ) {
+      throw new WSTunError("queue_full", "too many frames held while reconnecting");
+    }
+    this.queue.push(frame);
+    this.queuedBytes += size;
+  }
+
+  /** Whether frames for `uuid` (or a channel frame: no uuid) may go out now. */
+  #ready(/** @type {string | undefined} */ uuid) {
+    return this.connected && !this.serverDraining &&
+      (uuid === undefined || !this.waiting.has(uuid));
+  }
+
+  /** Whether earlier frames for `uuid` are still held (a new one must wait behind them). */
+  #holds(/** @type {string | undefined} */ uuid) {
+    if (this.queue.length === 0 && this.notTaken.length === 0) return false;
+    return this.queue.some((f) => f.uuid === uuid) || this.notTaken.some((f) => f.uuid === uuid);
+  }
+
+  /** Sends one data frame and remembers it until the server confirms it took it. */
+  #transmit(/** @type {Queued} */ frame) {
+    this.#sendRaw(frame.data);
+    this.unconfirmed.push({ index: this.sentOnSocket, ...frame });
+    // Bounded memory: the oldest ones are the likeliest to have been taken long ago.
+    if (this.unconfirmed.length > 4 * this.options.maxQueuedFrames) this.unconfirmed.shift();
+  }
+
+  /** Sends held frames whose instance is ready, in order (per instance). */
+  #flush() {
+    /** @type {Queued[]} */
+    const still = [];
+    /** @type {Set<string | undefined>} */
+    const blocked = new Set();
+    for (const frame of [...this.notTaken, ...this.queue]) {
+      if (blocked.has(frame.uuid) || !this.#ready(frame.uuid)) {
+        blocked.add(frame.uuid); // later frames of this instance keep their place
+        still.push(frame);
+        continue;
+      }
+      try {
+        this.#transmit(frame);
+      } catch {
+        still.push(frame);
+        blocked.add(frame.uuid);
+      }
+    }
+    this.notTaken = [];
+    this.queue = still;
+    this.queuedBytes = still.reduce((n, f) => n + sizeOf(f.data), 0);
+  }
+
+  /** Drops what is held for an instance this client is no longer part of. */
+  #forget(/** @type {string} */ uuid) {
+    this.waiting.delete(uuid);
+    const before = this.queue.length;
+    this.queue = this.queue.filter((f) => f.uuid !== uuid);
+    this.notTaken = this.notTaken.filter((f) => f.uuid !== uuid);
+    this.queuedBytes = this.queue.reduce((n, f) => n + sizeOf(f.data), 0);
+    return before - this.queue.length;
+  }
+
+  /** Asks the server now and then how many frames it took, to let go of confirmed ones. */
+  #startConfirming() {
+    clearInterval(this.confirmTimer);
+    const every = this.options.confirmEveryMs;
+    if (!every) return;
+    this.confirmTimer = setInterval(() => {
+      if (this.connected && this.unconfirmed.length > 0) this.ping().catch(() => {});
+    }, every);
+  }
+
+  /** The server took the first `received` frames of this socket. */
+  #confirmed(/** @type {number} */ received) {
+    let i = 0;
+    while (i < this.unconfirmed.length && this.unconfirmed[i].index <= received) i++;
+    this.unconfirmed.splice(0, i);
   }
 
   /**
@@ -393,6 +551,9 @@ export class WSTunClient {
     } catch {
       return;
     }
+    if (frame.type === "pong" && typeof frame.received === "number" && !("from" in frame)) {
+      this.#confirmed(frame.received);
+    }
     if (this.#settle(frame)) return;
     this.#track(frame);
     this.#emit(frame.type, frame);
@@ -415,12 +576,28 @@ export class WSTunClient {
     return true;
   }
 
-  /** Forgets instances the server ended, so a reconnect does not try to return to them. */
+  /** Keeps what this client is part of in step with the server's frames. */
   #track(/** @type {any} */ frame) {
-    if (frame.type === "kicked") this.joined.delete(frame.uuid);
-    if (frame.type === "instance_closed") {
-      this.joined.delete(frame.uuid);
-      this.hosted.delete(frame.uuid);
+    if ("from" in frame) return; // application data, never a server frame
+    switch (frame.type) {
+      case "kicked":
+        this.joined.delete(frame.uuid);
+        this.#forget(frame.uuid);
+        return;
+      case "instance_closed":
+        this.joined.delete(frame.uuid);
+        this.hosted.delete(frame.uuid);
+        this.#forget(frame.uuid);
+        return;
+      case "instance_moving":
+        return this.#follow(frame.uuid);
+      case "draining":
+        // The server took the first `received` frames of this socket; the rest go again.
+        this.notTaken = this.unconfirmed.filter((f) => f.index > frame.received)
+          .map(({ data, uuid }) => ({ data, uuid }));
+        this.unconfirmed = [];
+        this.serverDraining = true;
+        return;
     }
   }
 
@@ -431,16 +608,28 @@ export class WSTunClient {
    */
   #closed(socket, code, reason) {
     if (socket !== this.socket) return;
+    clearInterval(this.confirmTimer);
     for (const [ref, pending] of this.pending) {
       clearTimeout(pending.timer);
       pending.reject(new WSTunError("disconnected", "connection closed before the answer"));
       this.pending.delete(ref);
     }
+    // Until each instance is back, its frames wait.
+    for (const uuid of [...this.hosted.keys(), ...this.joined.keys()]) this.waiting.add(uuid);
+    this.lastUnconfirmed = this.unconfirmed.length;
     this.#emit("close", { code, reason });
     if (this.closedByUser || !this.options.reconnect) return;
-    const base = Math.min(this.options.maxBackoffMs, this.options.minBackoffMs * 2 ** this.attempt);
-    const delay = base / 2 + Math.random() * base / 2;
-    this.attempt++;
+    let delay;
+    if (RECONNECT_NOW.has(code)) {
+      delay = Math.random() * 100; // the server asked: reconnect now, spread a little
+    } else {
+      const base = Math.min(
+        this.options.maxBackoffMs,
+        this.options.minBackoffMs * 2 ** this.attempt,
+      );
+      delay = base / 2 + Math.random() * base / 2;
+      this.attempt++;
+    }
     this.reconnectTimer = setTimeout(() => this.#reconnect(), delay);
   }
 
@@ -450,34 +639,107 @@ export class WSTunClient {
     } catch {
       return; // the close handler schedules the next attempt
     }
+    // Frames of a socket that ended without `draining` may or may not have arrived.
+    const unconfirmed = this.lastUnconfirmed;
     const results = [];
-    for (const [uuid, resume] of this.hosted) {
-      results.push(
-        this.resumeInstance(uuid, resume).then(
-          () => ({ uuid, ok: true }),
-          (err) => (this.hosted.delete(uuid), { uuid, ok: false, error: err }),
-        ),
-      );
-    }
-    for (const [uuid, how] of this.joined) {
-      results.push(
-        this.joinInstance({ uuid, userId: how.userId, token: how.token }).then(
-          () => ({ uuid, ok: true }),
-          (err) => (this.joined.delete(uuid), { uuid, ok: false, error: err }),
-        ),
-      );
-    }
+    for (const uuid of this.hosted.keys()) results.push(this.#comeBack(uuid));
+    for (const uuid of this.joined.keys()) results.push(this.#comeBack(uuid));
     const channels = [...this.channels].map((channel) =>
       this.request({ type: "subscribe", channel }).then(
         () => ({ channel, ok: true }),
         (err) => (this.channels.delete(channel), { channel, ok: false, error: err }),
       )
     );
+    const resent = this.notTaken.length;
+    this.#flush();
     this.#emit("reconnect", {
       instances: await Promise.all(results),
       channels: await Promise.all(channels),
+      resent,
+      unconfirmed,
     });
   }
+
+  /** An instance moves to another isolate: resume it (its host) or rejoin it (a member). */
+  #follow(/** @type {string} */ uuid) {
+    if (!this.hosted.has(uuid) && !this.joined.has(uuid)) return;
+    this.waiting.add(uuid);
+    this.#comeBack(uuid);
+  }
+
+  /**
+   * Gets back into an instance after a reconnect or a move (once at a time per instance).
+   * @param {string} uuid
+   * @returns {Promise<{ uuid: string, ok: boolean, error?: WSTunError }>}
+   */
+  #comeBack(uuid) {
+    const already = this.returning.get(uuid);
+    if (already) return already;
+    const back = this.#return(uuid).finally(() => this.returning.delete(uuid));
+    this.returning.set(uuid, back);
+    return back;
+  }
+
+  /**
+   * Resumes or rejoins `uuid`, trying again while the server says it is on its way
+   * (`retryAfterMs`), then sends what was held for it.
+   * @param {string} uuid
+   * @returns {Promise<{ uuid: string, ok: boolean, error?: WSTunError }>}
+   */
+  async #return(uuid) {
+    for (let attempt = 0;; attempt++) {
+      const resume = this.hosted.get(uuid);
+      const how = this.joined.get(uuid);
+      if (resume === undefined && how === undefined) return { uuid, ok: false };
+      try {
+        if (resume !== undefined) await this.resumeInstance(uuid, resume);
+        else await this.joinInstance({ uuid, userId: how?.userId, token: how?.token });
+        this.waiting.delete(uuid);
+        this.#flush();
+        return { uuid, ok: true };
+      } catch (err) {
+        const error = /** @type {WSTunError} */ (err);
+        if (error.code === "disconnected" || this.closedByUser) return { uuid, ok: false, error };
+        if (error.code === "already_member") {
+          this.waiting.delete(uuid); // its earlier join got there after all
+          this.#flush();
+          return { uuid, ok: true };
+        }
+        if (!RETRY_CODES.has(error.code)) {
+          this.hosted.delete(uuid);
+          this.joined.delete(uuid);
+          const dropped = this.#forget(uuid);
+          this.#emit("instance_closed", {
+            type: "instance_closed",
+            uuid,
+            reason: "host_left",
+            dropped,
+          });
+          return { uuid, ok: false, error };
+        }
+        const hint = error.frame?.retryAfterMs;
+        const backoff = Math.min(
+          this.options.maxBackoffMs,
+          this.options.minBackoffMs * 2 ** attempt,
+        );
+        await new Promise((r) => setTimeout(r, typeof hint === "number" ? hint : backoff));
+      }
+    }
+  }
+}
+
+/**
+ * @typedef {object} Queued a data frame held or sent: its bytes, and its instance (none for a
+ *   channel frame)
+ * @property {string | Uint8Array<ArrayBuffer>} data
+ * @property {string} [uuid]
+ */
+
+/** @typedef {Queued & { index: number }} Sent a data frame sent, numbered on its socket */
+
+/** @param {string | Uint8Array} data */
+function sizeOf(data) {
+  return typeof data === "string" ? data.length : data.byteLength;
 }
 
 /**
