@@ -62,6 +62,8 @@ interface Away {
 /** A forwarded request waiting for its answer. */
 interface Pending {
   req: InstanceRequest;
+  /** A keyed take-over: the key was checked here, no proof goes with it. */
+  verified: boolean;
   /** Unknown while the directory is asked. */
   owner: string | undefined;
   timer: ReturnType<typeof setTimeout>;
@@ -107,12 +109,18 @@ export class SocketSide {
   forward(session: Session, req: InstanceRequest, verified = false): void {
     const socket = this.#socket(session);
     const id = socket.nextId++;
-    const pending = expectsAnswer(req) ? this.#await(socket, id, req) : undefined;
+    if (expectsAnswer(req)) this.#await(socket, id, req, verified);
     const known = socket.away.get(req.uuid)?.owner;
     if (known) return this.#send(socket, id, req, known, verified);
+    this.#route(socket, id, req, verified);
+  }
+
+  /** Finds where request `id` goes from the directory, and sends, adopts or refuses it. */
+  #route(socket: LocalSocket, id: number, req: InstanceRequest, verified: boolean): void {
+    const awaited = socket.pending.has(id);
     this.#deps.directory.find(req.uuid).then((found) => {
       if (!this.#byConn.has(socket.conn)) return; // the socket closed meanwhile
-      if (pending && !socket.pending.has(id)) return; // answered by a time-out meanwhile
+      if (awaited && !socket.pending.has(id)) return; // answered by a time-out meanwhile
       const placement = this.#place(found);
       if (placement.kind === "owner") {
         return this.#send(socket, id, req, placement.owner, verified);
@@ -305,7 +313,13 @@ export class SocketSide {
       }
       for (const [id, p] of [...socket.pending]) {
         if (p.owner !== isolate) continue;
-        this.#fail(socket, id, ErrorCode.UnknownInstance, `the owner of ${p.req.uuid} is gone`);
+        // A moving instance may be adopted (this very request may adopt it): route it again.
+        if (moving) {
+          p.owner = undefined;
+          this.#route(socket, id, p.req, p.verified);
+        } else {
+          this.#fail(socket, id, ErrorCode.UnknownInstance, `the owner of ${p.req.uuid} is gone`);
+        }
       }
       socket.contacted.delete(isolate);
     }
@@ -354,9 +368,10 @@ export class SocketSide {
     return socket;
   }
 
-  #await(socket: LocalSocket, id: number, req: InstanceRequest): Pending {
+  #await(socket: LocalSocket, id: number, req: InstanceRequest, verified: boolean): Pending {
     const pending: Pending = {
       req,
+      verified,
       owner: undefined,
       timer: setTimeout(() => this.#timedOut(socket, id), this.#deps.timeoutMs),
     };
