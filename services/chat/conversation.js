@@ -45,13 +45,21 @@ export function renderEntry(entry, self) {
 
 /**
  * Appends entries to a conversation list and keeps it scrolled to the end when it was there.
+ * Entries it already shows (by id: the host numbers them) are skipped, so the history a host sends
+ * again after a reconnect or a server restart adds only what is new.
  * @param {HTMLElement} list
  * @param {Entry[]} entries
  * @param {string} self
  */
 export function appendEntries(list, entries, self) {
   const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  for (const entry of entries) list.append(renderEntry(entry, self));
+  let last = list.children.length === 0 ? -1 : Number(list.dataset.lastId ?? -1);
+  for (const entry of entries) {
+    if (typeof entry.id === "number" && entry.id <= last) continue;
+    list.append(renderEntry(entry, self));
+    if (typeof entry.id === "number") last = entry.id;
+  }
+  list.dataset.lastId = String(last);
   while (list.children.length > MAX_HISTORY) list.firstElementChild?.remove();
   if (atEnd) list.scrollTop = list.scrollHeight;
 }
