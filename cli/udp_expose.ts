@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { isLinkError } from "../lib/udp/relay_link.ts";
-import { MIN_KEY_LENGTH } from "../lib/udp/server_id.ts";
+import { acceptableKey, MIN_KEY_LENGTH } from "../lib/udp/server_id.ts";
 import {
   clock,
   COMMON_OPTIONS,
@@ -27,7 +27,7 @@ import { defaultBindHost } from "../lib/udp/socket_type.ts";
 
 const USAGE = `usage: deno task udp-expose <min local port> <relay URL> <user server port> [options]
 
-  --id <key>           stable Server ID: the same key (${MIN_KEY_LENGTH}+ characters, keep it secret)
+  --id <key>           stable Server ID: the same random key (${MIN_KEY_LENGTH}+ characters, keep it secret)
                        always gives the same ID; without it the ID lasts while the relay keeps
                        the instance (reconnects within WSTUN_HOST_GRACE_MS)
   --new-id             print a fresh random key for --id and exit
@@ -42,7 +42,9 @@ const Schema = CommonSchema.extend({
   positionals: z.tuple([port(1), z.string().min(1), port(1)], {
     error: "needs <min local port> <relay URL> <user server port>",
   }),
-  id: z.string().min(MIN_KEY_LENGTH, `must be at least ${MIN_KEY_LENGTH} characters`).optional(),
+  id: z.string().refine(acceptableKey, {
+    message: `must be a random key of at least ${MIN_KEY_LENGTH} characters (--new-id makes one)`,
+  }).optional(),
   host: ipAddress,
   bind: ipAddress.optional(),
   "new-id": z.boolean().optional(),

@@ -13,8 +13,11 @@ import { deriveSecret, randomSecret } from "../secret.ts";
 /** The hub service UDP tunnels are instances of. */
 export const UDP_SERVICE_NAME = "udp";
 
-/** Shortest `--id` key accepted: short keys would make the derived ID guessable offline. */
-export const MIN_KEY_LENGTH = 16;
+/**
+ * Shortest `--id` key accepted: the relay's own rule for instance keys (22 characters with 10
+ * different ones, lib/hub/instance_secrets.ts), so a key the tool takes is one the relay takes.
+ */
+export { acceptableKey, MIN_KEY_LENGTH } from "../hub/instance_secrets.ts";
 
 export interface ServerId {
   uuid: string;

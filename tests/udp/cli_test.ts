@@ -153,3 +153,22 @@ Deno.test("udp cli: a bad argument is one line naming it, exit status 2", async 
     /^udp-expose: argument 3: must be a port number between 1 and 65535\n/,
   );
 });
+
+Deno.test("udp-expose: a weak --id key is refused by the tool, as the relay would", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...FLAGS,
+      cli("udp_expose"),
+      "40000",
+      "http://127.0.0.1:9",
+      "7777",
+      "--id",
+      "aaaaaaaaaaaaaaaaaaaaaaaa",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(out.success, false);
+  assert.match(new TextDecoder().decode(out.stderr), /--new-id makes one/);
+});

@@ -57,7 +57,7 @@ Deno.test("create_instance with a key: same key, same uuid; presenting it again 
   assert.notEqual(chat.uuid, created.uuid);
 });
 
-Deno.test("create_instance with a key shorter than 16 characters is refused", async () => {
+Deno.test("create_instance with a key shorter than 22 characters is refused", async () => {
   await using server = await startServer();
   await using host = await TestSocket.open(server.wsUrl);
   const answer = await host.request({
