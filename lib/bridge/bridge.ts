@@ -18,16 +18,21 @@
  * @module
  */
 
-/** One message as a transport carries it: the cluster's envelope, opaque here. */
-export interface BridgeMessage {
-  readonly from: string;
-  readonly seq: number;
-  readonly body: unknown;
-  readonly all?: true;
-}
+/**
+ * One message as a transport carries it: the cluster's envelope packed into a flat array
+ * (lib/cluster/wire.ts), opaque here. Its values are strings, numbers, arrays, plain objects and
+ * `Uint8Array`s.
+ */
+export type BridgeMessage = readonly unknown[];
 
 /** Carries messages between isolates. */
 export interface Bridge {
+  /**
+   * True when every receiver runs this same program in this same process (the workers of one
+   * server): messages then cannot come from another version of WSTun, and the cluster trusts
+   * their shape instead of checking it.
+   */
+  readonly trusted?: boolean;
   /**
    * True when a message the transport could not deliver at once may still arrive later, out of
    * order: the receiver then waits a little for the ones before it (lib/cluster/link.ts).

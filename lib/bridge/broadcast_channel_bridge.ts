@@ -21,9 +21,9 @@ export class BroadcastChannelBridge implements Bridge {
 
   listen(isolate: string, receive: (message: unknown) => void): void {
     this.#inbox = new BroadcastChannel(this.#name(isolate));
-    this.#inbox.onmessage = (e: MessageEvent<BridgeMessage>) => receive(e.data);
+    this.#inbox.onmessage = (e: MessageEvent<unknown>) => receive(e.data);
     this.#all = new BroadcastChannel(`${this.namespace}:all`);
-    this.#all.onmessage = (e: MessageEvent<BridgeMessage>) => receive(e.data);
+    this.#all.onmessage = (e: MessageEvent<unknown>) => receive(e.data);
   }
 
   broadcast(envelope: BridgeMessage): void {

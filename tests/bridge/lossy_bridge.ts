@@ -8,6 +8,7 @@
  */
 import type { Bridge, BridgeMessage } from "../../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../../lib/bridge/broadcast_channel_bridge.ts";
+import { unpack } from "../../lib/cluster/wire.ts";
 
 export class LossyBridge implements Bridge {
   readonly #inner: BroadcastChannelBridge;
@@ -41,7 +42,7 @@ export class LossyBridge implements Bridge {
 
   broadcast(envelope: BridgeMessage): void {
     if (this.partition) return void this.dropped++;
-    const beat = (envelope.body as { k?: string }).k === "beat";
+    const beat = (unpack(envelope) as { body?: { k?: string } }).body?.k === "beat";
     if (this.dropBroadcasts > 0 && !beat) {
       this.dropBroadcasts--;
       this.dropped++;
