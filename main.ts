@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { startWorkerPool } from "./lib/bridge/worker_pool.ts";
+import { startWorkerPool } from "./lib/worker_pool.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
 import { defaultLogFormat, Logger } from "./lib/log.ts";
 import { exitOnSignals, within } from "./lib/process_exit.ts";

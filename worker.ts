@@ -1,5 +1,5 @@
 /**
- * Entry point of one worker isolate when `WSTUN_WORKERS` > 1 (see lib/bridge/worker_pool.ts):
+ * Entry point of one worker isolate when `WSTUN_WORKERS` > 1 (see lib/worker_pool.ts):
  * the same configuration as the main isolate, the pool's KV file, MessagePorts to its siblings as the bridge,
  * and a listener that shares the port with its siblings. It drains when the main isolate says so.
  *
@@ -8,7 +8,7 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 import { MessagePortBridge } from "./lib/bridge/message_port_bridge.ts";
-import type { WorkerDrain, WorkerReport, WorkerStart } from "./lib/bridge/worker_pool.ts";
+import type { WorkerDrain, WorkerReport, WorkerStart } from "./lib/worker_pool.ts";
 import { loadConfig } from "./lib/config.ts";
 import { within } from "./lib/process_exit.ts";
 import { createServer, type WstunServer } from "./routes/app.ts";

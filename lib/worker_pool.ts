@@ -10,8 +10,8 @@
  * @module
  */
 import { ulid } from "ulid";
-import type { Config } from "../config.ts";
-import { within } from "../process_exit.ts";
+import type { Config } from "./config.ts";
+import { within } from "./process_exit.ts";
 
 /** What the main isolate tells each worker. */
 export interface WorkerStart {
