@@ -22,6 +22,7 @@
  */
 import { z } from "zod";
 import { ChannelMessage } from "../pubsub/channel_message.ts";
+import { Role } from "../hub/cluster_port.ts";
 import {
   CloseInstance,
   JoinInstance,
@@ -52,9 +53,8 @@ export const ForwardedRequest = z.discriminatedUnion("type", [
 ]);
 export type ForwardedRequest = z.infer<typeof ForwardedRequest>;
 
-/** A socket's part in an instance, as its owner reports it: member, host, or gone. */
-export const Role = z.enum(["member", "host", "none"]);
-export type Role = z.infer<typeof Role>;
+/** A socket's part in an instance, as its owner's hub reports it (lib/hub/cluster_port.ts). */
+export { Role };
 
 /** One message of a tunnel stream relayed between isolates (lib/tunnel/bridged_registry.ts). */
 export const TunnelRelay = z.discriminatedUnion("t", [

@@ -8,14 +8,11 @@
  */
 import type { InstanceRecord } from "../bridge/directory.ts";
 import type { Instance } from "../hub/instance.ts";
+import type { Reply, SecretCheck } from "../hub/cluster_port.ts";
 import type { Peer, Session } from "../hub/peer.ts";
-import type { ControlRequest, Ref, ServerFrame } from "../protocol.ts";
+import type { ControlRequest, Ref } from "../protocol.ts";
 
-/** Checks a secret the client presented (on another isolate) against the one an instance holds. */
-export type SecretCheck = (expected: string) => boolean;
-
-/** Where the direct answer to a request goes (the socket's own isolate, for a remote one). */
-export type Reply = (frame: ServerFrame) => void;
+export type { Reply, SecretCheck };
 
 export interface HubPort {
   /** Instances on this isolate. */

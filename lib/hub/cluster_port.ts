@@ -9,10 +9,26 @@
  *
  * @module
  */
-import type { Role } from "../cluster/envelope.ts";
-import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
+import { z } from "zod";
+import type {
+  CreateInstance,
+  InstanceInfo,
+  InstanceRequest,
+  Ref,
+  ServerFrame,
+} from "../protocol.ts";
 import type { Instance } from "./instance.ts";
 import type { Session } from "./peer.ts";
+
+/** A session's part in an instance, as the hub reports it: member, host, or gone. */
+export const Role = z.enum(["member", "host", "none"]);
+export type Role = z.infer<typeof Role>;
+
+/** Checks a secret the client presented (on another isolate) against the one an instance holds. */
+export type SecretCheck = (expected: string) => boolean;
+
+/** Where the direct answer to a request goes (the socket's own isolate, for a remote one). */
+export type Reply = (frame: ServerFrame) => void;
 
 export interface ClusterPort {
   /** A new local instance; resolves once other isolates can find it. */

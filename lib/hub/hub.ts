@@ -15,7 +15,6 @@
 import { ulid } from "ulid";
 import type { Config } from "../config.ts";
 import { BinaryKind, decodeBinaryHeader } from "../binary_frame.ts";
-import type { Reply, SecretCheck } from "../cluster/hub_port.ts";
 import {
   CloseReason,
   type ControlRequest,
@@ -38,7 +37,7 @@ import { randomSecret, secretEquals } from "../secret.ts";
 import type { ServiceCatalog } from "../service_catalog.ts";
 import type { Stats } from "../stats.ts";
 import type { InstanceRecord } from "../bridge/directory.ts";
-import type { ClusterPort } from "./cluster_port.ts";
+import type { ClusterPort, Reply, SecretCheck } from "./cluster_port.ts";
 import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
 import type { InstanceSecrets } from "./instance_secrets.ts";
