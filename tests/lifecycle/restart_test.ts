@@ -115,3 +115,26 @@ Deno.test("SIGTERM exits within WSTUN_DRAIN_MS even if a socket never reads; a s
     }
   }, { WSTUN_DRAIN_MS: "1000" });
 });
+
+Deno.test("restart with SIGTERM, two workers: the room and its messages carry on", async () => {
+  await withRestartableServer(async (server) => {
+    const host = noteTaker(server.url);
+    const member = noteTaker(server.url);
+    try {
+      await host.client.connect();
+      await member.client.connect();
+      const room = await host.client.createInstance({ service: "chat", name: "Team" });
+      await member.client.joinInstance({ uuid: room.uuid, userId: "ann" });
+      const sending = sendNotes(member.client, room.uuid, 0, 150, 10);
+      await until("some notes before the restart", () => host.notes.length >= 30);
+      await server.stop("SIGTERM");
+      await server.start();
+      await sending;
+      await until("every note after the restart", () => host.notes.length >= 150);
+      assert.deepEqual(host.notes, Array.from({ length: 150 }, (_, n) => n));
+    } finally {
+      host.client.close();
+      member.client.close();
+    }
+  }, { WSTUN_WORKERS: "2", WSTUN_BRIDGE_HEARTBEAT_MS: "500" });
+});
