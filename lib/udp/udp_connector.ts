@@ -229,6 +229,10 @@ export class UdpConnector {
         // The exposer is gone (or sent us away); it may come back under the same ID.
         if (this.#link) this.#lost(this.#link, `exposer gone (${msg.reason || msg.type})`);
         return;
+      case "instance_moving":
+        // The relay isolate holding the tunnel drained or died: join it again where it goes.
+        if (this.#link) this.#lost(this.#link, "the tunnel is moving to another relay isolate");
+        return;
       case "error":
         this.counters.refusedByRelay++;
         return;

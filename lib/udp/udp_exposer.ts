@@ -288,6 +288,11 @@ export class UdpExposer {
         );
         this.stop();
         return;
+      case "instance_moving":
+        // The relay isolate holding the tunnel drained or died: take it up again (a new link
+        // resumes it or, with --id, creates it under the same ID) where the relay puts it.
+        this.#link?.close();
+        return;
       case "error":
         this.counters.refusedByRelay++;
         return;

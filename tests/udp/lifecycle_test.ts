@@ -5,6 +5,8 @@ import type { ConnectorEvent } from "../../lib/udp/udp_connector.ts";
 import { endpoint } from "../../lib/udp/datagram_socket.ts";
 import { EchoServer, GameClient, startConnector, startExposer, waitFor } from "./udp_fixture.ts";
 import { StallingProxy } from "./stalling_proxy.ts";
+import { RestartableServer } from "../lifecycle/_restart.ts";
+import { freePort } from "../bridge/process.ts";
 
 const hello = (n: number) => new TextEncoder().encode(`hello ${n}`);
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -258,4 +260,37 @@ Deno.test("udp: stopping a tool while it waits to reconnect returns at once", as
   const took = performance.now() - started;
   assert.ok(took < 2000, `stop took ${took.toFixed(0)} ms`);
   await echo.close();
+});
+
+Deno.test("udp: a relay restarted with SIGTERM on its KV file keeps the tunnel: same Server ID, players carry on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wstun-udp-restart-" });
+  await using relay = new RestartableServer(freePort(), {
+    WSTUN_KV_PATH: `${dir}/wstun.kv`,
+    WSTUN_HOST_GRACE_MS: "20000",
+  });
+  await relay.start();
+  const echo = await EchoServer.start();
+  const key = "Vq3xL9pTz0aR7mWc2eYh5K-restart";
+  const tunnel = await startExposer(relay.url, echo.port, { key });
+  const connector = await startConnector(relay.url, tunnel.serverId);
+  const client = await GameClient.open(connector.listenPort);
+  try {
+    assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
+    await relay.stop("SIGTERM");
+    await relay.start();
+    // Datagrams sent while the tunnel is re-forming are dropped (UDP), so try until one returns.
+    let answer = "";
+    for (let i = 0; i < 200 && answer !== "hello 2"; i++) {
+      answer = await client.roundTrip(hello(2), 100).then(text, () => "");
+    }
+    assert.equal(answer, "hello 2");
+    assert.equal(tunnel.exposer.serverId, tunnel.serverId, "the same Server ID");
+  } finally {
+    await client.close();
+    await connector.stop();
+    await tunnel.close();
+    await echo.close();
+    await relay.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
 });
