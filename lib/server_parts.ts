@@ -122,7 +122,7 @@ export async function buildServerParts(
       secrets: instanceSecrets,
       now,
       isolate: options.isolate,
-      refused: () => hub.countRefusal(),
+      refused: (code) => hub.countRefusal(code),
     })
     : null;
   if (cluster) channels.connect(cluster);

@@ -121,9 +121,7 @@ export class Stats {
   /** Bytes of delivered data frames: binary bytes plus text frame lengths in UTF-16 code units. */
   bytesRelayed = 0;
   instancesCreated = 0;
-  /** Requests refused with an error frame or a failed ack. */
-  errors = 0;
-  /** The refusals in `errors` whose code is known, by code (see {@link refused}). */
+  /** Requests refused with an error frame or a failed ack, by error code (see {@link refused}). */
   readonly refusals = new Tally();
   /** Sockets closed by the server for a limit (frame size, flooding, slow consumer). */
   limitCloses = 0;
@@ -149,6 +147,11 @@ export class Stats {
     this.startedAt = now;
   }
 
+  /** Requests refused, every code (`errors` of `/_api/stats`). */
+  get errors(): number {
+    return this.refusals.total();
+  }
+
   /** Frames received from clients, every kind (`framesIn` of `/_api/stats`). */
   get framesIn(): number {
     return this.textFramesIn + this.binaryFramesIn + this.channelFramesIn;
@@ -167,9 +170,8 @@ export class Stats {
     this.backlogAtClose.observe(backlog);
   }
 
-  /** A request was refused with `code` (an `ErrorCode`): counts it in `errors` and by code. */
+  /** A request was refused with `code` (an `ErrorCode`): counts it in `errors`, by code. */
   refused(code: string): void {
-    this.errors++;
     this.refusals.add(code);
   }
 }

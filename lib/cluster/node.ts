@@ -56,8 +56,8 @@ export interface ClusterOptions {
   /** This isolate's id; a fresh ulid by default. */
   isolate?: string;
   now?: () => number;
-  /** Counts refusals sent from the cluster with the hub's (`/_api/stats` `errors`). */
-  refused?: () => void;
+  /** Counts refusals sent from the cluster with the hub's, by error code (`errors`). */
+  refused?: (code: string) => void;
   /** Verifiers of instance secrets (what records carry) and keyed ids. */
   secrets: InstanceSecrets;
   /** `WSTUN_HOST_GRACE_MS`: how long an instance whose owner drained or died waits for its host. */

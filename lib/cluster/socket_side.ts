@@ -47,8 +47,8 @@ export interface SocketSideDeps {
   now: () => number;
   /** Makes `session` the host of an adopted instance here and answers its resume. */
   adoptHere(session: Session, record: InstanceRecord, ref: Ref): void;
-  /** Counts a refusal sent from here (the hub's `errors`). */
-  refused(): void;
+  /** Counts a refusal sent from here, by its error code (the hub's `errors`). */
+  refused(code: string): void;
   /** A request timed out waiting for its owner. */
   timedOut(): void;
 }
@@ -422,7 +422,7 @@ export class SocketSide {
 
   /** A refusal from here: a failed ack for a join, an error for the rest. */
   #refuse(session: Session, req: InstanceRequest, code: ErrorCode, message: string): void {
-    this.#deps.refused();
+    this.#deps.refused(code);
     const retryAfterMs = code === ErrorCode.HostAway ? RETRY_AFTER_MS : undefined;
     const frame: ServerFrame = req.type === "join_instance"
       ? {
@@ -441,7 +441,7 @@ export class SocketSide {
   /** A data frame for an instance elsewhere that the socket is not part of. */
   #notHere(session: Session, uuid: string, ref: Ref): void {
     const refuse = (code: ErrorCode, message: string) => {
-      this.#deps.refused();
+      this.#deps.refused(code);
       session.send({ type: "error", code, message, uuid, ref });
     };
     this.#deps.directory.find(uuid).then(

@@ -148,16 +148,6 @@ function drops(stats: Stats): Sample[] {
   return counts.map(([reason, value]) => ({ labels: { reason }, value }));
 }
 
-/**
- * Refusals by code. Refusals counted without their code (`errors++` rather than
- * `Stats.refused`) show as `unattributed`, so the total always matches `/_api/stats`.
- */
-function refusals(stats: Stats): Sample[] {
-  const samples = byLabel(stats.refusals, "code");
-  samples.push({ labels: { code: "unattributed" }, value: stats.errors - stats.refusals.total() });
-  return samples;
-}
-
 function authorizerCalls(pubsub: PubSub): Sample[] {
   const { calls, denied, unavailable } = pubsub.authorizer.stats();
   return [
@@ -278,7 +268,7 @@ export const INSTRUMENTS: readonly Instrument[] = [
     "{request}",
     "Requests refused with an error frame or a failed ack, by error code.",
     ["code"],
-    ({ stats }) => refusals(stats),
+    ({ stats }) => byLabel(stats.refusals, "code"),
   ),
   counter(
     "wstun.frames.dropped",
