@@ -135,8 +135,12 @@ export class Stats {
   framesDroppedClosed = 0;
   /** UDP tunnel datagrams dropped because the recipient's `/_udp` socket was backed up. */
   udpDatagramsDropped = 0;
-  /** UDP tunnel datagrams relayed (binary frames delivered to `/_udp` sockets). */
-  udpDatagrams = 0;
+  /**
+   * UDP tunnel frames relayed to `/_udp` sockets: each carries one datagram or a batch of them
+   * (lib/udp/frame_batcher.ts). Frames, not datagrams, because counting a batch's datagrams
+   * would walk it on the per-frame path; drops count datagrams, since they are rare.
+   */
+  udpFrames = 0;
 
   readonly bridge = new BridgeCounters();
   readonly tunnels = new TunnelCounters();

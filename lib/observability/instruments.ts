@@ -278,11 +278,12 @@ export const INSTRUMENTS: readonly Instrument[] = [
     ({ stats }) => drops(stats),
   ),
   counter(
-    "wstun.udp.datagrams",
-    "{datagram}",
-    "UDP tunnel datagrams relayed to /_udp sockets (drops: wstun.frames.dropped).",
+    "wstun.udp.frames",
+    "{frame}",
+    "UDP tunnel frames relayed to /_udp sockets, each one datagram or a batch (datagrams " +
+      "dropped: wstun.frames.dropped).",
     [],
-    ({ stats }) => one(stats.udpDatagrams),
+    ({ stats }) => one(stats.udpFrames),
   ),
   gauge(
     "wstun.channels",
