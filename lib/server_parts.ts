@@ -123,6 +123,7 @@ export async function buildServerParts(
       now,
       isolate: options.isolate,
       refused: (code) => hub.countRefusal(code),
+      counters: stats.bridge,
     })
     : null;
   if (cluster) channels.connect(cluster);

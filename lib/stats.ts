@@ -70,6 +70,8 @@ export class BridgeCounters {
   claims = 0;
   /** Claims that found the uuid held by another live isolate (the create took that one over). */
   claimConflicts = 0;
+  /** Instances taken over here from an isolate that drained or died (a host's resume). */
+  adoptions = 0;
 }
 
 /** HTTP tunnels (lib/tunnel/service.ts feeds these). */

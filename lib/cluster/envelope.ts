@@ -99,7 +99,14 @@ export const Body = z.discriminatedUnion("k", [
     /** The sender verified the secret itself (a keyed create's key); the owner accepts it. */
     verified: z.literal(true).optional(),
   }),
-  z.object({ k: z.literal("answer"), conn: id, id: z.number().int(), text: z.string() }),
+  z.object({
+    k: z.literal("answer"),
+    conn: id,
+    id: z.number().int(),
+    text: z.string(),
+    /** The error code when `text` refuses the request (for the requester's span, never parsed). */
+    refused: z.string().max(64).optional(),
+  }),
   z.object({ k: z.literal("member"), conn: id, uuid: id, role: Role }),
   z.object({
     k: z.literal("data"),

@@ -28,6 +28,7 @@ import type { Instance } from "../hub/instance.ts";
 import type { Session } from "../hub/peer.ts";
 import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
+import { BridgeCounters } from "../stats.ts";
 import { ClusterStats } from "./cluster_stats.ts";
 import {
   type Body,
@@ -58,6 +59,8 @@ export interface ClusterOptions {
   now?: () => number;
   /** Counts refusals sent from the cluster with the hub's, by error code (`errors`). */
   refused?: (code: string) => void;
+  /** Round trips, directory claims, adoptions: the server's `Stats.bridge`; fresh by default. */
+  counters?: BridgeCounters;
   /** Verifiers of instance secrets (what records carry) and keyed ids. */
   secrets: InstanceSecrets;
   /** `WSTUN_HOST_GRACE_MS`: how long an instance whose owner drained or died waits for its host. */
@@ -109,6 +112,7 @@ export class ClusterNode implements ClusterPort {
       adoptHere: (session, record, ref) => hub.adoptHere(session, record, ref),
       refused: opts.refused ?? (() => {}),
       timedOut: () => this.stats.timedOut++,
+      counters: opts.counters ?? new BridgeCounters(),
     });
     this.#ownerSide = new OwnerSide({ hub, post });
     this.#records = new Records({
@@ -354,7 +358,7 @@ export class ClusterNode implements ClusterPort {
       case "req":
         return this.#ownerSide.request(from, body);
       case "answer":
-        return this.#socketSide.answer(body.conn, body.id, body.text);
+        return this.#socketSide.answer(body.conn, body.id, body.text, body.refused);
       case "member":
         return this.#socketSide.membership(from, body.conn, body.uuid, body.role);
       case "data":

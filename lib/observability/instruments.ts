@@ -390,6 +390,13 @@ export const INSTRUMENTS: readonly Instrument[] = [
     ({ stats }) => one(stats.bridge.claimConflicts),
   ),
   counter(
+    "wstun.instances.adopted",
+    "{instance}",
+    "Instances taken over here from an isolate that drained or died (a host resumed).",
+    [],
+    ({ stats }) => one(stats.bridge.adoptions),
+  ),
+  counter(
     "wstun.marketplace.operations",
     "{operation}",
     "Marketplace installs, updates and uninstalls, by outcome (ok, failed).",

@@ -19,6 +19,7 @@ Deno.test("envelopes: every kind of body parses", () => {
     },
     { k: "req", conn, id: 2, frame: { type: "resume_instance", uuid, resume: "" }, verified: true },
     { k: "answer", conn, id: 1, text: '{"type":"ok"}' },
+    { k: "answer", conn, id: 1, text: '{"type":"error"}', refused: "forbidden" },
     { k: "member", conn, uuid, role: "member" },
     { k: "data", conn, uuid, text: '{"type":"x"}', to: ["a"], ref: 3 },
     { k: "bin", conn, uuid, bytes: new Uint8Array([1]) },
