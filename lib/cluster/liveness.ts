@@ -10,12 +10,22 @@
  * Bridge health ({@link Liveness.health}): every isolate the directory says is alive should be
  * heard on the bridge at least once a heartbeat (its `beat`). One alive in the directory but
  * silent on the bridge for three heartbeats means this bridge does not reach it — on Deno Deploy,
- * where `BroadcastChannel` does not cross instances, set `WSTUN_REDIS_URL`.
+ * where `BroadcastChannel` does not cross instances, set `WSTUN_REDIS_URL`. An isolate turning
+ * silent is logged once (`bridge.silent`), and again when it is heard (`bridge.heard_again`).
+ *
+ * A heartbeat that the store does not answer is logged once per outage
+ * (`bridge.heartbeat_failed`, then `bridge.heartbeat_recovered`).
  *
  * @module
  */
 import { type Directory, isolateTtlMs } from "../bridge/directory.ts";
+import type { Logger } from "../log.ts";
 import type { Records } from "./records.ts";
+
+/** What an operator should do about a silent isolate (logs, `/_api/ready`). */
+export const SILENT_ADVICE = "this bridge does not reach it; isolates that share a directory " +
+  "must share a bridge: on Deno Deploy, or with servers on several machines, set " +
+  "WSTUN_REDIS_URL (docs/deploy.md)";
 
 export interface LivenessDeps {
   isolate: string;
@@ -29,6 +39,7 @@ export interface LivenessDeps {
   gone(isolate: string): void;
   /** Broadcasts this isolate's `beat` on the bridge. */
   announce(): void;
+  log: Logger;
 }
 
 /** What this isolate knows of another one. */
@@ -53,6 +64,9 @@ export class Liveness {
   #beating: Promise<void> = Promise.resolve();
   /** When the directory last became reachable; null while it is not. */
   #reachableSince: number | null = 0;
+  #failure: { since: number; error: string } | null = null;
+  /** Isolates reported silent (logged once until they are heard again). */
+  readonly #silent = new Set<string>();
   #stopped = false;
 
   constructor(deps: LivenessDeps) {
@@ -120,12 +134,14 @@ export class Liveness {
     const { directory, isolate, heartbeatMs, records } = this.#deps;
     this.#absorbHeard();
     this.#deps.announce();
+    this.#reportSilence();
     const ttl = isolateTtlMs(heartbeatMs);
     try {
       const continuous = await directory.beat(isolate, ttl);
       // A store that lost us (a restarted Redis, a missed beat) gets every record again.
       await records.renew(continuous);
       await this.#refreshSeen();
+      this.#reachable();
       // A store that forgot us was restarted: peers have not beaten into it again yet either, so
       // judge them only once it has been reachable for a whole ttl.
       if (!continuous) this.#reachableSince = this.#deps.now();
@@ -138,9 +154,49 @@ export class Liveness {
         if (!(await directory.alive(peer))) this.#deps.gone(peer);
       }
     } catch (err) {
-      if (this.#reachableSince !== null) console.error(`wstun cluster: heartbeat failed: ${err}`);
-      this.#reachableSince = null;
+      this.#unreachable(err);
     }
+  }
+
+  /** The directory answered a heartbeat. */
+  #reachable(): void {
+    if (!this.#failure) return;
+    const { since } = this.#failure;
+    this.#failure = null;
+    this.#deps.log.info("bridge.heartbeat_recovered", { downMs: this.#deps.now() - since });
+  }
+
+  /** A heartbeat failed (the directory, or the records written with it). */
+  #unreachable(err: unknown): void {
+    this.#reachableSince = null;
+    const error = err instanceof Error ? err.message : String(err);
+    if (this.#failure) return void (this.#failure.error = error);
+    this.#failure = { since: this.#deps.now(), error };
+    this.#deps.log.warn("bridge.heartbeat_failed", {
+      error,
+      message: "the directory did not answer this isolate's heartbeat: it is not ready, and " +
+        "creates, listings and requests across isolates fail until the directory is back",
+    });
+  }
+
+  /** Logs isolates that turned silent since the last heartbeat, and those heard again. */
+  #reportSilence(): void {
+    const rows = this.health();
+    const seen = new Set(rows.map((h) => h.isolate));
+    for (const { isolate, silent, lastHeardMsAgo } of rows) {
+      if (silent && !this.#silent.has(isolate)) {
+        this.#silent.add(isolate);
+        this.#deps.log.warn("bridge.silent", {
+          peer: isolate,
+          lastHeardMsAgo,
+          message: `isolate ${isolate} is alive in the directory but not heard on the bridge: ` +
+            SILENT_ADVICE,
+        });
+      } else if (!silent && this.#silent.delete(isolate)) {
+        this.#deps.log.info("bridge.heard_again", { peer: isolate });
+      }
+    }
+    for (const isolate of this.#silent) if (!seen.has(isolate)) this.#silent.delete(isolate);
   }
 
   async #refreshSeen(): Promise<void> {

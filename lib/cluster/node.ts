@@ -17,6 +17,10 @@
  * an answer get one within `timeoutMs`; secrets cross only as proofs; a dead isolate is noticed
  * within four heartbeats, one that leaves (`bye`) at once.
  *
+ * Observed: what the cluster notices is logged through the server's logger (`bridge.gap`,
+ * `bridge.isolate_gone`, `bridge.invalid_envelope`, `bridge.silent`, `directory.write_failed`…;
+ * docs/operations.md), and its counters are the server's (`Stats.bridge`).
+ *
  * @module
  */
 import { ulid } from "ulid";
@@ -26,6 +30,7 @@ import type { InstanceSecrets } from "../hub/instance_secrets.ts";
 import type { ClusterPort } from "../hub/cluster_port.ts";
 import type { Instance } from "../hub/instance.ts";
 import type { Session } from "../hub/peer.ts";
+import type { Logger } from "../log.ts";
 import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
 import { BridgeCounters } from "../stats.ts";
@@ -61,6 +66,8 @@ export interface ClusterOptions {
   refused?: (code: string) => void;
   /** Round trips, directory claims, adoptions: the server's `Stats.bridge`; fresh by default. */
   counters?: BridgeCounters;
+  /** Where cluster events go (gaps, dead or silent isolates, the directory failing). */
+  log: Logger;
   /** Verifiers of instance secrets (what records carry) and keyed ids. */
   secrets: InstanceSecrets;
   /** `WSTUN_HOST_GRACE_MS`: how long an instance whose owner drained or died waits for its host. */
@@ -84,6 +91,7 @@ export class ClusterNode implements ClusterPort {
   readonly #ownerSide: OwnerSide;
   readonly #records: Records;
   readonly #liveness: Liveness;
+  readonly #log: Logger;
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
   #stopped = false;
@@ -95,6 +103,8 @@ export class ClusterNode implements ClusterPort {
     this.isolate = opts.isolate ?? ulid();
     const now = opts.now ?? Date.now;
     this.#now = now;
+    const log = opts.log;
+    this.#log = log;
     const post = (isolate: string, body: Body) => this.#post(isolate, body);
     this.#links = new Links(opts.bridge.redelivers ? opts.timeoutMs : 0, {
       deliver: (from, envelope) => this.#dispatch(from, envelope.body),
@@ -113,6 +123,7 @@ export class ClusterNode implements ClusterPort {
       refused: opts.refused ?? (() => {}),
       timedOut: () => this.stats.timedOut++,
       counters: opts.counters ?? new BridgeCounters(),
+      log,
     });
     this.#ownerSide = new OwnerSide({ hub, post });
     this.#records = new Records({
@@ -121,6 +132,7 @@ export class ClusterNode implements ClusterPort {
       now,
       instances: () => hub.instances.values(),
       lost: (uuids) => uuids.forEach((uuid) => hub.movedAway(uuid)),
+      log,
     });
     this.#liveness = new Liveness({
       isolate: this.isolate,
@@ -131,6 +143,7 @@ export class ClusterNode implements ClusterPort {
       peers: () => this.#peerIsolates(),
       gone: (isolate) => this.#isolateDied(isolate),
       announce: () => this.#broadcast({ k: "beat" }),
+      log,
     });
   }
 
@@ -155,7 +168,11 @@ export class ClusterNode implements ClusterPort {
     try {
       await this.#opts.directory.markMoving(this.isolate, this.#now(), uuids);
     } catch (err) {
-      console.error(`wstun cluster: could not hand over ${uuids.length} instance(s): ${err}`);
+      this.#log.warn("directory.write_failed", {
+        operation: "hand_over",
+        instances: uuids.length,
+        error: String(err),
+      });
     }
     this.#broadcast({ k: "bye", moving: true });
   }
@@ -176,7 +193,7 @@ export class ClusterNode implements ClusterPort {
       const ended = drained ? [] : [...this.#hub.instances.keys()];
       await this.#opts.directory.leave(this.isolate, ended);
     } catch (err) {
-      console.error(`wstun cluster: could not remove this isolate's records: ${err}`);
+      this.#log.warn("directory.write_failed", { operation: "leave", error: String(err) });
     }
     this.#links.close();
     await this.#opts.bridge.close();
@@ -267,7 +284,11 @@ export class ClusterNode implements ClusterPort {
 
   #markMoving(owner: string, since: number, uuids?: string[]): void {
     this.#opts.directory.markMoving(owner, since, uuids).catch((err) => {
-      console.error(`wstun cluster: could not mark instances of ${owner} as moving: ${err}`);
+      this.#log.warn("directory.write_failed", {
+        operation: "mark_moving",
+        owner,
+        error: String(err),
+      });
     });
   }
 
@@ -338,11 +359,12 @@ export class ClusterNode implements ClusterPort {
     const envelope = parseEnvelope(raw);
     if (typeof envelope === "string") {
       this.stats.invalid++;
-      if (this.stats.invalid <= 10 || this.stats.invalid % 1000 === 0) {
-        console.error(
-          `wstun cluster: refused an envelope (${this.stats.invalid} so far): ${envelope}`,
-        );
-      }
+      this.#log.warn("bridge.invalid_envelope", {
+        problem: envelope,
+        count: this.stats.invalid,
+        message: "a bridge message that is not valid was refused: a bug, or an isolate running " +
+          "another version of WSTun",
+      });
       return;
     }
     const { from } = envelope;
@@ -376,7 +398,7 @@ export class ClusterNode implements ClusterPort {
       case "beat":
         return;
       case "bye":
-        return this.#isolateGone(from, body.moving === true);
+        return this.#isolateLeft(from, body.moving === true);
       case "chpub":
         return this.#channelDeliver?.(body.message);
       case "tun":
@@ -388,21 +410,39 @@ export class ClusterNode implements ClusterPort {
 
   /** Envelopes from `from` will never come: tell whoever's traffic crossed that link. */
   #gap(from: string, lost: number, broadcast: boolean): void {
+    this.#log.warn("bridge.gap", {
+      peer: from,
+      lost,
+      link: broadcast ? "broadcast" : "direct",
+      message: broadcast
+        ? `${lost} broadcast(s) (channel publishes) from isolate ${from} were lost`
+        : `${lost} message(s) from isolate ${from} were lost; its sockets' clients get bridge_gap`,
+    });
     if (broadcast) {
       this.stats.channelMessagesLost += lost;
-      console.error(`wstun cluster: ${lost} broadcast(s) from isolate ${from} were lost`);
       return;
     }
     this.stats.lost += lost;
-    console.error(`wstun cluster: ${lost} message(s) from isolate ${from} were lost`);
     this.#socketSide.reportGap(from, lost);
     this.#ownerSide.reportGap(from, lost);
   }
 
   /** An isolate died: its instances wait for their hosts from now, as when it drains. */
   #isolateDied(isolate: string): void {
+    this.#log.warn("bridge.isolate_gone", {
+      peer: isolate,
+      why: "died",
+      message: `isolate ${isolate} stopped beating in the directory: its instances wait for ` +
+        "their hosts to resume on a live isolate",
+    });
     this.#markMoving(isolate, this.#now());
     this.#isolateGone(isolate, true);
+  }
+
+  /** An isolate said `bye`: it drained (its instances move) or shut down (they end). */
+  #isolateLeft(isolate: string, moving: boolean): void {
+    this.#log.info("bridge.isolate_gone", { peer: isolate, why: moving ? "drained" : "left" });
+    this.#isolateGone(isolate, moving);
   }
 
   /**

@@ -27,6 +27,7 @@ import { ulid } from "ulid";
 import type { Directory, InstanceRecord } from "../bridge/directory.ts";
 import type { InstanceSecrets } from "../hub/instance_secrets.ts";
 import type { Session } from "../hub/peer.ts";
+import type { Logger } from "../log.ts";
 import { type SpanEnd, startSpan } from "../observability/otel.ts";
 import type { BridgeCounters } from "../stats.ts";
 import { secretEquals } from "../secret.ts";
@@ -62,6 +63,7 @@ export interface SocketSideDeps {
   timedOut(): void;
   /** Round trips, directory claims and adoptions (the server's `Stats.bridge`). */
   counters: BridgeCounters;
+  log: Logger;
 }
 
 /** An instance a local socket is part of on another isolate. */
@@ -154,7 +156,11 @@ export class SocketSide {
     if (placement.kind === "moving" && !placement.marked) {
       const { owner, uuid } = placement.record;
       directory.markMoving(owner, placement.since, [uuid]).catch((err) =>
-        console.error(`wstun cluster: could not mark ${uuid} as moving: ${err}`)
+        this.#deps.log.warn("directory.write_failed", {
+          operation: "mark_moving",
+          uuid,
+          error: String(err),
+        })
       );
     }
     if (placement.kind === "gone" && placement.expired && found) {
@@ -489,7 +495,13 @@ export class SocketSide {
   #unclaim(uuid: string): void {
     this.#deps.directory.find(uuid).then((found) => {
       if (found?.record.owner === this.#deps.isolate) return this.#deps.directory.remove(uuid);
-    }).catch((err) => console.error(`wstun cluster: could not drop the claim of ${uuid}: ${err}`));
+    }).catch((err) =>
+      this.#deps.log.warn("directory.write_failed", {
+        operation: "unclaim",
+        uuid,
+        error: String(err),
+      })
+    );
   }
 }
 
