@@ -13,8 +13,9 @@
  * where `BroadcastChannel` does not cross instances, set `WSTUN_REDIS_URL`. An isolate turning
  * silent is logged once (`bridge.silent`), and again when it is heard (`bridge.heard_again`).
  *
- * A heartbeat that the store does not answer is logged once per outage
- * (`bridge.heartbeat_failed`, then `bridge.heartbeat_recovered`).
+ * Directory health ({@link Liveness.directoryState}): whether the store answered the last
+ * heartbeat; a failure is logged once per outage (`bridge.heartbeat_failed`, then
+ * `bridge.heartbeat_recovered`).
  *
  * @module
  */
@@ -53,6 +54,15 @@ export interface IsolateHealth {
   silent: boolean;
 }
 
+/** Whether the directory answered this isolate's last heartbeat. */
+export interface DirectoryState {
+  reachable: boolean;
+  /** When the heartbeats began to fail (ms since the epoch); null while reachable. */
+  failingSince: number | null;
+  /** The last failure's message; null while reachable. */
+  error: string | null;
+}
+
 export class Liveness {
   readonly #deps: LivenessDeps;
   /** Heard since the last heartbeat (a set add per envelope; times are taken once a beat). */
@@ -65,6 +75,8 @@ export class Liveness {
   /** When the directory last became reachable; null while it is not. */
   #reachableSince: number | null = 0;
   #failure: { since: number; error: string } | null = null;
+  /** When the directory last answered a whole heartbeat. */
+  #answeredAt = 0;
   /** Isolates reported silent (logged once until they are heard again). */
   readonly #silent = new Set<string>();
   #stopped = false;
@@ -77,6 +89,7 @@ export class Liveness {
   async start(): Promise<void> {
     const { directory, isolate, heartbeatMs } = this.#deps;
     await directory.beat(isolate, isolateTtlMs(heartbeatMs));
+    this.#answeredAt = this.#deps.now();
     this.#deps.announce();
     this.#timer = setInterval(() => this.#beating = this.#beat(), heartbeatMs);
   }
@@ -115,6 +128,21 @@ export class Liveness {
         silent: !self && now - since >= ttl && quiet >= ttl,
       };
     });
+  }
+
+  /**
+   * Whether the directory answered the last heartbeat, and if not since when and why. A store
+   * that hangs rather than fails counts as unreachable once no heartbeat was answered for three.
+   */
+  directoryState(): DirectoryState {
+    const failure = this.#failure;
+    if (failure) return { reachable: false, failingSince: failure.since, error: failure.error };
+    const quiet = this.#deps.now() - this.#answeredAt;
+    if (this.#stopped || quiet <= isolateTtlMs(this.#deps.heartbeatMs)) {
+      return { reachable: true, failingSince: null, error: null };
+    }
+    const error = `no heartbeat answered for ${quiet} ms`;
+    return { reachable: false, failingSince: this.#answeredAt, error };
   }
 
   /** Stops beating (shutdown). */
@@ -160,6 +188,7 @@ export class Liveness {
 
   /** The directory answered a heartbeat. */
   #reachable(): void {
+    this.#answeredAt = this.#deps.now();
     if (!this.#failure) return;
     const { since } = this.#failure;
     this.#failure = null;

@@ -19,7 +19,8 @@
  *
  * Observed: what the cluster notices is logged through the server's logger (`bridge.gap`,
  * `bridge.isolate_gone`, `bridge.invalid_envelope`, `bridge.silent`, `directory.write_failed`…;
- * docs/operations.md), and its counters are the server's (`Stats.bridge`).
+ * docs/operations.md), its counters are the server's (`Stats.bridge`), and its state feeds
+ * readiness ({@link ClusterNode.health}, {@link ClusterNode.directoryState}).
  *
  * @module
  */
@@ -43,7 +44,7 @@ import {
   type TunnelRelay,
 } from "./envelope.ts";
 import type { HubPort } from "./hub_port.ts";
-import { type IsolateHealth, Liveness } from "./liveness.ts";
+import { type DirectoryState, type IsolateHealth, Liveness } from "./liveness.ts";
 import { Links } from "./link.ts";
 import { OwnerSide } from "./owner_side.ts";
 import { Records } from "./records.ts";
@@ -208,6 +209,11 @@ export class ClusterNode implements ClusterPort {
   /** Every isolate alive in the directory, and whether the bridge hears it. */
   health(): IsolateHealth[] {
     return this.#liveness.health();
+  }
+
+  /** Whether the directory answered this isolate's last heartbeat. */
+  directoryState(): DirectoryState {
+    return this.#liveness.directoryState();
   }
 
   // ---- ClusterPort (asked by the hub) ----

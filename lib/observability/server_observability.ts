@@ -6,9 +6,11 @@
  *
  * @module
  */
+import { SILENT_ADVICE } from "../cluster/liveness.ts";
 import type { ClusterNode } from "../cluster/node.ts";
 import type { Config } from "../config.ts";
 import type { Hub } from "../hub/hub.ts";
+import type { Lifecycle } from "../lifecycle.ts";
 import { defaultLogFormat, Logger } from "../log.ts";
 import type { MarketplaceOperation } from "../marketplace/mod.ts";
 import type { PubSub } from "../pubsub/mod.ts";
@@ -18,7 +20,10 @@ import { describeConfig } from "./config_summary.ts";
 import { type IsolateSnapshot, takeSnapshot } from "./instruments.ts";
 import { exportToOpenTelemetry } from "./otel.ts";
 import {
+  bridgeCheck,
   connectionLimitCheck,
+  directoryCheck,
+  drainingCheck,
   phaseCheck,
   type ReadinessCheck,
   type ServerPhase,
@@ -59,6 +64,7 @@ export interface ObservedParts {
   hub: Hub;
   pubsub: PubSub;
   cluster: ClusterNode | null;
+  lifecycle: Lifecycle;
 }
 
 export interface ServerObservability {
@@ -82,7 +88,7 @@ export function observeServer(
   log: Logger,
   options: ObservabilityOptions = {},
 ): ServerObservability {
-  const { config, stats, hub, pubsub, cluster, now } = parts;
+  const { config, stats, hub, pubsub, cluster, now, lifecycle } = parts;
   let phase: ServerPhase = "starting";
   const sources = { stats, instances: hub.instances, pubsub, cluster: cluster?.stats ?? null };
   const otel = exportToOpenTelemetry(isolate, sources);
@@ -90,7 +96,9 @@ export function observeServer(
     snapshot: () => takeSnapshot(isolate, sources, now),
     readiness: [
       phaseCheck(() => phase),
+      drainingCheck(() => lifecycle.draining),
       connectionLimitCheck(() => stats.connections, config.maxConnections),
+      ...(cluster ? clusterChecks(cluster, now) : []),
       ...(options.readiness ?? []),
     ],
     bridgeHealth: options.bridgeHealth ?? (cluster ? () => bridgeHealthOf(cluster) : null),
@@ -109,6 +117,14 @@ export function observeServer(
       log.flush();
     },
   };
+}
+
+/** The directory first: when it is down, every isolate soon looks silent too. */
+function clusterChecks(cluster: ClusterNode, now: () => number): ReadinessCheck[] {
+  return [
+    directoryCheck(() => cluster.directoryState(), now),
+    bridgeCheck(() => cluster.health(), SILENT_ADVICE),
+  ];
 }
 
 /** The cluster's liveness view; it lists the isolates alive in the directory. */
