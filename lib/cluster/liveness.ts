@@ -130,6 +130,16 @@ export class Liveness {
     });
   }
 
+  /** Isolates heard on the bridge within three heartbeats: those that can answer a request. */
+  recentlyHeard(): string[] {
+    this.#absorbHeard();
+    const now = this.#deps.now();
+    const ttl = isolateTtlMs(this.#deps.heartbeatMs);
+    const out: string[] = [];
+    for (const [isolate, at] of this.#lastHeard) if (now - at < ttl) out.push(isolate);
+    return out;
+  }
+
   /**
    * Whether the directory answered the last heartbeat, and if not since when and why. A store
    * that hangs rather than fails counts as unreachable once no heartbeat was answered for three.

@@ -5,7 +5,8 @@
  * - {@link SocketSide}: sockets here that take part in instances elsewhere;
  * - {@link OwnerSide}: sockets elsewhere that take part in instances here;
  * - {@link Records} and {@link Liveness}: the directory's records, heartbeats, dead isolates;
- * - {@link Links}: per-link order and loss.
+ * - {@link Links}: per-link order and loss;
+ * - {@link SnapshotRequests}: other isolates' instruments, for a worker's `/metrics`.
  *
  * It implements what the hub asks of other isolates ({@link ClusterPort}), is handed the hub's
  * {@link HubPort} for what arrives from them, and parses every envelope once on receipt
@@ -32,6 +33,7 @@ import type { ClusterPort } from "../hub/cluster_port.ts";
 import type { Instance } from "../hub/instance.ts";
 import type { Session } from "../hub/peer.ts";
 import type { Logger } from "../log.ts";
+import type { IsolateSnapshot } from "../observability/instruments.ts";
 import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
 import { BridgeCounters } from "../stats.ts";
@@ -48,6 +50,7 @@ import { type DirectoryState, type IsolateHealth, Liveness } from "./liveness.ts
 import { Links } from "./link.ts";
 import { OwnerSide } from "./owner_side.ts";
 import { Records } from "./records.ts";
+import { type CollectedSnapshots, SnapshotRequests } from "./snapshot_requests.ts";
 import { SocketSide } from "./socket_side.ts";
 
 /** The sequence-number link of an isolate's broadcasts. */
@@ -92,6 +95,7 @@ export class ClusterNode implements ClusterPort {
   readonly #ownerSide: OwnerSide;
   readonly #records: Records;
   readonly #liveness: Liveness;
+  readonly #snapshots: SnapshotRequests;
   readonly #log: Logger;
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
@@ -146,6 +150,11 @@ export class ClusterNode implements ClusterPort {
       announce: () => this.#broadcast({ k: "beat" }),
       log,
     });
+    this.#snapshots = new SnapshotRequests({
+      post,
+      broadcast: (body) => this.#broadcast(body),
+      expected: () => this.#liveness.recentlyHeard(),
+    });
   }
 
   /** Joins the cluster: listens on the bridge, beats once, then every heartbeat. */
@@ -190,6 +199,7 @@ export class ClusterNode implements ClusterPort {
     await this.#records.stop();
     if (!drained) this.#broadcast({ k: "bye" });
     this.#socketSide.stop();
+    this.#snapshots.stop();
     try {
       const ended = drained ? [] : [...this.#hub.instances.keys()];
       await this.#opts.directory.leave(this.isolate, ended);
@@ -342,6 +352,21 @@ export class ClusterNode implements ClusterPort {
     this.#records.onRenew(renew);
   }
 
+  // ---- the instruments of other isolates ----
+
+  /** Answers other isolates' requests for this isolate's instruments with `snapshot()`. */
+  onSnapshotRequest(snapshot: () => IsolateSnapshot): void {
+    this.#snapshots.answerWith(snapshot);
+  }
+
+  /**
+   * Every other isolate's instruments: asks the isolates heard on the bridge within three
+   * heartbeats, waits for them at most `timeoutMs`; those that did not answer are `missing`.
+   */
+  collectSnapshots(timeoutMs: number): Promise<CollectedSnapshots> {
+    return this.#snapshots.collect(timeoutMs);
+  }
+
   // ---- the bridge ----
 
   #post(isolate: string, body: Body): void {
@@ -409,6 +434,10 @@ export class ClusterNode implements ClusterPort {
         return this.#channelDeliver?.(body.message);
       case "tun":
         return this.#tunnelDeliver?.(from, body.m);
+      case "stats_req":
+        return this.#snapshots.requested(from, body.id);
+      case "stats":
+        return this.#snapshots.answered(from, body.id, body.snapshot);
       default:
         return body satisfies never;
     }

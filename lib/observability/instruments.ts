@@ -84,6 +84,18 @@ export interface IsolateSnapshot {
   histograms: Record<string, HistogramSample[]>;
 }
 
+/**
+ * What `/metrics` renders: this isolate's snapshot and, on a worker of `WSTUN_WORKERS`, its
+ * siblings' (collected over the bridge), with the siblings asked that did not answer in time.
+ */
+export interface Scrape {
+  /** The isolate answering the scrape. */
+  isolate: string;
+  snapshots: IsolateSnapshot[];
+  /** Isolates asked for their snapshot that did not answer in time. */
+  missing: string[];
+}
+
 const one = (value: number): Sample[] => [{ labels: {}, value }];
 
 function byLabel(tally: Tally, label: string): Sample[] {
