@@ -135,7 +135,12 @@ export async function buildServerParts(
   if (cluster) channels.connect(cluster);
   // Tunnel records live beside the instance directory's (KV, or Redis across machines).
   const tunnelRegistry = cluster
-    ? createBridgedRegistry({ port: cluster, records: directory.tunnels() })
+    ? createBridgedRegistry({
+      port: cluster,
+      records: directory.tunnels(),
+      counters: stats.tunnels,
+      log,
+    })
     : undefined;
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
