@@ -15,6 +15,7 @@ import { KvDirectory } from "./bridge/kv_directory.ts";
 import { LoneBridge } from "./bridge/lone_bridge.ts";
 import { RedisBridge } from "./bridge/redis_bridge.ts";
 import { RedisDirectory } from "./bridge/redis_directory.ts";
+import { ulid } from "ulid";
 import { ChannelRelay } from "./cluster/channel_relay.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { type Config, ConfigError } from "./config.ts";
@@ -26,9 +27,11 @@ import { ServiceCatalog } from "./service_catalog.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { LiveSockets } from "./live_sockets.ts";
 import { Stats } from "./stats.ts";
+import type { Logger } from "./log.ts";
 import {
   type ObservabilityOptions,
   reportMarketplace,
+  serverLogger,
 } from "./observability/server_observability.ts";
 import { createBridgedRegistry, type CrossIsolateRegistry } from "./tunnel/bridged_registry.ts";
 
@@ -82,11 +85,13 @@ export async function buildServerParts(
   options: ServerOptions = {},
 ): Promise<ServerParts> {
   const now = options.now ?? Date.now;
+  const isolate = options.isolate ?? ulid();
+  const log = options.log ?? serverLogger(config, isolate);
   const stats = new Stats(now());
   const catalog = new ServiceCatalog();
   const kv = options.kv ?? await openKv(config.kvPath, config.deploymentId !== undefined);
   const redis = config.bridge.mode === BridgeMode.Redis && !options.bridge
-    ? await connectRedisPair(config)
+    ? await connectRedisPair(config, log)
     : undefined;
   const directory = options.directory ?? redis?.directory ??
     new KvDirectory(kv, config.bridge.namespace, now);
@@ -102,7 +107,7 @@ export async function buildServerParts(
     resolveHost: options.resolveHost,
     now,
     closeInstancesOfService: (name, reason) => hub.closeInstancesOfService(name, reason),
-    onOperation: options.log && reportMarketplace(stats, options.log),
+    onOperation: reportMarketplace(stats, log),
   });
   await marketplace.load();
   const bridge = options.bridge ?? redis?.bridge ??
@@ -121,14 +126,21 @@ export async function buildServerParts(
       graceMs: config.hostGraceMs,
       secrets: instanceSecrets,
       now,
-      isolate: options.isolate,
-      refused: () => hub.countRefusal(),
+      isolate,
+      refused: (code) => hub.countRefusal(code),
+      counters: stats.bridge,
+      log,
     })
     : null;
   if (cluster) channels.connect(cluster);
   // Tunnel records live beside the instance directory's (KV, or Redis across machines).
   const tunnelRegistry = cluster
-    ? createBridgedRegistry({ port: cluster, records: directory.tunnels() })
+    ? createBridgedRegistry({
+      port: cluster,
+      records: directory.tunnels(),
+      counters: stats.tunnels,
+      log,
+    })
     : undefined;
   // Installs and uninstalls made by other isolates sharing this KV reach this catalog too.
   const watcher = marketplace.watch();
@@ -178,16 +190,16 @@ function keepsRecords(config: Config, options: ServerOptions): boolean {
 }
 
 /** Redis bridge and directory, or the one-line start-up error naming the variable. */
-async function connectRedisPair(config: Config) {
+async function connectRedisPair(config: Config, log: Logger) {
   const { redisUrl, namespace, outboxBytes, timeoutMs } = config.bridge;
   if (!redisUrl) throw new ConfigError("WSTUN_REDIS_URL: must be set when WSTUN_BRIDGE=redis");
   try {
     const bridge = await RedisBridge.connect(redisUrl, namespace, {
       maxBytes: outboxBytes,
       maxAgeMs: timeoutMs,
-    });
+    }, log);
     try {
-      return { bridge, directory: await RedisDirectory.connect(redisUrl, namespace) };
+      return { bridge, directory: await RedisDirectory.connect(redisUrl, namespace, log) };
     } catch (err) {
       await bridge.close();
       throw err;

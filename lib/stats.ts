@@ -70,6 +70,8 @@ export class BridgeCounters {
   claims = 0;
   /** Claims that found the uuid held by another live isolate (the create took that one over). */
   claimConflicts = 0;
+  /** Instances taken over here from an isolate that drained or died (a host's resume). */
+  adoptions = 0;
 }
 
 /** HTTP tunnels (lib/tunnel/service.ts feeds these). */
@@ -121,9 +123,7 @@ export class Stats {
   /** Bytes of delivered data frames: binary bytes plus text frame lengths in UTF-16 code units. */
   bytesRelayed = 0;
   instancesCreated = 0;
-  /** Requests refused with an error frame or a failed ack. */
-  errors = 0;
-  /** The refusals in `errors` whose code is known, by code (see {@link refused}). */
+  /** Requests refused with an error frame or a failed ack, by error code (see {@link refused}). */
   readonly refusals = new Tally();
   /** Sockets closed by the server for a limit (frame size, flooding, slow consumer). */
   limitCloses = 0;
@@ -137,8 +137,12 @@ export class Stats {
   framesDroppedClosed = 0;
   /** UDP tunnel datagrams dropped because the recipient's `/_udp` socket was backed up. */
   udpDatagramsDropped = 0;
-  /** UDP tunnel datagrams relayed (binary frames delivered to `/_udp` sockets). */
-  udpDatagrams = 0;
+  /**
+   * UDP tunnel frames relayed to `/_udp` sockets: each carries one datagram or a batch of them
+   * (lib/udp/frame_batcher.ts). Frames, not datagrams, because counting a batch's datagrams
+   * would walk it on the per-frame path; drops count datagrams, since they are rare.
+   */
+  udpFrames = 0;
 
   readonly bridge = new BridgeCounters();
   readonly tunnels = new TunnelCounters();
@@ -147,6 +151,11 @@ export class Stats {
 
   constructor(now: number) {
     this.startedAt = now;
+  }
+
+  /** Requests refused, every code (`errors` of `/_api/stats`). */
+  get errors(): number {
+    return this.refusals.total();
   }
 
   /** Frames received from clients, every kind (`framesIn` of `/_api/stats`). */
@@ -167,9 +176,8 @@ export class Stats {
     this.backlogAtClose.observe(backlog);
   }
 
-  /** A request was refused with `code` (an `ErrorCode`): counts it in `errors` and by code. */
+  /** A request was refused with `code` (an `ErrorCode`): counts it in `errors`, by code. */
   refused(code: string): void {
-    this.errors++;
     this.refusals.add(code);
   }
 }

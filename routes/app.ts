@@ -107,7 +107,7 @@ export async function createServer(
     metrics: {
       adminToken: config.adminToken,
       metricsToken: config.metricsToken,
-      snapshots: () => [observed.snapshot()],
+      scrape: observed.scrape,
       bridgeHealth: observed.bridgeHealth,
       isolate,
       readiness: observed.readiness,

@@ -1,12 +1,13 @@
 /**
  * The operator's endpoints (docs/operations.md):
  *
- * - `GET /metrics`: Prometheus text exposition of every isolate snapshot `snapshots()` returns
- *   (this isolate's alone until the cluster collects the others'). `Authorization: Bearer` with
- *   `WSTUN_METRICS_TOKEN` or the admin token; 403 `metrics_disabled` when neither is set, 401
- *   otherwise. Mounted before the server-token guard, so a scraper needs only its own token.
- * - `GET /_api/metrics` (admin token): the same snapshots as JSON plus the bridge health, for the
- *   admin page's live view.
+ * - `GET /metrics`: Prometheus text exposition of every isolate snapshot `scrape()` returns
+ *   (this isolate's, and on a worker of `WSTUN_WORKERS` its siblings'), and how many isolates did
+ *   not answer in time. `Authorization: Bearer` with `WSTUN_METRICS_TOKEN` or the admin token;
+ *   403 `metrics_disabled` when neither is set, 401 otherwise. Mounted before the server-token
+ *   guard, so a scraper needs only its own token.
+ * - `GET /_api/metrics` (admin token): the same snapshots as JSON, the isolates missing from them,
+ *   and the bridge health, for the admin page's live view.
  * - `GET /_api/ready`: 200 or 503 with `{ready, reason?, checks}` (lib/observability/readiness.ts).
  *   Public like `/_api/health`: load balancers probe without credentials, and the answer names
  *   only conditions, never a secret.
@@ -17,10 +18,10 @@ import { Hono, type MiddlewareHandler } from "hono";
 import {
   type BridgeHealthSource,
   evaluateReadiness,
-  type IsolateSnapshot,
   PROMETHEUS_CONTENT_TYPE,
   type ReadinessCheck,
-  renderPrometheus,
+  renderScrape,
+  type Scrape,
 } from "../lib/observability/mod.ts";
 import { secretEquals } from "../lib/secret.ts";
 import { requireAdmin } from "./admin_auth.ts";
@@ -30,8 +31,8 @@ import { bearerToken } from "./server_auth.ts";
 export interface MetricsRouteDeps {
   adminToken?: string;
   metricsToken?: string;
-  /** Every isolate's snapshot this isolate can give (its own at least). */
-  snapshots: () => IsolateSnapshot[] | Promise<IsolateSnapshot[]>;
+  /** Every isolate's snapshot this isolate can give (its own at least), and who is missing. */
+  scrape: () => Scrape | Promise<Scrape>;
   /** Bridge health per isolate; null when the bridge is off. */
   bridgeHealth: BridgeHealthSource | null;
   /** This isolate's id, in `/_api/ready`'s answer. */
@@ -44,12 +45,15 @@ export function metricsRoutes(deps: MetricsRouteDeps): Hono {
   const app = new Hono();
   const tokens = [deps.metricsToken, deps.adminToken].filter((t): t is string => !!t);
   app.get("/metrics", requireScrapeToken(tokens), async (c) => {
-    const text = renderPrometheus(await deps.snapshots());
+    const text = renderScrape(await deps.scrape());
     return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   });
   app.get("/_api/metrics", requireAdmin(deps.adminToken), async (c) => {
-    const [snapshots, bridge] = await Promise.all([deps.snapshots(), deps.bridgeHealth?.()]);
-    return c.json({ isolate: deps.isolate, snapshots, bridge: bridge ?? null });
+    const [{ snapshots, missing }, bridge] = await Promise.all([
+      deps.scrape(),
+      deps.bridgeHealth?.(),
+    ]);
+    return c.json({ isolate: deps.isolate, snapshots, missing, bridge: bridge ?? null });
   });
   app.get("/_api/ready", async (c) => {
     const readiness = await evaluateReadiness(deps.readiness);

@@ -13,6 +13,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { Logger } from "../log.ts";
 import type { Bridge, BridgeMessage } from "./bridge.ts";
 import { type OutboxLimits, RedisOutbox } from "./redis_outbox.ts";
 import { closeRedis, connectRedis, type RedisClient } from "./redis_connection.ts";
@@ -26,17 +27,19 @@ export class RedisBridge implements Bridge {
     readonly publisher: RedisClient,
     readonly subscriber: RedisClient,
     readonly limits: OutboxLimits,
+    readonly log: Logger,
   ) {}
 
   static async connect(
     url: string,
     namespace: string,
     limits: OutboxLimits,
+    log: Logger = new Logger(),
   ): Promise<RedisBridge> {
-    const publisher = await connectRedis(url, "bridge");
+    const publisher = await connectRedis(url, "bridge", log);
     try {
-      const subscriber = await connectRedis(url, "bridge subscriber");
-      return new RedisBridge(namespace, publisher, subscriber, limits);
+      const subscriber = await connectRedis(url, "bridge subscriber", log);
+      return new RedisBridge(namespace, publisher, subscriber, limits, log);
     } catch (err) {
       closeRedis(publisher);
       throw err;
@@ -55,7 +58,7 @@ export class RedisBridge implements Bridge {
     };
     for (const channel of [this.#inbox(isolate), this.#all()]) {
       this.subscriber.subscribe(channel, onMessage).catch((err: Error) =>
-        console.error(`wstun bridge: cannot subscribe: ${err.message}`)
+        this.log.error("bridge.subscribe_failed", { channel, error: err.message })
       );
     }
   }

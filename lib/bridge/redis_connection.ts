@@ -10,6 +10,7 @@
  * @module
  */
 import { createClient } from "redis";
+import { Logger } from "../log.ts";
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -24,8 +25,15 @@ export function redacted(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//***@");
 }
 
-/** Opens a client on `url`; connection errors are logged once per outage, not thrown. */
-export async function connectRedis(url: string, role: string): Promise<RedisClient> {
+/**
+ * Opens a client on `url`; connection errors are logged once per outage (`redis.unavailable`,
+ * then `redis.reconnected`), not thrown.
+ */
+export async function connectRedis(
+  url: string,
+  role: string,
+  log: Logger = new Logger(),
+): Promise<RedisClient> {
   const client = createClient({
     url,
     disableOfflineQueue: true,
@@ -38,10 +46,10 @@ export async function connectRedis(url: string, role: string): Promise<RedisClie
   client.on("error", (err: Error) => {
     if (down) return;
     down = true;
-    console.error(`wstun ${role}: Redis unavailable (${err.message}); reconnecting`);
+    log.warn("redis.unavailable", { role, error: err.message, message: "reconnecting" });
   });
   client.on("ready", () => {
-    if (down) console.error(`wstun ${role}: Redis is back`);
+    if (down) log.info("redis.reconnected", { role });
     down = false;
   });
   // The client retries a failed first connection forever; start-up should fail instead.

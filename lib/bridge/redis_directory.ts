@@ -16,6 +16,7 @@ import {
   type InstanceRecord,
   RECORD_TTL_MS,
 } from "./directory.ts";
+import type { Logger } from "../log.ts";
 import { closeRedis, connectRedis, type RedisClient } from "./redis_connection.ts";
 import { RedisTunnelDirectory } from "./redis_tunnel_directory.ts";
 import type { TunnelDirectory } from "./tunnel_directory.ts";
@@ -74,8 +75,12 @@ return 1`;
 export class RedisDirectory implements Directory {
   private constructor(readonly client: RedisClient, readonly namespace: string) {}
 
-  static async connect(url: string, namespace = "wstun"): Promise<RedisDirectory> {
-    return new RedisDirectory(await connectRedis(url, "directory"), namespace);
+  static async connect(
+    url: string,
+    namespace = "wstun",
+    log?: Logger,
+  ): Promise<RedisDirectory> {
+    return new RedisDirectory(await connectRedis(url, "directory", log), namespace);
   }
 
   async serverSecret(): Promise<string> {

@@ -26,6 +26,8 @@ export class ClusterStats {
     bye: 0,
     chpub: 0,
     tun: 0,
+    stats_req: 0,
+    stats: 0,
   };
   /** Envelopes known lost on a direct link (reported to sockets as `bridge_gap`). */
   lost = 0;

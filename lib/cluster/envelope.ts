@@ -16,11 +16,14 @@
  *   socket's membership changed: it joined, hosts, or left an instance), `out` / `outbin` (frames
  *   for one or several sockets there: a broadcast is one envelope per isolate, not per member);
  * - everyone: `beat` (liveness, broadcast every heartbeat), `bye` (leaving), `chpub` (a channel
- *   publish, broadcast), `tun` (tunnel relay, lib/tunnel/bridged_registry.ts).
+ *   publish, broadcast), `tun` (tunnel relay, lib/tunnel/bridged_registry.ts), `stats_req`
+ *   (broadcast: a worker's `/metrics` asks for every isolate's instruments) and `stats` (the
+ *   answer, to the asker; lib/cluster/snapshot_requests.ts).
  *
  * @module
  */
 import { z } from "zod";
+import { IsolateSnapshotSchema } from "../observability/snapshot_schema.ts";
 import { ChannelMessage } from "../pubsub/channel_message.ts";
 import { Role } from "../hub/cluster_port.ts";
 import {
@@ -99,7 +102,14 @@ export const Body = z.discriminatedUnion("k", [
     /** The sender verified the secret itself (a keyed create's key); the owner accepts it. */
     verified: z.literal(true).optional(),
   }),
-  z.object({ k: z.literal("answer"), conn: id, id: z.number().int(), text: z.string() }),
+  z.object({
+    k: z.literal("answer"),
+    conn: id,
+    id: z.number().int(),
+    text: z.string(),
+    /** The error code when `text` refuses the request (for the requester's span, never parsed). */
+    refused: z.string().max(64).optional(),
+  }),
   z.object({ k: z.literal("member"), conn: id, uuid: id, role: Role }),
   z.object({
     k: z.literal("data"),
@@ -120,6 +130,10 @@ export const Body = z.discriminatedUnion("k", [
   z.object({ k: z.literal("bye"), moving: z.literal(true).optional() }),
   z.object({ k: z.literal("chpub"), message: ChannelMessage }),
   z.object({ k: z.literal("tun"), m: TunnelRelay }),
+  /** Asks for the receiver's instruments (broadcast); `id` numbers the asker's requests. */
+  z.object({ k: z.literal("stats_req"), id: z.number().int() }),
+  /** The answer to a `stats_req`, to the asker alone. */
+  z.object({ k: z.literal("stats"), id: z.number().int(), snapshot: IsolateSnapshotSchema }),
 ]);
 export type Body = z.infer<typeof Body>;
 /** The body of one kind. */

@@ -10,12 +10,23 @@
  * Bridge health ({@link Liveness.health}): every isolate the directory says is alive should be
  * heard on the bridge at least once a heartbeat (its `beat`). One alive in the directory but
  * silent on the bridge for three heartbeats means this bridge does not reach it — on Deno Deploy,
- * where `BroadcastChannel` does not cross instances, set `WSTUN_REDIS_URL`.
+ * where `BroadcastChannel` does not cross instances, set `WSTUN_REDIS_URL`. An isolate turning
+ * silent is logged once (`bridge.silent`), and again when it is heard (`bridge.heard_again`).
+ *
+ * Directory health ({@link Liveness.directoryState}): whether the store answered the last
+ * heartbeat; a failure is logged once per outage (`bridge.heartbeat_failed`, then
+ * `bridge.heartbeat_recovered`).
  *
  * @module
  */
 import { type Directory, isolateTtlMs } from "../bridge/directory.ts";
+import type { Logger } from "../log.ts";
 import type { Records } from "./records.ts";
+
+/** What an operator should do about a silent isolate (logs, `/_api/ready`). */
+export const SILENT_ADVICE = "this bridge does not reach it; isolates that share a directory " +
+  "must share a bridge: on Deno Deploy, or with servers on several machines, set " +
+  "WSTUN_REDIS_URL (docs/deploy.md)";
 
 export interface LivenessDeps {
   isolate: string;
@@ -29,6 +40,7 @@ export interface LivenessDeps {
   gone(isolate: string): void;
   /** Broadcasts this isolate's `beat` on the bridge. */
   announce(): void;
+  log: Logger;
 }
 
 /** What this isolate knows of another one. */
@@ -42,6 +54,15 @@ export interface IsolateHealth {
   silent: boolean;
 }
 
+/** Whether the directory answered this isolate's last heartbeat. */
+export interface DirectoryState {
+  reachable: boolean;
+  /** When the heartbeats began to fail (ms since the epoch); null while reachable. */
+  failingSince: number | null;
+  /** The last failure's message; null while reachable. */
+  error: string | null;
+}
+
 export class Liveness {
   readonly #deps: LivenessDeps;
   /** Heard since the last heartbeat (a set add per envelope; times are taken once a beat). */
@@ -53,6 +74,11 @@ export class Liveness {
   #beating: Promise<void> = Promise.resolve();
   /** When the directory last became reachable; null while it is not. */
   #reachableSince: number | null = 0;
+  #failure: { since: number; error: string } | null = null;
+  /** When the directory last answered a whole heartbeat. */
+  #answeredAt = 0;
+  /** Isolates reported silent (logged once until they are heard again). */
+  readonly #silent = new Set<string>();
   #stopped = false;
 
   constructor(deps: LivenessDeps) {
@@ -63,6 +89,7 @@ export class Liveness {
   async start(): Promise<void> {
     const { directory, isolate, heartbeatMs } = this.#deps;
     await directory.beat(isolate, isolateTtlMs(heartbeatMs));
+    this.#answeredAt = this.#deps.now();
     this.#deps.announce();
     this.#timer = setInterval(() => this.#beating = this.#beat(), heartbeatMs);
   }
@@ -103,6 +130,31 @@ export class Liveness {
     });
   }
 
+  /** Isolates heard on the bridge within three heartbeats: those that can answer a request. */
+  recentlyHeard(): string[] {
+    this.#absorbHeard();
+    const now = this.#deps.now();
+    const ttl = isolateTtlMs(this.#deps.heartbeatMs);
+    const out: string[] = [];
+    for (const [isolate, at] of this.#lastHeard) if (now - at < ttl) out.push(isolate);
+    return out;
+  }
+
+  /**
+   * Whether the directory answered the last heartbeat, and if not since when and why. A store
+   * that hangs rather than fails counts as unreachable once no heartbeat was answered for three.
+   */
+  directoryState(): DirectoryState {
+    const failure = this.#failure;
+    if (failure) return { reachable: false, failingSince: failure.since, error: failure.error };
+    const quiet = this.#deps.now() - this.#answeredAt;
+    if (this.#stopped || quiet <= isolateTtlMs(this.#deps.heartbeatMs)) {
+      return { reachable: true, failingSince: null, error: null };
+    }
+    const error = `no heartbeat answered for ${quiet} ms`;
+    return { reachable: false, failingSince: this.#answeredAt, error };
+  }
+
   /** Stops beating (shutdown). */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -120,12 +172,14 @@ export class Liveness {
     const { directory, isolate, heartbeatMs, records } = this.#deps;
     this.#absorbHeard();
     this.#deps.announce();
+    this.#reportSilence();
     const ttl = isolateTtlMs(heartbeatMs);
     try {
       const continuous = await directory.beat(isolate, ttl);
       // A store that lost us (a restarted Redis, a missed beat) gets every record again.
       await records.renew(continuous);
       await this.#refreshSeen();
+      this.#reachable();
       // A store that forgot us was restarted: peers have not beaten into it again yet either, so
       // judge them only once it has been reachable for a whole ttl.
       if (!continuous) this.#reachableSince = this.#deps.now();
@@ -138,9 +192,50 @@ export class Liveness {
         if (!(await directory.alive(peer))) this.#deps.gone(peer);
       }
     } catch (err) {
-      if (this.#reachableSince !== null) console.error(`wstun cluster: heartbeat failed: ${err}`);
-      this.#reachableSince = null;
+      this.#unreachable(err);
     }
+  }
+
+  /** The directory answered a heartbeat. */
+  #reachable(): void {
+    this.#answeredAt = this.#deps.now();
+    if (!this.#failure) return;
+    const { since } = this.#failure;
+    this.#failure = null;
+    this.#deps.log.info("bridge.heartbeat_recovered", { downMs: this.#deps.now() - since });
+  }
+
+  /** A heartbeat failed (the directory, or the records written with it). */
+  #unreachable(err: unknown): void {
+    this.#reachableSince = null;
+    const error = err instanceof Error ? err.message : String(err);
+    if (this.#failure) return void (this.#failure.error = error);
+    this.#failure = { since: this.#deps.now(), error };
+    this.#deps.log.warn("bridge.heartbeat_failed", {
+      error,
+      message: "the directory did not answer this isolate's heartbeat: it is not ready, and " +
+        "creates, listings and requests across isolates fail until the directory is back",
+    });
+  }
+
+  /** Logs isolates that turned silent since the last heartbeat, and those heard again. */
+  #reportSilence(): void {
+    const rows = this.health();
+    const seen = new Set(rows.map((h) => h.isolate));
+    for (const { isolate, silent, lastHeardMsAgo } of rows) {
+      if (silent && !this.#silent.has(isolate)) {
+        this.#silent.add(isolate);
+        this.#deps.log.warn("bridge.silent", {
+          peer: isolate,
+          lastHeardMsAgo,
+          message: `isolate ${isolate} is alive in the directory but not heard on the bridge: ` +
+            SILENT_ADVICE,
+        });
+      } else if (!silent && this.#silent.delete(isolate)) {
+        this.#deps.log.info("bridge.heard_again", { peer: isolate });
+      }
+    }
+    for (const isolate of this.#silent) if (!seen.has(isolate)) this.#silent.delete(isolate);
   }
 
   async #refreshSeen(): Promise<void> {

@@ -5,7 +5,8 @@
  * - {@link SocketSide}: sockets here that take part in instances elsewhere;
  * - {@link OwnerSide}: sockets elsewhere that take part in instances here;
  * - {@link Records} and {@link Liveness}: the directory's records, heartbeats, dead isolates;
- * - {@link Links}: per-link order and loss.
+ * - {@link Links}: per-link order and loss;
+ * - {@link SnapshotRequests}: other isolates' instruments, for a worker's `/metrics`.
  *
  * It implements what the hub asks of other isolates ({@link ClusterPort}), is handed the hub's
  * {@link HubPort} for what arrives from them, and parses every envelope once on receipt
@@ -17,6 +18,11 @@
  * an answer get one within `timeoutMs`; secrets cross only as proofs; a dead isolate is noticed
  * within four heartbeats, one that leaves (`bye`) at once.
  *
+ * Observed: what the cluster notices is logged through the server's logger (`bridge.gap`,
+ * `bridge.isolate_gone`, `bridge.invalid_envelope`, `bridge.silent`, `directory.write_failed`…;
+ * docs/operations.md), its counters are the server's (`Stats.bridge`), and its state feeds
+ * readiness ({@link ClusterNode.health}, {@link ClusterNode.directoryState}).
+ *
  * @module
  */
 import { ulid } from "ulid";
@@ -26,8 +32,11 @@ import type { InstanceSecrets } from "../hub/instance_secrets.ts";
 import type { ClusterPort } from "../hub/cluster_port.ts";
 import type { Instance } from "../hub/instance.ts";
 import type { Session } from "../hub/peer.ts";
+import type { Logger } from "../log.ts";
+import type { IsolateSnapshot } from "../observability/instruments.ts";
 import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
+import { BridgeCounters } from "../stats.ts";
 import { ClusterStats } from "./cluster_stats.ts";
 import {
   type Body,
@@ -37,10 +46,11 @@ import {
   type TunnelRelay,
 } from "./envelope.ts";
 import type { HubPort } from "./hub_port.ts";
-import { type IsolateHealth, Liveness } from "./liveness.ts";
+import { type DirectoryState, type IsolateHealth, Liveness } from "./liveness.ts";
 import { Links } from "./link.ts";
 import { OwnerSide } from "./owner_side.ts";
 import { Records } from "./records.ts";
+import { type CollectedSnapshots, SnapshotRequests } from "./snapshot_requests.ts";
 import { SocketSide } from "./socket_side.ts";
 import { pack, unpack } from "./wire.ts";
 
@@ -57,8 +67,12 @@ export interface ClusterOptions {
   /** This isolate's id; a fresh ulid by default. */
   isolate?: string;
   now?: () => number;
-  /** Counts refusals sent from the cluster with the hub's (`/_api/stats` `errors`). */
-  refused?: () => void;
+  /** Counts refusals sent from the cluster with the hub's, by error code (`errors`). */
+  refused?: (code: string) => void;
+  /** Round trips, directory claims, adoptions: the server's `Stats.bridge`; fresh by default. */
+  counters?: BridgeCounters;
+  /** Where cluster events go (gaps, dead or silent isolates, the directory failing). */
+  log: Logger;
   /** Verifiers of instance secrets (what records carry) and keyed ids. */
   secrets: InstanceSecrets;
   /** `WSTUN_HOST_GRACE_MS`: how long an instance whose owner drained or died waits for its host. */
@@ -82,6 +96,8 @@ export class ClusterNode implements ClusterPort {
   readonly #ownerSide: OwnerSide;
   readonly #records: Records;
   readonly #liveness: Liveness;
+  readonly #snapshots: SnapshotRequests;
+  readonly #log: Logger;
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
   #stopped = false;
@@ -93,6 +109,8 @@ export class ClusterNode implements ClusterPort {
     this.isolate = opts.isolate ?? ulid();
     const now = opts.now ?? Date.now;
     this.#now = now;
+    const log = opts.log;
+    this.#log = log;
     const post = (isolate: string, body: Body) => this.#post(isolate, body);
     this.#links = new Links(opts.bridge.redelivers ? opts.timeoutMs : 0, {
       deliver: (from, envelope) => this.#dispatch(from, envelope.body),
@@ -110,6 +128,8 @@ export class ClusterNode implements ClusterPort {
       adoptHere: (session, record, ref) => hub.adoptHere(session, record, ref),
       refused: opts.refused ?? (() => {}),
       timedOut: () => this.stats.timedOut++,
+      counters: opts.counters ?? new BridgeCounters(),
+      log,
     });
     this.#ownerSide = new OwnerSide({ hub, post });
     this.#records = new Records({
@@ -118,6 +138,7 @@ export class ClusterNode implements ClusterPort {
       now,
       instances: () => hub.instances.values(),
       lost: (uuids) => uuids.forEach((uuid) => hub.movedAway(uuid)),
+      log,
     });
     this.#liveness = new Liveness({
       isolate: this.isolate,
@@ -128,6 +149,12 @@ export class ClusterNode implements ClusterPort {
       peers: () => this.#peerIsolates(),
       gone: (isolate) => this.#isolateDied(isolate),
       announce: () => this.#broadcast({ k: "beat" }),
+      log,
+    });
+    this.#snapshots = new SnapshotRequests({
+      post,
+      broadcast: (body) => this.#broadcast(body),
+      expected: () => this.#liveness.recentlyHeard(),
     });
   }
 
@@ -152,7 +179,11 @@ export class ClusterNode implements ClusterPort {
     try {
       await this.#opts.directory.markMoving(this.isolate, this.#now(), uuids);
     } catch (err) {
-      console.error(`wstun cluster: could not hand over ${uuids.length} instance(s): ${err}`);
+      this.#log.warn("directory.write_failed", {
+        operation: "hand_over",
+        instances: uuids.length,
+        error: String(err),
+      });
     }
     this.#broadcast({ k: "bye", moving: true });
   }
@@ -169,11 +200,12 @@ export class ClusterNode implements ClusterPort {
     await this.#records.stop();
     if (!drained) this.#broadcast({ k: "bye" });
     this.#socketSide.stop();
+    this.#snapshots.stop();
     try {
       const ended = drained ? [] : [...this.#hub.instances.keys()];
       await this.#opts.directory.leave(this.isolate, ended);
     } catch (err) {
-      console.error(`wstun cluster: could not remove this isolate's records: ${err}`);
+      this.#log.warn("directory.write_failed", { operation: "leave", error: String(err) });
     }
     this.#links.close();
     await this.#opts.bridge.close();
@@ -188,6 +220,11 @@ export class ClusterNode implements ClusterPort {
   /** Every isolate alive in the directory, and whether the bridge hears it. */
   health(): IsolateHealth[] {
     return this.#liveness.health();
+  }
+
+  /** Whether the directory answered this isolate's last heartbeat. */
+  directoryState(): DirectoryState {
+    return this.#liveness.directoryState();
   }
 
   // ---- ClusterPort (asked by the hub) ----
@@ -264,7 +301,11 @@ export class ClusterNode implements ClusterPort {
 
   #markMoving(owner: string, since: number, uuids?: string[]): void {
     this.#opts.directory.markMoving(owner, since, uuids).catch((err) => {
-      console.error(`wstun cluster: could not mark instances of ${owner} as moving: ${err}`);
+      this.#log.warn("directory.write_failed", {
+        operation: "mark_moving",
+        owner,
+        error: String(err),
+      });
     });
   }
 
@@ -312,6 +353,21 @@ export class ClusterNode implements ClusterPort {
     this.#records.onRenew(renew);
   }
 
+  // ---- the instruments of other isolates ----
+
+  /** Answers other isolates' requests for this isolate's instruments with `snapshot()`. */
+  onSnapshotRequest(snapshot: () => IsolateSnapshot): void {
+    this.#snapshots.answerWith(snapshot);
+  }
+
+  /**
+   * Every other isolate's instruments: asks the isolates heard on the bridge within three
+   * heartbeats, waits for them at most `timeoutMs`; those that did not answer are `missing`.
+   */
+  collectSnapshots(timeoutMs: number): Promise<CollectedSnapshots> {
+    return this.#snapshots.collect(timeoutMs);
+  }
+
   // ---- the bridge ----
 
   #post(isolate: string, body: Body): void {
@@ -334,11 +390,12 @@ export class ClusterNode implements ClusterPort {
     const envelope = this.#opts.bridge.trusted ? unpacked as Envelope : parseEnvelope(unpacked);
     if (typeof envelope === "string") {
       this.stats.invalid++;
-      if (this.stats.invalid <= 10 || this.stats.invalid % 1000 === 0) {
-        console.error(
-          `wstun cluster: refused an envelope (${this.stats.invalid} so far): ${envelope}`,
-        );
-      }
+      this.#log.warn("bridge.invalid_envelope", {
+        problem: envelope,
+        count: this.stats.invalid,
+        message: "a bridge message that is not valid was refused: a bug, or an isolate running " +
+          "another version of WSTun",
+      });
       return;
     }
     const { from } = envelope;
@@ -354,7 +411,7 @@ export class ClusterNode implements ClusterPort {
       case "req":
         return this.#ownerSide.request(from, body);
       case "answer":
-        return this.#socketSide.answer(body.conn, body.id, body.text);
+        return this.#socketSide.answer(body.conn, body.id, body.text, body.refused);
       case "member":
         return this.#socketSide.membership(from, body.conn, body.uuid, body.role);
       case "data":
@@ -372,11 +429,15 @@ export class ClusterNode implements ClusterPort {
       case "beat":
         return;
       case "bye":
-        return this.#isolateGone(from, body.moving === true);
+        return this.#isolateLeft(from, body.moving === true);
       case "chpub":
         return this.#channelDeliver?.(body.message);
       case "tun":
         return this.#tunnelDeliver?.(from, body.m);
+      case "stats_req":
+        return this.#snapshots.requested(from, body.id);
+      case "stats":
+        return this.#snapshots.answered(from, body.id, body.snapshot);
       default:
         return body satisfies never;
     }
@@ -384,21 +445,39 @@ export class ClusterNode implements ClusterPort {
 
   /** Envelopes from `from` will never come: tell whoever's traffic crossed that link. */
   #gap(from: string, lost: number, broadcast: boolean): void {
+    this.#log.warn("bridge.gap", {
+      peer: from,
+      lost,
+      link: broadcast ? "broadcast" : "direct",
+      message: broadcast
+        ? `${lost} broadcast(s) (channel publishes) from isolate ${from} were lost`
+        : `${lost} message(s) from isolate ${from} were lost; its sockets' clients get bridge_gap`,
+    });
     if (broadcast) {
       this.stats.channelMessagesLost += lost;
-      console.error(`wstun cluster: ${lost} broadcast(s) from isolate ${from} were lost`);
       return;
     }
     this.stats.lost += lost;
-    console.error(`wstun cluster: ${lost} message(s) from isolate ${from} were lost`);
     this.#socketSide.reportGap(from, lost);
     this.#ownerSide.reportGap(from, lost);
   }
 
   /** An isolate died: its instances wait for their hosts from now, as when it drains. */
   #isolateDied(isolate: string): void {
+    this.#log.warn("bridge.isolate_gone", {
+      peer: isolate,
+      why: "died",
+      message: `isolate ${isolate} stopped beating in the directory: its instances wait for ` +
+        "their hosts to resume on a live isolate",
+    });
     this.#markMoving(isolate, this.#now());
     this.#isolateGone(isolate, true);
+  }
+
+  /** An isolate said `bye`: it drained (its instances move) or shut down (they end). */
+  #isolateLeft(isolate: string, moving: boolean): void {
+    this.#log.info("bridge.isolate_gone", { peer: isolate, why: moving ? "drained" : "left" });
+    this.#isolateGone(isolate, moving);
   }
 
   /**

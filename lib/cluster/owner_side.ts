@@ -57,6 +57,7 @@ export class OwnerSide {
         conn: body.conn,
         id: body.id,
         text: JSON.stringify(frame),
+        refused: refusalCode(frame),
       });
     this.#deps.hub.controlHere(session, body.frame, check, reply);
   }
@@ -170,6 +171,13 @@ class RemotePeer implements Peer {
   sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
     this.group.post(this.group.isolate, { k: "outbin", conns: [this.conn], bytes });
   }
+}
+
+/** The error code of a refusal (an `error` frame or a failed `ack`); undefined otherwise. */
+function refusalCode(frame: ServerFrame): string | undefined {
+  if (frame.type === "error") return frame.code;
+  if (frame.type === "ack" && !frame.success) return frame.error;
+  return undefined;
 }
 
 function conns(peers: readonly Peer[]): string[] {

@@ -14,6 +14,7 @@
 import type { Directory, InstanceRecord } from "../bridge/directory.ts";
 import { RECORD_TTL_MS } from "../bridge/directory.ts";
 import type { Instance } from "../hub/instance.ts";
+import type { Logger } from "../log.ts";
 
 export interface RecordsDeps {
   isolate: string;
@@ -23,6 +24,7 @@ export interface RecordsDeps {
   instances: () => Iterable<Instance>;
   /** Local instances whose records another isolate holds now (it adopted them). */
   lost: (uuids: string[]) => void;
+  log: Logger;
 }
 
 export class Records {
@@ -73,7 +75,11 @@ export class Records {
     for (const instance of this.#dirty) if (instance.uuid === uuid) this.#dirty.delete(instance);
     if (this.#stopped) return;
     this.#deps.directory.remove(uuid).catch((err) => {
-      console.error(`wstun cluster: could not remove instance ${uuid}: ${err}`);
+      this.#deps.log.warn("directory.write_failed", {
+        operation: "remove",
+        uuid,
+        error: String(err),
+      });
     });
   }
 
@@ -111,7 +117,11 @@ export class Records {
       try {
         await this.#write(records);
       } catch (err) {
-        console.error(`wstun cluster: could not update instance records: ${err}`);
+        this.#deps.log.warn("directory.write_failed", {
+          operation: "update",
+          instances: records.length,
+          error: String(err),
+        });
       }
     }
     this.#flushing = null;

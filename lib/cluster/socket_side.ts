@@ -14,12 +14,22 @@
  * time-out is dropped and a late join undone); a socket's close reaches every owner it talked to;
  * when an owner dies, its instances' sockets here get `instance_closed` `host_left`.
  *
+ * Observed: each awaited request is an OpenTelemetry span `wstun.bridge.<request type>` from the
+ * moment it waits to its end (the owner's answer, a refusal from here, `bridge_timeout`, the
+ * socket's close), and an answer from the owner adds its round trip to
+ * `wstun.bridge.round_trip`. A keyed create's directory claim is a span `wstun.directory.claim`
+ * and counted with its conflicts; an adoption is counted. Every refusal from here is counted by
+ * its error code.
+ *
  * @module
  */
 import { ulid } from "ulid";
 import type { Directory, InstanceRecord } from "../bridge/directory.ts";
 import type { InstanceSecrets } from "../hub/instance_secrets.ts";
 import type { Session } from "../hub/peer.ts";
+import type { Logger } from "../log.ts";
+import { type SpanEnd, startSpan } from "../observability/otel.ts";
+import type { BridgeCounters } from "../stats.ts";
 import { secretEquals } from "../secret.ts";
 import {
   CloseReason,
@@ -47,10 +57,13 @@ export interface SocketSideDeps {
   now: () => number;
   /** Makes `session` the host of an adopted instance here and answers its resume. */
   adoptHere(session: Session, record: InstanceRecord, ref: Ref): void;
-  /** Counts a refusal sent from here (the hub's `errors`). */
-  refused(): void;
+  /** Counts a refusal sent from here, by its error code (the hub's `errors`). */
+  refused(code: string): void;
   /** A request timed out waiting for its owner. */
   timedOut(): void;
+  /** Round trips, directory claims and adoptions (the server's `Stats.bridge`). */
+  counters: BridgeCounters;
+  log: Logger;
 }
 
 /** An instance a local socket is part of on another isolate. */
@@ -67,6 +80,10 @@ interface Pending {
   /** Unknown while the directory is asked. */
   owner: string | undefined;
   timer: ReturnType<typeof setTimeout>;
+  /** `performance.now()` when it began to wait. */
+  began: number;
+  /** Ends its span. */
+  end: SpanEnd;
 }
 
 /** One local socket that has dealt with other isolates. */
@@ -147,7 +164,11 @@ export class SocketSide {
     if (placement.kind === "moving" && !placement.marked) {
       const { owner, uuid } = placement.record;
       directory.markMoving(owner, placement.since, [uuid]).catch((err) =>
-        console.error(`wstun cluster: could not mark ${uuid} as moving: ${err}`)
+        this.#deps.log.warn("directory.write_failed", {
+          operation: "mark_moving",
+          uuid,
+          error: String(err),
+        })
       );
     }
     if (placement.kind === "gone" && placement.expired && found) {
@@ -171,22 +192,35 @@ export class SocketSide {
     const adopted: InstanceRecord = { ...record, owner: isolate, members: 0 };
     delete adopted.moving;
     directory.adopt(adopted, record.owner).then((won) => {
-      if (!this.#byConn.has(socket.conn) || !this.#settle(socket, id)) return;
+      if (!this.#byConn.has(socket.conn)) return;
+      const adoption = won ? "here" : "elsewhere";
+      if (!this.#finish(socket, id, undefined, { "wstun.adopted": adoption })) return;
       // Another isolate adopted it first: resume it there.
       if (!won) return this.forward(socket.session, req);
+      this.#deps.counters.adoptions++;
       this.#deps.adoptHere(socket.session, adopted, req.ref);
     }, (err) => {
       this.#fail(socket, id, ErrorCode.BridgeUnavailable, `instance directory: ${err}`, req);
     });
   }
 
-  /** Ends the wait for request `id` (answered here); false when it is no longer waited for. */
-  #settle(socket: LocalSocket, id: number): boolean {
+  /**
+   * Ends the wait for request `id`: its timer, and its span with `error` (undefined: it
+   * succeeded). Undefined when it is no longer waited for.
+   */
+  #finish(
+    socket: LocalSocket,
+    id: number,
+    error: string | undefined,
+    attributes: Record<string, string> = {},
+  ): Pending | undefined {
     const pending = socket.pending.get(id);
-    if (!pending) return false;
+    if (!pending) return undefined;
     clearTimeout(pending.timer);
     socket.pending.delete(id);
-    return true;
+    if (pending.owner) attributes["wstun.owner"] = pending.owner;
+    pending.end(error, attributes);
+    return pending;
   }
 
   /**
@@ -211,13 +245,20 @@ export class SocketSide {
       createdAt: new Date(this.#deps.now()).toISOString(),
       owner: this.#deps.isolate,
     };
+    const { counters } = this.#deps;
+    counters.claims++;
+    const end = startSpan("wstun.directory.claim", { "wstun.instance": uuid });
     this.#deps.directory.claim(provisional).then((holder) => {
       if (!holder) {
+        end(undefined, { "wstun.claim": "won" });
         if (!createHere()) this.#unclaim(uuid);
         return;
       }
+      counters.claimConflicts++;
+      end(undefined, { "wstun.claim": "held", "wstun.owner": holder.owner });
       this.forward(session, takeOver, true);
     }, (err) => {
+      end(ErrorCode.BridgeUnavailable);
       this.#refuse(session, takeOver, ErrorCode.BridgeUnavailable, `instance directory: ${err}`);
     });
   }
@@ -248,14 +289,16 @@ export class SocketSide {
     this.#notHere(session, uuid, undefined);
   }
 
-  /** The owner's direct answer to request `id` of a socket here. */
-  answer(conn: string, id: number, text: string): void {
+  /**
+   * The owner's direct answer to request `id` of a socket here; `refused` is its error code when
+   * it refuses the request.
+   */
+  answer(conn: string, id: number, text: string, refused?: string): void {
     const socket = this.#byConn.get(conn);
     if (!socket) return; // closed meanwhile; its detach is on the way to the owner
-    const pending = socket.pending.get(id);
+    const pending = this.#finish(socket, id, refused);
     if (pending) {
-      clearTimeout(pending.timer);
-      socket.pending.delete(id);
+      this.#deps.counters.roundTrip.observe((performance.now() - pending.began) / 1000);
     } else if (socket.timedOut.delete(id)) {
       return; // answered `bridge_timeout` already
     }
@@ -285,11 +328,10 @@ export class SocketSide {
     const socket = this.#bySession.get(session);
     if (!socket) return;
     const owners = new Set(socket.contacted);
-    for (const p of socket.pending.values()) {
-      clearTimeout(p.timer);
+    for (const [id, p] of [...socket.pending]) {
       if (p.owner) owners.add(p.owner);
+      this.#finish(socket, id, "socket_closed");
     }
-    socket.pending.clear();
     for (const owner of owners) this.#deps.post(owner, { k: "detach", conn: socket.conn });
     this.#byConn.delete(socket.conn);
     this.#bySession.delete(session);
@@ -345,8 +387,7 @@ export class SocketSide {
   /** Stops the time-outs (shutdown). */
   stop(): void {
     for (const socket of this.#byConn.values()) {
-      for (const p of socket.pending.values()) clearTimeout(p.timer);
-      socket.pending.clear();
+      for (const id of [...socket.pending.keys()]) this.#finish(socket, id, "shutdown");
     }
   }
 
@@ -374,6 +415,8 @@ export class SocketSide {
       verified,
       owner: undefined,
       timer: setTimeout(() => this.#timedOut(socket, id), this.#deps.timeoutMs),
+      began: performance.now(),
+      end: startSpan(`wstun.bridge.${req.type}`, { "wstun.instance": req.uuid }),
     };
     socket.pending.set(id, pending);
     return pending;
@@ -403,9 +446,8 @@ export class SocketSide {
   }
 
   #timedOut(socket: LocalSocket, id: number): void {
-    const pending = socket.pending.get(id);
+    const pending = this.#finish(socket, id, ErrorCode.BridgeTimeout);
     if (!pending) return;
-    socket.pending.delete(id);
     socket.timedOut.add(id);
     this.#deps.timedOut();
     const { req, owner } = pending;
@@ -426,18 +468,14 @@ export class SocketSide {
     message: string,
     req?: InstanceRequest,
   ): void {
-    const pending = socket.pending.get(id);
-    if (pending) {
-      clearTimeout(pending.timer);
-      socket.pending.delete(id);
-    }
+    const pending = this.#finish(socket, id, code);
     const failed = pending?.req ?? req;
     if (failed) this.#refuse(socket.session, failed, code, message);
   }
 
   /** A refusal from here: a failed ack for a join, an error for the rest. */
   #refuse(session: Session, req: InstanceRequest, code: ErrorCode, message: string): void {
-    this.#deps.refused();
+    this.#deps.refused(code);
     const retryAfterMs = code === ErrorCode.HostAway ? RETRY_AFTER_MS : undefined;
     const frame: ServerFrame = req.type === "join_instance"
       ? {
@@ -456,7 +494,7 @@ export class SocketSide {
   /** A data frame for an instance elsewhere that the socket is not part of. */
   #notHere(session: Session, uuid: string, ref: Ref): void {
     const refuse = (code: ErrorCode, message: string) => {
-      this.#deps.refused();
+      this.#deps.refused(code);
       session.send({ type: "error", code, message, uuid, ref });
     };
     this.#deps.directory.find(uuid).then(
@@ -472,7 +510,13 @@ export class SocketSide {
   #unclaim(uuid: string): void {
     this.#deps.directory.find(uuid).then((found) => {
       if (found?.record.owner === this.#deps.isolate) return this.#deps.directory.remove(uuid);
-    }).catch((err) => console.error(`wstun cluster: could not drop the claim of ${uuid}: ${err}`));
+    }).catch((err) =>
+      this.#deps.log.warn("directory.write_failed", {
+        operation: "unclaim",
+        uuid,
+        error: String(err),
+      })
+    );
   }
 }
 

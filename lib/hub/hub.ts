@@ -268,13 +268,13 @@ export class Hub {
 
   /** The `error` frame of a refusal, counted. */
   #errorFrame(err: HubError, ref: Ref): ServerFrame {
-    this.#deps.stats.errors++;
+    this.#deps.stats.refused(err.code);
     return { type: "error", code: err.code, message: err.message, ref, ...err.extra };
   }
 
-  /** Counts a refusal sent on the hub's behalf (by the cluster). */
-  countRefusal(): void {
-    this.#deps.stats.errors++;
+  /** Counts a refusal with `code` sent on the hub's behalf (by the cluster). */
+  countRefusal(code: string): void {
+    this.#deps.stats.refused(code);
   }
 
   /** Counts delivered data; routing calls it once per frame with the number of recipients. */
@@ -542,7 +542,7 @@ export class Hub {
 
   /** A join's refusal: its failed `ack` alone, counted. */
   #failedAck(reply: Reply, req: JoinInstance, err: HubError): void {
-    this.#deps.stats.errors++;
+    this.#deps.stats.refused(err.code);
     reply({
       type: "ack",
       success: false,

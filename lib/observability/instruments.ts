@@ -84,6 +84,18 @@ export interface IsolateSnapshot {
   histograms: Record<string, HistogramSample[]>;
 }
 
+/**
+ * What `/metrics` renders: this isolate's snapshot and, on a worker of `WSTUN_WORKERS`, its
+ * siblings' (collected over the bridge), with the siblings asked that did not answer in time.
+ */
+export interface Scrape {
+  /** The isolate answering the scrape. */
+  isolate: string;
+  snapshots: IsolateSnapshot[];
+  /** Isolates asked for their snapshot that did not answer in time. */
+  missing: string[];
+}
+
 const one = (value: number): Sample[] => [{ labels: {}, value }];
 
 function byLabel(tally: Tally, label: string): Sample[] {
@@ -146,16 +158,6 @@ function drops(stats: Stats): Sample[] {
     [DropReason.UdpBackpressure, stats.udpDatagramsDropped],
   ];
   return counts.map(([reason, value]) => ({ labels: { reason }, value }));
-}
-
-/**
- * Refusals by code. Refusals counted without their code (`errors++` rather than
- * `Stats.refused`) show as `unattributed`, so the total always matches `/_api/stats`.
- */
-function refusals(stats: Stats): Sample[] {
-  const samples = byLabel(stats.refusals, "code");
-  samples.push({ labels: { code: "unattributed" }, value: stats.errors - stats.refusals.total() });
-  return samples;
 }
 
 function authorizerCalls(pubsub: PubSub): Sample[] {
@@ -278,7 +280,7 @@ export const INSTRUMENTS: readonly Instrument[] = [
     "{request}",
     "Requests refused with an error frame or a failed ack, by error code.",
     ["code"],
-    ({ stats }) => refusals(stats),
+    ({ stats }) => byLabel(stats.refusals, "code"),
   ),
   counter(
     "wstun.frames.dropped",
@@ -288,11 +290,12 @@ export const INSTRUMENTS: readonly Instrument[] = [
     ({ stats }) => drops(stats),
   ),
   counter(
-    "wstun.udp.datagrams",
-    "{datagram}",
-    "UDP tunnel datagrams relayed to /_udp sockets (drops: wstun.frames.dropped).",
+    "wstun.udp.frames",
+    "{frame}",
+    "UDP tunnel frames relayed to /_udp sockets, each one datagram or a batch (datagrams " +
+      "dropped: wstun.frames.dropped).",
     [],
-    ({ stats }) => one(stats.udpDatagrams),
+    ({ stats }) => one(stats.udpFrames),
   ),
   gauge(
     "wstun.channels",
@@ -397,6 +400,13 @@ export const INSTRUMENTS: readonly Instrument[] = [
     "Claims that found the uuid held by another live isolate.",
     [],
     ({ stats }) => one(stats.bridge.claimConflicts),
+  ),
+  counter(
+    "wstun.instances.adopted",
+    "{instance}",
+    "Instances taken over here from an isolate that drained or died (a host resumed).",
+    [],
+    ({ stats }) => one(stats.bridge.adoptions),
   ),
   counter(
     "wstun.marketplace.operations",

@@ -1,9 +1,11 @@
 /**
  * Prometheus text exposition (format 0.0.4) of one or more isolates' snapshots. Every series
- * carries an `isolate` label, so a list of snapshots (this isolate's, and later the other
- * workers' collected over the bridge) renders as one valid page: one HELP and TYPE per metric,
- * then every isolate's series. Series in a snapshot that this server does not define (an isolate
- * running another version) are left out rather than rendered without their HELP and TYPE.
+ * carries an `isolate` label, so a list of snapshots (this isolate's, and on a worker of
+ * `WSTUN_WORKERS` its siblings' collected over the bridge) renders as one valid page: one HELP and
+ * TYPE per metric, then every isolate's series. {@link renderScrape} adds the scrape's own
+ * gauge: how many isolates did not answer in time. Series in a snapshot that this server does not
+ * define (an isolate running another version) are left out rather than rendered without their
+ * HELP and TYPE.
  *
  * A small renderer of our own rather than prom-client: prom-client keeps its own registry of
  * live metric objects (labels hashed on every `inc`), while ours renders plain snapshots that
@@ -17,6 +19,7 @@ import {
   INSTRUMENTS,
   type IsolateSnapshot,
   type Labels,
+  type Scrape,
 } from "./instruments.ts";
 
 /** The Content-Type of the exposition. */
@@ -38,6 +41,31 @@ export function prometheusName(instrument: Pick<Instrument, "name" | "unit" | "k
   const suffix = UNIT_SUFFIX[instrument.unit];
   if (suffix && !name.endsWith(suffix)) name += suffix;
   return instrument.kind === "counter" ? `${name}_total` : name;
+}
+
+/**
+ * The scrape's own gauge, not an isolate's instrument (so not in {@link INSTRUMENTS}, nor
+ * exported over OpenTelemetry, where every isolate pushes its own series).
+ */
+export const SCRAPE_MISSING = {
+  name: "wstun.scrape.isolates.missing",
+  unit: "{isolate}",
+  kind: "gauge",
+  help: "Isolates of this server asked for their metrics during this scrape that did not " +
+    "answer in time (their series are absent from this page).",
+} as const;
+
+/**
+ * The page of a scrape: every snapshot, then {@link SCRAPE_MISSING} labelled with the answering
+ * isolate.
+ */
+export function renderScrape(scrape: Scrape): string {
+  const name = prometheusName(SCRAPE_MISSING);
+  const labels = labelSet({ isolate: scrape.isolate });
+  return renderPrometheus(scrape.snapshots) +
+    `# HELP ${name} ${escapeHelp(SCRAPE_MISSING.help)}\n` +
+    `# TYPE ${name} ${SCRAPE_MISSING.kind}\n` +
+    `${name}${labels} ${scrape.missing.length}\n`;
 }
 
 /** Renders the snapshots; each series is labelled with its snapshot's isolate. */

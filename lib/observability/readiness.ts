@@ -85,3 +85,72 @@ export function connectionLimitCheck(
     },
   };
 }
+
+/** Not ready while the server drains (a restart or deploy): new sockets get 503 `draining`. */
+export function drainingCheck(draining: () => boolean): ReadinessCheck {
+  return {
+    name: "draining",
+    check: () =>
+      draining()
+        ? "this isolate is restarting and refuses new sockets (503 draining); send them to " +
+          "another isolate"
+        : null,
+  };
+}
+
+/** The directory as the cluster last found it (lib/cluster/liveness.ts `DirectoryState`). */
+export interface DirectoryReachability {
+  reachable: boolean;
+  failingSince: number | null;
+  error: string | null;
+}
+
+/**
+ * Not ready while the directory (Deno KV or Redis) does not answer the heartbeats: creates,
+ * listings and requests to other isolates fail meanwhile (`bridge_unavailable`).
+ */
+export function directoryCheck(
+  state: () => DirectoryReachability,
+  now: () => number,
+): ReadinessCheck {
+  return {
+    name: "directory",
+    check: () => {
+      const { reachable, failingSince, error } = state();
+      if (reachable) return null;
+      const since = failingSince === null ? "" : ` for ${now() - failingSince} ms`;
+      return `the instance directory (Redis or Deno KV) has not answered${since}: ${error}; ` +
+        "creates, listings and joins across isolates fail until it is back";
+    },
+  };
+}
+
+/** One other isolate as the bridge hears it (lib/cluster/liveness.ts `IsolateHealth`). */
+export interface HeardIsolate {
+  isolate: string;
+  lastHeardMsAgo: number | null;
+  silent: boolean;
+}
+
+/**
+ * Not ready while an isolate alive in the directory is silent on the bridge: this isolate cannot
+ * reach its instances (and, on a bridge that reaches no one, the same holds for every isolate,
+ * which is a configuration to fix rather than an isolate to avoid). `advice` says what to do.
+ */
+export function bridgeCheck(
+  isolates: () => readonly HeardIsolate[],
+  advice: string,
+): ReadinessCheck {
+  return {
+    name: "bridge",
+    check: () => {
+      const silent = isolates().filter((h) => h.silent);
+      if (silent.length === 0) return null;
+      const { isolate, lastHeardMsAgo } = silent[0];
+      const heard = lastHeardMsAgo === null ? "never heard" : `not heard for ${lastHeardMsAgo} ms`;
+      const others = silent.length > 1 ? ` (and ${silent.length - 1} more)` : "";
+      return `isolate ${isolate}${others} is alive in the directory but ${heard} on the bridge: ` +
+        advice;
+    },
+  };
+}

@@ -7,7 +7,8 @@
  * released when the session closes only if that registration's claim is still the record (no
  * newer session took its place, here or elsewhere). So the public URL stays the same when a
  * client reconnects to another isolate. A claim that displaces a record of another isolate tells
- * that isolate to close the session of that claim (close code 4905, as a same-isolate eviction).
+ * that isolate to close the session of that claim (close code 4905, as a same-isolate eviction),
+ * which counts it in `evictions` and logs `tunnel.evicted` there, where the session was.
  * One id's record writes run one after the other, in the order of the registrations and closes
  * here, so a close never overtakes its own registration's claim. Records are renewed with the
  * instance records (`onRenew`), so they expire like them once their isolate is gone.
@@ -31,6 +32,8 @@
 import { ulid } from "ulid";
 import type { TunnelDirectory, TunnelRecord } from "../bridge/tunnel_directory.ts";
 import type { TunnelRelay } from "../cluster/envelope.ts";
+import type { Logger } from "../log.ts";
+import type { TunnelCounters } from "../stats.ts";
 import {
   createLocalRegistry,
   type TunnelEndpoint,
@@ -57,6 +60,10 @@ export interface BridgedRegistryOptions {
   port: TunnelBridgePort;
   /** Where id → isolate records live (`Directory.tunnels()`: the instance directory's store). */
   records: TunnelDirectory;
+  /** Evictions by a registration on another isolate are counted here (`Stats.tunnels`). */
+  counters: Pick<TunnelCounters, "evictions">;
+  /** Evictions from elsewhere and failed record writes are logged here. */
+  log: Logger;
 }
 
 /** A registry that also answers for ids whose client is on another isolate. */
@@ -89,7 +96,7 @@ interface Relay {
 
 /** Creates a registry that keeps local sessions local and relays to other isolates. */
 export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolateRegistry {
-  const { port, records } = opts;
+  const { port, records, counters, log } = opts;
   const local = createLocalRegistry();
   const relays = new Map<string, Relay>();
   /** Each attached endpoint's id and the record its registration claimed. */
@@ -98,9 +105,9 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
   const queues = new Map<string, Promise<void>>();
   const writes = new Set<Promise<void>>();
   /** Queues a record write for `id`; a failure is logged (the viewer side treats it as a miss). */
-  const enqueue = (id: string, what: string, write: () => Promise<void>): Promise<void> => {
+  const enqueue = (id: string, operation: string, write: () => Promise<void>): Promise<void> => {
     const done = (queues.get(id) ?? Promise.resolve()).then(write)
-      .catch((e) => console.error(`wstun tunnel: could not ${what} ${id}: ${e}`));
+      .catch((e) => log.warn("tunnel.record_failed", { id, operation, error: String(e) }));
     queues.set(id, done);
     writes.add(done);
     done.finally(() => {
@@ -287,6 +294,11 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
       // Only the session whose claim was displaced: a newer one here has claimed since.
       const endpoint = local.find(m.id);
       if (!endpoint || claims.get(endpoint)?.record.claim !== m.claim) return;
+      counters.evictions++;
+      log.info("tunnel.evicted", {
+        id: m.id,
+        why: "replaced by a registration on another isolate",
+      });
       endpoint.close(m.code || MuxCloseCode.GoingAway, m.reason || "evicted");
       return;
     }
@@ -342,7 +354,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
 
   port.onRenew(async () => {
     const renewals = [...claims].map(([endpoint, { id, record }]) =>
-      enqueue(id, "renew the record of", async () => {
+      enqueue(id, "renew", async () => {
         if (current(endpoint)) await records.renew(id, record);
       })
     );
@@ -354,7 +366,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
       const displaced = local.attach(id, endpoint);
       const record = { owner: port.isolate, claim: ulid() };
       claims.set(endpoint, { id, record });
-      enqueue(id, "record", async () => {
+      enqueue(id, "claim", async () => {
         // A registration already closed or replaced here claims nothing (its release is a no-op).
         if (!current(endpoint)) return;
         const previous = await records.claim(id, record);
@@ -375,7 +387,7 @@ export function createBridgedRegistry(opts: BridgedRegistryOptions): CrossIsolat
       const claimed = claims.get(endpoint);
       if (!claimed) return;
       claims.delete(endpoint);
-      enqueue(id, "remove the record of", () => records.release(id, claimed.record));
+      enqueue(id, "release", () => records.release(id, claimed.record));
     },
     find: (id) => local.find(id),
     endpoints: () => local.endpoints(),

@@ -47,6 +47,7 @@ export class UdpConnection extends Connection {
       this.stats.udpDatagramsDropped += datagramCount(payload);
       return;
     }
+    this.stats.udpFrames++;
     super.sendBinary(bytes);
   }
 

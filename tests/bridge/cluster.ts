@@ -12,7 +12,7 @@ import type { Bridge } from "../../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../../lib/bridge/broadcast_channel_bridge.ts";
 import type { BridgeConfig } from "../../lib/bridge/config.ts";
 import { type Config, defaultConfig } from "../../lib/config.ts";
-import { createServer, type WstunServer } from "../../routes/app.ts";
+import { createServer, type ServerOptions, type WstunServer } from "../../routes/app.ts";
 import { startServer, type TestServer } from "../_util/server.ts";
 
 export interface ClusterServer extends WstunServer {
@@ -25,8 +25,16 @@ export interface Cluster {
   servers: ClusterServer[];
   kv: Deno.Kv;
   namespace: string;
-  /** Starts one more server in this cluster (with `isolate` as its id on the bridge). */
-  add(overrides?: Partial<Config>, bridge?: Bridge, isolate?: string): Promise<ClusterServer>;
+  /**
+   * Starts one more server in this cluster (with `isolate` as its id on the bridge, and `options`
+   * such as a logger of the test's own).
+   */
+  add(
+    overrides?: Partial<Config>,
+    bridge?: Bridge,
+    isolate?: string,
+    options?: ServerOptions,
+  ): Promise<ClusterServer>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -43,7 +51,12 @@ export async function startCluster(
   const kv = await Deno.openKv(kvPath);
   const namespace = `test-${ulid()}`;
   const servers: ClusterServer[] = [];
-  const add = async (more: Partial<Config> = {}, bridge?: Bridge, isolate?: string) => {
+  const add = async (
+    more: Partial<Config> = {},
+    bridge?: Bridge,
+    isolate?: string,
+    options: ServerOptions = {},
+  ) => {
     const base = defaultConfig({ hostname: "127.0.0.1", port: 0, ...overrides, ...more });
     const config = {
       ...base,
@@ -56,6 +69,7 @@ export async function startCluster(
       },
     };
     const server = await createServer(config, {
+      ...options,
       kv,
       bridge: bridge ?? new BroadcastChannelBridge(namespace),
       isolate,
@@ -94,18 +108,23 @@ export function startServerOnRedis(
   namespace: string,
   overrides: Partial<Config> = {},
   bridge: Partial<BridgeConfig> = {},
+  options: ServerOptions = {},
 ): Promise<TestServer> {
   const base = defaultConfig();
-  return startServer({
-    ...overrides,
-    bridge: {
-      ...base.bridge,
-      mode: "redis",
-      redisUrl,
-      namespace,
-      heartbeatMs: TEST_HEARTBEAT_MS,
-      timeoutMs: 1000,
-      ...bridge,
+  return startServer(
+    {
+      ...overrides,
+      bridge: {
+        ...base.bridge,
+        mode: "redis",
+        redisUrl,
+        namespace,
+        heartbeatMs: TEST_HEARTBEAT_MS,
+        timeoutMs: 1000,
+        ...bridge,
+      },
     },
-  });
+    0,
+    options,
+  );
 }

@@ -4,13 +4,15 @@
  * those) within the directory's stated bound.
  */
 import assert from "node:assert/strict";
+import { LogLines } from "../_util/log_lines.ts";
 import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
 import { startCluster, TEST_HEARTBEAT_MS } from "./cluster.ts";
 import { LossyBridge } from "./lossy_bridge.ts";
 
-Deno.test("a lost bridge message is reported to the receiver as error bridge_gap", async () => {
-  await using cluster = await startCluster(1);
-  const [a] = cluster.servers;
+Deno.test("a lost bridge message is reported to the receiver as error bridge_gap, and logged", async () => {
+  await using cluster = await startCluster(0);
+  const lines = new LogLines();
+  const a = await cluster.add({}, undefined, undefined, { log: lines.log });
   const lossy = new LossyBridge(cluster.namespace);
   const b = await cluster.add({}, lossy);
   await using host = await TestSocket.open(a.wsUrl);
@@ -31,6 +33,11 @@ Deno.test("a lost bridge message is reported to the receiver as error bridge_gap
   assert.equal((await host.next()).n, 3);
   assert.equal(lossy.dropped, 1);
   await host.expectNothingPending();
+  const logged = await lines.next("bridge.gap");
+  assert.deepEqual(
+    [logged.level, logged.isolate, logged.peer, logged.lost, logged.link],
+    ["warn", a.isolate, b.isolate, 1, "direct"],
+  );
 });
 
 Deno.test("a join the owner never answers fails with bridge_timeout, and does not hang", async () => {

@@ -1,70 +1,10 @@
 import assert from "node:assert/strict";
 import { INSTRUMENTS } from "../../lib/observability/instruments.ts";
 import { prometheusName } from "../../lib/observability/prometheus.ts";
+import { startReceiver } from "../_util/otlp_receiver.ts";
 import { parsePrometheus } from "../_util/prometheus_text.ts";
 import { startServerProcess } from "../_util/server_process.ts";
 import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
-/** One data point as the test reads it: attributes flattened to strings, a value or a count. */
-interface Point {
-  attributes: Record<string, string>;
-  value: number;
-}
-
-/**
- * An OTLP/HTTP receiver (JSON protocol) on loopback: keeps the latest data points of every
- * `wstun` metric and wakes waiters on each export.
- */
-function startReceiver() {
-  const latest = new Map<string, { kind: string; points: Point[] }>();
-  const waiters = new Set<() => void>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body: Json = await req.json();
-    if (new URL(req.url).pathname === "/v1/metrics") {
-      for (const rm of body.resourceMetrics ?? []) {
-        for (const sm of rm.scopeMetrics ?? []) {
-          if (sm.scope?.name !== "wstun") continue;
-          for (const m of sm.metrics) latest.set(m.name, readMetric(m));
-        }
-      }
-      for (const wake of [...waiters]) wake();
-    }
-    return Response.json({});
-  });
-  /** Resolves once `found()` holds after an export; fails after `ms`. */
-  const until = async (what: string, found: () => boolean, ms = 15_000) => {
-    const deadline = Date.now() + ms;
-    while (!found()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no export with ${what} within ${ms} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(wake, left);
-        function wake() {
-          clearTimeout(timer);
-          waiters.delete(wake);
-          resolve();
-        }
-        waiters.add(wake);
-      });
-    }
-  };
-  return { latest, until, port: server.addr.port, close: () => server.shutdown() };
-}
-
-function readMetric(m: Json): { kind: string; points: Point[] } {
-  const kind = m.histogram ? "histogram" : m.sum ? "counter" : "gauge";
-  const data = m.histogram ?? m.sum ?? m.gauge;
-  const points = (data.dataPoints as Json[]).map((p) => ({
-    attributes: Object.fromEntries(
-      (p.attributes as Json[]).map((a) => [a.key, String(Object.values(a.value)[0])]),
-    ),
-    value: Number(p.asDouble ?? p.asInt ?? p.count),
-  }));
-  return { kind, points };
-}
 
 Deno.test("OpenTelemetry: OTEL_DENO=true exports every documented instrument over OTLP", async () => {
   const receiver = startReceiver();

@@ -14,7 +14,11 @@ Deno.test("/_api/ready: 200 with each check, public even when the server has a t
   assert.deepEqual(body, {
     isolate: server.isolate,
     ready: true,
-    checks: [{ name: "phase", ready: true }, { name: "connections", ready: true }],
+    checks: [
+      { name: "phase", ready: true },
+      { name: "draining", ready: true },
+      { name: "connections", ready: true },
+    ],
   });
 });
 
@@ -53,6 +57,7 @@ Deno.test("/_api/ready: injected checks fail it with their reason; a throwing on
     true,
     true,
     true,
+    true,
     false,
   ]);
 });
@@ -68,4 +73,16 @@ Deno.test("/_api/ready: 503 'shutting down' once shutdown has begun; health stay
   await health.body?.cancel();
   await stopping;
   await server.close();
+});
+
+Deno.test("/_api/ready: 503 'draining' once the server drains; health says draining too", async () => {
+  await using server = await startServer();
+  await server.drain(Date.now() + 1000);
+  const { status, body } = await ready(server.base);
+  assert.equal(status, 503);
+  assert.match(body.reason, /^draining: this isolate is restarting/);
+  assert.equal(server.lifecycle.draining, true);
+  assert.deepEqual(body.checks.find((c: { name: string }) => c.name === "draining").ready, false);
+  const health = await (await fetch(`${server.base}/_api/health`)).json();
+  assert.equal(health.draining, true);
 });

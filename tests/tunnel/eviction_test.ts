@@ -1,10 +1,13 @@
 /**
  * Last registration wins across isolates: a client registering an id held by a client on another
  * isolate closes that one's session (4905), and viewers on every isolate then reach the newcomer.
- * Once with the records in a shared Deno KV (BroadcastChannel cluster), once in Redis (servers
- * that share nothing else).
+ * The isolate that held the evicted session counts the eviction and logs `tunnel.evicted`. Once
+ * with the records in a shared Deno KV (BroadcastChannel cluster), once in Redis (servers that
+ * share nothing else).
  */
 import { ulid } from "ulid";
+import type { Stats } from "../../lib/stats.ts";
+import { LogLines } from "../_util/log_lines.ts";
 import { TUNNEL_DEFAULTS } from "../../lib/tunnel/tunnel_config.ts";
 import { startCluster, startServerOnRedis } from "../bridge/cluster.ts";
 import { redisAvailable, RedisServer } from "../bridge/redis_server.ts";
@@ -13,8 +16,16 @@ import { SECRET_A, SECRET_B, startClient, startTarget, untilText, within } from 
 
 const tunnelOn = { tunnel: { ...TUNNEL_DEFAULTS, secrets: { a: SECRET_A, b: SECRET_B } } };
 
+/** A server of the test, with the log lines its logger wrote. */
+interface Observed {
+  base: string;
+  stats: Stats;
+  lines: LogLines;
+}
+
 /** Client one on `a`, then client two with the same id on `b`; targets tell them apart. */
-async function evictAcrossIsolates(a: string, b: string): Promise<void> {
+async function evictAcrossIsolates(onA: Observed, onB: Observed): Promise<void> {
+  const [a, b] = [onA.base, onB.base];
   const targetOne = startTarget(), targetTwo = startTarget();
   const [one, two] = [String(targetOne.port), String(targetTwo.port)];
   const first = await startClient(a, "contested", targetOne.port);
@@ -34,6 +45,12 @@ async function evictAcrossIsolates(a: string, b: string): Promise<void> {
       const response = await fetch(`${base}/t/contested/port`);
       assertEquals(await response.text(), two, `viewer on ${base}`);
     }
+    // Counted and logged where the evicted session was, once; the newcomer's isolate evicted none.
+    assertEquals(onA.stats.tunnels.evictions, 1);
+    const evicted = await onA.lines.next("tunnel.evicted", { id: "contested" });
+    assertEquals(evicted.why, "replaced by a registration on another isolate");
+    assertEquals(onB.stats.tunnels.evictions, 0);
+    assertEquals(onB.lines.of("tunnel.evicted").length, 0);
   } finally {
     await first.client.close();
     await second?.client.close();
@@ -43,9 +60,11 @@ async function evictAcrossIsolates(a: string, b: string): Promise<void> {
 }
 
 Deno.test("cross-isolate eviction (KV records): the older client gets 4905, every viewer the newer", async () => {
-  await using cluster = await startCluster(2, tunnelOn);
-  const [a, b] = cluster.servers;
-  await evictAcrossIsolates(a.base, b.base);
+  await using cluster = await startCluster(0, tunnelOn);
+  const [linesA, linesB] = [new LogLines(), new LogLines()];
+  const a = await cluster.add({}, undefined, undefined, { log: linesA.log });
+  const b = await cluster.add({}, undefined, undefined, { log: linesB.log });
+  await evictAcrossIsolates({ ...a, lines: linesA }, { ...b, lines: linesB });
 });
 
 Deno.test({
@@ -55,8 +74,13 @@ Deno.test({
   fn: async () => {
     await using redis = await RedisServer.start();
     const namespace = `t-${ulid()}`;
-    await using a = await startServerOnRedis(redis.url, namespace, tunnelOn);
-    await using b = await startServerOnRedis(redis.url, namespace, tunnelOn);
-    await evictAcrossIsolates(a.base, b.base);
+    const [linesA, linesB] = [new LogLines(), new LogLines()];
+    await using a = await startServerOnRedis(redis.url, namespace, tunnelOn, {}, {
+      log: linesA.log,
+    });
+    await using b = await startServerOnRedis(redis.url, namespace, tunnelOn, {}, {
+      log: linesB.log,
+    });
+    await evictAcrossIsolates({ ...a, lines: linesA }, { ...b, lines: linesB });
   },
 });
