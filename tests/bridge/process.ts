@@ -67,17 +67,29 @@ export async function startProcess(
   try {
     await waitForLine(child.stdout, listening);
   } catch (err) {
-    child.kill("SIGKILL");
-    await child.status;
+    await stopTask(child);
     throw err;
   }
   return Object.assign(child, {
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
+    [Symbol.asyncDispose]: () => stopTask(child),
   });
+}
+
+/**
+ * Stops a `deno task` child and the server under it: SIGTERM is forwarded to the server, a SIGKILL
+ * would only reach `deno task` and leave the server running. SIGKILL after 10 s (a drain takes
+ * WSTUN_DRAIN_MS, 4 s by default) if it is still there.
+ */
+async function stopTask(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone meanwhile */ }
+  }, 10_000);
+  await child.status;
+  clearTimeout(timer);
+  await child.stdout.cancel().catch(() => {});
 }

@@ -48,7 +48,9 @@ Deno.test("workers (MessagePort bridge): a client on one worker isolate, viewers
       worker.onmessage = (e) => resolve(e.data);
     });
     worker.postMessage(start, [channel.port2]);
-    const { wsUrl, isolate } = await within(10_000, "the worker's server", started);
+    // `deno test` type-checks a worker's module graph when it starts; on a cold cache (a fresh CI
+    // machine, 2 cores) that alone takes longer than 10 s.
+    const { wsUrl, isolate } = await within(90_000, "the worker's server", started);
     const inWorker = wsUrl.replace(/^ws/, "http").replace(/\/_ws$/, "");
     const main = await cluster.add(
       {},
