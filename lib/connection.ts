@@ -245,6 +245,7 @@ export class Connection implements Peer {
       client: access.client,
       send: (frame) => typeof frame === "string" ? this.sendText(frame) : this.sendBinary(frame),
       close: (disconnect) => this.close(disconnect),
+      refused: (code) => this.stats.refused(code),
     }, access.pubsub);
     return this.#channels;
   }

@@ -31,6 +31,8 @@ export interface NativeChannelPeer {
   /** Queues a frame to this client (the connection applies its own backpressure); may throw. */
   send(frame: string | Uint8Array<ArrayBuffer>): void;
   close(disconnect: Disconnect): void;
+  /** Counts a refusal sent to this client, by its code (`wstun_refusals_total`). */
+  refused?(code: string): void;
   /** Sent as `from` with this connection's publishes; absent = deliveries carry no `from`. */
   readonly id?: string;
   /** The upgrade's headers and query, forwarded to the authorizer as `client` (tokens removed). */
@@ -233,6 +235,7 @@ export class NativeChannels implements ChannelSubscriber {
   }
 
   #error(error: PubSubError, ref: Ref, channel?: string): void {
+    this.#peer.refused?.(error.code);
     this.#send(
       JSON.stringify({ type: "error", code: error.code, message: error.message, ref, channel }),
     );

@@ -71,6 +71,8 @@ Deno.test("native: a duplicate subscribe is refused and delivery stays single; a
     assert.equal((await c.nextJson()).data, "end");
     assert.deepEqual(await c.nextJson(), { type: "ok", ref: 4 });
     assert.equal(c.pending, 0);
+    const stats = await (await fetch(`${server.http}/_api/stats`)).json();
+    assert.equal(stats.errors, 2, "both channel refusals are counted with the hub's");
   } finally {
     await c.close();
     await server.close();
