@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { BYTES_BOUNDS, Histogram, SECONDS_BOUNDS } from "./observability/histogram.ts";
-import { Tally } from "./observability/tally.ts";
+import { BYTES_BOUNDS, Histogram, SECONDS_BOUNDS } from "./telemetry/histogram.ts";
+import { Tally } from "./telemetry/tally.ts";
 
 /** Why a frame was dropped rather than delivered (`wstun_frames_dropped_total{reason}`). */
 export const DropReason = {

@@ -42,8 +42,7 @@ export function publicInfo(record: InstanceRecord): InstanceInfo {
   return { uuid, name, service, protected: record.protected, members, createdAt };
 }
 
-/** Instance records expire after an hour unless rewritten; owners rewrite every 20 minutes. */
-export const RECORD_TTL_MS = 3_600_000;
+export { RECORD_TTL_MS } from "./record_ttl.ts";
 
 /** A heartbeat's isolate record lives this long: three heartbeats. */
 export function isolateTtlMs(heartbeatMs: number): number {

@@ -21,7 +21,7 @@
  * @module
  */
 import { z } from "zod";
-import { RECORD_TTL_MS } from "./directory.ts";
+import { RECORD_TTL_MS } from "./record_ttl.ts";
 
 /** Tunnel records expire an hour after they were last written, like instance records. */
 export const TUNNEL_RECORD_TTL_MS = RECORD_TTL_MS;

@@ -23,7 +23,7 @@
  * @module
  */
 import { z } from "zod";
-import { IsolateSnapshotSchema } from "../observability/snapshot_schema.ts";
+import { IsolateSnapshotSchema } from "../telemetry/snapshot_schema.ts";
 import { ChannelMessage } from "../pubsub/channel_message.ts";
 import { Role } from "../hub/cluster_port.ts";
 import {

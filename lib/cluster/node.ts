@@ -33,7 +33,7 @@ import type { ClusterPort } from "../hub/cluster_port.ts";
 import type { Instance } from "../hub/instance.ts";
 import type { Session } from "../hub/peer.ts";
 import type { Logger } from "../log.ts";
-import type { IsolateSnapshot } from "../observability/instruments.ts";
+import type { IsolateSnapshot } from "../telemetry/snapshot_schema.ts";
 import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
 import { BridgeCounters } from "../stats.ts";

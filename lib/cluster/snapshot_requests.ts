@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { IsolateSnapshot } from "../observability/instruments.ts";
+import type { IsolateSnapshot } from "../telemetry/snapshot_schema.ts";
 import type { Body } from "./envelope.ts";
 
 /** What a collection gathered: the snapshots that came, and who did not answer in time. */

@@ -28,7 +28,7 @@ import type { Directory, InstanceRecord } from "../bridge/directory.ts";
 import type { InstanceSecrets } from "../hub/instance_secrets.ts";
 import type { Session } from "../hub/peer.ts";
 import type { Logger } from "../log.ts";
-import { type SpanEnd, startSpan } from "../observability/otel.ts";
+import { type SpanEnd, startSpan } from "../telemetry/spans.ts";
 import type { BridgeCounters } from "../stats.ts";
 import { secretEquals } from "../secret.ts";
 import {

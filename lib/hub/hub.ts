@@ -13,7 +13,6 @@
  * @module
  */
 import { ulid } from "ulid";
-import type { Config } from "../config.ts";
 import { BinaryKind, decodeBinaryHeader } from "../binary_frame.ts";
 import {
   CloseReason,
@@ -51,16 +50,20 @@ import {
   withoutFrom,
 } from "./routing.ts";
 
+/** The configuration the hub's rules read (lib/config.ts's `Config` has them all). */
+export interface HubRules {
+  /** `WSTUN_TOKEN`: the server token a `create_instance` must carry, if set. */
+  token?: string;
+  /** `WSTUN_HOST_GRACE_MS`: how long an instance waits for its host to come back. */
+  hostGraceMs: number;
+  maxInstancesPerConnection: number;
+  maxMembersPerInstance: number;
+  maxJoinsPerConnection: number;
+}
+
 /** What the hub needs from its surroundings; tests pass real ones and swap only the clock. */
 export interface HubDeps {
-  config: Pick<
-    Config,
-    | "token"
-    | "hostGraceMs"
-    | "maxInstancesPerConnection"
-    | "maxMembersPerInstance"
-    | "maxJoinsPerConnection"
-  >;
+  config: HubRules;
   catalog: ServiceCatalog;
   stats: Stats;
   /** Derives keyed instances' uuids under the server secret. */

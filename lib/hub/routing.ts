@@ -10,7 +10,6 @@
  */
 import { type BinaryFrame, BinaryKind, replaceHeader } from "../binary_frame.ts";
 import { ErrorCode, HOST_USER_ID } from "../protocol.ts";
-import type { Hub } from "./hub.ts";
 import { HubError } from "./hub_error.ts";
 import { HOST_FROM_SUFFIX, type Instance } from "./instance.ts";
 import type { Member, Peer, Session } from "./peer.ts";
@@ -35,9 +34,17 @@ export function withoutFrom(text: string, msg: Record<string, unknown>): string 
     : text;
 }
 
+/** What routing needs of the hub: handed in, so routing never imports the hub. */
+export interface RoutingScope {
+  /** The instance `uuid` on this isolate, or a `HubError` `unknown_instance`. */
+  instanceOrThrow(uuid: string): Instance;
+  /** Counts one routed frame: `recipients` deliveries of `size` bytes. */
+  countDelivered(recipients: number, size: number): void;
+}
+
 /** Routes one application-data text frame; see docs/protocol.md, "Application data". */
 export function routeData(
-  hub: Hub,
+  hub: RoutingScope,
   session: Session,
   text: string,
   msg: Record<string, unknown>,
@@ -51,7 +58,7 @@ export function routeData(
 
 /** Routes a data frame whose text is free of `from` (see {@link withoutFrom}). */
 export function routeCleanData(
-  hub: Hub,
+  hub: RoutingScope,
   session: Session,
   uuid: string,
   text: string,
@@ -74,7 +81,7 @@ export function routeCleanData(
 
 /** Routes one binary frame (kind 0x01, header decoded); the header's peer field is the target. */
 export function routeBinary(
-  hub: Hub,
+  hub: RoutingScope,
   session: Session,
   bytes: Uint8Array<ArrayBuffer>,
   frame: BinaryFrame | string,

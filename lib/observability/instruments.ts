@@ -17,22 +17,16 @@ import type { ClusterStats } from "../cluster/cluster_stats.ts";
 import type { PubSub } from "../pubsub/mod.ts";
 import { DropReason, type Stats } from "../stats.ts";
 import { VERSION } from "../version.ts";
-import type { Histogram, HistogramState } from "./histogram.ts";
-import type { Tally } from "./tally.ts";
+import type { Histogram } from "../telemetry/histogram.ts";
+import type {
+  HistogramSample,
+  IsolateSnapshot,
+  Labels,
+  Sample,
+} from "../telemetry/snapshot_schema.ts";
+import type { Tally } from "../telemetry/tally.ts";
 
-/** Label name → value. */
-export type Labels = Record<string, string>;
-
-/** One series of a counter or gauge. */
-export interface Sample {
-  labels: Labels;
-  value: number;
-}
-
-/** One series of a histogram. */
-export interface HistogramSample extends HistogramState {
-  labels: Labels;
-}
+export type { HistogramSample, IsolateSnapshot, Labels, Sample };
 
 /** What the instruments read. Built once per server (routes/app.ts). */
 export interface MetricSources {
@@ -72,17 +66,6 @@ export interface HistogramInstrument extends InstrumentBase {
 }
 
 export type Instrument = ScalarInstrument | HistogramInstrument;
-
-/** One isolate's values at one moment: plain data, so it can cross a bridge to be rendered. */
-export interface IsolateSnapshot {
-  isolate: string;
-  /** Milliseconds since the epoch. */
-  takenAt: number;
-  /** Instrument name → series, for counters and gauges. */
-  scalars: Record<string, Sample[]>;
-  /** Instrument name → series, for histograms. */
-  histograms: Record<string, HistogramSample[]>;
-}
 
 /**
  * What `/metrics` renders: this isolate's snapshot and, on a worker of `WSTUN_WORKERS`, its

@@ -1,7 +1,7 @@
 /**
  * Observability: the instruments (counters, gauges, histograms) defined once, their Prometheus
- * and OpenTelemetry exports, tracing spans, readiness checks and the bridge health the admin page
- * shows. The logger is lib/log.ts. What an operator sees: docs/operations.md.
+ * and OpenTelemetry exports, readiness checks and the bridge health the admin page
+ * shows. The logger is lib/log.ts; the primitives the lower layers count with (histograms, tallies, spans, the snapshot schema) are in lib/telemetry/. What an operator sees: docs/operations.md.
  *
  * @example
  * ```ts
@@ -12,9 +12,7 @@
  * @module
  */
 export * from "./bridge_health.ts";
-export * from "./histogram.ts";
 export * from "./instruments.ts";
 export * from "./otel.ts";
 export * from "./prometheus.ts";
 export * from "./readiness.ts";
-export * from "./tally.ts";

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { Histogram, SECONDS_BOUNDS } from "../observability/histogram.ts";
+import { Histogram, SECONDS_BOUNDS } from "../telemetry/histogram.ts";
 
 /** Events the authorizer may be asked about, as wsify names them. */
 export const AUTHORIZER_EVENTS = ["connect", "join", "leave", "broadcast"] as const;

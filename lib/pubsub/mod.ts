@@ -13,10 +13,11 @@
  *
  * @module
  */
-import { Authorizer, type AuthorizerStats } from "./authorizer.ts";
+import { Authorizer } from "./authorizer.ts";
 import type { ChannelBridge } from "./channel_bridge.ts";
-import { ChannelRegistry, type PubSubStats } from "./channel_registry.ts";
+import { ChannelRegistry } from "./channel_registry.ts";
 import type { PubSubConfig } from "./config.ts";
+import type { PubSub } from "./pubsub.ts";
 
 export * from "./authorizer.ts";
 export * from "./channel_bridge.ts";
@@ -27,20 +28,9 @@ export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./native_channels.ts";
 export * from "./ordered_queue.ts";
+export * from "./pubsub.ts";
 export * from "./upgrade_description.ts";
 export * from "./wsify_session.ts";
-
-/** Everything pub/sub needs at run time, created once per server. */
-export interface PubSub {
-  config: PubSubConfig;
-  registry: ChannelRegistry;
-  authorizer: Authorizer;
-  now: () => number;
-  /** Counters for `/_api/stats`. */
-  stats(): PubSubStats & { authorizer: AuthorizerStats };
-  /** Releases the bridge. */
-  shutdown(): void;
-}
 
 export interface PubSubDeps {
   /** Outgoing HTTP for the authorizer; defaults to the global `fetch`. */

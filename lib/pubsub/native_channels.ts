@@ -23,7 +23,7 @@ import { type ChannelDelivery, decodeChannelBinary } from "./channel_message.ts"
 import type { ChannelSubscriber } from "./channel_registry.ts";
 import { type PubSubError, PubSubErrorCode } from "./errors.ts";
 import { checkChannelName, checkPublishSize, PublishRate, utf8Length } from "./limits.ts";
-import type { PubSub } from "./mod.ts";
+import type { PubSub } from "./pubsub.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
 
 /** What pub/sub needs from a `/_ws` connection. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Histogram } from "../../lib/observability/histogram.ts";
+import { Histogram } from "../../lib/telemetry/histogram.ts";
 import type { Instrument, IsolateSnapshot } from "../../lib/observability/instruments.ts";
 import { prometheusName, renderPrometheus } from "../../lib/observability/prometheus.ts";
 import { parsePrometheus, promValue } from "../_util/prometheus_text.ts";

@@ -1,5 +1,5 @@
 /**
- * The zod schema of an {@link IsolateSnapshot}, for snapshots that cross the bridge (a worker's
+ * An {@link IsolateSnapshot}'s types and its zod schema, for snapshots that cross the bridge (a worker's
  * `/metrics` gathers its siblings', lib/cluster/snapshot_requests.ts). A snapshot that does not
  * parse is refused with its envelope, so the Prometheus page is never rendered from one: the
  * bounds keep a page valid (a histogram has one count more than its bounds) and finite.
@@ -7,7 +7,32 @@
  * @module
  */
 import { z } from "zod";
-import type { IsolateSnapshot } from "./instruments.ts";
+import type { HistogramState } from "./histogram.ts";
+
+/** Label name → value. */
+export type Labels = Record<string, string>;
+
+/** One series of a counter or gauge. */
+export interface Sample {
+  labels: Labels;
+  value: number;
+}
+
+/** One series of a histogram. */
+export interface HistogramSample extends HistogramState {
+  labels: Labels;
+}
+
+/** One isolate's values at one moment: plain data, so it can cross a bridge to be rendered. */
+export interface IsolateSnapshot {
+  isolate: string;
+  /** Milliseconds since the epoch. */
+  takenAt: number;
+  /** Instrument name → series, for counters and gauges. */
+  scalars: Record<string, Sample[]>;
+  /** Instrument name → series, for histograms. */
+  histograms: Record<string, HistogramSample[]>;
+}
 
 const name = z.string().min(1).max(128);
 
