@@ -358,7 +358,7 @@ export class TransferEngine {
    * that is away (`host_away`). The peer may have left for good — then the host's `member_left`
    * or the room's end stops the transfers — or be on its way back after a restart. So its
    * transfers wait for it, up to {@link PEER_WAIT_MS}: a download asks its owner again every
-   * {@link RESUME_RETRY_MS}; an upload pauses until its requester asks.
+   * {@link RESUME_RETRY_MS}; an upload goes on until its window is full, then waits to be asked.
    * @param {any} f
    */
   #onRefused(f) {
@@ -372,6 +372,8 @@ export class TransferEngine {
     const now = Date.now();
     for (const t of this.downloads.values()) {
       if (!this.#waitForPeer(t, userId, now)) continue;
+      // The refused frame may have been our last `file_resume`: a gap must ask again.
+      t.askedFrom = -1;
       if (now - t.missingSince > PEER_WAIT_MS) {
         this.#gaveUp(t);
         continue;
@@ -665,6 +667,8 @@ export class TransferEngine {
       t.bytes = end;
       t.unacked.shift();
     }
+    // A late acknowledgement after going back: no need to send what is confirmed.
+    if (t.sent < t.bytes) t.sent = t.bytes;
   }
 
   /**
@@ -712,7 +716,9 @@ export class TransferEngine {
     if (t.pumping) return;
     t.pumping = true;
     try {
-      while (!t.ended && !t.missingSince && t.sent < t.size && t.sent - t.bytes < WINDOW_BYTES) {
+      // A requester said to be away is not a reason to stop: what it does not get stays within
+      // the window (no acknowledgement opens it), and a resume sends it again.
+      while (!t.ended && t.sent < t.size && t.sent - t.bytes < WINDOW_BYTES) {
         if (!this.client.connected) return; // back in the room, #backInRoom pumps again
         if (this.client.bufferedAmount > SOCKET_HIGH_WATER) {
           setTimeout(() => this.#pump(t), DRAIN_POLL_MS);

@@ -45,8 +45,15 @@ export function transferRow(page: Page, direction: "up" | "down", name: string) 
 
 /** Clicks Save on a verified download and returns the SHA-256 of the file the browser saved. */
 export async function saveAndHash(page: Page, name: string): Promise<string> {
-  const row = transferRow(page, "down", name).and(page.locator('[data-state="done"]'));
-  await row.waitFor({ timeout: 30_000 });
+  const row = transferRow(page, "down", name);
+  const ended = page.locator('[data-state="done"], [data-state="failed"]');
+  try {
+    await row.and(ended).waitFor({ timeout: 30_000 });
+  } catch (err) {
+    throw new Error(`${name} did not end: ${await row.locator(".detail").textContent()}\n${err}`);
+  }
+  const state = await row.getAttribute("data-state");
+  assert.equal(state, "done", `${name}: ${await row.locator(".detail").textContent()}`);
   const [download] = await Promise.all([
     page.waitForEvent("download"),
     row.locator("a.save").click(),
