@@ -102,6 +102,8 @@ export class HostRoster {
     this.away = new Set();
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
+    /** The room is closed: nobody comes back to it. */
+    this.closed = false;
     client.on("close", () => this.#hostAway());
     client.on("instance_moving", (f) => {
       if (f.uuid !== this.uuid) return;
@@ -111,6 +113,12 @@ export class HostRoster {
     });
     client.on("reconnect", (f) => {
       if (f.instances.some((/** @type {any} */ i) => i.uuid === this.uuid && i.ok)) this.#back();
+    });
+    client.on("instance_closed", (f) => {
+      if (f.uuid !== this.uuid) return;
+      this.closed = true;
+      clearTimeout(this.timer);
+      this.away.clear();
     });
   }
 
@@ -134,7 +142,7 @@ export class HostRoster {
   }
 
   #hostAway() {
-    if (!this.uuid) return;
+    if (!this.uuid || this.closed) return;
     for (const userId of this.members) this.away.add(userId);
     this.hooks.changed();
   }
@@ -149,6 +157,7 @@ export class HostRoster {
       await this.client.request({ type: "members_check", uuid: this.uuid, to: asked });
     } catch (err) {
       const frame = /** @type {any} */ (err).frame;
+      // Not an answer about members (the socket dropped again): the next reconnect asks again.
       if (/** @type {any} */ (err).code !== "not_member" || !Array.isArray(frame?.to)) return;
       missing = frame.to;
     }
