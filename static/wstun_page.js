@@ -120,6 +120,20 @@ export function trackConnection(client, node) {
   });
 }
 
+/**
+ * What libwstun's `reconnect` event says about one room: the error that lost it for good, or
+ * `null` when it is back — or will be tried again at the next reconnect, because the socket
+ * dropped during the attempt (libwstun keeps the room then).
+ * @param {{ instances: { uuid: string, ok: boolean, error?: any }[] }} event
+ * @param {string} uuid
+ * @returns {any} the error, or null
+ */
+export function roomLost(event, uuid) {
+  const mine = event.instances.find((i) => i.uuid === uuid);
+  if (!mine || mine.ok || mine.error?.code === "disconnected") return null;
+  return mine.error ?? new Error("it could not be got back");
+}
+
 /** A human message for a failed request. @param {any} err */
 export function describeError(err) {
   if (err && typeof err === "object" && "code" in err) {

@@ -11,6 +11,7 @@ import {
   byId,
   createClient,
   describeError,
+  roomLost,
   setBanner,
   splitForFrames,
   trackConnection,
@@ -122,11 +123,10 @@ client.on("instance_closed", (f) => {
 });
 
 client.on("reconnect", (f) => {
-  const mine = f.instances.find((/** @type {any} */ i) => i.uuid === room.uuid);
-  if (mine && !mine.ok) {
-    setBanner(byId("banner"), "error", "The room was lost while offline.");
-    byId("send").disabled = true;
-  }
+  const lost = roomLost(f, room.uuid);
+  if (!lost) return;
+  setBanner(byId("banner"), "error", `The room was lost while offline: ${describeError(lost)}.`);
+  byId("send").disabled = true;
 });
 
 bindCreateForm(client, "chat", (created) => {

@@ -13,6 +13,7 @@ import {
   byId,
   createClient,
   describeError,
+  roomLost,
   setBanner,
   splitForFrames,
   trackConnection,
@@ -161,11 +162,10 @@ client.on("instance_closed", (f) => {
 });
 
 client.on("reconnect", (f) => {
-  const mine = f.instances.find((/** @type {any} */ i) => i.uuid === room.uuid);
-  if (mine && !mine.ok) {
-    room.view?.engine.stopAll("the room was lost while offline");
-    setBanner(byId("banner"), "error", "The room was lost while offline.");
-  }
+  const lost = roomLost(f, room.uuid);
+  if (!lost) return;
+  room.view?.engine.stopAll("the room was lost while offline");
+  setBanner(byId("banner"), "error", `The room was lost while offline: ${describeError(lost)}.`);
 });
 
 bindCreateForm(client, "fileshare", (created) => {

@@ -12,6 +12,7 @@ import {
   byId,
   createClient,
   describeError,
+  roomLost,
   setBanner,
   splitForFrames,
   trackConnection,
@@ -123,12 +124,12 @@ client.on("host_back", (f) => {
 // A frame refused because its peer is not in the room is the transfer engine's business: the
 // peer may be on its way back after a server restart (services/fileshare/transfer.js).
 client.on("reconnect", (f) => {
-  const mine = f.instances.find((/** @type {any} */ i) => i.uuid === state.uuid);
-  if (!mine) return;
-  if (!mine.ok) return roomEnded(`could not rejoin the room (${describeError(mine.error)})`);
+  const lost = roomLost(f, state.uuid);
+  if (lost) return roomEnded(`could not rejoin the room: ${describeError(lost)}`);
+  const back = f.instances.some((/** @type {any} */ i) => i.uuid === state.uuid && i.ok);
   // Back in the room: registrations sent into a socket that died (a crash) never arrived; the
   // host replaces files by id, so sending them all again is harmless.
-  if (f.unconfirmed > 0) state.view?.registerAll();
+  if (back && f.unconfirmed > 0) state.view?.registerAll();
 });
 
 byId("leave").addEventListener("click", async () => {

@@ -42,7 +42,9 @@ async function waitForMessages(page: Page, texts: string[]): Promise<void> {
         .map((n) => n.textContent).join("\n") === want.join("\n"),
     texts,
   ).catch(async (err) => {
-    throw new Error(`${err}\nshown: ${JSON.stringify(await messageTexts(page))}`);
+    const shown = JSON.stringify(await messageTexts(page));
+    const banner = await page.textContent("#banner");
+    throw new Error(`${err}\nshown: ${shown}\nbanner: ${banner}`);
   });
 }
 
