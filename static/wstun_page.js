@@ -90,11 +90,48 @@ export function setBanner(node, kind, text) {
   node.hidden = !text;
 }
 
-/** Follows the client's connection in a status line. @param {WSTunClient} client @param {HTMLElement} node */
+/**
+ * Follows the client's connection in a status line: "connected" (`data-state="ok"`) only once the
+ * socket is open and, after a drop, libwstun is back in every room it was in (its `reconnect`
+ * event); "warn" from the drop until then. A drain (the server's `draining` frame, or a 1012
+ * close) is named as a server restart for as long as it lasts, even while attempts to reach the
+ * restarting server fail.
+ * @param {WSTunClient} client
+ * @param {HTMLElement} node
+ */
 export function trackConnection(client, node) {
-  client.on("open", () => setStatus(node, "ok", "connected"));
-  client.on("close", () => setStatus(node, "warn", "connection lost, reconnecting…"));
-  client.on("reconnect", () => setStatus(node, "ok", "connected again"));
+  /** Why the connection dropped ("" while connected). */
+  let dropped = "";
+  const restarting = "the server is restarting";
+  // The close after `draining` can reach a busy socket as 1006: the frame itself says it.
+  client.on("draining", () => dropped = restarting);
+  client.on("close", (/** @type {{ code: number }} */ e) => {
+    if (!dropped) dropped = e.code === 1012 ? restarting : "connection lost";
+    setStatus(node, "warn", `${dropped}: reconnecting…`);
+  });
+  client.on("open", () => {
+    if (!dropped) return setStatus(node, "ok", "connected");
+    const inRooms = client.hosted.size + client.joined.size > 0;
+    setStatus(node, "warn", inRooms ? "reconnected: rejoining the room…" : "reconnected");
+  });
+  client.on("reconnect", () => {
+    dropped = "";
+    setStatus(node, "ok", "connected");
+  });
+}
+
+/**
+ * What libwstun's `reconnect` event says about one room: the error that lost it for good, or
+ * `null` when it is back — or will be tried again at the next reconnect, because the socket
+ * dropped during the attempt (libwstun keeps the room then).
+ * @param {{ instances: { uuid: string, ok: boolean, error?: any }[] }} event
+ * @param {string} uuid
+ * @returns {any} the error, or null
+ */
+export function roomLost(event, uuid) {
+  const mine = event.instances.find((i) => i.uuid === uuid);
+  if (!mine || mine.ok || mine.error?.code === "disconnected") return null;
+  return mine.error ?? new Error("it could not be got back");
 }
 
 /** A human message for a failed request. @param {any} err */

@@ -11,27 +11,30 @@ import {
   byId,
   createClient,
   describeError,
+  roomLost,
   setBanner,
   splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
 import { appendEntries, MAX_HISTORY, MAX_TEXT } from "./conversation.js";
-import { showHostMembers } from "../../static/member_list.js";
+import { HostRoster, showHostMembers } from "../../static/member_list.js";
 
 /** @typedef {import("./conversation.js").Entry} Entry */
 
 const client = createClient();
 trackConnection(client, byId("connection"));
 
-/** State of the room this page hosts. */
+/** State of the room this page hosts; its members are in `roster`. */
 const room = {
   uuid: "",
   /** @type {Entry[]} */
   history: [],
-  /** @type {string[]} */
-  members: [],
   nextId: 1,
 };
+const roster = new HostRoster(client, {
+  gone: (userId) => memberGone(userId, "disconnected"),
+  changed: () => showHostMembers(roster),
+});
 
 const messages = byId("messages");
 
@@ -51,15 +54,15 @@ function record(kind, userId, extra = {}) {
 
 /** Sends an entry to every member except `except` (a newcomer already has it in its history). */
 function broadcast(/** @type {Entry} */ entry, except = "") {
-  const to = room.members.filter((m) => m !== except);
+  const to = roster.members.filter((m) => m !== except);
   if (to.length === 0) return;
   client.send(room.uuid, "chat_entry", { entry }, except ? { to } : {});
 }
 
 /** Sends the member list to every member. */
 function sendMembers() {
-  if (room.members.length === 0) return;
-  client.send(room.uuid, "chat_members", { members: room.members });
+  if (roster.members.length === 0) return;
+  client.send(room.uuid, "chat_members", { members: roster.members });
 }
 
 /**
@@ -77,26 +80,36 @@ function sendHistory(userId) {
 
 client.on("client_connected", (f) => {
   if (f.uuid !== room.uuid) return;
-  room.members = [...room.members.filter((m) => m !== f.userId), f.userId];
-  const entry = record("join", f.userId);
+  // A member coming back after a server restart never left the conversation: no "joined" line.
+  // It still gets the history (it may have missed entries; it shows each only once).
+  const back = roster.arrived(f.userId);
   sendHistory(f.userId);
-  broadcast(entry, f.userId);
+  if (!back) broadcast(record("join", f.userId), f.userId);
   sendMembers();
-  showHostMembers(client, room.uuid, room.members);
+  showHostMembers(roster);
 });
 
-client.on("client_disconnected", (f) => {
-  if (f.uuid !== room.uuid) return;
-  room.members = room.members.filter((m) => m !== f.userId);
-  const kind = f.reason === "kicked" ? "kick" : f.reason === "left" ? "leave" : "disconnect";
-  const entry = record(kind, f.userId, kind === "kick" ? { reason: "removed by the host" } : {});
+/**
+ * A member is gone: it left, was kicked, lost its connection, or did not come back after the
+ * host's own reconnect.
+ * @param {string} userId
+ * @param {string} reason "left" | "kicked" | "disconnected"
+ */
+function memberGone(userId, reason) {
+  roster.left(userId);
+  const kind = reason === "kicked" ? "kick" : reason === "left" ? "leave" : "disconnect";
+  const entry = record(kind, userId, kind === "kick" ? { reason: "removed by the host" } : {});
   broadcast(entry);
   sendMembers();
-  showHostMembers(client, room.uuid, room.members);
+  showHostMembers(roster);
+}
+
+client.on("client_disconnected", (f) => {
+  if (f.uuid === room.uuid) memberGone(f.userId, f.reason);
 });
 
 client.on("chat_send", (f) => {
-  if (f.uuid !== room.uuid || !room.members.includes(f.from)) return;
+  if (f.uuid !== room.uuid || !roster.members.includes(f.from)) return;
   if (typeof f.text !== "string") return;
   const text = f.text.trim().slice(0, MAX_TEXT);
   if (!text) return;
@@ -110,13 +123,16 @@ client.on("instance_closed", (f) => {
 });
 
 client.on("reconnect", (f) => {
-  const mine = f.instances.find((/** @type {any} */ i) => i.uuid === room.uuid);
-  if (mine && !mine.ok) setBanner(byId("banner"), "error", "The room was lost while offline.");
+  const lost = roomLost(f, room.uuid);
+  if (!lost) return;
+  setBanner(byId("banner"), "error", `The room was lost while offline: ${describeError(lost)}.`);
+  byId("send").disabled = true;
 });
 
 bindCreateForm(client, "chat", (created) => {
   room.uuid = created.uuid;
-  showHostMembers(client, room.uuid, room.members);
+  roster.uuid = created.uuid;
+  showHostMembers(roster);
   byId("message").focus();
 });
 

@@ -11,6 +11,7 @@ import {
   byId,
   createClient,
   describeError,
+  roomLost,
   setBanner,
   trackConnection,
 } from "../../static/wstun_page.js";
@@ -94,11 +95,11 @@ client.on("host_back", (f) => {
   if (f.uuid === state.uuid) banner("ok", "The host is back.");
 });
 client.on("reconnect", (f) => {
-  const mine = f.instances.find((/** @type {any} */ i) => i.uuid === state.uuid);
-  if (mine && !mine.ok && state.active) {
-    setActive(false);
-    banner("error", `Could not rejoin the room: ${describeError(mine.error)}`);
-  }
+  const lost = roomLost(f, state.uuid);
+  if (!lost) return;
+  // Said after libwstun's own "instance_closed" (host_left), which names no reason: this does.
+  setActive(false);
+  banner("error", `Could not rejoin the room: ${describeError(lost)}.`);
 });
 client.on("error", (f) => {
   if (f.uuid === state.uuid && f.code === "host_away") {

@@ -13,11 +13,12 @@ import {
   byId,
   createClient,
   describeError,
+  roomLost,
   setBanner,
   splitForFrames,
   trackConnection,
 } from "../../static/wstun_page.js";
-import { showHostMembers } from "../../static/member_list.js";
+import { HostRoster, showHostMembers } from "../../static/member_list.js";
 import { mountFileRoom } from "./room.js";
 
 /** @typedef {import("./transfer.js").SharedFile} SharedFile */
@@ -31,10 +32,9 @@ const MAX_TYPE = 127;
 const client = createClient();
 trackConnection(client, byId("connection"));
 
+/** The room this page hosts; its members are in `roster`. */
 const room = {
   uuid: "",
-  /** @type {string[]} */
-  members: [],
   /** owner → file id → file. @type {Map<string, Map<string, SharedFile>>} */
   registry: new Map(),
   /** @type {ReturnType<typeof mountFileRoom> | null} */
@@ -42,6 +42,11 @@ const room = {
   /** A list broadcast waiting to go out. @type {ReturnType<typeof setTimeout> | undefined} */
   publishTimer: undefined,
 };
+
+const roster = new HostRoster(client, {
+  gone: (userId) => memberGone(userId, "disconnected"),
+  changed: () => showHostMembers(roster),
+});
 
 /** Changes within this long go out as one `file_list`, so a burst of registrations stays cheap. */
 const PUBLISH_DELAY_MS = 30;
@@ -66,7 +71,7 @@ function schedulePublish() {
 function publish(to) {
   const files = fileList();
   room.view?.showFiles(files);
-  if (room.members.length === 0) return;
+  if (roster.members.length === 0) return;
   const batches = splitForFrames(files);
   batches.forEach((batch, i) => {
     const frame = { files: batch, append: i > 0, done: i === batches.length - 1 };
@@ -111,31 +116,41 @@ function unregisterFiles(owner, ids) {
 
 client.on("client_connected", (f) => {
   if (f.uuid !== room.uuid) return;
-  room.members = [...room.members.filter((m) => m !== f.userId), f.userId];
-  showHostMembers(client, room.uuid, room.members);
+  // A member coming back after a server restart keeps its files in the list.
+  roster.arrived(f.userId);
+  showHostMembers(roster);
   publish(f.userId);
 });
 
-client.on("client_disconnected", (f) => {
-  if (f.uuid !== room.uuid) return;
-  room.members = room.members.filter((m) => m !== f.userId);
-  room.registry.delete(f.userId);
-  const why = f.reason === "kicked" ? "was removed from the room" : "left the room";
-  room.view?.engine.peerLeft(f.userId, why);
-  showHostMembers(client, room.uuid, room.members);
-  if (room.members.length) {
-    client.send(room.uuid, "member_left", { userId: f.userId, reason: f.reason });
+/**
+ * A member is gone (left, kicked, lost its connection, or did not come back after the host's own
+ * reconnect): its files leave the list and everyone's transfers with it stop.
+ * @param {string} userId
+ * @param {string} reason "left" | "kicked" | "disconnected"
+ */
+function memberGone(userId, reason) {
+  roster.left(userId);
+  room.registry.delete(userId);
+  const why = reason === "kicked" ? "was removed from the room" : "left the room";
+  room.view?.engine.peerLeft(userId, why);
+  showHostMembers(roster);
+  if (roster.members.length) {
+    client.send(room.uuid, "member_left", { userId, reason });
   }
   schedulePublish();
+}
+
+client.on("client_disconnected", (f) => {
+  if (f.uuid === room.uuid) memberGone(f.userId, f.reason);
 });
 
 client.on("file_register", (f) => {
-  if (f.uuid !== room.uuid || !room.members.includes(f.from)) return;
+  if (f.uuid !== room.uuid || !roster.members.includes(f.from)) return;
   if (registerFiles(f.from, f.files) > 0) schedulePublish();
 });
 
 client.on("file_unregister", (f) => {
-  if (f.uuid !== room.uuid || !room.members.includes(f.from)) return;
+  if (f.uuid !== room.uuid || !roster.members.includes(f.from)) return;
   unregisterFiles(f.from, f.ids);
   schedulePublish();
 });
@@ -147,15 +162,15 @@ client.on("instance_closed", (f) => {
 });
 
 client.on("reconnect", (f) => {
-  const mine = f.instances.find((/** @type {any} */ i) => i.uuid === room.uuid);
-  if (mine && !mine.ok) {
-    room.view?.engine.stopAll("the room was lost while offline");
-    setBanner(byId("banner"), "error", "The room was lost while offline.");
-  }
+  const lost = roomLost(f, room.uuid);
+  if (!lost) return;
+  room.view?.engine.stopAll("the room was lost while offline");
+  setBanner(byId("banner"), "error", `The room was lost while offline: ${describeError(lost)}.`);
 });
 
 bindCreateForm(client, "fileshare", (created) => {
   room.uuid = created.uuid;
+  roster.uuid = created.uuid;
   room.view = mountFileRoom({
     client,
     uuid: room.uuid,
@@ -170,7 +185,7 @@ bindCreateForm(client, "fileshare", (created) => {
     },
   });
   room.view.showFiles([]);
-  showHostMembers(client, room.uuid, room.members);
+  showHostMembers(roster);
 });
 
 byId("close-room").addEventListener("click", async () => {

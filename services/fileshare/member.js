@@ -4,7 +4,7 @@
  * registers the files it offers with the host (`file_register` / `file_unregister`), shows the
  * host's `file_list`, and downloads from and uploads to other participants point to point. When
  * the other end of a transfer leaves, is removed, or the room closes, the transfer stops with a
- * message saying so.
+ * message saying so; across a server restart it goes on (see transfer.js).
  *
  * @module
  */
@@ -12,6 +12,7 @@ import {
   byId,
   createClient,
   describeError,
+  roomLost,
   setBanner,
   splitForFrames,
   trackConnection,
@@ -120,15 +121,15 @@ client.on("host_back", (f) => {
   // Registrations sent while it was away were refused (host_away): send them all again.
   state.view?.registerAll();
 });
-client.on("error", (f) => {
-  // A frame to someone who is no longer in the room: whatever we had going with them is over.
-  if (f.uuid === state.uuid && f.code === "not_member" && Array.isArray(f.to)) {
-    for (const userId of f.to) state.view?.engine.peerLeft(String(userId), "left the room");
-  }
-});
+// A frame refused because its peer is not in the room is the transfer engine's business: the
+// peer may be on its way back after a server restart (services/fileshare/transfer.js).
 client.on("reconnect", (f) => {
-  const mine = f.instances.find((/** @type {any} */ i) => i.uuid === state.uuid);
-  if (mine && !mine.ok) roomEnded(`could not rejoin the room (${describeError(mine.error)})`);
+  const lost = roomLost(f, state.uuid);
+  if (lost) return roomEnded(`could not rejoin the room: ${describeError(lost)}`);
+  const back = f.instances.some((/** @type {any} */ i) => i.uuid === state.uuid && i.ok);
+  // Back in the room: registrations sent into a socket that died (a crash) never arrived; the
+  // host replaces files by id, so sending them all again is harmless.
+  if (back && f.unconfirmed > 0) state.view?.registerAll();
 });
 
 byId("leave").addEventListener("click", async () => {

@@ -70,13 +70,18 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> 
   });
 }
 
-/** A fresh context (its own cookies, like another person) and a page in it. */
+/**
+ * A fresh context (its own cookies, like another person) and a page in it. `fakeClock` installs
+ * Playwright's clock before the page loads: time runs as usual until the test moves it on
+ * (`page.clock.fastForward`), for what a page does after tens of seconds.
+ */
 export async function openPage(
   browser: Browser,
   url: string,
-  options: { acceptDownloads?: boolean } = {},
+  options: { acceptDownloads?: boolean; fakeClock?: boolean } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ acceptDownloads: options.acceptDownloads ?? false });
+  if (options.fakeClock) await context.clock.install();
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   // A page error is a test failure, not something to scroll past.

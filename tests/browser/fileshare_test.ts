@@ -7,59 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
-import type { Page } from "playwright-core";
 import { startServer } from "../_util/server.ts";
 import { browserAvailable, launchBrowser, openPage, pageErrors, waitConnected } from "./browser.ts";
+import { fileRow, joinAs, MIB, saveAndHash, transferRow, writeTestFile } from "./fileshare_page.ts";
 
-const MIB = 1024 * 1024;
 const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
-
-/** Writes `size` bytes of varied content and returns the file's SHA-256. */
-async function writeTestFile(path: string, size: number): Promise<string> {
-  const hash = createHash("sha256");
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const block = new Uint8Array(64 * 1024);
-  for (let written = 0; written < size; written += block.length) {
-    crypto.getRandomValues(block);
-    const part = block.subarray(0, Math.min(block.length, size - written));
-    hash.update(part);
-    let n = 0;
-    while (n < part.length) n += await file.write(part.subarray(n));
-  }
-  return hash.digest("hex");
-}
-
-async function joinAs(page: Page, name: string): Promise<void> {
-  await page.locator("#join:not([hidden])").waitFor();
-  await page.fill("#display-name", name);
-  await page.click("#join-button");
-  await page.locator("#room:not([hidden])").waitFor();
-}
-
-function fileRow(page: Page, owner: string, name: string) {
-  return page.locator("#file-list li").filter({ has: page.locator(".name", { hasText: name }) })
-    .and(page.locator(`[data-owner="${owner}"]`));
-}
-
-function transferRow(page: Page, direction: "up" | "down", name: string) {
-  return page.locator(`#transfers li[data-direction="${direction}"]`).filter({
-    has: page.locator(".name", { hasText: name }),
-  });
-}
-
-/** Clicks Save on a verified download and returns the SHA-256 of the file the browser saved. */
-async function saveAndHash(page: Page, name: string): Promise<string> {
-  const row = transferRow(page, "down", name).and(page.locator('[data-state="done"]'));
-  await row.waitFor({ timeout: 30_000 });
-  const [download] = await Promise.all([
-    page.waitForEvent("download"),
-    row.locator("a.save").click(),
-  ]);
-  assert.equal(download.suggestedFilename(), name);
-  const path = await download.path();
-  return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
-}
 
 Deno.test({
   name:
