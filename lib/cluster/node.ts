@@ -126,6 +126,9 @@ export class ClusterNode implements ClusterPort {
       alone: opts.alone ?? false,
       now,
       adoptHere: (session, record, ref) => hub.adoptHere(session, record, ref),
+      isHere: (uuid) => hub.instances.has(uuid),
+      runHere: (session, req, verified) =>
+        hub.controlHere(session, req, verified ? () => true : undefined),
       refused: opts.refused ?? (() => {}),
       timedOut: () => this.stats.timedOut++,
       counters: opts.counters ?? new BridgeCounters(),

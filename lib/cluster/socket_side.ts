@@ -57,6 +57,13 @@ export interface SocketSideDeps {
   now: () => number;
   /** Makes `session` the host of an adopted instance here and answers its resume. */
   adoptHere(session: Session, record: InstanceRecord, ref: Ref): void;
+  /** Whether instance `uuid` is on this isolate now. */
+  isHere(uuid: string): boolean;
+  /**
+   * Runs a request on this isolate after all (its instance arrived here while the directory was
+   * asked): `verified`, a keyed take-over whose key was checked here.
+   */
+  runHere(session: Session, req: InstanceRequest, verified: boolean): void;
   /** Counts a refusal sent from here, by its error code (the hub's `errors`). */
   refused(code: string): void;
   /** A request timed out waiting for its owner. */
@@ -103,6 +110,11 @@ export class SocketSide {
   readonly #deps: SocketSideDeps;
   readonly #bySession = new WeakMap<Session, LocalSocket>();
   readonly #byConn = new Map<string, LocalSocket>();
+  /**
+   * Instances this isolate is adopting (the directory write is on its way): requests for them
+   * wait here until the instance is in the hub, instead of finding "ours, but not in memory".
+   */
+  readonly #adopting = new Map<string, (() => void)[]>();
 
   constructor(deps: SocketSideDeps) {
     this.#deps = deps;
@@ -138,6 +150,9 @@ export class SocketSide {
     this.#deps.directory.find(req.uuid).then((found) => {
       if (!this.#byConn.has(socket.conn)) return; // the socket closed meanwhile
       if (awaited && !socket.pending.has(id)) return; // answered by a time-out meanwhile
+      if (found?.record.owner === this.#deps.isolate) {
+        return this.#arrivedHere(socket, id, req, verified);
+      }
       const placement = this.#place(found);
       if (placement.kind === "owner") {
         return this.#send(socket, id, req, placement.owner, verified);
@@ -150,6 +165,26 @@ export class SocketSide {
     }, (err) => {
       this.#fail(socket, id, ErrorCode.BridgeUnavailable, `instance directory: ${err}`, req);
     });
+  }
+
+  /**
+   * The directory says this isolate owns the instance the request is for: it is being adopted
+   * here (the request waits for that), it arrived while the directory was asked (the request runs
+   * here), or it ended a moment ago.
+   */
+  #arrivedHere(socket: LocalSocket, id: number, req: InstanceRequest, verified: boolean): void {
+    const { uuid } = req;
+    const waiting = this.#adopting.get(uuid);
+    if (waiting) {
+      waiting.push(() => this.#arrivedHere(socket, id, req, verified));
+      return;
+    }
+    if (!this.#byConn.has(socket.conn)) return;
+    if (!this.#deps.isHere(uuid)) {
+      return this.#fail(socket, id, ErrorCode.UnknownInstance, `no instance ${uuid}`, req);
+    }
+    if (expectsAnswer(req) && !this.#finish(socket, id, undefined)) return; // timed out
+    this.#deps.runHere(socket.session, req, verified);
   }
 
   /** Where a request goes; starts the grace of a dead owner's instance the first time. */
@@ -191,17 +226,45 @@ export class SocketSide {
     }
     const adopted: InstanceRecord = { ...record, owner: isolate, members: 0 };
     delete adopted.moving;
+    if (this.#adopting.has(req.uuid)) {
+      // Another socket's resume is adopting it here already: this one follows it.
+      this.#adopting.get(req.uuid)!.push(() => this.#arrivedHere(socket, id, req, false));
+      return;
+    }
+    this.#adopting.set(req.uuid, []);
     directory.adopt(adopted, record.owner).then((won) => {
-      if (!this.#byConn.has(socket.conn)) return;
-      const adoption = won ? "here" : "elsewhere";
-      if (!this.#finish(socket, id, undefined, { "wstun.adopted": adoption })) return;
-      // Another isolate adopted it first: resume it there.
-      if (!won) return this.forward(socket.session, req);
-      this.#deps.counters.adoptions++;
-      this.#deps.adoptHere(socket.session, adopted, req.ref);
+      try {
+        this.#adopted(socket, id, req, won ? adopted : undefined);
+      } finally {
+        this.#adoptionSettled(req.uuid);
+      }
     }, (err) => {
+      this.#adoptionSettled(req.uuid);
       this.#fail(socket, id, ErrorCode.BridgeUnavailable, `instance directory: ${err}`, req);
     });
+  }
+
+  /** The directory answered an adoption: `adopted` is the record when this isolate won it. */
+  #adopted(
+    socket: LocalSocket,
+    id: number,
+    req: Extract<InstanceRequest, { type: "resume_instance" }>,
+    adopted: InstanceRecord | undefined,
+  ): void {
+    if (!this.#byConn.has(socket.conn)) return;
+    const adoption = adopted ? "here" : "elsewhere";
+    if (!this.#finish(socket, id, undefined, { "wstun.adopted": adoption })) return;
+    // Another isolate adopted it first: resume it there.
+    if (!adopted) return this.forward(socket.session, req);
+    this.#deps.counters.adoptions++;
+    this.#deps.adoptHere(socket.session, adopted, req.ref);
+  }
+
+  /** Lets the requests that waited for an adoption go on: to the instance here, or on. */
+  #adoptionSettled(uuid: string): void {
+    const waiting = this.#adopting.get(uuid) ?? [];
+    this.#adopting.delete(uuid);
+    for (const resume of waiting) resume();
   }
 
   /**

@@ -95,6 +95,50 @@ Deno.test("restart with SIGKILL: the host's resume adopts the room; the member r
   });
 });
 
+Deno.test("members rejoining while the host's resume adopts the room all get back in", async () => {
+  // Their joins may reach the directory between the adoption's write and the room's arrival in
+  // the hub: such a join waits for the adoption instead of finding "no instance" (a race that
+  // failed about one rejoin in 30 before). Several rounds, so the window is likely hit.
+  await withRestartableServer(async (server) => {
+    const failed: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const host = noteTaker(server.url);
+      const members = Array.from({ length: 12 }, () => noteTaker(server.url));
+      try {
+        await host.client.connect();
+        const room = await host.client.createInstance({ service: "chat", name: "T", token: "pw" });
+        for (const [i, m] of members.entries()) {
+          await m.client.connect();
+          await m.client.joinInstance({ uuid: room.uuid, userId: `m${i}`, token: "pw" });
+        }
+        await server.stop(round % 2 ? "SIGKILL" : "SIGTERM");
+        await server.start();
+        const everyone = [host, ...members];
+        await until("everyone back", () => everyone.every((c) => reconnected(c.events)));
+        for (const [i, m] of members.entries()) {
+          const back = m.events.find((e) => e.type === "reconnect") as unknown as ReconnectEvent;
+          if (!back.instances[0].ok) {
+            failed.push(`round ${round} m${i}: ${back.instances[0].error?.code}`);
+          }
+        }
+      } finally {
+        host.client.close();
+        for (const m of members) m.client.close();
+      }
+    }
+    assert.deepEqual(failed, []);
+  });
+});
+
+interface ReconnectEvent {
+  type: "reconnect";
+  instances: { uuid: string; ok: boolean; error?: { code: string } }[];
+}
+
+function reconnected(events: { type: string }[]): boolean {
+  return events.some((e) => e.type === "reconnect");
+}
+
 Deno.test("SIGTERM exits within WSTUN_DRAIN_MS even if a socket never reads; a second signal at once", async () => {
   await withRestartableServer(async (server) => {
     // A socket that stops reading keeps its close waiting behind a backlog.
