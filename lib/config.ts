@@ -66,6 +66,8 @@ export const ConfigSchema = z.object({
   WSTUN_MAX_FRAME_BYTES: int(1024, MAX_FRAME_CEILING, MIB),
   WSTUN_HOST_GRACE_MS: int(0, 3_600_000, 5000),
   WSTUN_DRAIN_MS: int(100, 600_000, 4000),
+  WSTUN_REJOIN_HOLD_MS: int(0, 600_000, 10_000),
+  WSTUN_REJOIN_HOLD_BYTES: int(0, 1024 * MIB, 4 * MIB),
   WSTUN_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 2000),
   WSTUN_MAX_INSTANCES: int(0, 1_000_000, 10),
   WSTUN_MAX_MEMBERS: int(0, 1_000_000, 1000),
@@ -113,6 +115,10 @@ export interface Config {
   hostGraceMs: number;
   /** How long a drain (SIGINT, SIGTERM) may take before the process exits anyway. */
   drainMs: number;
+  /** After an adoption: how long frames are held for members not back yet (lib/hub/rejoin_hold.ts). */
+  rejoinHoldMs: number;
+  /** The most bytes held so for one instance; 0 holds nothing. */
+  rejoinHoldBytes: number;
   /** Limits: 0 means no limit. */
   maxMsgsPerSec: number;
   maxInstancesPerConnection: number;
@@ -191,6 +197,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxFrameBytes: e.WSTUN_MAX_FRAME_BYTES,
     hostGraceMs: e.WSTUN_HOST_GRACE_MS,
     drainMs: e.WSTUN_DRAIN_MS,
+    rejoinHoldMs: e.WSTUN_REJOIN_HOLD_MS,
+    rejoinHoldBytes: e.WSTUN_REJOIN_HOLD_BYTES,
     maxMsgsPerSec: e.WSTUN_MAX_MSGS_PER_SEC,
     maxInstancesPerConnection: e.WSTUN_MAX_INSTANCES,
     maxMembersPerInstance: e.WSTUN_MAX_MEMBERS,

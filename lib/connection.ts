@@ -93,13 +93,18 @@ export class Connection implements Peer {
 
   /**
    * The server drains: tells the client how many of its frames were taken (later ones are not:
-   * it sends them again after reconnecting), then closes with 1012 (reconnect now).
+   * it sends them again after reconnecting), and closes with 1012 (reconnect now) at `closeAt`
+   * unless the client closed first, as libwstun does (lib/live_sockets.ts says why).
    */
-  drain(): void {
+  drain(closeAt: number): void {
     if (this.#draining || this.socket.readyState !== WebSocket.OPEN) return;
     this.#draining = true;
     this.sendText(JSON.stringify({ type: "draining", received: this.#received }));
-    this.close(Disconnects.Restarting);
+    const timer = setTimeout(
+      () => this.close(Disconnects.Restarting),
+      Math.max(0, closeAt - Date.now()),
+    );
+    this.socket.addEventListener("close", () => clearTimeout(timer));
   }
 
   sendText(text: string): void {

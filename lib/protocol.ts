@@ -35,6 +35,11 @@ export const ErrorCode = {
   BridgeGap: "bridge_gap",
   /** The instance directory or the bridge cannot be reached. */
   BridgeUnavailable: "bridge_unavailable",
+  /**
+   * To a member rejoining a moved instance: `lost` frames sent while it was away were more than
+   * the server holds (`WSTUN_REJOIN_HOLD_BYTES`) and did not reach it.
+   */
+  MissedFrames: "missed_frames",
   // Pub/sub channels (docs/pubsub.md).
   AuthorizerUnavailable: "authorizer_unavailable",
   InvalidChannel: "invalid_channel",
@@ -164,6 +169,11 @@ export const JoinInstance = z.object({
   userId: userId.optional(),
   token: z.string().max(256).optional(),
   server_token: z.string().max(1024).optional(),
+  /**
+   * The client was a member before its connection dropped or the instance moved: it gets what
+   * was held for it while it was away (docs/protocol.md, "Draining and moving rooms").
+   */
+  rejoin: z.boolean().optional(),
   ref,
 });
 export const LeaveInstance = z.object({ type: z.literal("leave_instance"), uuid, ref });

@@ -302,7 +302,16 @@ export class WSTunClient {
    * @returns {Promise<{ uuid: string, userId: string, instanceName: string, service: string }>}
    */
   async joinInstance({ uuid, userId, token }) {
-    const ack = await this.request({ type: "join_instance", uuid, userId, token });
+    return await this.#join({ uuid, userId, token });
+  }
+
+  /**
+   * A join; `rejoin` after a reconnect or a move, so the server hands over what it held for this
+   * member meanwhile (docs/protocol.md, "Draining and moving rooms").
+   * @param {{ uuid: string, userId?: string, token?: string, rejoin?: boolean }} join
+   */
+  async #join({ uuid, userId, token, rejoin }) {
+    const ack = await this.request({ type: "join_instance", uuid, userId, token, rejoin });
     this.joined.set(uuid, { userId: ack.userId, token });
     return ack;
   }
@@ -597,6 +606,9 @@ export class WSTunClient {
           .map(({ data, uuid }) => ({ data, uuid }));
         this.unconfirmed = [];
         this.serverDraining = true;
+        // Close first, behind what this socket still sends: a server that closes a socket that
+        // is still receiving cuts off its own last frames (docs/protocol.md).
+        this.socket?.close(1000, "server draining");
         return;
     }
   }
@@ -620,7 +632,7 @@ export class WSTunClient {
     this.#emit("close", { code, reason });
     if (this.closedByUser || !this.options.reconnect) return;
     let delay;
-    if (RECONNECT_NOW.has(code)) {
+    if (RECONNECT_NOW.has(code) || this.serverDraining) {
       delay = Math.random() * 100; // the server asked: reconnect now, spread a little
     } else {
       const base = Math.min(
@@ -693,7 +705,9 @@ export class WSTunClient {
       if (resume === undefined && how === undefined) return { uuid, ok: false };
       try {
         if (resume !== undefined) await this.resumeInstance(uuid, resume);
-        else await this.joinInstance({ uuid, userId: how?.userId, token: how?.token });
+        else {
+          await this.#join({ uuid, userId: how?.userId, token: how?.token, rejoin: true });
+        }
         this.waiting.delete(uuid);
         this.#flush();
         return { uuid, ok: true };

@@ -28,7 +28,7 @@ export interface HubPort {
   /** A socket is gone: its memberships end, its instances wait for the host's grace. */
   detach(session: Session): void;
   /** Takes over an instance whose owner is gone, `session` its host; answers the resume. */
-  adoptHere(session: Session, record: InstanceRecord, ref: Ref): void;
+  adoptHere(session: Session, record: InstanceRecord, returning: number, ref: Ref): void;
   /** A local instance was adopted by another isolate: its host and members follow it there. */
   movedAway(uuid: string): void;
 }

@@ -125,7 +125,8 @@ export class ClusterNode implements ClusterPort {
       graceMs: opts.graceMs,
       alone: opts.alone ?? false,
       now,
-      adoptHere: (session, record, ref) => hub.adoptHere(session, record, ref),
+      adoptHere: (session, record, returning, ref) =>
+        hub.adoptHere(session, record, returning, ref),
       isHere: (uuid) => hub.instances.has(uuid),
       runHere: (session, req, verified) =>
         hub.controlHere(session, req, verified ? () => true : undefined),

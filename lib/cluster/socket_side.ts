@@ -55,8 +55,11 @@ export interface SocketSideDeps {
   /** No other isolate can be alive (no bridge): every other owner in the store is gone. */
   alone: boolean;
   now: () => number;
-  /** Makes `session` the host of an adopted instance here and answers its resume. */
-  adoptHere(session: Session, record: InstanceRecord, ref: Ref): void;
+  /**
+   * Makes `session` the host of an adopted instance here and answers its resume; `returning`:
+   * the members it had before it moved (they rejoin).
+   */
+  adoptHere(session: Session, record: InstanceRecord, returning: number, ref: Ref): void;
   /** Whether instance `uuid` is on this isolate now. */
   isHere(uuid: string): boolean;
   /**
@@ -234,7 +237,7 @@ export class SocketSide {
     this.#adopting.set(req.uuid, []);
     directory.adopt(adopted, record.owner).then((won) => {
       try {
-        this.#adopted(socket, id, req, won ? adopted : undefined);
+        this.#adopted(socket, id, req, won ? adopted : undefined, record.members);
       } finally {
         this.#adoptionSettled(req.uuid);
       }
@@ -250,6 +253,7 @@ export class SocketSide {
     id: number,
     req: Extract<InstanceRequest, { type: "resume_instance" }>,
     adopted: InstanceRecord | undefined,
+    returning: number,
   ): void {
     if (!this.#byConn.has(socket.conn)) return;
     const adoption = adopted ? "here" : "elsewhere";
@@ -257,7 +261,7 @@ export class SocketSide {
     // Another isolate adopted it first: resume it there.
     if (!adopted) return this.forward(socket.session, req);
     this.#deps.counters.adoptions++;
-    this.#deps.adoptHere(socket.session, adopted, req.ref);
+    this.#deps.adoptHere(socket.session, adopted, returning, req.ref);
   }
 
   /** Lets the requests that waited for an adoption go on: to the instance here, or on. */

@@ -40,6 +40,7 @@ import type { ClusterPort, Reply, SecretCheck } from "./cluster_port.ts";
 import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
 import type { InstanceSecrets } from "./instance_secrets.ts";
+import { RejoinHold } from "./rejoin_hold.ts";
 import { type Peer, Session } from "./peer.ts";
 import {
   isTarget,
@@ -59,6 +60,10 @@ export interface HubRules {
   maxInstancesPerConnection: number;
   maxMembersPerInstance: number;
   maxJoinsPerConnection: number;
+  /** `WSTUN_REJOIN_HOLD_MS`: after an adoption, how long frames wait for members not back. */
+  rejoinHoldMs: number;
+  /** `WSTUN_REJOIN_HOLD_BYTES`: the most bytes held so for one instance. */
+  rejoinHoldBytes: number;
 }
 
 /** What the hub needs from its surroundings; tests pass real ones and swap only the clock. */
@@ -298,10 +303,11 @@ export class Hub {
 
   /**
    * Takes over an instance whose owner drained or died, as its record says (cluster port): the
-   * same uuid, name, service and secrets (their verifiers), `session` its host, no members yet
-   * (they rejoin). Answers the host's resume.
+   * same uuid, name, service and secrets (their verifiers), `session` its host, no members yet:
+   * the `returning` it had rejoin, and what is sent to them meanwhile waits for them
+   * (lib/hub/rejoin_hold.ts). Answers the host's resume.
    */
-  adoptHere(session: Session, record: InstanceRecord, ref: Ref): void {
+  adoptHere(session: Session, record: InstanceRecord, returning: number, ref: Ref): void {
     const instance = new Instance(
       record.uuid,
       record.name,
@@ -313,9 +319,39 @@ export class Hub {
       record.keyed,
     );
     this.instances.set(instance.uuid, instance);
+    this.#holdForReturning(instance, returning);
     (session.hosted ??= new Set()).add(instance.uuid);
     this.#membership(session, instance.uuid, "host");
     session.send({ type: "instance_resumed", uuid: instance.uuid, members: [], ref });
+  }
+
+  /** An adopted instance expects `members` back: what is sent to them meanwhile waits. */
+  #holdForReturning(instance: Instance, members: number): void {
+    const { rejoinHoldMs, rejoinHoldBytes } = this.#deps.config;
+    if (members <= 0 || rejoinHoldMs <= 0 || rejoinHoldBytes <= 0) return;
+    instance.rejoinHold = new RejoinHold(members, rejoinHoldBytes);
+    instance.rejoinTimer = setTimeout(() => instance.endRejoinHold(), rejoinHoldMs);
+  }
+
+  /** A member rejoined after a move: what was held for it, then a word on what it missed. */
+  #replay(instance: Instance, userId: string): void {
+    const hold = instance.rejoinHold;
+    const member = instance.members.get(userId);
+    if (!hold || !member) return;
+    const { frames, missed } = hold.rejoin(userId);
+    if (!hold.open) instance.endRejoinHold();
+    const peer = member.session.peer;
+    for (const frame of frames) {
+      typeof frame === "string" ? peer.sendText(frame) : peer.sendBinary(frame);
+    }
+    if (missed === 0) return;
+    member.session.send({
+      type: "error",
+      code: ErrorCode.MissedFrames,
+      message: `${missed} frame(s) sent while you were away were more than the server holds`,
+      uuid: instance.uuid,
+      lost: missed,
+    });
   }
 
   /**
@@ -326,6 +362,7 @@ export class Hub {
     const instance = this.instances.get(uuid);
     if (!instance) return;
     clearTimeout(instance.graceTimer);
+    instance.endRejoinHold();
     this.instances.delete(uuid);
     const host = instance.host;
     if (host) {
@@ -381,6 +418,7 @@ export class Hub {
   /** Ends an instance: members are told why, the host's bookkeeping forgets it. */
   closeInstance(instance: Instance, reason: CloseReason): void {
     clearTimeout(instance.graceTimer);
+    instance.endRejoinHold();
     this.instances.delete(instance.uuid);
     const host = instance.host;
     if (host) {
@@ -426,7 +464,10 @@ export class Hub {
 
   /** Stops timers; instances are dropped without notifications (the sockets are closing too). */
   shutdown(): void {
-    for (const instance of this.instances.values()) clearTimeout(instance.graceTimer);
+    for (const instance of this.instances.values()) {
+      clearTimeout(instance.graceTimer);
+      instance.endRejoinHold();
+    }
     this.instances.clear();
   }
 
@@ -537,6 +578,7 @@ export class Hub {
         service: instance.service,
         ref: req.ref,
       });
+      if (req.rejoin) this.#replay(instance, userId);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
       this.#failedAck(reply, req, err);

@@ -13,6 +13,7 @@
 import { BinaryKind, encodeBinaryHeader } from "../binary_frame.ts";
 import { HOST_USER_ID, type InstanceInfo, type ServerFrame } from "../protocol.ts";
 import type { Member, Peer, PeerGroup, Session } from "./peer.ts";
+import type { RejoinHold } from "./rejoin_hold.ts";
 
 /** How a broadcast reaches every member: peers one by one, and groups of peers at once. */
 export interface Fanout {
@@ -30,6 +31,9 @@ export class Instance {
   /** Binary header prefix of the host's frames (kind, uuid, "host"). */
   readonly hostBinaryHeader: Uint8Array;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** After an adoption, while members are expected back: what was sent meanwhile. */
+  rejoinHold: RejoinHold | null = null;
+  rejoinTimer: ReturnType<typeof setTimeout> | undefined;
   #fanout: Fanout | null = null;
 
   constructor(
@@ -118,6 +122,13 @@ export class Instance {
     for (let i = 0; i < direct.length; i++) direct[i].sendBinary(bytes);
     for (const [group, peers] of groups) group.sendBinary(peers, bytes);
     return this.members.size;
+  }
+
+  /** Stops holding frames for returning members (all are back, the time is up, it ended). */
+  endRejoinHold(): void {
+    clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = undefined;
+    this.rejoinHold = null;
   }
 
   /** Sends one server frame to the host, if it is here. */

@@ -70,13 +70,14 @@ export function routeCleanData(
   const out = text.slice(0, text.lastIndexOf("}")) + (member?.fromSuffix ?? HOST_FROM_SUFFIX);
 
   if (to === undefined) {
-    const n = fromHost ? instance.broadcastText(out) : sendToHost(instance, out);
-    return hub.countDelivered(n, out.length);
+    if (!fromHost) return hub.countDelivered(sendToHost(instance, out), out.length);
+    instance.rejoinHold?.hold(out);
+    return hub.countDelivered(instance.broadcastText(out), out.length);
   }
   const targets = resolveTargets(instance, to);
   for (const peer of targets.peers) peer.sendText(out);
   hub.countDelivered(targets.peers.length, out.length);
-  reportUndelivered(uuid, targets);
+  reportUndelivered(uuid, holdForReturning(instance, targets, out));
 }
 
 /** Routes one binary frame (kind 0x01, header decoded); the header's peer field is the target. */
@@ -99,13 +100,29 @@ export function routeBinary(
   const out = replaceHeader(header, bytes, frame.payloadOffset);
 
   if (frame.peer === "") {
-    const n = fromHost ? instance.broadcastBinary(out) : sendBinaryToHost(instance, out);
-    return hub.countDelivered(n, out.length);
+    if (!fromHost) return hub.countDelivered(sendBinaryToHost(instance, out), out.length);
+    instance.rejoinHold?.hold(out);
+    return hub.countDelivered(instance.broadcastBinary(out), out.length);
   }
   const targets = resolveTargets(instance, frame.peer);
   for (const peer of targets.peers) peer.sendBinary(out);
   hub.countDelivered(targets.peers.length, out.length);
-  reportUndelivered(frame.id, targets);
+  reportUndelivered(frame.id, holdForReturning(instance, targets, out));
+}
+
+/**
+ * While members of a moved instance are expected back, a frame for members not back yet is held
+ * for them (lib/hub/rejoin_hold.ts) instead of refused: the targets left to report.
+ */
+function holdForReturning(
+  instance: Instance,
+  targets: Targets,
+  out: string | Uint8Array<ArrayBuffer>,
+): Targets {
+  const hold = instance.rejoinHold;
+  if (!hold?.open || targets.missing.length === 0) return targets;
+  hold.hold(out, targets.missing);
+  return { ...targets, missing: [] };
 }
 
 /**

@@ -233,6 +233,10 @@ export class UdpConnector {
         // The relay isolate holding the tunnel drained or died: join it again where it goes.
         if (this.#link) this.#lost(this.#link, "the tunnel is moving to another relay isolate");
         return;
+      case "draining":
+        // The relay restarts: leave first (it closes a socket still sending only after a wait).
+        if (this.#link) this.#lost(this.#link, "the relay is restarting");
+        return;
       case "error":
         this.counters.refusedByRelay++;
         return;

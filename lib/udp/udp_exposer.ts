@@ -289,8 +289,10 @@ export class UdpExposer {
         this.stop();
         return;
       case "instance_moving":
-        // The relay isolate holding the tunnel drained or died: take it up again (a new link
-        // resumes it or, with --id, creates it under the same ID) where the relay puts it.
+      case "draining":
+        // The relay isolate holding the tunnel drained or died (or is about to): take it up
+        // again (a new link resumes it or, with --id, creates it under the same ID) where the
+        // relay puts it.
         this.#link?.close();
         return;
       case "error":

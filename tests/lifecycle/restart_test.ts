@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { WSTunClient } from "../../static/libwstun.js";
 import { freePort } from "../bridge/process.ts";
+import { TestSocket } from "../_util/test_socket.ts";
 import { StalledSocket } from "../udp/raw_ws.ts";
 import { noteTaker, RestartableServer, sendNotes, until } from "./_restart.ts";
 
@@ -138,6 +139,123 @@ interface ReconnectEvent {
 function reconnected(events: { type: string }[]): boolean {
   return events.some((e) => e.type === "reconnect");
 }
+
+Deno.test("restart with SIGTERM while both sides stream: draining reaches both, every frame once", async () => {
+  // The host streams 2 KB notes, the member answers each one. A server that closed these
+  // sockets while they still sent would cut off its own last frames, `draining` among them
+  // (the connection is reset): libwstun closes first, behind what it sends, and reconnects.
+  // The host is back before the member: what it sends meanwhile is held for the member.
+  await withRestartableServer(async (server) => {
+    const host = noteTaker(server.url);
+    const member = noteTaker(server.url);
+    const replies: number[] = [];
+    const drained: string[] = [];
+    host.client.on("reply", (frame) => replies.push(frame.n));
+    host.client.on("draining", () => drained.push("host"));
+    member.client.on("draining", () => drained.push("member"));
+    try {
+      await host.client.connect();
+      await member.client.connect();
+      const room = await host.client.createInstance({ service: "chat", name: "T" });
+      await member.client.joinInstance({ uuid: room.uuid, userId: "ann" });
+      member.client.on("note", (f) => member.client.send(room.uuid, "reply", { n: f.n }));
+      const total = 1500;
+      const streamed = streamNotes(host.client, room.uuid, total, "y".repeat(2_000));
+      await until("notes flowing", () => member.notes.length > 200);
+      await server.stop("SIGTERM");
+      await server.start();
+      await streamed;
+      await until("every note and reply", () => replies.length >= total, 30_000);
+      const all = Array.from({ length: total }, (_, n) => n);
+      assert.deepEqual(member.notes, all, "each note once, in order");
+      assert.deepEqual(replies, all, "each reply once, in order");
+      assert.deepEqual(drained.sort(), ["host", "member"]);
+      const closes = [host, member].map((c) => c.events.find((e) => e.type === "close")?.code);
+      assert.deepEqual(closes, [1000, 1000], "each closed cleanly, itself");
+    } finally {
+      host.client.close();
+      member.client.close();
+    }
+  });
+});
+
+/**
+ * Sends `total` numbered notes as fast as the socket takes them, waiting while libwstun's own
+ * buffer or hold queue is full (`queue_full` while reconnecting: the same note is tried again).
+ */
+async function streamNotes(client: WSTunClient, uuid: string, total: number, pad: string) {
+  for (let n = 0; n < total;) {
+    if (client.bufferedAmount > 1_000_000) {
+      await new Promise((r) => setTimeout(r, 5));
+      continue;
+    }
+    try {
+      client.send(uuid, "note", { n, pad });
+      n++;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "queue_full") throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (n % 20 === 0) await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+Deno.test("after a restart, frames for a member not back yet are held up to WSTUN_REJOIN_HOLD_BYTES; the rest is counted to it", async () => {
+  await withRestartableServer(async (server) => {
+    const host = noteTaker(server.url);
+    try {
+      await host.client.connect();
+      const room = await host.client.createInstance({ service: "chat", name: "T" });
+      const ws = `ws://127.0.0.1:${server.port}/_ws`;
+      const before = await TestSocket.open(ws);
+      const joined = await before.request({
+        type: "join_instance",
+        uuid: room.uuid,
+        userId: "ann",
+      });
+      assert.equal(joined.success, true);
+      await server.stop("SIGTERM");
+      await before.close();
+      await server.start();
+      await until("the host is back", () => reconnected(host.events));
+      const pad = "p".repeat(300);
+      for (let n = 0; n < 10; n++) host.client.send(room.uuid, "note", { n, pad });
+      await host.client.request({ type: "ping" }); // answered after the notes were routed
+      await using ann = await TestSocket.open(ws);
+      const ack = await ann.request({
+        type: "join_instance",
+        uuid: room.uuid,
+        userId: "ann",
+        rejoin: true,
+      });
+      assert.equal(ack.success, true);
+      // What fits in the limit comes first, in order; then how many did not, so every note is
+      // either delivered or counted (a note is about 380 bytes: a few fit in 1200).
+      const held: number[] = [];
+      let next = await ann.next();
+      for (; next.type === "note"; next = await ann.next()) {
+        assert.equal(next.from, "host");
+        held.push(next.n as number);
+      }
+      assert.ok(held.length >= 2 && held.length < 10, `held ${held.length}`);
+      assert.deepEqual(held, Array.from({ length: held.length }, (_, n) => n));
+      assert.deepEqual([next.type, next.code, next.lost, next.uuid], [
+        "error",
+        "missed_frames",
+        10 - held.length,
+        room.uuid,
+      ]);
+      host.client.send(room.uuid, "note", { n: 10 });
+      assert.deepEqual((await ann.next()).n, 10, "then the live frames");
+      // A new member (no `rejoin`) gets nothing of what was held.
+      await using bob = await TestSocket.open(ws);
+      assert.equal((await bob.request({ type: "join_instance", uuid: room.uuid })).success, true);
+      await bob.expectNothingPending();
+    } finally {
+      host.client.close();
+    }
+  }, { WSTUN_REJOIN_HOLD_BYTES: "1200" });
+});
 
 Deno.test("SIGTERM exits within WSTUN_DRAIN_MS even if a socket never reads; a second signal at once", async () => {
   await withRestartableServer(async (server) => {

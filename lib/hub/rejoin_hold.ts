@@ -1,0 +1,76 @@
+/**
+ * Frames held for the members of an adopted instance who have not rejoined yet.
+ *
+ * When a host's resume adopts an instance (its isolate drained or died: a restart, a deploy), the
+ * instance starts with no members: they reconnect and rejoin on their own, some milliseconds to a
+ * few seconds after the host. What the host sends meanwhile, to everyone or to one of them, would
+ * reach nobody. So for {@link RejoinLimits.holdMs} after the adoption, or until as many members
+ * rejoined as the instance had (its record's count), such frames are also kept here, in order,
+ * and a member whose join says `rejoin` gets those meant for it (broadcasts, and frames sent `to`
+ * it) right after its `ack`, before anything newer. Bounded by {@link RejoinLimits.maxBytes}: past
+ * that nothing more is kept and each member rejoining is told how many frames it missed
+ * (`missed_frames`), never silently. In memory only, like every frame on its way: nothing of it is
+ * stored.
+ *
+ * @module
+ */
+
+/** `WSTUN_REJOIN_HOLD_MS` and `WSTUN_REJOIN_HOLD_BYTES`. */
+export interface RejoinLimits {
+  /** How long after an adoption frames are held for members who have not rejoined yet. */
+  holdMs: number;
+  /** The most bytes held for one instance; 0 holds nothing. */
+  maxBytes: number;
+}
+
+interface Held {
+  readonly data: string | Uint8Array<ArrayBuffer>;
+  /** The members it was sent to; undefined = every member (a broadcast of the host). */
+  readonly to: readonly string[] | undefined;
+}
+
+/** What a rejoining member gets: the frames held for it, and how many it missed past the limit. */
+export interface Replay {
+  frames: (string | Uint8Array<ArrayBuffer>)[];
+  missed: number;
+}
+
+export class RejoinHold {
+  readonly #held: Held[] = [];
+  #bytes = 0;
+  /** Frames not held because the limit was reached (every rejoining member missed them). */
+  #missed = 0;
+  #rejoined = 0;
+
+  /** `expected`: how many members the instance had before it moved. */
+  constructor(readonly expected: number, readonly maxBytes: number) {}
+
+  /** True while members are still expected back. */
+  get open(): boolean {
+    return this.#rejoined < this.expected;
+  }
+
+  /**
+   * Keeps a frame sent to every member (`to` undefined) or to the members named in `to` (those
+   * not back yet).
+   */
+  hold(data: string | Uint8Array<ArrayBuffer>, to?: readonly string[]): void {
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    if (this.#missed > 0 || this.#bytes + size > this.maxBytes) {
+      this.#missed++;
+      return;
+    }
+    this.#held.push({ data, to });
+    this.#bytes += size;
+  }
+
+  /** A member rejoined as `userId`: the frames held for it, in the order they were sent. */
+  rejoin(userId: string): Replay {
+    this.#rejoined++;
+    const frames = [];
+    for (const { data, to } of this.#held) {
+      if (to === undefined || to.includes(userId)) frames.push(data);
+    }
+    return { frames, missed: this.#missed };
+  }
+}
