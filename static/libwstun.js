@@ -127,6 +127,11 @@ const RETRY_CODES = new Set([
 
 /** Close codes whose advice is to reconnect at once (docs/protocol.md, "Close codes"). */
 const RECONNECT_NOW = new Set([1012]);
+/**
+ * After the server said it restarts (`draining`, 1012): attempts that fail while it comes back
+ * are retried every 250–500 ms this many times before backing off as after any other close.
+ */
+const RESTART_RETRIES = 40;
 
 /**
  * A WSTun connection with request/response by `ref`, events and reconnection.
@@ -188,6 +193,8 @@ export class WSTunClient {
     this.serverDraining = false;
     /** Data frames of the last socket that ended without `draining`: they may not have arrived. */
     this.lastUnconfirmed = 0;
+    /** Quick retries left while a restarting server comes back (see RESTART_RETRIES). */
+    this.restartRetries = 0;
     /** Instances being resumed or rejoined now. @type {Map<string, Promise<any>>} */
     this.returning = new Map();
   }
@@ -204,6 +211,7 @@ export class WSTunClient {
       socket.onopen = () => {
         opened = true;
         this.attempt = 0;
+        this.restartRetries = 0;
         this.sentOnSocket = 0;
         this.unconfirmed = [];
         this.serverDraining = false;
@@ -241,7 +249,8 @@ export class WSTunClient {
 
   /**
    * Subscribes to frames of one `type` (a server frame type, an application data type,
-   * "binary", "open", "close", "reconnect", or "*" for every frame). Returns an unsubscribe.
+   * "binary", "open", "close", "reconnect", "moved" (an instance that moved to another isolate is
+   * back, or not: `{uuid, ok, error?}`), or "*" for every frame). Returns an unsubscribe.
    * @param {string} type
    * @param {(frame: any) => void} handler
    * @returns {() => void}
@@ -634,6 +643,11 @@ export class WSTunClient {
     let delay;
     if (RECONNECT_NOW.has(code) || this.serverDraining) {
       delay = Math.random() * 100; // the server asked: reconnect now, spread a little
+      this.serverDraining = false;
+      this.restartRetries = RESTART_RETRIES;
+    } else if (this.restartRetries > 0) {
+      delay = 250 + Math.random() * 250; // it is on its way back: no growing backoff yet
+      this.restartRetries--;
     } else {
       const base = Math.min(
         this.options.maxBackoffMs,
@@ -676,7 +690,7 @@ export class WSTunClient {
   #follow(/** @type {string} */ uuid) {
     if (!this.hosted.has(uuid) && !this.joined.has(uuid)) return;
     this.waiting.add(uuid);
-    this.#comeBack(uuid);
+    this.#comeBack(uuid).then((back) => this.#emit("moved", { type: "moved", ...back }));
   }
 
   /**

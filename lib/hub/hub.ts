@@ -338,7 +338,7 @@ export class Hub {
     const hold = instance.rejoinHold;
     const member = instance.members.get(userId);
     if (!hold || !member) return;
-    const { frames, missed } = hold.rejoin(userId);
+    const { frames, missed } = hold.rejoin();
     if (!hold.open) instance.endRejoinHold();
     const peer = member.session.peer;
     for (const frame of frames) {

@@ -3,11 +3,12 @@
  *
  * When a host's resume adopts an instance (its isolate drained or died: a restart, a deploy), the
  * instance starts with no members: they reconnect and rejoin on their own, some milliseconds to a
- * few seconds after the host. What the host sends meanwhile, to everyone or to one of them, would
- * reach nobody. So for {@link RejoinLimits.holdMs} after the adoption, or until as many members
- * rejoined as the instance had (its record's count), such frames are also kept here, in order,
- * and a member whose join says `rejoin` gets those meant for it (broadcasts, and frames sent `to`
- * it) right after its `ack`, before anything newer. Bounded by {@link RejoinLimits.maxBytes}: past
+ * few seconds after the host. What the host broadcasts meanwhile would reach nobody. So for
+ * {@link RejoinLimits.holdMs} after the adoption, or until as many members rejoined as the
+ * instance had (its record's count), its broadcasts are also kept here, in order, and a member
+ * whose join says `rejoin` gets them right after its `ack`, before anything newer. A frame sent
+ * `to` a member not back yet is refused `not_member` as always: its sender learns it did not
+ * arrive (and a host can ask who is back that way). Bounded by {@link RejoinLimits.maxBytes}: past
  * that nothing more is kept and each member rejoining is told how many frames it missed
  * (`missed_frames`), never silently. In memory only, like every frame on its way: nothing of it is
  * stored.
@@ -23,20 +24,14 @@ export interface RejoinLimits {
   maxBytes: number;
 }
 
-interface Held {
-  readonly data: string | Uint8Array<ArrayBuffer>;
-  /** The members it was sent to; undefined = every member (a broadcast of the host). */
-  readonly to: readonly string[] | undefined;
-}
-
-/** What a rejoining member gets: the frames held for it, and how many it missed past the limit. */
+/** What a rejoining member gets: the frames held, and how many it missed past the limit. */
 export interface Replay {
   frames: (string | Uint8Array<ArrayBuffer>)[];
   missed: number;
 }
 
 export class RejoinHold {
-  readonly #held: Held[] = [];
+  readonly #held: (string | Uint8Array<ArrayBuffer>)[] = [];
   #bytes = 0;
   /** Frames not held because the limit was reached (every rejoining member missed them). */
   #missed = 0;
@@ -50,27 +45,20 @@ export class RejoinHold {
     return this.#rejoined < this.expected;
   }
 
-  /**
-   * Keeps a frame sent to every member (`to` undefined) or to the members named in `to` (those
-   * not back yet).
-   */
-  hold(data: string | Uint8Array<ArrayBuffer>, to?: readonly string[]): void {
+  /** Keeps a broadcast of the host. */
+  hold(data: string | Uint8Array<ArrayBuffer>): void {
     const size = typeof data === "string" ? data.length : data.byteLength;
     if (this.#missed > 0 || this.#bytes + size > this.maxBytes) {
       this.#missed++;
       return;
     }
-    this.#held.push({ data, to });
+    this.#held.push(data);
     this.#bytes += size;
   }
 
-  /** A member rejoined as `userId`: the frames held for it, in the order they were sent. */
-  rejoin(userId: string): Replay {
+  /** A member rejoined: the frames held, in the order they were sent. */
+  rejoin(): Replay {
     this.#rejoined++;
-    const frames = [];
-    for (const { data, to } of this.#held) {
-      if (to === undefined || to.includes(userId)) frames.push(data);
-    }
-    return { frames, missed: this.#missed };
+    return { frames: this.#held, missed: this.#missed };
   }
 }

@@ -77,7 +77,7 @@ export function routeCleanData(
   const targets = resolveTargets(instance, to);
   for (const peer of targets.peers) peer.sendText(out);
   hub.countDelivered(targets.peers.length, out.length);
-  reportUndelivered(uuid, holdForReturning(instance, targets, out));
+  reportUndelivered(uuid, targets);
 }
 
 /** Routes one binary frame (kind 0x01, header decoded); the header's peer field is the target. */
@@ -107,22 +107,7 @@ export function routeBinary(
   const targets = resolveTargets(instance, frame.peer);
   for (const peer of targets.peers) peer.sendBinary(out);
   hub.countDelivered(targets.peers.length, out.length);
-  reportUndelivered(frame.id, holdForReturning(instance, targets, out));
-}
-
-/**
- * While members of a moved instance are expected back, a frame for members not back yet is held
- * for them (lib/hub/rejoin_hold.ts) instead of refused: the targets left to report.
- */
-function holdForReturning(
-  instance: Instance,
-  targets: Targets,
-  out: string | Uint8Array<ArrayBuffer>,
-): Targets {
-  const hold = instance.rejoinHold;
-  if (!hold?.open || targets.missing.length === 0) return targets;
-  hold.hold(out, targets.missing);
-  return { ...targets, missing: [] };
+  reportUndelivered(frame.id, targets);
 }
 
 /**
