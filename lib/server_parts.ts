@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { retryWhenBusy } from "./kv_busy_retry.ts";
 import type { Bridge } from "./bridge/bridge.ts";
 import { BroadcastChannelBridge } from "./bridge/broadcast_channel_bridge.ts";
 import { BridgeMode } from "./bridge/config.ts";
@@ -217,7 +218,9 @@ async function connectRedisPair(config: Config, log: Logger) {
 async function openKv(configured: string | undefined, onDeploy: boolean): Promise<Deno.Kv> {
   const path = configured ?? (onDeploy ? undefined : ":memory:");
   try {
-    return await Deno.openKv(path);
+    const kv = await Deno.openKv(path);
+    // A file may be shared by this server's workers: retry what finds it locked.
+    return path === undefined || path === ":memory:" ? kv : retryWhenBusy(kv);
   } catch (err) {
     const where = path === undefined ? "the managed Deno KV" : path;
     throw new ConfigError(`WSTUN_KV_PATH: cannot open ${where}: ${(err as Error).message}`);
