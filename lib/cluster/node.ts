@@ -135,7 +135,11 @@ export class ClusterNode implements ClusterPort {
       counters: opts.counters ?? new BridgeCounters(),
       log,
     });
-    this.#ownerSide = new OwnerSide({ hub, post });
+    this.#ownerSide = new OwnerSide({
+      hub,
+      post,
+      afterAdoption: (uuid, run) => this.#socketSide.afterAdoption(uuid, run),
+    });
     this.#records = new Records({
       isolate: this.isolate,
       directory: opts.directory,

@@ -19,6 +19,12 @@ import { proofMatches } from "./secret_proof.ts";
 export interface OwnerSideDeps {
   hub: HubPort;
   post(isolate: string, body: Body): void;
+  /**
+   * Runs `run` once an adoption of `uuid` under way on this isolate is settled (at once when
+   * none is): the directory may already name this isolate the owner while the instance is not
+   * here yet, and a request forwarded in that moment must not find it unknown.
+   */
+  afterAdoption(uuid: string, run: () => void): void;
 }
 
 /** Where a remote session's socket is. */
@@ -59,7 +65,10 @@ export class OwnerSide {
         text: JSON.stringify(frame),
         refused: refusalCode(frame),
       });
-    this.#deps.hub.controlHere(session, body.frame, check, reply);
+    this.#deps.afterAdoption(
+      body.frame.uuid,
+      () => this.#deps.hub.controlHere(session, body.frame, check, reply),
+    );
   }
 
   data(from: string, body: BodyOf<"data">): void {

@@ -264,6 +264,13 @@ export class SocketSide {
     this.#deps.adoptHere(socket.session, adopted, returning, req.ref);
   }
 
+  /** Runs `run` once the adoption of `uuid` under way here is settled; at once when none is. */
+  afterAdoption(uuid: string, run: () => void): void {
+    const waiting = this.#adopting.get(uuid);
+    if (waiting) waiting.push(run);
+    else run();
+  }
+
   /** Lets the requests that waited for an adoption go on: to the instance here, or on. */
   #adoptionSettled(uuid: string): void {
     const waiting = this.#adopting.get(uuid) ?? [];
