@@ -73,7 +73,7 @@ async function hops(
     ...base,
     bridge: { ...base.bridge, mode: "broadcast_channel" as const, namespace },
   };
-  const worker = new Worker(new URL("../tests/bridge/worker_server.ts", import.meta.url), {
+  const worker = new Worker(new URL("../tests/_util/cluster/worker_server.ts", import.meta.url), {
     type: "module",
   });
   const here = `main-${ulid()}`;

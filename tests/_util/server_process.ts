@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { freePort } from "../bridge/process.ts";
+import { freePort } from "./process.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 

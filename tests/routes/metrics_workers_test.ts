@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parsePrometheus, type PromFamily, promValue } from "../_util/prometheus_text.ts";
-import { freePort, startProcess } from "../bridge/process.ts";
+import { freePort, startProcess } from "../_util/process.ts";
 
 /** One scrape on a fresh TCP connection, so the kernel picks a worker for each. */
 async function scrapeFresh(port: number): Promise<Map<string, PromFamily>> {

@@ -1,0 +1,71 @@
+/** WSTun's limits on `/ws`: wsify's protocol cannot report them in-band, so the socket closes with 4400. */
+import assert from "node:assert/strict";
+import { startPubSubServer } from "../../_util/pubsub/pubsub_server.ts";
+import { TestSocket } from "../../pubsub/test_socket.ts";
+import { waitFor } from "../../pubsub/wait_for.ts";
+
+async function closesWith(env: Record<string, string>, frames: object[], reason: string) {
+  const server = await startPubSubServer(env);
+  const client = await TestSocket.open(`${server.ws}/ws`);
+  try {
+    for (const frame of frames) client.send(frame);
+    const closed = await client.closed;
+    assert.equal(closed.code, 4400);
+    assert.equal(closed.reason, reason);
+    await waitFor(() => server.pubsub.registry.list().length === 0);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+}
+
+Deno.test("wsify /ws: a channel name longer than WSTUN_CHANNEL_NAME_MAX closes with invalid_channel", async () => {
+  await closesWith(
+    { WSTUN_CHANNEL_NAME_MAX: "8" },
+    [{ command: "join", args: { channel: "123456789" } }],
+    "invalid_channel",
+  );
+});
+
+Deno.test("wsify /ws: joining more than WSTUN_MAX_CHANNELS channels closes with limit_reached", async () => {
+  await closesWith(
+    { WSTUN_MAX_CHANNELS: "2" },
+    ["a", "b", "c"].map((channel) => ({ command: "join", args: { channel } })),
+    "limit_reached",
+  );
+});
+
+Deno.test("wsify /ws: content over WSTUN_MAX_PUBLISH_BYTES closes with publish_too_large", async () => {
+  await closesWith(
+    { WSTUN_MAX_PUBLISH_BYTES: "10" },
+    [{ command: "broadcast", args: { channel: "a", content: "0123456789abc" } }],
+    "publish_too_large",
+  );
+});
+
+Deno.test("wsify /ws: more broadcasts per second than WSTUN_MAX_PUBLISHES_PER_SEC closes with rate_limited", async () => {
+  const burst = Array.from({ length: 6 }, (_, i) => ({
+    command: "broadcast",
+    args: { channel: "a", content: i },
+  }));
+  await closesWith({ WSTUN_MAX_PUBLISHES_PER_SEC: "5" }, burst, "rate_limited");
+});
+
+Deno.test("wsify /ws: frames that are not wsify commands are ignored, as wsify does", async () => {
+  const server = await startPubSubServer();
+  const client = await TestSocket.open(`${server.ws}/ws`);
+  try {
+    client.send("not json");
+    client.send("[1]");
+    client.send({ command: "dance", args: { channel: "a" } });
+    client.send({ command: "join" });
+    client.send({ command: "join", args: { channel: "   " } });
+    client.send({ command: "join", args: { channel: " room " } }); // trimmed, as wsify does
+    client.send({ command: "broadcast", args: { channel: "room" } }); // no content: null
+    assert.equal(await client.next(), "null");
+    assert.deepEqual(server.pubsub.registry.list(), [{ channel: "room", subscribers: 1 }]);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});

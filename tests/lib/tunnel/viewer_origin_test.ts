@@ -1,0 +1,148 @@
+/**
+ * Which origin tunnel pages run on (lib/tunnel/viewer_urls.ts) and what their answers may do
+ * there (lib/tunnel/shared_origin.ts): sandboxed and stripped of origin-wide headers on a shared
+ * origin, passed through on a host of their own. The browser's side of it is in
+ * viewer_isolation_test.ts.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertMatch } from "../../_util/tunnel/assert.ts";
+import {
+  getWithHost,
+  ORIGIN_WIDE_RESPONSE_HEADERS,
+  registrationSocket,
+  startClient,
+  startTarget,
+  startTunnelServer,
+  token,
+} from "../../_util/tunnel/fixture.ts";
+import { defaultConfig } from "../../../lib/config.ts";
+import { ORIGIN_WIDE_HEADERS, TUNNEL_SANDBOX_CSP } from "../../../lib/tunnel/shared_origin.ts";
+import { viewerPrefixProblem } from "../../../lib/tunnel/viewer_urls.ts";
+import { ServerAuth } from "../../../routes/server_auth.ts";
+
+Deno.test("tunnel viewers on a shared origin: answers are sandboxed and lose origin-wide headers", async () => {
+  const server = startTunnelServer();
+  const target = startTarget();
+  const { client, url } = await startClient(server, "shared", target.port);
+  const response = await fetch(`${url}/origin-wide`);
+  assertEquals(await response.text(), "origin-wide");
+  for (const name of ORIGIN_WIDE_HEADERS) {
+    assertEquals(response.headers.get(name), null, `${name} reached the viewer`);
+  }
+  assertEquals(response.headers.get("x-app"), "kept");
+  // The tunnel's own policy still applies, and the sandbox comes on top of it.
+  assertEquals(
+    response.headers.get("content-security-policy"),
+    `img-src 'self', ${TUNNEL_SANDBOX_CSP}`,
+  );
+  assertMatch(TUNNEL_SANDBOX_CSP, /^sandbox /);
+  assert(!TUNNEL_SANDBOX_CSP.includes("allow-same-origin"), "the sandbox keeps the origin opaque");
+  const everySent = new Set(ORIGIN_WIDE_RESPONSE_HEADERS.map(([name]) => name));
+  for (const name of everySent) {
+    if (!["x-app", "content-security-policy"].includes(name)) {
+      assert(ORIGIN_WIDE_HEADERS.has(name), `${name} is not in the list`);
+    }
+  }
+
+  const worker = await fetch(`${url}/sw.js`, { headers: { "service-worker": "script" } });
+  assertEquals(worker.status, 403);
+  assertEquals((await worker.json()).error, "service_worker_refused");
+  await client.close();
+  await target.close();
+  await server.close();
+});
+
+Deno.test("tunnel viewers on hosts of their own: the id is the host, answers pass through", async () => {
+  const server = startTunnelServer({ urlPrefix: "http://{id}.tunnels.test" });
+  const target = startTarget();
+  const { client, url } = await startClient(server, "box", target.port);
+  assertEquals(url, "http://box.tunnels.test");
+
+  const seen = await getWithHost(server.port, "box.tunnels.test", "/request?q=1");
+  assertEquals(seen.status, 200);
+  assertEquals(JSON.parse(seen.body).url, "/request?q=1");
+  // `/_tunnel` on a tunnel's host is the tunnel's own path, not a registration.
+  assertEquals((await getWithHost(server.port, "box.tunnels.test", "/_tunnel")).status, 404);
+
+  const wide = await getWithHost(server.port, "BOX.tunnels.test", "/origin-wide");
+  assertEquals(wide.body, "origin-wide");
+  assertEquals(wide.headers.get("service-worker-allowed"), "/");
+  assertEquals(wide.headers.get("set-cookie"), "wstun_session=planted; Path=/, app=1; Path=/");
+  assertEquals(wide.headers.get("content-security-policy"), "img-src 'self'");
+  const worker = await getWithHost(server.port, "box.tunnels.test", "/origin-wide");
+  assertEquals(worker.status, 200);
+
+  const other = await getWithHost(server.port, "nobody.tunnels.test", "/");
+  assertEquals(other.status, 504);
+  // The server's own host is not a tunnel host.
+  assertEquals(await (await fetch(`${server.origin}/t/box/hello`)).text(), "app");
+  await client.close();
+  await target.close();
+  await server.close();
+});
+
+Deno.test("tunnel viewers on hosts of their own: ids must be DNS labels", async () => {
+  const server = startTunnelServer({ urlPrefix: "http://{id}.tunnels.test" });
+  for (const id of ["Upper", "under_score", "dot.ted", "-dash", "x".repeat(64)]) {
+    const refused = await fetch(`${server.origin}/_tunnel`, {
+      headers: { "x-websocktunnel-id": id, "authorization": `Bearer ${token(id)}` },
+    });
+    assertEquals(refused.status, 400, id);
+    const body = await refused.json();
+    assertEquals(body.error, "invalid_tunnel_id");
+    assertMatch(body.message, /DNS labels/);
+  }
+  const ws = registrationSocket(server.origin, {
+    "x-websocktunnel-id": "fine-1",
+    "Authorization": `Bearer ${token("fine-1")}`,
+  });
+  await new Promise((resolve) => ws.onopen = resolve);
+  const closed = new Promise((resolve) => ws.onclose = resolve);
+  ws.close();
+  await closed;
+  await server.close();
+});
+
+Deno.test("WSTUN_TUNNEL_URL_PREFIX: {id} only as the whole first label of the host", () => {
+  assertEquals(viewerPrefixProblem("https://{id}.tunnels.example.com"), undefined);
+  assertEquals(viewerPrefixProblem("https://tunnels.example.com/t"), undefined);
+  assertMatch(viewerPrefixProblem("https://x{id}.tunnels.example.com") ?? "", /first label/);
+  assertMatch(viewerPrefixProblem("https://tunnels.example.com/{id}") ?? "", /first label/);
+  assertMatch(viewerPrefixProblem("https://{id}.tunnels.example.com/t") ?? "", /no path/);
+  assertMatch(viewerPrefixProblem("https://{id}.{id}.example.com") ?? "", /first label/);
+});
+
+Deno.test("tunnel viewers with the viewer token: a viewer session opens its one tunnel", async () => {
+  const serverToken = "server-token-0123456789";
+  const auth = new ServerAuth(defaultConfig({ token: serverToken }), Date.now);
+  const server = startTunnelServer({ requireViewerToken: true }, {
+    viewerAuth: auth,
+    credentials: auth.credentials,
+  });
+  const target = startTarget();
+  const a = await startClient(server, "tunnel-a", target.port);
+  const b = await startClient(server, "tunnel-b", target.port);
+  const signedIn = await fetch(`${a.url}/hello?token=${serverToken}`);
+  assertEquals(await signedIn.text(), "hello from the target");
+  const setCookie = signedIn.headers.get("set-cookie") ?? "";
+  assertMatch(
+    setCookie,
+    /^wstun_viewer=[^;]+; Max-Age=\d+; Path=\/t\/tunnel-a\/; HttpOnly; SameSite=Lax$/,
+  );
+  const cookie = setCookie.split(";")[0];
+
+  const back = await fetch(`${a.url}/request`, { headers: { cookie: `${cookie}; app=2` } });
+  const seen = await back.json();
+  assertEquals(seen.headers.cookie, "app=2", "the viewer cookie never reaches the client");
+  const elsewhere = await fetch(`${b.url}/request`, { headers: { cookie } });
+  assertEquals(elsewhere.status, 401, "a session for one tunnel opens no other");
+  await elsewhere.body?.cancel();
+  const forged = await fetch(`${a.url}/request`, { headers: { cookie: `${cookie}x` } });
+  assertEquals(forged.status, 401);
+  await forged.body?.cancel();
+  await a.client.close();
+  await b.client.close();
+  await target.close();
+  await server.close();
+});
