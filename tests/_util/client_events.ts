@@ -20,11 +20,3 @@ export function nextEvent(client: WSTunClient, type: string, timeoutMs = 3000): 
     });
   });
 }
-
-/** Headers of a WebSocket upgrade request, for checking how a refused upgrade is answered. */
-export const UPGRADE_HEADERS = {
-  upgrade: "websocket",
-  connection: "upgrade",
-  "sec-websocket-version": "13",
-  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-} as const;

@@ -5,13 +5,6 @@
  */
 const ROOT = new URL("../../", import.meta.url);
 
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** One HTTP request on a fresh TCP connection, so the kernel picks a worker for each. */
 export async function statsOnFreshConnection(port: number): Promise<{ isolate: string }> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });

@@ -62,15 +62,6 @@ export function noteTaker(url: string) {
   return { client, notes, events };
 }
 
-/** Waits until `done()` or throws after `withinMs`, naming `what`. */
-export async function until(what: string, done: () => boolean, withinMs = 20_000) {
-  const deadline = Date.now() + withinMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Sends notes `from`..`to`-1 every `everyMs`, through libwstun (held while reconnecting). */
 export async function sendNotes(
   client: WSTunClient,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { freePort } from "./process.ts";
+import { freePort } from "./server.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 

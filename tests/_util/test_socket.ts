@@ -1,27 +1,46 @@
 /**
- * A WebSocket client for tests: frames are queued in arrival order and awaited with a time-out,
- * so tests wait on events instead of sleeping.
+ * The one WebSocket client of the tests: every frame is queued in arrival order, exactly as it
+ * came (text as sent on the wire, binary as bytes), and awaited with a time-out, so tests wait on
+ * events instead of sleeping. Read the queue as parsed JSON (`next`), as bytes (`nextBinary`),
+ * either (`nextAny`), or raw (`nextRaw`: wsify deliveries are compared as text, byte for byte).
+ *
+ * @example
+ * ```ts
+ * await using host = await TestSocket.open(server.wsUrl);
+ * const room = await createRoom(host);
+ * const answer = await host.request({ type: "ping" });
+ * ```
  *
  * @module
  */
 // deno-lint-ignore no-explicit-any
 export type Frame = Record<string, any>;
 
+/** A frame as it arrived: text as sent on the wire, binary as bytes. */
+export type RawFrame = string | Uint8Array<ArrayBuffer>;
+
+/** How a socket closed. */
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
 const DEFAULT_TIMEOUT_MS = 3000;
 
 export class TestSocket {
-  readonly frames: (Frame | Uint8Array)[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  #waiters: (() => void)[] = [];
-  #ref = 1000;
+  /** Resolves once the socket closed, with the close code and reason. */
+  readonly closed: Promise<Closed>;
   /** Every text frame received, as sent on the wire (before parsing), in arrival order. */
   readonly texts: string[] = [];
+  #queue: RawFrame[] = [];
+  #waiters: (() => void)[] = [];
+  #ref = 1000;
 
   private constructor(readonly ws: WebSocket) {
     ws.binaryType = "arraybuffer";
     ws.onmessage = (e) => {
       if (typeof e.data === "string") this.texts.push(e.data);
-      this.frames.push(typeof e.data === "string" ? JSON.parse(e.data) : new Uint8Array(e.data));
+      this.#queue.push(typeof e.data === "string" ? e.data : new Uint8Array(e.data));
       this.#wake();
     };
     this.closed = new Promise((resolve) => {
@@ -32,7 +51,7 @@ export class TestSocket {
     });
   }
 
-  /** Opens a socket and waits until it is open (or fails). */
+  /** Opens a socket and waits until it is open; rejects when it cannot (a refused upgrade). */
   static open(url: string, protocols?: string | string[]): Promise<TestSocket> {
     const ws = new WebSocket(url, protocols);
     const socket = new TestSocket(ws);
@@ -42,18 +61,30 @@ export class TestSocket {
     });
   }
 
+  /** Sends `frame` as JSON text. */
   send(frame: Frame): void {
     this.ws.send(JSON.stringify(frame));
   }
 
+  /** Sends text or bytes as they are. */
   sendRaw(data: string | Uint8Array<ArrayBuffer>): void {
     this.ws.send(data);
   }
 
-  /** The next frame in arrival order (JSON parsed, or bytes). */
-  async nextAny(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Frame | Uint8Array> {
+  /** How many frames arrived and were not read yet. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** The frames not read yet (JSON parsed, or bytes), without taking them. */
+  unread(): (Frame | Uint8Array<ArrayBuffer>)[] {
+    return this.#queue.map(parse);
+  }
+
+  /** The next frame as it arrived: text as sent on the wire, or bytes. */
+  async nextRaw(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawFrame> {
     const deadline = Date.now() + timeoutMs;
-    while (this.frames.length === 0) {
+    while (this.#queue.length === 0) {
       if (this.ws.readyState === WebSocket.CLOSED) throw new Error("socket closed, no frame");
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
@@ -65,7 +96,12 @@ export class TestSocket {
         });
       });
     }
-    return this.frames.shift()!;
+    return this.#queue.shift()!;
+  }
+
+  /** The next frame in arrival order (JSON parsed, or bytes). */
+  async nextAny(timeoutMs?: number): Promise<Frame | Uint8Array<ArrayBuffer>> {
+    return parse(await this.nextRaw(timeoutMs));
   }
 
   /** The next frame, which must be JSON. */
@@ -76,7 +112,7 @@ export class TestSocket {
   }
 
   /** The next frame, which must be binary. */
-  async nextBinary(timeoutMs?: number): Promise<Uint8Array> {
+  async nextBinary(timeoutMs?: number): Promise<Uint8Array<ArrayBuffer>> {
     const frame = await this.nextAny(timeoutMs);
     if (!(frame instanceof Uint8Array)) {
       throw new Error(`expected binary, got ${JSON.stringify(frame)}`);
@@ -108,9 +144,10 @@ export class TestSocket {
     }
   }
 
-  async close(): Promise<void> {
+  /** Closes (if still open) and waits for the close to finish. */
+  async close(): Promise<Closed> {
     if (this.ws.readyState < WebSocket.CLOSING) this.ws.close();
-    await this.closed;
+    return await this.closed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -122,6 +159,10 @@ export class TestSocket {
     this.#waiters = [];
     for (const w of waiters) w();
   }
+}
+
+function parse(frame: RawFrame): Frame | Uint8Array<ArrayBuffer> {
+  return typeof frame === "string" ? JSON.parse(frame) : frame;
 }
 
 /** Creates an instance from `host` and returns the `instance_created` frame. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startServer } from "../_util/server.ts";
-import { EchoServer, GameClient, waitFor } from "../_util/udp/fixture.ts";
+import { EchoServer, GameClient } from "../_util/udp/fixture.ts";
+import { waitFor } from "../_util/wait_for.ts";
 
 /** The flags of `deno task udp-expose` / `udp-connect` (deno.json). */
 const FLAGS = [
@@ -130,7 +131,7 @@ Deno.test("udp cli: the listening socket's kernel buffer is set and reported, an
 
   connect.signal("SIGSTOP");
   for (let i = 0; i < 10; i++) client.send(new Uint8Array(60_000));
-  await waitFor("all sent", () => client.socket.queuedBytes === 0);
+  await waitFor(() => client.socket.queuedBytes === 0, { what: "all sent" });
   connect.signal("SIGCONT");
   // The path keeps order: once a marker sent now is echoed, the connector has read all before it.
   client.send(new Uint8Array(3));

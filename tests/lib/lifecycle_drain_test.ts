@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { startServer } from "../_util/server.ts";
 import { createRoom, TestSocket } from "../_util/test_socket.ts";
-import { UPGRADE_HEADERS } from "../_util/client_events.ts";
+import { UPGRADE_HEADERS } from "../_util/upgrade_request.ts";
 import { StalledSocket } from "../_util/stalled_socket.ts";
 
 Deno.test("drain: sockets get draining{received} then 1012; new ones 503 with Retry-After", async () => {

@@ -9,9 +9,10 @@
 import assert from "node:assert/strict";
 import { ulid } from "ulid";
 import { SwitchProxy } from "../_util/switch_proxy.ts";
-import { freePort } from "../_util/process.ts";
+import { freePort } from "../_util/server.ts";
 import { redisAvailable, RedisServer } from "../_util/redis_server.ts";
-import { noteTaker, RestartableServer, sendNotes, until } from "../_util/restartable_server.ts";
+import { noteTaker, RestartableServer, sendNotes } from "../_util/restartable_server.ts";
+import { waitFor } from "../_util/wait_for.ts";
 
 const enabled = await redisAvailable();
 
@@ -45,11 +46,19 @@ Deno.test({
         const room = await host.client.createInstance({ service: "chat", name: "R", token: "pw" });
         await member.client.joinInstance({ uuid: room.uuid, userId: "ann", token: "pw" });
         const sending = sendNotes(member.client, room.uuid, 0, 200, 10);
-        await until("notes before the move", () => host.notes.length >= 40);
+        await waitFor(() => host.notes.length >= 40, {
+          timeoutMs: 20_000,
+          what: "notes before the move",
+          everyMs: 20,
+        });
         proxy.backend = b.port;
         await a.stop("SIGTERM");
         await sending;
-        await until("every note after the move", () => host.notes.length >= 200);
+        await waitFor(() => host.notes.length >= 200, {
+          timeoutMs: 20_000,
+          what: "every note after the move",
+          everyMs: 20,
+        });
         assert.deepEqual(host.notes, Array.from({ length: 200 }, (_, n) => n));
         const listed = await (await fetch(`${b.url}/_api/instances`)).json();
         assert.deepEqual(listed.map((i: { uuid: string }) => i.uuid), [room.uuid]);
@@ -76,14 +85,26 @@ Deno.test({
         const room = await host.client.createInstance({ service: "chat", name: "R" });
         await member.client.joinInstance({ uuid: room.uuid, userId: "ann" });
         await sendNotes(member.client, room.uuid, 0, 10, 5);
-        await until("the first notes", () => host.notes.length === 10);
+        await waitFor(() => host.notes.length === 10, {
+          timeoutMs: 20_000,
+          what: "the first notes",
+          everyMs: 20,
+        });
         proxy.backend = b.port;
         await a.stop("SIGKILL");
         // A crash has no `draining`: what is sent into the dying socket is lost with it, so the
         // member sends once it knows; libwstun holds those and sends them once it is back.
-        await until("the member noticed", () => member.events.some((e) => e.type === "close"));
+        await waitFor(() => member.events.some((e) => e.type === "close"), {
+          timeoutMs: 20_000,
+          what: "the member noticed",
+          everyMs: 20,
+        });
         await sendNotes(member.client, room.uuid, 10, 20, 5);
-        await until("the notes after the crash", () => host.notes.length === 20);
+        await waitFor(() => host.notes.length === 20, {
+          timeoutMs: 20_000,
+          what: "the notes after the crash",
+          everyMs: 20,
+        });
         assert.deepEqual(host.notes, Array.from({ length: 20 }, (_, n) => n));
         const back = member.events.find((e) => e.type === "reconnect");
         assert.equal(back?.unconfirmed, 10, "frames the dead server never confirmed are reported");

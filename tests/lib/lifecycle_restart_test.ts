@@ -7,10 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { WSTunClient } from "../../static/libwstun.js";
-import { freePort } from "../_util/process.ts";
+import { freePort } from "../_util/server.ts";
 import { TestSocket } from "../_util/test_socket.ts";
 import { StalledSocket } from "../_util/stalled_socket.ts";
-import { noteTaker, RestartableServer, sendNotes, until } from "../_util/restartable_server.ts";
+import { noteTaker, RestartableServer, sendNotes } from "../_util/restartable_server.ts";
+import { waitFor } from "../_util/wait_for.ts";
 
 async function withRestartableServer(
   fn: (server: RestartableServer) => Promise<void>,
@@ -42,12 +43,20 @@ Deno.test("restart with SIGTERM: 200 numbered messages reach the host once each,
       await member.client.joinInstance({ uuid: room.uuid, userId: "ann", token: "pw" });
 
       const sending = sendNotes(member.client, room.uuid, 0, 200, 10);
-      await until("some notes before the restart", () => host.notes.length >= 40);
+      await waitFor(() => host.notes.length >= 40, {
+        timeoutMs: 20_000,
+        what: "some notes before the restart",
+        everyMs: 20,
+      });
       const drainMs = await server.stop("SIGTERM");
       assert.ok(drainMs < 4000 + 1000, `the drain took ${drainMs} ms`);
       await server.start();
       await sending;
-      await until("every note after the restart", () => host.notes.length >= 200);
+      await waitFor(() => host.notes.length >= 200, {
+        timeoutMs: 20_000,
+        what: "every note after the restart",
+        everyMs: 20,
+      });
       assert.deepEqual(host.notes, Array.from({ length: 200 }, (_, n) => n));
 
       // The share link still works: a new member joins the same uuid with the same token.
@@ -77,15 +86,27 @@ Deno.test("restart with SIGKILL: the host's resume adopts the room; the member r
       const room = await host.client.createInstance({ service: "chat", name: "Team" });
       await member.client.joinInstance({ uuid: room.uuid, userId: "ann" });
       await sendNotes(member.client, room.uuid, 0, 10, 5);
-      await until("the first notes", () => host.notes.length === 10);
+      await waitFor(() => host.notes.length === 10, {
+        timeoutMs: 20_000,
+        what: "the first notes",
+        everyMs: 20,
+      });
 
       await server.stop("SIGKILL");
       // No drain: what is sent into the dying socket is lost with it, so the member sends once
       // it knows; libwstun holds those and sends them once the room is back.
-      await until("the member noticed", () => member.events.some((e) => e.type === "close"));
+      await waitFor(() => member.events.some((e) => e.type === "close"), {
+        timeoutMs: 20_000,
+        what: "the member noticed",
+        everyMs: 20,
+      });
       await server.start();
       await sendNotes(member.client, room.uuid, 10, 20, 5);
-      await until("the notes after the crash", () => host.notes.length === 20);
+      await waitFor(() => host.notes.length === 20, {
+        timeoutMs: 20_000,
+        what: "the notes after the crash",
+        everyMs: 20,
+      });
       assert.deepEqual(host.notes, Array.from({ length: 20 }, (_, n) => n));
       const hostBack = host.events.find((e) => e.type === "reconnect");
       assert.deepEqual(hostBack?.instances, [{ uuid: room.uuid, ok: true }]);
@@ -115,7 +136,11 @@ Deno.test("members rejoining while the host's resume adopts the room all get bac
         await server.stop(round % 2 ? "SIGKILL" : "SIGTERM");
         await server.start();
         const everyone = [host, ...members];
-        await until("everyone back", () => everyone.every((c) => reconnected(c.events)));
+        await waitFor(() => everyone.every((c) => reconnected(c.events)), {
+          timeoutMs: 20_000,
+          what: "everyone back",
+          everyMs: 20,
+        });
         for (const [i, m] of members.entries()) {
           const back = m.events.find((e) => e.type === "reconnect") as unknown as ReconnectEvent;
           if (!back.instances[0].ok) {
@@ -161,11 +186,19 @@ Deno.test("restart with SIGTERM while both sides stream: draining reaches both, 
       member.client.on("note", (f) => member.client.send(room.uuid, "reply", { n: f.n }));
       const total = 1500;
       const streamed = streamNotes(host.client, room.uuid, total, "y".repeat(2_000));
-      await until("notes flowing", () => member.notes.length > 200);
+      await waitFor(() => member.notes.length > 200, {
+        timeoutMs: 20_000,
+        what: "notes flowing",
+        everyMs: 20,
+      });
       await server.stop("SIGTERM");
       await server.start();
       await streamed;
-      await until("every note and reply", () => replies.length >= total, 30_000);
+      await waitFor(() => replies.length >= total, {
+        timeoutMs: 30_000,
+        what: "every note and reply",
+        everyMs: 20,
+      });
       const all = Array.from({ length: total }, (_, n) => n);
       assert.deepEqual(member.notes, all, "each note once, in order");
       assert.deepEqual(replies, all, "each reply once, in order");
@@ -217,7 +250,11 @@ Deno.test("after a restart, frames for a member not back yet are held up to WSTU
       await server.stop("SIGTERM");
       await before.close();
       await server.start();
-      await until("the host is back", () => reconnected(host.events));
+      await waitFor(() => reconnected(host.events), {
+        timeoutMs: 20_000,
+        what: "the host is back",
+        everyMs: 20,
+      });
       const pad = "p".repeat(300);
       for (let n = 0; n < 10; n++) host.client.send(room.uuid, "note", { n, pad });
       await host.client.request({ type: "ping" }); // answered after the notes were routed
@@ -288,11 +325,19 @@ Deno.test("restart with SIGTERM, two workers: the room and its messages carry on
       const room = await host.client.createInstance({ service: "chat", name: "Team" });
       await member.client.joinInstance({ uuid: room.uuid, userId: "ann" });
       const sending = sendNotes(member.client, room.uuid, 0, 150, 10);
-      await until("some notes before the restart", () => host.notes.length >= 30);
+      await waitFor(() => host.notes.length >= 30, {
+        timeoutMs: 20_000,
+        what: "some notes before the restart",
+        everyMs: 20,
+      });
       await server.stop("SIGTERM");
       await server.start();
       await sending;
-      await until("every note after the restart", () => host.notes.length >= 150);
+      await waitFor(() => host.notes.length >= 150, {
+        timeoutMs: 20_000,
+        what: "every note after the restart",
+        everyMs: 20,
+      });
       assert.deepEqual(host.notes, Array.from({ length: 150 }, (_, n) => n));
     } finally {
       host.client.close();

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { TestSocket } from "../_util/test_socket.ts";
-import { freePort, startProcess, statsOnFreshConnection } from "../_util/process.ts";
+import { freePort } from "../_util/server.ts";
+import { startProcess, statsOnFreshConnection } from "../_util/process.ts";
 
 Deno.test("WSTUN_WORKERS=2 deno task start: 50 clients on both workers, every message delivered", async () => {
   const port = freePort();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startServer } from "../_util/server.ts";
 import { createRoom, TestSocket } from "../_util/test_socket.ts";
-import { UPGRADE_HEADERS } from "../_util/client_events.ts";
+import { UPGRADE_HEADERS } from "../_util/upgrade_request.ts";
 
 Deno.test("open server: info page, services, health and instances answer without a token", async () => {
   await using server = await startServer();

@@ -3,7 +3,7 @@ import { BinaryKind, encodeBinaryHeader } from "../../lib/binary_frame.ts";
 import { INSTRUMENTS } from "../../lib/observability/instruments.ts";
 import { prometheusName, SCRAPE_MISSING } from "../../lib/observability/prometheus.ts";
 import { parsePrometheus, type PromFamily, promValue } from "../_util/prometheus_text.ts";
-import { UPGRADE_HEADERS } from "../_util/client_events.ts";
+import { UPGRADE_HEADERS } from "../_util/upgrade_request.ts";
 import { startServer, type TestServer } from "../_util/server.ts";
 import { createRoom, joinRoom, TestSocket } from "../_util/test_socket.ts";
 

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { parsePrometheus, type PromFamily, promValue } from "../_util/prometheus_text.ts";
-import { freePort, startProcess } from "../_util/process.ts";
+import { freePort } from "../_util/server.ts";
+import { startProcess } from "../_util/process.ts";
 
 /** One scrape on a fresh TCP connection, so the kernel picks a worker for each. */
 async function scrapeFresh(port: number): Promise<Map<string, PromFamily>> {

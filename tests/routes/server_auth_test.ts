@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "../_util/server.ts";
-import { UPGRADE_HEADERS } from "../_util/client_events.ts";
+import { UPGRADE_HEADERS } from "../_util/upgrade_request.ts";
 import { SessionCookies } from "../../lib/session_cookie.ts";
 
 const TOKEN = "tok-123-server-auth";

@@ -1,8 +1,8 @@
 /** `POST /broadcast?key=`: wsify's backend publish, with WSTun's safe default. */
 import assert from "node:assert/strict";
 import { startPubSubServer } from "../_util/pubsub/pubsub_server.ts";
-import { TestSocket } from "../pubsub/test_socket.ts";
-import { waitFor } from "../pubsub/wait_for.ts";
+import { TestSocket } from "../_util/test_socket.ts";
+import { waitFor } from "../_util/wait_for.ts";
 
 const KEY = "broadcast-secret";
 
@@ -38,14 +38,14 @@ Deno.test("POST /broadcast: the right key publishes (201) with both body shapes;
     );
     assert.equal(topLevel.status, 201);
     assert.equal(topLevel.body, undefined, "201 with an empty body, as wsify");
-    assert.equal(await sub.next(), '{"headline":"top-level"}');
+    assert.equal(await sub.nextRaw(), '{"headline":"top-level"}');
     const readmeShape = await post(
       `${server.http}/broadcast?key=${KEY}`,
       '{"channel":"news","args":{"content":"Hello World! from the server"}}',
       "application/json; charset=utf-8",
     );
     assert.equal(readmeShape.status, 201);
-    assert.equal(await sub.next(), '"Hello World! from the server"');
+    assert.equal(await sub.nextRaw(), '"Hello World! from the server"');
     assert.equal(sub.pending, 0, "the wrong-key request published nothing");
   } finally {
     await sub.close();

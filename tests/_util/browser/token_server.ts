@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { freePort } from "../process.ts";
+import { freePort } from "../server.ts";
 import { RestartableServer } from "../restartable_server.ts";
 
 /** The server token the pages are opened with (`?token=`). */

@@ -86,7 +86,7 @@ export function runWstClient(
   let exited = false;
   let stdinClosed = false;
   child.status.then(() => exited = true);
-  async function waitFor(pattern: RegExp): Promise<RegExpExecArray> {
+  async function waitForStderr(pattern: RegExp): Promise<RegExpExecArray> {
     while (true) {
       const match = pattern.exec(seen);
       if (match) return match;
@@ -97,7 +97,7 @@ export function runWstClient(
   }
   return {
     child,
-    waitFor,
+    waitForStderr,
     async stop() {
       if (!exited) child.kill("SIGTERM");
       if (!stdinClosed) await child.stdin.close();

@@ -202,16 +202,3 @@ export async function startConnector(
   if (isLinkError(started)) throw new Error(started.message);
   return connector;
 }
-
-/** Waits until `condition` holds, checking on a short timer, or fails after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  condition: () => boolean,
-  timeoutMs = 3000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

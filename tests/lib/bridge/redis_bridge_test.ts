@@ -9,7 +9,8 @@ import { BinaryKind, encodeBinaryHeader } from "../../../lib/binary_frame.ts";
 import { createRoom, joinRoom, TestSocket } from "../../_util/test_socket.ts";
 import { startServerOnRedis } from "../../_util/cluster/cluster.ts";
 import { raceKeyedCreates } from "../../_util/cluster/keyed_race.ts";
-import { freePort, startProcess } from "../../_util/process.ts";
+import { freePort } from "../../_util/server.ts";
+import { startProcess } from "../../_util/process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 
 const enabled = await redisAvailable();

@@ -1,10 +1,11 @@
 /**
  * lib/bridge/redis_outbox.ts with Redis's PUBLISH played by a script (the real Redis is in
- * redis_test.ts): in order while it flows; once a publish fails or reaches no one, re-sent in
+ * redis_bridge_test.ts): in order while it flows; once a publish fails or reaches no one, re-sent in
  * order until one gets through; past its age or size bound, dropped and counted.
  */
 import assert from "node:assert/strict";
 import { RedisOutbox } from "../../../lib/bridge/redis_outbox.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 /** A PUBLISH that answers `receivers()` for each message, or fails while `down`. */
 function scriptedRedis() {
@@ -16,14 +17,6 @@ function scriptedRedis() {
     return Promise.resolve(state.receivers);
   };
   return { publish, delivered, state };
-}
-
-async function until(what: string, done: () => boolean, withinMs = 5000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 Deno.test("redis outbox: an outage delays messages, loses none, keeps their order", async () => {
@@ -38,7 +31,7 @@ Deno.test("redis outbox: an outage delays messages, loses none, keeps their orde
   await new Promise((r) => setTimeout(r, 60));
   redis.state.receivers = 1;
   outbox.push("5");
-  await until("all delivered", () => redis.delivered.length === 5);
+  await waitFor(() => redis.delivered.length === 5, { timeoutMs: 5000, what: "all delivered" });
   assert.deepEqual(redis.delivered, ["1", "2", "3", "4", "5"]);
   assert.equal(outbox.dropped, 0);
   outbox.close();
@@ -52,7 +45,10 @@ Deno.test("redis outbox: past its age bound a waiting message is dropped and cou
   await new Promise((r) => setTimeout(r, 120));
   outbox.push("new");
   redis.state.down = false;
-  await until("the new one delivered", () => redis.delivered.length === 1);
+  await waitFor(() => redis.delivered.length === 1, {
+    timeoutMs: 5000,
+    what: "the new one delivered",
+  });
   assert.deepEqual(redis.delivered, ["new"]);
   assert.equal(outbox.dropped, 1);
   outbox.close();
@@ -66,7 +62,7 @@ Deno.test("redis outbox: past its size bound the oldest waiting messages are dro
   await new Promise((r) => setTimeout(r, 10));
   for (const text of ["aaaa", "bbbb", "cccc"]) outbox.push(text);
   redis.state.down = false;
-  await until("delivered", () => redis.delivered.length >= 2);
+  await waitFor(() => redis.delivered.length >= 2, { timeoutMs: 5000, what: "delivered" });
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(redis.delivered, ["bbbb", "cccc"]);
   assert.equal(outbox.dropped, 2, "x and aaaa went over the 10-byte bound");

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { ulid } from "ulid";
 import { TestSocket } from "../../_util/test_socket.ts";
-import { freePort, startProcess, statsOnFreshConnection } from "../../_util/process.ts";
+import { freePort } from "../../_util/server.ts";
+import { startProcess, statsOnFreshConnection } from "../../_util/process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 
 const MEMBERS = 1000;

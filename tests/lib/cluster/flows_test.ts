@@ -8,6 +8,7 @@ import { BinaryKind, decodeBinaryHeader, encodeBinaryHeader } from "../../../lib
 import { createRoom, type Frame, joinRoom, TestSocket } from "../../_util/test_socket.ts";
 import { startCluster } from "../../_util/cluster/cluster.ts";
 import { raceKeyedCreates } from "../../_util/cluster/keyed_race.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 function binary(uuid: string, peer: string, payload: number[]): Uint8Array<ArrayBuffer> {
   const header = encodeBinaryHeader(BinaryKind.InstanceData, uuid, peer);
@@ -21,14 +22,6 @@ function readBinary(bytes: Uint8Array) {
   const frame = decodeBinaryHeader(bytes);
   if (typeof frame === "string") throw new Error(frame);
   return { uuid: frame.id, from: frame.peer, payload: [...bytes.subarray(frame.payloadOffset)] };
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 3000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 Deno.test("cross-isolate join: token checked on the owner, failures answered by the ack", async () => {
@@ -205,7 +198,10 @@ Deno.test("cross-isolate leave, disconnect, kick and close reach the right socke
   assert.equal((await host.request({ type: "close_instance", uuid })).type, "ok");
   assert.deepEqual(await cat.next(), { type: "instance_closed", uuid, reason: "closed" });
   assert.equal((await cat.request({ type: "note", uuid })).code, "unknown_instance");
-  await waitFor(async () => (await b.hub.listEverywhere()).length === 0, "the record to go");
+  await waitFor(async () => (await b.hub.listEverywhere()).length === 0, {
+    what: "the record to go",
+    everyMs: 20,
+  });
 });
 
 Deno.test("cross-isolate host leaving: members elsewhere get instance_closed host_left", async () => {
@@ -275,7 +271,7 @@ Deno.test("listing: every isolate's instances, member counts, never a token", as
     const res = await fetch(`${b.base}/_api/instances?service=chat`);
     const body = await res.json();
     return body.length === 1 && body[0].members === 1;
-  }, "the member count on B");
+  }, { what: "the member count on B", everyMs: 20 });
   const page = await (await fetch(`${b.base}/`)).text();
   assert.match(page, /<dd id="instances">2<\/dd>/);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startServer } from "../../_util/server.ts";
 import { TestSocket } from "../../_util/test_socket.ts";
-import { waitFor } from "../../_util/udp/fixture.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 const KEY = "a-key-of-at-least-16-chars";
 
@@ -39,7 +39,7 @@ Deno.test("create_instance with a key: same key, same uuid; presenting it again 
 
   await second.close();
   // The instance ends with its host (grace 0); the key recreates it under the same uuid.
-  await waitFor("instance ended", () => server.hub.instances.size === 0);
+  await waitFor(() => server.hub.instances.size === 0, { what: "instance ended" });
   await using third = await TestSocket.open(server.wsUrl);
   const again = await third.request({
     type: "create_instance",

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../../_util/marketplace/assert.ts";
 import { createRoom, joinRoom, TestSocket } from "../../_util/test_socket.ts";
 import { ADMIN_TOKEN, MarketplaceApp, MarketplaceServer } from "../../_util/marketplace/fixture.ts";
-import { UPGRADE_HEADERS } from "../../_util/client_events.ts";
+import { UPGRADE_HEADERS } from "../../_util/upgrade_request.ts";
 
 Deno.test("admin close: DELETE /_api/instances/{uuid} closes a live instance for its host and members", async () => {
   const app = await MarketplaceApp.start();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UPGRADE_HEADERS } from "../../_util/client_events.ts";
+import { UPGRADE_HEADERS } from "../../_util/upgrade_request.ts";
 import { startServerProcess } from "../../_util/server_process.ts";
 import { createRoom, joinRoom, TestSocket } from "../../_util/test_socket.ts";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../../lib/config.ts";
 import { Logger } from "../../../lib/log.ts";
-import { UPGRADE_HEADERS } from "../../_util/client_events.ts";
+import { UPGRADE_HEADERS } from "../../_util/upgrade_request.ts";
 import { parsePrometheus, type PromFamily, promValue } from "../../_util/prometheus_text.ts";
 import { startServer } from "../../_util/server.ts";
 import { TestSocket } from "../../_util/test_socket.ts";

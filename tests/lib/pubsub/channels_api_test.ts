@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../../../lib/config.ts";
 import { startPubSubServer } from "../../_util/pubsub/pubsub_server.ts";
-import { TestSocket } from "../../pubsub/test_socket.ts";
-import { waitFor } from "../../pubsub/wait_for.ts";
+import { TestSocket } from "../../_util/test_socket.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 Deno.test("GET /_api/channels lists channels with subscriber counts from /ws and /_ws alike", async () => {
   const server = await startPubSubServer();
@@ -11,9 +11,9 @@ Deno.test("GET /_api/channels lists channels with subscriber counts from /ws and
   const wsify = await TestSocket.open(`${server.ws}/ws`);
   try {
     native.send({ type: "subscribe", channel: "both", ref: 1 });
-    await native.nextJson();
+    await native.next();
     native.send({ type: "subscribe", channel: "native-only", ref: 2 });
-    await native.nextJson();
+    await native.next();
     wsify.send({ command: "join", args: { channel: "both" } });
     await waitFor(() => server.pubsub.registry.list()[0]?.subscribers === 2);
     const res = await fetch(`${server.http}/_api/channels`);
@@ -37,12 +37,12 @@ Deno.test("GET /_api/stats counts publishes and deliveries under pubsub", async 
   try {
     for (const s of [a, b]) {
       s.send({ type: "subscribe", channel: "s", ref: 0 });
-      await s.nextJson();
+      await s.next();
     }
     a.send({ type: "publish", channel: "s", data: 1, ref: 1 });
-    await a.nextJson(); // its own delivery
-    await a.nextJson(); // ok
-    await b.nextJson();
+    await a.next(); // its own delivery
+    await a.next(); // ok
+    await b.next();
     const stats = await (await fetch(`${server.http}/_api/stats`)).json();
     assert.equal(stats.pubsub.publishes, 1);
     assert.equal(stats.pubsub.deliveries, 2);

@@ -11,20 +11,18 @@ import { TestSocket } from "../../_util/test_socket.ts";
 import { startCluster, TEST_HEARTBEAT_MS } from "../../_util/cluster/cluster.ts";
 import { LossyBridge } from "../../_util/cluster/lossy_bridge.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 const KEY = "broadcast-key";
 
 async function waitForSubscribers(base: string, channel: string, count: number) {
-  const deadline = Date.now() + 3000;
-  for (;;) {
+  await waitFor(async () => {
     const list = await (await fetch(`${base}/_api/channels`)).json();
     const found = list.find((c: { name?: string; channel?: string }) =>
       (c.name ?? c.channel) === channel
     );
-    if ((found?.subscribers ?? 0) >= count) return;
-    if (Date.now() > deadline) throw new Error(`no ${count} subscriber(s) on ${channel}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    return (found?.subscribers ?? 0) >= count;
+  }, { what: `${count} subscriber(s) on ${channel}`, everyMs: 10 });
 }
 
 Deno.test("channels across isolates: native and wsify subscribers elsewhere get every publish", async () => {

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { decodeChannelBinary, encodeChannelBinary } from "../../../lib/pubsub/mod.ts";
 import { LoopbackAuthorizer } from "../../_util/pubsub/loopback_authorizer.ts";
 import { startPubSubServer } from "../../_util/pubsub/pubsub_server.ts";
-import { TestSocket } from "../../pubsub/test_socket.ts";
-import { waitFor } from "../../pubsub/wait_for.ts";
+import { TestSocket } from "../../_util/test_socket.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 Deno.test("native: subscribe, publish, and each delivery names its channel and sender", async () => {
   const server = await startPubSubServer();
@@ -19,14 +19,14 @@ Deno.test("native: subscribe, publish, and each delivery names its channel and s
   const b = await TestSocket.open(`${server.ws}/_ws`);
   try {
     a.send({ type: "subscribe", channel: "red", ref: 1 });
-    assert.deepEqual(await a.nextJson(), { type: "ok", ref: 1 });
+    assert.deepEqual(await a.next(), { type: "ok", ref: 1 });
     a.send({ type: "subscribe", channel: "blue", ref: "two" });
-    assert.deepEqual(await a.nextJson(), { type: "ok", ref: "two" });
+    assert.deepEqual(await a.next(), { type: "ok", ref: "two" });
     b.send({ type: "publish", channel: "blue", data: { n: 1 }, ref: 7 });
-    assert.deepEqual(await b.nextJson(), { type: "ok", ref: 7 });
+    assert.deepEqual(await b.next(), { type: "ok", ref: 7 });
     b.send({ type: "publish", channel: "red", data: "r" }); // no ref: no ok
-    const first = await a.nextJson();
-    const second = await a.nextJson();
+    const first = await a.next();
+    const second = await a.next();
     assert.equal(first.type, "message");
     assert.equal(first.channel, "blue");
     assert.deepEqual(first.data, { n: 1 });
@@ -40,7 +40,7 @@ Deno.test("native: subscribe, publish, and each delivery names its channel and s
     assert.equal(second.from, first.from, "both came from b");
     assert.equal(b.pending, 0, "b is not subscribed and got no delivery, and no ok without ref");
     a.send({ type: "unsubscribe", channel: "red", ref: 3 });
-    assert.deepEqual(await a.nextJson(), { type: "ok", ref: 3 });
+    assert.deepEqual(await a.next(), { type: "ok", ref: 3 });
     assert.deepEqual(server.pubsub.registry.list(), [{ channel: "blue", subscribers: 1 }]);
   } finally {
     await a.close();
@@ -54,22 +54,22 @@ Deno.test("native: a duplicate subscribe is refused and delivery stays single; a
   const c = await TestSocket.open(`${server.ws}/_ws`);
   try {
     c.send({ type: "subscribe", channel: "x", ref: 1 });
-    assert.deepEqual(await c.nextJson(), { type: "ok", ref: 1 });
+    assert.deepEqual(await c.next(), { type: "ok", ref: 1 });
     c.send({ type: "subscribe", channel: "x", ref: 2 });
-    const dup = await c.nextJson();
+    const dup = await c.next();
     assert.equal(dup.code, "already_subscribed");
     assert.equal(dup.ref, 2);
     assert.equal(dup.channel, "x");
     c.send({ type: "unsubscribe", channel: "never", ref: 3 });
-    const unknown = await c.nextJson();
+    const unknown = await c.next();
     assert.deepEqual([unknown.type, unknown.code, unknown.ref], ["error", "not_subscribed", 3]);
     c.send({ type: "publish", channel: "x", data: 1 });
     c.send({ type: "publish", channel: "x", data: 2 });
-    assert.equal((await c.nextJson()).data, 1);
-    assert.equal((await c.nextJson()).data, 2, "the publisher's own message arrives once");
+    assert.equal((await c.next()).data, 1);
+    assert.equal((await c.next()).data, 2, "the publisher's own message arrives once");
     c.send({ type: "publish", channel: "x", data: "end", ref: 4 });
-    assert.equal((await c.nextJson()).data, "end");
-    assert.deepEqual(await c.nextJson(), { type: "ok", ref: 4 });
+    assert.equal((await c.next()).data, "end");
+    assert.deepEqual(await c.next(), { type: "ok", ref: 4 });
     assert.equal(c.pending, 0);
     const stats = await (await fetch(`${server.http}/_api/stats`)).json();
     assert.equal(stats.errors, 2, "both channel refusals are counted with the hub's");
@@ -86,29 +86,29 @@ Deno.test("native: binary publish with kind 0x02 reaches native and /ws subscrib
   const publisher = await TestSocket.open(`${server.ws}/_ws`);
   try {
     native.send({ type: "subscribe", channel: "bin", ref: 1 });
-    await native.nextJson();
+    await native.next();
     wsify.send({ command: "join", args: { channel: "bin" } });
     await waitFor(() => server.pubsub.registry.list()[0]?.subscribers === 2);
     publisher.send({ type: "publish", channel: "bin", data: "sync", ref: 0 });
-    assert.deepEqual(await publisher.nextJson(), { type: "ok", ref: 0 });
-    assert.equal((await native.nextJson()).data, "sync");
-    assert.equal(await wsify.next(), '"sync"', "a native JSON publish reaches /ws as raw JSON");
-    publisher.send(encodeChannelBinary("bin", "", new Uint8Array([1, 2, 3])));
-    const frame = await native.next();
-    assert.ok(frame instanceof ArrayBuffer);
-    const decoded = decodeChannelBinary(new Uint8Array(frame));
+    assert.deepEqual(await publisher.next(), { type: "ok", ref: 0 });
+    assert.equal((await native.next()).data, "sync");
+    assert.equal(await wsify.nextRaw(), '"sync"', "a native JSON publish reaches /ws as raw JSON");
+    publisher.sendRaw(encodeChannelBinary("bin", "", new Uint8Array([1, 2, 3])));
+    const frame = await native.nextRaw();
+    assert.ok(frame instanceof Uint8Array);
+    const decoded = decodeChannelBinary(frame);
     assert.ok(decoded.ok);
     assert.equal(decoded.channel, "bin");
     assert.notEqual(decoded.peer, "", "server → client the peer field carries from");
     assert.deepEqual([...decoded.payload], [1, 2, 3]);
-    const raw = await wsify.next();
-    assert.ok(raw instanceof ArrayBuffer);
-    assert.deepEqual([...new Uint8Array(raw)], [1, 2, 3], "/ws gets the payload alone");
-    publisher.send(encodeChannelBinary("bin", "someone", new Uint8Array([1])));
-    const bad = await publisher.nextJson();
+    const raw = await wsify.nextRaw();
+    assert.ok(raw instanceof Uint8Array);
+    assert.deepEqual([...raw], [1, 2, 3], "/ws gets the payload alone");
+    publisher.sendRaw(encodeChannelBinary("bin", "someone", new Uint8Array([1])));
+    const bad = await publisher.next();
     assert.deepEqual([bad.code, bad.channel], ["invalid_message", "bin"]);
-    publisher.send(new Uint8Array([2, 9, 0, 1]));
-    assert.equal((await publisher.nextJson()).code, "invalid_message");
+    publisher.sendRaw(new Uint8Array([2, 9, 0, 1]));
+    assert.equal((await publisher.next()).code, "invalid_message");
   } finally {
     await native.close();
     await wsify.close();
@@ -123,9 +123,9 @@ Deno.test("native: /ws and POST /broadcast publishes reach native subscribers wi
   const wsify = await TestSocket.open(`${server.ws}/ws`);
   try {
     native.send({ type: "subscribe", channel: "mix", ref: 1 });
-    await native.nextJson();
+    await native.next();
     wsify.send({ command: "broadcast", args: { channel: "mix", content: { via: "ws" } } });
-    assert.deepEqual(await native.nextJson(), {
+    assert.deepEqual(await native.next(), {
       type: "message",
       channel: "mix",
       data: { via: "ws" },
@@ -137,7 +137,7 @@ Deno.test("native: /ws and POST /broadcast publishes reach native subscribers wi
     });
     await res.body?.cancel();
     assert.equal(res.status, 201);
-    assert.deepEqual(await native.nextJson(), {
+    assert.deepEqual(await native.next(), {
       type: "message",
       channel: "mix",
       data: { via: "http" },
@@ -159,7 +159,7 @@ Deno.test("native: limits answer with their error codes and the connection stays
   const c = await TestSocket.open(`${server.ws}/_ws`);
   const codeOf = async (frame: object) => {
     c.send(frame);
-    return (await c.nextJson()).code;
+    return (await c.next()).code;
   };
   try {
     assert.equal(
@@ -192,10 +192,10 @@ Deno.test("native: a denied request is answered unauthorized; an outage is autho
   try {
     authorizer.answerWith((call) => call.body.args?.channel === "secret" ? 403 : 200);
     c.send({ type: "subscribe", channel: "secret", ref: 1 });
-    const denied = await c.nextJson();
+    const denied = await c.next();
     assert.deepEqual([denied.code, denied.ref, denied.channel], ["unauthorized", 1, "secret"]);
     c.send({ type: "publish", channel: "open", data: { a: 1 }, ref: 2 });
-    assert.deepEqual(await c.nextJson(), { type: "ok", ref: 2 });
+    assert.deepEqual(await c.next(), { type: "ok", ref: 2 });
     const calls = await authorizer.waitForCalls(2);
     assert.deepEqual(calls.map((x) => [x.body.command, x.body.args]), [
       ["join", { channel: "secret" }],
@@ -207,7 +207,7 @@ Deno.test("native: a denied request is answered unauthorized; an outage is autho
     assert.ok(client.headers["Sec-Websocket-Key"]);
     authorizer.fail();
     c.send({ type: "subscribe", channel: "later", ref: 3 });
-    const down = await c.nextJson();
+    const down = await c.next();
     assert.deepEqual([down.code, down.ref], ["authorizer_unavailable", 3]);
     const closed = await c.closed;
     assert.equal(closed.code, 4503);
@@ -227,11 +227,11 @@ Deno.test("native: a burst of 10,000 publishes arrives complete and in publish o
   const pub = await TestSocket.open(`${server.ws}/_ws`);
   try {
     sub.send({ type: "subscribe", channel: "burst", ref: 0 });
-    await sub.nextJson();
+    await sub.next();
     const count = 10_000;
     for (let i = 0; i < count; i++) pub.send({ type: "publish", channel: "burst", data: i });
     for (let i = 0; i < count; i++) {
-      const m = await sub.nextJson();
+      const m = await sub.next();
       if (m.data !== i) assert.fail(`expected ${i}, got ${JSON.stringify(m)}`);
     }
     assert.equal(server.pubsub.stats().deliveries, count);

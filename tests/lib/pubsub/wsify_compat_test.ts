@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { LoopbackAuthorizer } from "../../_util/pubsub/loopback_authorizer.ts";
 import { startPubSubServer } from "../../_util/pubsub/pubsub_server.ts";
-import { TestSocket, upgradeStatus } from "../../pubsub/test_socket.ts";
-import { waitFor } from "../../pubsub/wait_for.ts";
+import { TestSocket } from "../../_util/test_socket.ts";
+import { upgradeStatus } from "../../_util/upgrade_request.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 const join = (channel: string) => ({ command: "join", args: { channel } });
 const leave = (channel: string) => ({ command: "leave", args: { channel } });
@@ -25,16 +26,16 @@ Deno.test("wsify /ws: join, broadcast, raw content to subscribers, sender echo, 
     // Joins are applied in order; a broadcast from alice after her join reaches both.
     await waitFor(() => server.pubsub.registry.list()[0]?.subscribers === 2);
     alice.send(broadcast("hello", { text: "hi", n: 1 }));
-    assert.deepEqual(await bob.next(), '{"text":"hi","n":1}');
+    assert.deepEqual(await bob.nextRaw(), '{"text":"hi","n":1}');
     assert.deepEqual(
-      await alice.next(),
+      await alice.nextRaw(),
       '{"text":"hi","n":1}',
       "the sender gets its own broadcast",
     );
     bob.send(leave("hello"));
     await waitFor(() => server.pubsub.registry.list()[0]?.subscribers === 1);
     alice.send(broadcast("hello", "second"));
-    assert.deepEqual(await alice.next(), '"second"');
+    assert.deepEqual(await alice.nextRaw(), '"second"');
     assert.deepEqual(bob.pending, 0, "bob left and receives nothing more");
   } finally {
     await alice.close();
@@ -51,7 +52,7 @@ Deno.test("wsify /ws: a broadcaster that never joined sends but does not receive
     sub.send(join("news"));
     await waitFor(() => server.pubsub.registry.list().length === 1);
     pub.send(broadcast("news", [1, 2, 3]));
-    assert.deepEqual(await sub.next(), "[1,2,3]");
+    assert.deepEqual(await sub.nextRaw(), "[1,2,3]");
     assert.deepEqual(pub.pending, 0);
   } finally {
     await sub.close();
@@ -69,11 +70,11 @@ Deno.test("wsify /ws: a second join never duplicates delivery; leaving an unknow
     client.send(leave("never-joined")); // wsify hangs the session here; WSTun ignores it
     client.send(broadcast("dup", "once"));
     client.send(broadcast("dup", "twice"));
-    assert.deepEqual(await client.next(), '"once"');
-    assert.deepEqual(await client.next(), '"twice"');
+    assert.deepEqual(await client.nextRaw(), '"once"');
+    assert.deepEqual(await client.nextRaw(), '"twice"');
     // A ping-pong through the same ordered command queue proves nothing else was delivered.
     client.send(broadcast("dup", "marker"));
-    assert.deepEqual(await client.next(), '"marker"');
+    assert.deepEqual(await client.nextRaw(), '"marker"');
     assert.deepEqual(client.pending, 0);
     assert.deepEqual(server.pubsub.registry.list(), [{ channel: "dup", subscribers: 1 }]);
   } finally {
@@ -153,7 +154,7 @@ Deno.test("wsify /ws: a denied command is not carried out; the next allowed one 
     client.send(join("room"));
     client.send(broadcast("room", "secret"));
     client.send(broadcast("room", "public"));
-    assert.deepEqual(await client.next(), '"public"');
+    assert.deepEqual(await client.nextRaw(), '"public"');
     const calls = await authorizer.waitForCalls(4);
     // Every client message reaches the authorizer in the shape the client sent it.
     assert.deepEqual(calls.map((c) => c.body), [
@@ -198,7 +199,7 @@ Deno.test("wsify /ws: WSTUN_AUTHORIZER_EVENTS limits the calls to the listed eve
   try {
     client.send(join("room"));
     client.send(broadcast("room", 1));
-    assert.deepEqual(await client.next(), "1");
+    assert.deepEqual(await client.nextRaw(), "1");
     assert.deepEqual(authorizer.calls.map((c) => c.body.command), ["connect", "join"]);
   } finally {
     await client.close();
@@ -214,7 +215,7 @@ Deno.test("wsify /ws: authorizer calls reuse one connection", async () => {
   try {
     client.send(join("room"));
     for (let i = 0; i < 5; i++) client.send(broadcast("room", i));
-    for (let i = 0; i < 5; i++) assert.deepEqual(await client.next(), String(i));
+    for (let i = 0; i < 5; i++) assert.deepEqual(await client.nextRaw(), String(i));
     const ports = new Set(authorizer.calls.map((c) => c.remotePort));
     assert.deepEqual(authorizer.calls.length, 7);
     assert.deepEqual(ports.size, 1, `calls came from ports ${[...ports].join(", ")}`);
@@ -264,7 +265,7 @@ Deno.test("wsify /ws: a burst of 10,000 broadcasts arrives complete and in publi
     await waitFor(() => server.pubsub.registry.list().length === 1);
     const count = 10_000;
     for (let i = 0; i < count; i++) pub.send(broadcast("burst", i));
-    for (let i = 0; i < count; i++) assert.deepEqual(await sub.next(), String(i));
+    for (let i = 0; i < count; i++) assert.deepEqual(await sub.nextRaw(), String(i));
     assert.deepEqual(server.pubsub.stats().publishes, count);
     assert.deepEqual(server.pubsub.stats().deliveries, count);
   } finally {

@@ -1,8 +1,8 @@
 /** WSTun's limits on `/ws`: wsify's protocol cannot report them in-band, so the socket closes with 4400. */
 import assert from "node:assert/strict";
 import { startPubSubServer } from "../../_util/pubsub/pubsub_server.ts";
-import { TestSocket } from "../../pubsub/test_socket.ts";
-import { waitFor } from "../../pubsub/wait_for.ts";
+import { TestSocket } from "../../_util/test_socket.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 async function closesWith(env: Record<string, string>, frames: object[], reason: string) {
   const server = await startPubSubServer(env);
@@ -55,14 +55,14 @@ Deno.test("wsify /ws: frames that are not wsify commands are ignored, as wsify d
   const server = await startPubSubServer();
   const client = await TestSocket.open(`${server.ws}/ws`);
   try {
-    client.send("not json");
-    client.send("[1]");
+    client.sendRaw("not json");
+    client.sendRaw("[1]");
     client.send({ command: "dance", args: { channel: "a" } });
     client.send({ command: "join" });
     client.send({ command: "join", args: { channel: "   " } });
     client.send({ command: "join", args: { channel: " room " } }); // trimmed, as wsify does
     client.send({ command: "broadcast", args: { channel: "room" } }); // no content: null
-    assert.equal(await client.next(), "null");
+    assert.equal(await client.nextRaw(), "null");
     assert.deepEqual(server.pubsub.registry.list(), [{ channel: "room", subscribers: 1 }]);
   } finally {
     await client.close();

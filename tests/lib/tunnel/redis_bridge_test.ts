@@ -6,7 +6,8 @@
 import { ulid } from "ulid";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
 import { startServerOnRedis, TEST_HEARTBEAT_MS } from "../../_util/cluster/cluster.ts";
-import { freePort, RUN_MAIN, startProcess } from "../../_util/process.ts";
+import { freePort } from "../../_util/server.ts";
+import { RUN_MAIN, startProcess } from "../../_util/process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 import { assert, assertEquals } from "../../_util/tunnel/assert.ts";
 import {

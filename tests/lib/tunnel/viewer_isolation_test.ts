@@ -111,7 +111,7 @@ Deno.test({
     const wst = runWstClient(bin, { origin: server.base }, "evil", target.port, jwt);
     const browser = await launchBrowser();
     try {
-      const url = (await wst.waitFor(/url="([^"]+)"/))[1];
+      const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
       const context = await browser.newContext();
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
@@ -187,7 +187,7 @@ Deno.test({
       `--host-resolver-rules=MAP *.tunnels.test 127.0.0.1:${port}`,
     ]);
     try {
-      const url = (await wst.waitFor(/url="([^"]+)"/))[1];
+      const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
       assertEquals(url, `http://evil.localhost:${port}`);
       const context = await browser.newContext();
       const page = await context.newPage();

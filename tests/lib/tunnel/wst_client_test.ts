@@ -40,7 +40,7 @@ Deno.test({
       "registers with --token and serves GET, POST, chunked and concurrent requests",
       async () => {
         const wst = runWstClient(bin, server, "go-client", target.port, token("go-client"));
-        const url = (await wst.waitFor(/url="([^"]+)"/))[1];
+        const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
         assertEquals(url, `${server.origin}/t/go-client`);
         assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
         const echoed = await fetch(`${url}/echo`, { method: "POST", body: "y".repeat(1_000_000) });
@@ -63,7 +63,7 @@ Deno.test({
 
     await t.step("bridges a WebSocket with its subprotocol", async () => {
       const wst = runWstClient(bin, server, "go-ws", target.port, token("go-ws"));
-      const url = (await wst.waitFor(/url="([^"]+)"/))[1];
+      const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
       const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, ["chat.v2"]);
       await new Promise((r) => ws.onopen = r);
       assertEquals(ws.protocol, "chat.v2");
@@ -79,14 +79,14 @@ Deno.test({
     await t.step("reads its token from stdin when --token is absent", async () => {
       const wst = runWstClient(bin, server, "go-stdin", target.port, undefined);
       await wst.feed(token("go-stdin"));
-      const url = (await wst.waitFor(/url="([^"]+)"/))[1];
+      const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
       assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
       await wst.stop();
     });
 
     await t.step("exits with auth failed on a token for another id", async () => {
       const wst = runWstClient(bin, server, "go-bad", target.port, token("someone-else"));
-      const line = (await wst.waitFor(/level=fatal msg="([^"]+)"/))[1];
+      const line = (await wst.waitForStderr(/level=fatal msg="([^"]+)"/))[1];
       assertMatch(line, /auth failed/);
       assertEquals((await wst.child.status).success, false);
       await wst.stop();

@@ -3,7 +3,7 @@ import { startServer } from "../../_util/server.ts";
 import { TestSocket } from "../../_util/test_socket.ts";
 import { encodeBatch, encodeDatagram, framePrefix } from "../../../lib/udp/datagram_frame.ts";
 import { StalledSocket } from "../../_util/stalled_socket.ts";
-import { waitFor } from "../../_util/udp/fixture.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 Deno.test("udp relay: datagrams to a /_udp socket that stopped reading are dropped and counted, the socket stays open", async () => {
   await using server = await startServer({ udpMaxBufferedBytes: 256 * 1024 });
@@ -21,7 +21,7 @@ Deno.test("udp relay: datagrams to a /_udp socket that stopped reading are dropp
     member.sendRaw(frame);
     if (i % 20 === 19) await member.expectNothingPending();
   }
-  await waitFor("drops", () => server.stats.udpDatagramsDropped >= 50, 10_000);
+  await waitFor(() => server.stats.udpDatagramsDropped >= 50, { timeoutMs: 10_000, what: "drops" });
   assert.equal(server.stats.limitCloses, 0);
 
   const stats = await (await fetch(`${server.base}/_api/stats`)).json();
@@ -47,7 +47,10 @@ Deno.test("udp relay: a dropped batch frame counts each of its datagrams", async
     if (++sent % 20 === 0) await member.expectNothingPending(), pings++;
   }
   // Every frame read (each expectNothingPending sends one ping): the count is final.
-  await waitFor("every frame read", () => server.stats.framesIn === before + sent + pings, 10_000);
+  await waitFor(() => server.stats.framesIn === before + sent + pings, {
+    timeoutMs: 10_000,
+    what: "every frame read",
+  });
   const dropped = server.stats.udpDatagramsDropped;
   assert.ok(dropped > 0);
   assert.equal(dropped % 7, 0, `${dropped} dropped: whole batches of seven`);

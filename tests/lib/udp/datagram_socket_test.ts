@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatagramSocket, endpoint } from "../../../lib/udp/datagram_socket.ts";
-import { datagramFor, GAME_SIZES, waitFor } from "../../_util/udp/fixture.ts";
+import { datagramFor, GAME_SIZES } from "../../_util/udp/fixture.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 Deno.test("udp socket: bursts of mixed sizes, sent without waiting, arrive in the order they were sent", async () => {
   const from = DatagramSocket.bind("127.0.0.1", 0);
@@ -21,7 +22,7 @@ Deno.test("udp socket: bursts of mixed sizes, sent without waiting, arrive in th
       expected.push(size >= 5 ? i : -size);
       assert.ok(from.send(datagramFor(i, 1, size), target));
     }
-    await waitFor(`burst ${burst}`, () => arrived.length === expected.length);
+    await waitFor(() => arrived.length === expected.length, { what: `burst ${burst}` });
   }
   assert.deepEqual(arrived, expected);
   assert.equal(from.sendErrors, 0);

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
-import { startServer } from "../../_util/server.ts";
+import { freePort, startServer } from "../../_util/server.ts";
 import type { ExposerEvent } from "../../../lib/udp/udp_exposer.ts";
 import type { ConnectorEvent } from "../../../lib/udp/udp_connector.ts";
 import { endpoint } from "../../../lib/udp/datagram_socket.ts";
-import {
-  EchoServer,
-  GameClient,
-  startConnector,
-  startExposer,
-  waitFor,
-} from "../../_util/udp/fixture.ts";
+import { EchoServer, GameClient, startConnector, startExposer } from "../../_util/udp/fixture.ts";
 import { StallingProxy } from "../../_util/udp/stalling_proxy.ts";
 import { RestartableServer } from "../../_util/restartable_server.ts";
-import { freePort } from "../../_util/process.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 const hello = (n: number) => new TextEncoder().encode(`hello ${n}`);
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -30,8 +24,8 @@ Deno.test("udp: the exposer reconnects within the host grace and keeps its Serve
   assert.equal(text(await client.roundTrip(hello(1))), "hello 1");
 
   await tunnel.exposer.dropLink();
-  await waitFor("resumed", () => events.some((e) => e.type === "ready" && e.resumed));
-  await waitFor("host back", () => seen.some((e) => e.type === "host_back"));
+  await waitFor(() => events.some((e) => e.type === "ready" && e.resumed), { what: "resumed" });
+  await waitFor(() => seen.some((e) => e.type === "host_back"), { what: "host back" });
   assert.equal(tunnel.exposer.serverId, tunnel.serverId);
   assert.equal(text(await client.roundTrip(hello(2))), "hello 2");
   assert.equal(echo.sourcePorts.size, 1, "the same client socket carried both datagrams");
@@ -60,7 +54,9 @@ Deno.test("udp: with --id the Server ID survives the relay forgetting the instan
 
   await tunnel.exposer.dropLink();
   // Grace 0: the relay closes the instance at once; the connector is told and rejoins later.
-  await waitFor("connector rejoined", () => seen.filter((e) => e.type === "ready").length === 2);
+  await waitFor(() => seen.filter((e) => e.type === "ready").length === 2, {
+    what: "connector rejoined",
+  });
   assert.ok(
     seen.some((e) => e.type === "relay_lost" && /exposer gone \(host_left\)/.test(e.reason)),
   );
@@ -74,7 +70,7 @@ Deno.test("udp: with --id the Server ID survives the relay forgetting the instan
   // A second exposer with the same key gets the same ID and takes it over from the first.
   const again = await startExposer(server.base, echo.port, { key, minLocalPort: 41_000 });
   assert.equal(again.serverId, tunnel.serverId);
-  await waitFor("first exposer told", () => events.some((e) => e.type === "taken_over"));
+  await waitFor(() => events.some((e) => e.type === "taken_over"), { what: "first exposer told" });
 
   await client.close();
   await connector.stop();
@@ -124,7 +120,10 @@ Deno.test("udp: a client's socket is closed after the idle time and reported as 
   const [port] = echo.sourcePorts;
   assert.deepEqual(tunnel.exposer.clients().map((c) => c.localPort), [port]);
 
-  await waitFor("departure", () => events.some((e) => e.type === "departure"), 2000);
+  await waitFor(() => events.some((e) => e.type === "departure"), {
+    timeoutMs: 2000,
+    what: "departure",
+  });
   const departure = events.find((e) => e.type === "departure");
   assert.ok(departure?.type === "departure");
   assert.deepEqual(
@@ -187,7 +186,10 @@ Deno.test("udp: when the uplink to the relay stalls, datagrams past the connecto
   for (let round = 0; round < 1000 && c.droppedBackpressure === 0; round++) {
     const read = c.fromLocal;
     for (let i = 0; i < 3; i++) client.send(big);
-    await waitFor("the connector read them", () => c.fromLocal >= read + 3, 2000);
+    await waitFor(() => c.fromLocal >= read + 3, {
+      timeoutMs: 2000,
+      what: "the connector read them",
+    });
   }
   assert.ok(c.droppedBackpressure > 0, `expected drops, got ${c.summary()}`);
   assert.equal(c.fromLocal, c.toRelay + c.droppedBackpressure);
@@ -218,7 +220,7 @@ Deno.test("udp: a client socket takes the first free port at or above the minimu
   assert.ok(events.some((e) => e.type === "arrival" && e.localPort === port));
   // Only the user server may speak on a client's socket: a stranger is counted, not forwarded.
   busy.socket.send(hello(9), endpoint("127.0.0.1", port));
-  await waitFor("foreign counted", () => tunnel.exposer.counters.foreign === 1);
+  await waitFor(() => tunnel.exposer.counters.foreign === 1, { what: "foreign counted" });
   assert.equal(tunnel.exposer.counters.toRelay, 1);
 
   await client.close();
@@ -235,7 +237,7 @@ Deno.test("udp: when the relay closes the tunnel (admin), the exposer is told an
   const tunnel = await startExposer(server.base, echo.port, { onEvent: (e) => events.push(e) });
   const uuid = tunnel.serverId.split(".")[0];
   assert.equal(server.hub.closeInstanceByUuid(uuid, "closed"), true);
-  await waitFor("closed event", () => events.some((e) => e.type === "closed_by_relay"));
+  await waitFor(() => events.some((e) => e.type === "closed_by_relay"), { what: "closed event" });
   assert.deepEqual(events.at(-1), { type: "closed_by_relay", reason: "closed" });
   await tunnel.close();
   await echo.close();
@@ -257,8 +259,8 @@ Deno.test("udp: stopping a tool while it waits to reconnect returns at once", as
   });
   // Both lose the relay and start a wait of 30–60 s before their next attempt.
   await tunnel.exposer.dropLink();
-  await waitFor("exposer waiting", () => events.some((e) => e.type === "relay_lost"));
-  await waitFor("connector waiting", () => seen.some((e) => e.type === "relay_lost"));
+  await waitFor(() => events.some((e) => e.type === "relay_lost"), { what: "exposer waiting" });
+  await waitFor(() => seen.some((e) => e.type === "relay_lost"), { what: "connector waiting" });
 
   const started = performance.now();
   await connector.stop();
