@@ -1,12 +1,14 @@
 /**
  * The files WSTun serves itself: static/ (libwstun.js, the stylesheet) and the built-in services'
- * pages in services/<name>/. They are read once at start-up, through paths relative to this
- * module (so it works on Deno Deploy and from any working directory), and served from memory:
- * a request can only ever name a file in that table, so no path can escape it.
+ * pages in services/<name>/, put in their shared skeleton (routes/service_page.ts). They are read
+ * once at start-up, through paths relative to this module (so it works on Deno Deploy and from
+ * any working directory), and served from memory: a request can only ever name a file in that
+ * table, so no path can escape it.
  *
  * @module
  */
 import { getMimeType } from "hono/utils/mime";
+import { renderServicePage } from "./service_page.ts";
 
 /** One file, ready to serve. */
 export interface Asset {
@@ -36,10 +38,15 @@ export async function loadAssets(services: readonly string[]): Promise<AssetTabl
   if (lib) table.set("/libwstun.js", lib);
   for (const name of services) {
     await readDir(new URL(`services/${name}/`, ROOT), `/${name}`, table);
-    // Pages are reached without their extension: /chat/service, /chat/main.
-    for (const page of ["service", "main"]) {
-      const html = table.get(`/${name}/${page}.html`);
-      if (html) table.set(`/${name}/${page}`, html);
+    // Page files hold only what is their own; the shared skeleton is added once, here. Pages are
+    // reached with or without their extension: /chat/service, /chat/main.
+    for (const page of ["service", "main"] as const) {
+      const file = table.get(`/${name}/${page}.html`);
+      if (!file) continue;
+      const html = renderServicePage(name, page, new TextDecoder().decode(file.body));
+      const rendered = { body: new TextEncoder().encode(html), type: file.type };
+      table.set(`/${name}/${page}.html`, rendered);
+      table.set(`/${name}/${page}`, rendered);
     }
   }
   return table;
