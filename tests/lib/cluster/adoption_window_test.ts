@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { KvDirectory } from "../../../lib/bridge/kv_directory.ts";
 import type { InstanceRecord } from "../../../lib/bridge/directory.ts";
-import { startCluster } from "../../bridge/cluster.ts";
+import { startCluster } from "../../_util/cluster/cluster.ts";
 import { createRoom, TestSocket } from "../../_util/test_socket.ts";
 
 /** A real KV directory whose adoptions answer `lagMs` after they are written. */
