@@ -84,12 +84,14 @@ const client = startTunnelClient({
   server: origin,
   id: "bench",
   targetPort: target.addr.port,
-  tokens: fixedToken(signTunnelToken({
-    id: "bench",
-    secret: "bench-secret-a-0123456789abcdef0123",
-    ttlSeconds: 3600,
-    nowSeconds: Date.now() / 1000,
-  })),
+  tokens: fixedToken(
+    await signTunnelToken({
+      id: "bench",
+      secret: "bench-secret-a-0123456789abcdef0123",
+      ttlSeconds: 3600,
+      nowSeconds: Date.now() / 1000,
+    }),
+  ),
   onUrl: resolve,
   windowBytes: Deno.env.get("WINDOW") ? Number(Deno.env.get("WINDOW")) : undefined,
 });

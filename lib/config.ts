@@ -1,14 +1,16 @@
 /**
  * Server configuration, read once from environment variables (Deno Deploy sets no flags).
  *
- * One zod schema names every variable, its default and its range. `loadConfig` never returns a
- * half-valid config: the first bad variable becomes a {@link ConfigError} whose message is one
- * line naming it, which main.ts prints before exiting.
+ * One zod schema names every variable, its default and its range: this file's own variables and
+ * the shapes each package declares for its own (bridge, marketplace, pub/sub, tunnel), all
+ * written with the helpers of lib/env_schema.ts. `loadConfig` never returns a half-valid config:
+ * the first bad variable becomes a {@link ConfigError} whose message is one line naming it, which
+ * main.ts prints before exiting.
  *
  * @module
  */
 import { z } from "zod";
-import { type TunnelConfig, tunnelConfigFromEnv } from "./tunnel/tunnel_config.ts";
+import { type TunnelConfig, tunnelEnvShape, tunnelFromEnv } from "./tunnel/tunnel_config.ts";
 import {
   limitsFromEnv,
   marketplaceEnvShape,
@@ -17,82 +19,67 @@ import {
 import { type BridgeConfig, bridgeEnvShape, bridgeFromEnv } from "./bridge/config.ts";
 import { type PubSubConfig, pubsubEnvShape, pubsubFromEnv } from "./pubsub/config.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import {
+  commaList,
+  ConfigError,
+  flag,
+  integer,
+  milliseconds,
+  optionalInteger,
+  optionalText,
+  parseEnv,
+  seconds,
+  unsetIfEmpty,
+} from "./env_schema.ts";
+
+export { ConfigError };
 
 const MIB = 1024 * 1024;
 /** Deno refuses WebSocket messages above 64 MiB, so no configuration may promise more. */
 export const MAX_FRAME_CEILING = 64 * MIB;
 
-/** Empty variables count as unset, so `WSTUN_TOKEN=` in a .env file means "no token". */
-const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
-
-const int = (min: number, max: number, fallback: number) => {
-  const error = `must be an integer between ${min} and ${max}`;
-  return z.preprocess(
-    unsetIfEmpty,
-    z.coerce.number({ error }).int(error).min(min, error).max(max, error).default(fallback),
-  );
-};
-
-const optionalSecret = z.preprocess(unsetIfEmpty, z.string().min(1).optional());
-
-const origins = z.preprocess(
-  unsetIfEmpty,
-  z.string().optional().transform((s) => s ? s.split(",").map((o) => o.trim()).filter(Boolean) : [])
-    .pipe(
-      z.array(
-        z.string().refine((o) => o === "*" || /^https?:\/\/[^/\s]+$/.test(o), {
-          message: "must be a comma-separated list of origins like https://example.com, or *",
-        }),
-      ),
-    ),
-);
+const origin = z.string().refine((o) => o === "*" || /^https?:\/\/[^/\s]+$/.test(o), {
+  message: "must be a comma-separated list of origins like https://example.com, or *",
+});
 
 /** The schema of every environment variable WSTun reads. */
 export const ConfigSchema = z.object({
-  PORT: int(0, 65535, 8000),
-  WSTUN_HOSTNAME: z.preprocess(unsetIfEmpty, z.string().default("0.0.0.0")),
-  WSTUN_TOKEN: optionalSecret,
-  WSTUN_ADMIN_TOKEN: optionalSecret,
-  WSTUN_METRICS_TOKEN: optionalSecret,
-  WSTUN_LOG_LEVEL: z.preprocess(
-    unsetIfEmpty,
+  PORT: integer(0, 65535, 8000),
+  WSTUN_HOSTNAME: unsetIfEmpty(z.string().default("0.0.0.0")),
+  WSTUN_TOKEN: optionalText(),
+  WSTUN_ADMIN_TOKEN: optionalText(),
+  WSTUN_METRICS_TOKEN: optionalText(),
+  WSTUN_LOG_LEVEL: unsetIfEmpty(
     z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
   ),
-  WSTUN_LOG_FORMAT: z.preprocess(
-    unsetIfEmpty,
+  WSTUN_LOG_FORMAT: unsetIfEmpty(
     z.enum(["json", "text"], { message: "must be json or text" }).optional(),
   ),
-  WSTUN_ALLOWED_ORIGINS: origins,
-  WSTUN_MAX_FRAME_BYTES: int(1024, MAX_FRAME_CEILING, MIB),
-  WSTUN_HOST_GRACE_MS: int(0, 3_600_000, 5000),
-  WSTUN_DRAIN_MS: int(100, 600_000, 4000),
-  WSTUN_REJOIN_HOLD_MS: int(0, 600_000, 10_000),
-  WSTUN_REJOIN_HOLD_BYTES: int(0, 1024 * MIB, 4 * MIB),
-  WSTUN_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 2000),
-  WSTUN_MAX_INSTANCES: int(0, 1_000_000, 10),
-  WSTUN_MAX_MEMBERS: int(0, 1_000_000, 1000),
-  WSTUN_MAX_CONNECTIONS: int(0, 10_000_000, 10_000),
-  WSTUN_MAX_JOINS: int(0, 1_000_000, 64),
-  WSTUN_MAX_BUFFERED_BYTES: z.preprocess(
-    unsetIfEmpty,
-    z.coerce.number({ error: "must be a number of bytes" }).int("must be a number of bytes")
-      .min(0, "must be a number of bytes").max(1024 * MIB, "must be at most 1 GiB").optional(),
-  ),
-  WSTUN_IDLE_TIMEOUT_S: int(0, 86_400, 60),
-  WSTUN_SESSION_TTL_S: int(60, 30 * 86_400, 12 * 3600),
-  WSTUN_UDP_MAX_BUFFERED_BYTES: int(0, 1024 * MIB, MIB),
-  WSTUN_UDP_MAX_MSGS_PER_SEC: int(0, 1_000_000_000, 20_000),
+  WSTUN_ALLOWED_ORIGINS: commaList(origin),
+  WSTUN_MAX_FRAME_BYTES: integer(1024, MAX_FRAME_CEILING, MIB),
+  WSTUN_HOST_GRACE_MS: milliseconds(0, 3_600_000, 5000),
+  WSTUN_DRAIN_MS: milliseconds(100, 600_000, 4000),
+  WSTUN_REJOIN_HOLD_MS: milliseconds(0, 600_000, 10_000),
+  WSTUN_REJOIN_HOLD_BYTES: integer(0, 1024 * MIB, 4 * MIB),
+  WSTUN_MAX_MSGS_PER_SEC: integer(0, 1_000_000_000, 2000),
+  WSTUN_MAX_INSTANCES: integer(0, 1_000_000, 10),
+  WSTUN_MAX_MEMBERS: integer(0, 1_000_000, 1000),
+  WSTUN_MAX_CONNECTIONS: integer(0, 10_000_000, 10_000),
+  WSTUN_MAX_JOINS: integer(0, 1_000_000, 64),
+  /** Unset: derived from the frame limit (see {@link loadConfig}). */
+  WSTUN_MAX_BUFFERED_BYTES: optionalInteger(0, 1024 * MIB),
+  WSTUN_IDLE_TIMEOUT_S: seconds(0, 86_400, 60),
+  WSTUN_SESSION_TTL_S: seconds(60, 30 * 86_400, 12 * 3600),
+  WSTUN_UDP_MAX_BUFFERED_BYTES: integer(0, 1024 * MIB, MIB),
+  WSTUN_UDP_MAX_MSGS_PER_SEC: integer(0, 1_000_000_000, 20_000),
   /** Sandboxed (opaque-origin) marketplace pages send `Origin: null` on their WebSocket. */
-  WSTUN_ALLOW_NULL_ORIGIN: z.preprocess(
-    unsetIfEmpty,
-    z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("true")
-      .transform((v) => v === "true" || v === "1"),
-  ),
+  WSTUN_ALLOW_NULL_ORIGIN: flag(true),
   /** Set by Deno Deploy in every isolate: the managed KV and BroadcastChannel are there. */
-  DENO_DEPLOYMENT_ID: z.preprocess(unsetIfEmpty, z.string().optional()),
+  DENO_DEPLOYMENT_ID: optionalText(),
   ...marketplaceEnvShape,
   ...pubsubEnvShape,
   ...bridgeEnvShape,
+  ...tunnelEnvShape,
 });
 
 /** Validated configuration, with names the code reads easily. */
@@ -153,11 +140,6 @@ export interface Config {
   deploymentId?: string;
 }
 
-/** A configuration problem, as one line naming the variable. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
 /**
  * Reads and validates the configuration.
  *
@@ -167,19 +149,8 @@ export class ConfigError extends Error {
  * ```
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue.path[0] ?? "config");
-    const got = env[name];
-    // Secrets (tokens, the broadcast key) and URLs that may carry credentials are never echoed.
-    const shown = /TOKEN|KEY|AUTHORIZER_URL|REDIS_URL/.test(name) || got === undefined
-      ? ""
-      : ` (got ${JSON.stringify(got)})`;
-    throw new ConfigError(`${name}: ${issue.message}${shown}`);
-  }
-  const e = parsed.data;
-  const tunnel = loadTunnelConfig(env);
+  const e = parseEnv(ConfigSchema, env);
+  const tunnel = tunnelFromEnv(e);
   if (tunnel.requireViewerToken && e.WSTUN_TOKEN === undefined) {
     throw new ConfigError(
       "WSTUN_TUNNEL_VIEWER_TOKEN: needs WSTUN_TOKEN, the token viewers present",
@@ -219,14 +190,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tunnel,
     deploymentId: e.DENO_DEPLOYMENT_ID,
   };
-}
-
-function loadTunnelConfig(env: Record<string, string | undefined>): TunnelConfig {
-  try {
-    return tunnelConfigFromEnv(env);
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
 }
 
 /**

@@ -4,9 +4,10 @@
  * In order, for each incoming frame: size limit (close 1009), parse once, rate limit (error
  * `rate_limited`; sustained flooding closes 1008), then control frames are validated with their
  * zod schema and application data goes to the hub with only the checks routing needs. Outgoing,
- * a socket whose unsent backlog passes `maxBufferedBytes` is closed with 1013 instead of letting
- * memory grow. Every refusal is an `error` frame or a close with a reason: nothing is dropped
- * silently. Per-connection state is a handful of numbers, so idle sockets stay cheap. Frames and
+ * the connection's {@link BacklogPolicy} bounds the socket's unsent backlog: past its limit a
+ * `/_ws` socket is closed with 1013 instead of letting memory grow, a `/_udp` socket has its
+ * datagrams dropped and counted (lib/udp/udp_connection.ts). Every refusal is an `error` frame
+ * or a close with a reason: nothing is dropped silently. Per-connection state is a handful of numbers, so idle sockets stay cheap. Frames and
  * bytes in and out, drops and closes are counted in {@link Stats}: plain additions, nothing more,
  * on the per-frame path (docs/operations.md).
  *
@@ -40,6 +41,41 @@ import type { Stats } from "./stats.ts";
 
 export type ConnectionLimits = Pick<Config, "maxFrameBytes" | "maxMsgsPerSec" | "maxBufferedBytes">;
 
+/**
+ * What happens when a socket's unsent backlog grows: one policy per kind of connection, given
+ * when the connection is built. The backlog is read once per {@link BACKLOG_CHECK_BYTES} sent
+ * (a call into the runtime), so it may pass a limit by at most that much plus one frame.
+ */
+export type BacklogPolicy = CloseWhenBackedUp | DropWhenBackedUp;
+
+/** Close with 1013 (`SlowConsumer`) past `closeAboveBytes` (0 = never): `/_ws` sockets. */
+export interface CloseWhenBackedUp {
+  readonly kind: "close";
+  readonly closeAboveBytes: number;
+}
+
+/**
+ * Drop binary frames, as UDP would, while the backlog is past `dropAboveBytes` (0 = never drop);
+ * once over, every binary frame reads the backlog again until it drains. Text frames (control,
+ * notifications) are never dropped; past `closeAboveBytes` the socket is closed as with
+ * {@link CloseWhenBackedUp}. `sent` and `dropped` see each binary frame, for the kind's counters.
+ */
+export interface DropWhenBackedUp {
+  readonly kind: "drop";
+  readonly dropAboveBytes: number;
+  readonly closeAboveBytes: number;
+  readonly sent: (frame: Uint8Array) => void;
+  readonly dropped: (frame: Uint8Array) => void;
+}
+
+/** What a connection is given besides its socket, hub, limits and counters. */
+export interface ConnectionOptions {
+  /** Default: close past `limits.maxBufferedBytes`. */
+  backlog?: BacklogPolicy;
+  /** The server's clock (ms); default `Date.now`. */
+  now?: () => number;
+}
+
 /** Pub/sub for one connection: the server's channels and what the authorizer may know of it. */
 export interface ChannelAccess {
   pubsub: PubSub;
@@ -59,11 +95,19 @@ const BACKLOG_CHECK_BYTES = 64 * 1024;
 
 export class Connection implements Peer {
   readonly session: Session;
-  #windowStart = Date.now();
+  readonly #now: () => number;
+  /** The backlog above which the socket is closed (0 = never). */
+  readonly #closeAbove: number;
+  /** Set for a dropping policy only: a closing one costs one comparison per binary frame. */
+  readonly #drop: DropWhenBackedUp | null;
+  #windowStart: number;
   #inWindow = 0;
   #overWindows = 0;
   #detached = false;
   #sinceCheck = 0;
+  #sinceDropCheck = 0;
+  /** Over the drop limit at the last read; then every binary frame reads again until it drains. */
+  #backedUp = false;
   #channels: NativeChannels | null = null;
   /** Frames taken from this socket (reported in `pong` and `draining`). */
   #received = 0;
@@ -77,7 +121,13 @@ export class Connection implements Peer {
     readonly limits: ConnectionLimits,
     readonly stats: Stats,
     readonly channelAccess?: ChannelAccess,
+    options: ConnectionOptions = {},
   ) {
+    const backlog = options.backlog ?? { kind: "close", closeAboveBytes: limits.maxBufferedBytes };
+    this.#closeAbove = backlog.closeAboveBytes;
+    this.#drop = backlog.kind === "drop" ? backlog : null;
+    this.#now = options.now ?? Date.now;
+    this.#windowStart = this.#now();
     this.session = hub.attach(this);
     stats.opened();
     socket.onmessage = (e) => this.#receive(e.data);
@@ -102,7 +152,7 @@ export class Connection implements Peer {
     this.sendText(JSON.stringify({ type: "draining", received: this.#received }));
     const timer = setTimeout(
       () => this.close(Disconnects.Restarting),
-      Math.max(0, closeAt - Date.now()),
+      Math.max(0, closeAt - this.#now()),
     );
     this.socket.addEventListener("close", () => clearTimeout(timer));
   }
@@ -116,6 +166,8 @@ export class Connection implements Peer {
   }
 
   sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
+    const drop = this.#drop;
+    if (drop !== null && this.#dropped(drop, bytes)) return;
     if (this.socket.readyState !== WebSocket.OPEN) return this.#dropOutgoing();
     this.socket.send(bytes);
     this.stats.binaryFramesOut++;
@@ -159,10 +211,28 @@ export class Connection implements Peer {
     this.#sinceCheck += size;
     if (this.#sinceCheck < BACKLOG_CHECK_BYTES) return;
     this.#sinceCheck = 0;
-    const max = this.limits.maxBufferedBytes;
+    const max = this.#closeAbove;
     if (max && this.socket.bufferedAmount > max) {
       this.close(Disconnects.SlowConsumer);
     }
+  }
+
+  /** A dropping policy's rule for one binary frame: true when it is dropped (and counted). */
+  #dropped(drop: DropWhenBackedUp, bytes: Uint8Array): boolean {
+    if (drop.dropAboveBytes && this.#overDropLimit(drop.dropAboveBytes, bytes.length)) {
+      drop.dropped(bytes);
+      return true;
+    }
+    drop.sent(bytes);
+    return false;
+  }
+
+  #overDropLimit(max: number, size: number): boolean {
+    this.#sinceDropCheck += size;
+    if (!this.#backedUp && this.#sinceDropCheck < BACKLOG_CHECK_BYTES) return false;
+    this.#sinceDropCheck = 0;
+    this.#backedUp = this.socket.bufferedAmount > max;
+    return this.#backedUp;
   }
 
   #receive(data: string | ArrayBuffer): void {
@@ -279,7 +349,7 @@ export class Connection implements Peer {
   #admit(ref: Ref): boolean {
     const max = this.limits.maxMsgsPerSec;
     if (!max || ++this.#inWindow <= max) return true;
-    const now = Date.now();
+    const now = this.#now();
     if (now - this.#windowStart >= 1000) {
       const refusedLastWindow = this.#inWindow - 1 > max;
       const consecutive = refusedLastWindow && now - this.#windowStart < 2000;

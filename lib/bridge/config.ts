@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { integer, milliseconds, unsetIfEmpty } from "../env_schema.ts";
 
 export const BridgeMode = {
   /** Redis when `WSTUN_REDIS_URL` is set, BroadcastChannel on Deno Deploy or with workers, else off. */
@@ -30,34 +31,22 @@ export interface BridgeConfig {
   redisUrl?: string;
 }
 
-const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
-
-const int = (min: number, max: number, fallback: number) => {
-  const error = `must be an integer between ${min} and ${max}`;
-  return z.preprocess(
-    unsetIfEmpty,
-    z.coerce.number({ error }).int(error).min(min, error).max(max, error).default(fallback),
-  );
-};
-
+/** The bridge variables keyed by their environment names; lib/config.ts spreads this shape. */
 export const bridgeEnvShape = {
-  WSTUN_BRIDGE: z.preprocess(
-    unsetIfEmpty,
+  WSTUN_BRIDGE: unsetIfEmpty(
     z.enum(["auto", "off", "broadcast_channel", "redis"], {
       message: "must be auto, off, broadcast_channel or redis",
     }).default("auto"),
   ),
-  WSTUN_BRIDGE_HEARTBEAT_MS: int(50, 600_000, 5000),
-  WSTUN_BRIDGE_TIMEOUT_MS: int(50, 600_000, 5000),
-  WSTUN_BRIDGE_OUTBOX_BYTES: int(0, 1024 * 1024 * 1024, 16 * 1024 * 1024),
-  WSTUN_BRIDGE_NAMESPACE: z.preprocess(
-    unsetIfEmpty,
+  WSTUN_BRIDGE_HEARTBEAT_MS: milliseconds(50, 600_000, 5000),
+  WSTUN_BRIDGE_TIMEOUT_MS: milliseconds(50, 600_000, 5000),
+  WSTUN_BRIDGE_OUTBOX_BYTES: integer(0, 1024 * 1024 * 1024, 16 * 1024 * 1024),
+  WSTUN_BRIDGE_NAMESPACE: unsetIfEmpty(
     z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, _ . or -")
       .default("wstun"),
   ),
-  WSTUN_WORKERS: int(1, 256, 1),
-  WSTUN_REDIS_URL: z.preprocess(
-    unsetIfEmpty,
+  WSTUN_WORKERS: integer(1, 256, 1),
+  WSTUN_REDIS_URL: unsetIfEmpty(
     z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL").optional(),
   ),
 };

@@ -2,12 +2,22 @@
  * The pub/sub feature's environment variables: one zod schema, parsed once at start-up.
  *
  * Every variable has a documented default (docs/pubsub.md); `0` means "no limit" for the numeric
- * limits, as elsewhere in WSTun. A bad value is reported as one line naming the variable, so the
- * server can stop with a message a user can act on.
+ * limits, as elsewhere in WSTun. Written with lib/env_schema.ts, so a bad value is reported as one
+ * line naming the variable, like any other, and the server can stop with a message a user can act
+ * on.
  *
  * @module
  */
 import { z } from "zod";
+import {
+  commaList,
+  ConfigError,
+  httpUrl,
+  integer,
+  milliseconds,
+  parseEnv,
+  unsetIfEmpty,
+} from "../env_schema.ts";
 import { AUTHORIZER_EVENTS, type AuthorizerEvent } from "./authorizer.ts";
 
 /** Bytes a channel name may take at most: it travels in a u8-length field of the binary header. */
@@ -32,65 +42,40 @@ export interface PubSubConfig {
   maxPublishesPerSec: number;
 }
 
-/** Empty variables count as unset, as in lib/config.ts. */
-const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
-
-const intFrom = (min: number, max: number, fallback: number) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z.string().trim().regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
-      .transform(Number).pipe(
-        z.number().int().min(min, `must be between ${min} and ${max}`).max(
-          max,
-          `must be between ${min} and ${max}`,
-        ),
-      ).optional().transform((v) => v ?? fallback),
-  );
-
-const eventList = z.string().optional().transform((raw, ctx) => {
-  if (raw === undefined || raw.trim() === "") return new Set<AuthorizerEvent>(AUTHORIZER_EVENTS);
-  const names = raw.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const known = new Set<string>(AUTHORIZER_EVENTS);
-  for (const name of names) {
-    if (!known.has(name)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `unknown event "${name}" (known: ${AUTHORIZER_EVENTS.join(", ")})`,
-      });
-      return z.NEVER;
-    }
-  }
-  return new Set(names as AuthorizerEvent[]);
-});
-
-const optionalText = z.string().optional().transform((v) => (v === "" ? undefined : v));
+const allEvents = (): Set<AuthorizerEvent> => new Set(AUTHORIZER_EVENTS);
+const eventName = z.string().transform((s) => s.toLowerCase()).pipe(
+  z.enum(AUTHORIZER_EVENTS, {
+    error: (issue) => `unknown event "${issue.input}" (known: ${AUTHORIZER_EVENTS.join(", ")})`,
+  }),
+);
+/** Unset, empty or blank: every event. */
+const eventList = commaList(eventName).transform((names) =>
+  names.length ? new Set(names) : allEvents()
+);
 
 /**
  * The pub/sub variables keyed by their environment names; lib/config.ts spreads this shape into
  * the server's one schema, so a bad value stops start-up like any other variable.
  */
 export const pubsubEnvShape = {
-  WSTUN_AUTHORIZER_URL: optionalText.pipe(
-    z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
-  ),
-  WSTUN_AUTHORIZER_TIMEOUT_MS: intFrom(1, 60_000, 2_000),
+  WSTUN_AUTHORIZER_URL: unsetIfEmpty(httpUrl("must be an http(s) URL").optional()),
+  WSTUN_AUTHORIZER_TIMEOUT_MS: milliseconds(1, 60_000, 2_000),
   WSTUN_AUTHORIZER_EVENTS: eventList,
-  WSTUN_BROADCAST_KEY: optionalText.pipe(
+  WSTUN_BROADCAST_KEY: unsetIfEmpty(
     z.string().max(1024, "must be at most 1024 characters").optional(),
   ),
-  WSTUN_CHANNEL_NAME_MAX: intFrom(1, CHANNEL_NAME_HARD_MAX, 128),
-  WSTUN_MAX_CHANNELS: intFrom(0, 1_000_000, 100),
-  WSTUN_MAX_PUBLISH_BYTES: intFrom(0, 64 * 1024 * 1024, 64 * 1024),
-  WSTUN_MAX_PUBLISHES_PER_SEC: intFrom(0, 1_000_000, 100),
+  WSTUN_CHANNEL_NAME_MAX: integer(1, CHANNEL_NAME_HARD_MAX, 128),
+  WSTUN_MAX_CHANNELS: integer(0, 1_000_000, 100),
+  WSTUN_MAX_PUBLISH_BYTES: integer(0, 64 * 1024 * 1024, 64 * 1024),
+  WSTUN_MAX_PUBLISHES_PER_SEC: integer(0, 1_000_000, 100),
 };
 
 const Schema = z.object(pubsubEnvShape);
 type PubSubEnv = z.infer<typeof Schema>;
 
-/** A configuration error: one line naming the variable. */
-export class PubSubConfigError extends Error {
-  override name = "PubSubConfigError";
-}
+/** The pub/sub name of {@link ConfigError}, kept for embedders that import it from here. */
+export const PubSubConfigError = ConfigError;
+export type PubSubConfigError = ConfigError;
 
 /**
  * Reads the pub/sub variables alone from `env`; the server reads them through lib/config.ts, tests
@@ -101,15 +86,10 @@ export class PubSubConfigError extends Error {
  * const config = parsePubSubConfig({ WSTUN_BROADCAST_KEY: "s3cret" });
  * config.maxChannelsPerConnection; // 100
  * ```
- * @throws {PubSubConfigError} naming the first bad variable.
+ * @throws {ConfigError} naming the first bad variable.
  */
 export function parsePubSubConfig(env: Record<string, string | undefined>): PubSubConfig {
-  const parsed = Schema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new PubSubConfigError(`${String(issue?.path[0] ?? "config")}: ${issue?.message}`);
-  }
-  return pubsubFromEnv(parsed.data);
+  return pubsubFromEnv(parseEnv(Schema, env));
 }
 
 /** The settings from already-validated variables (lib/config.ts parses them with its schema). */

@@ -1,26 +1,28 @@
 /**
  * Tunnel registration tokens: HS256 JWTs as websocktunnel issues them, verified more strictly.
  *
- * A token is accepted when, in this order:
+ * `jose` verifies the signature, `exp`, `nbf` and `aud`; WSTun's own rules sit on top. A token is
+ * accepted when:
  * 1. it has exactly three non-empty base64url segments and is at most {@link MAX_TOKEN_BYTES} long;
  * 2. its header is a JSON object whose `alg` is exactly `HS256` (no `none`, RS*, HS384, …) and
  *    that lists no `crit` extensions;
- * 3. its signature matches secret A, or else secret B (rotation without downtime); both compares
- *    are constant-time;
- * 4. its claims are a JSON object with numeric `exp` and `nbf`, `nbf ≤ now ≤ exp`;
- * 5. `tid` equals the tunnel id exactly;
+ * 3. its signature matches secret A, or else secret B (rotation without downtime); both are
+ *    always tried, so the time taken does not say which one matched;
+ * 4. (jose) its claims are a JSON object with numeric `exp` and `nbf`; when an audience is
+ *    configured, `aud` is present and equals it (a string, or an array containing it); then
+ *    `nbf ≤ now < exp`;
+ * 5. `exp` and `nbf` are finite, `tid` equals the tunnel id exactly;
  * 6. `exp − nbf` is at most 31 days (upstream means to check this but never does);
- * 7. `aud`: when an audience is configured it must be present and equal it (a string, or an array
- *    containing it); when none is configured a token carrying `aud` is refused. Upstream's check
- *    is loose; this is the strict reading.
+ * 7. when no audience is configured, a token carrying `aud` is refused (upstream's check is loose;
+ *    this is the strict reading).
  *
- * Verification returns a value (`{ ok: false, code, message }`), never throws, and never puts the
- * token or a secret into a message.
+ * A token with several faults is refused for the first in this order. Verification resolves to a
+ * value (`{ ok: false, code, message }`), never rejects for a bad token, and never puts the token
+ * or a secret into a message.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 
 /** Longest token accepted; real ones are a few hundred bytes. */
 export const MAX_TOKEN_BYTES = 8 * 1024;
@@ -58,17 +60,34 @@ export interface VerifyOptions {
 }
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const utf8 = new TextEncoder();
 
 /**
  * Verifies a registration token.
  *
  * @example
  * ```ts
- * const r = verifyTunnelToken(token, { id: "demo", secretA, secretB, nowSeconds: Date.now() / 1000 });
+ * const r = await verifyTunnelToken(token, { id: "demo", secretA, secretB, nowSeconds: Date.now() / 1000 });
  * if (!r.ok) return json(401, r.code, r.message);
  * ```
  */
-export function verifyTunnelToken(token: string, options: VerifyOptions): TokenResult {
+export async function verifyTunnelToken(
+  token: string,
+  options: VerifyOptions,
+): Promise<TokenResult> {
+  const shape = shapeProblem(token);
+  if (shape) return shape;
+  // Both secrets are always tried so the time taken does not say which one matched.
+  const [a, b] = await Promise.all([
+    verifyWith(token, options.secretA, options),
+    verifyWith(token, options.secretB, options),
+  ]);
+  const verdict = a.ok || a.code !== "token_bad_signature" ? a : b;
+  return verdict.ok ? ownRules(verdict.claims, options) : verdict;
+}
+
+/** Steps 1 and 2: what is refused before any key is used. */
+function shapeProblem(token: string): TokenResult | undefined {
   if (token.length > MAX_TOKEN_BYTES) {
     return refuse("token_too_large", `token longer than ${MAX_TOKEN_BYTES} bytes`);
   }
@@ -76,40 +95,78 @@ export function verifyTunnelToken(token: string, options: VerifyOptions): TokenR
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) {
     return refuse("token_malformed", "token is not three base64url segments");
   }
-  const [headerPart, claimsPart, signaturePart] = parts;
-  const header = decodeJsonObject(headerPart);
-  if (!header) return refuse("token_malformed", "token header is not a JSON object");
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    return refuse("token_malformed", "token header is not a JSON object");
+  }
   if (header.alg !== "HS256") return refuse("token_bad_alg", "token must be signed with HS256");
   if ("crit" in header) return refuse("token_bad_alg", "token header lists crit extensions");
+  return undefined;
+}
 
-  const signature = decodeBase64Url(signaturePart);
-  const signingInput = `${headerPart}.${claimsPart}`;
-  // Both secrets are always tried so the time taken does not say which one matched.
-  const matchA = signatureMatches(signingInput, options.secretA, signature);
-  const matchB = signatureMatches(signingInput, options.secretB, signature);
-  if (!matchA && !matchB) {
+/** Steps 3 and 4, by jose, with one secret. */
+async function verifyWith(token: string, secret: string, options: VerifyOptions) {
+  try {
+    const { payload } = await jwtVerify(token, utf8.encode(secret), {
+      algorithms: ["HS256"],
+      requiredClaims: ["exp", "nbf"],
+      audience: options.audience,
+      currentDate: new Date(options.nowSeconds * 1000),
+    });
+    return { ok: true, claims: payload as Record<string, unknown> } as const;
+  } catch (err) {
+    return joseRefusal(err);
+  }
+}
+
+/** jose's error as our code and message (jose's messages are not part of our contract). */
+function joseRefusal(err: unknown): TokenResult & { ok: false } {
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
     return refuse("token_bad_signature", "token signature matches neither tunnel secret");
   }
+  if (err instanceof errors.JWTExpired) return refuse("token_expired", "token has expired");
+  if (err instanceof errors.JWTClaimValidationFailed) return claimRefusal(err.claim, err.reason);
+  if (err instanceof errors.JOSEAlgNotAllowed) {
+    return refuse("token_bad_alg", "token must be signed with HS256");
+  }
+  if (err instanceof errors.JOSEError) {
+    return refuse("token_malformed", "token claims are not a JSON object");
+  }
+  throw err; // not a verdict on the token: a bug, and it must not read as a refusal
+}
 
-  const claims = decodeJsonObject(claimsPart);
-  if (!claims) return refuse("token_malformed", "token claims are not a JSON object");
-  const { exp, nbf } = claims;
-  if (typeof exp !== "number" || !Number.isFinite(exp)) {
-    return refuse("token_missing_claim", "token has no numeric exp claim");
+function claimRefusal(claim: string, reason: string): TokenResult & { ok: false } {
+  if ((claim === "exp" || claim === "nbf") && reason !== "check_failed") {
+    return refuse("token_missing_claim", `token has no numeric ${claim} claim`);
   }
-  if (typeof nbf !== "number" || !Number.isFinite(nbf)) {
-    return refuse("token_missing_claim", "token has no numeric nbf claim");
+  if (claim === "nbf") return refuse("token_not_yet_valid", "token is not valid yet");
+  if (claim === "aud") {
+    return refuse(
+      "token_audience",
+      reason === "missing" ? "token has no aud claim" : "token aud does not match",
+    );
   }
-  if (options.nowSeconds > exp) return refuse("token_expired", "token has expired");
-  if (options.nowSeconds < nbf) return refuse("token_not_yet_valid", "token is not valid yet");
+  return refuse("token_malformed", `token ${claim} claim is not valid`);
+}
+
+/** Steps 5 to 7: WSTun's rules on claims jose has verified. */
+function ownRules(claims: Record<string, unknown>, options: VerifyOptions): TokenResult {
+  const exp = claims.exp as number;
+  const nbf = claims.nbf as number;
+  // JSON's 1e400 parses to Infinity: a number to jose, a token that never expires to us.
+  if (!Number.isFinite(exp)) return refuse("token_missing_claim", "token has no numeric exp claim");
+  if (!Number.isFinite(nbf)) return refuse("token_missing_claim", "token has no numeric nbf claim");
   if (claims.tid !== options.id) {
     return refuse("token_wrong_tid", "token tid does not match x-websocktunnel-id");
   }
   if (exp - nbf > MAX_LIFETIME_SECONDS) {
     return refuse("token_lifetime", "token is valid for more than 31 days (exp − nbf)");
   }
-  const audience = checkAudience(claims.aud, options.audience);
-  if (audience) return refuse("token_audience", audience);
+  if (options.audience === undefined && claims.aud !== undefined) {
+    return refuse("token_audience", "token carries aud but no audience is configured");
+  }
   return { ok: true, claims };
 }
 
@@ -123,9 +180,9 @@ export interface SignOptions {
 
 /**
  * Mints a registration token (claims `tid`, `iat`, `nbf` = now − 60 s, `exp` = now + ttl, and
- * `aud` when given), the same shape websocktunnel's tooling issues.
+ * `aud` when given), the same shape websocktunnel's tooling issues; signed by jose.
  */
-export function signTunnelToken(options: SignOptions): string {
+export function signTunnelToken(options: SignOptions): Promise<string> {
   const now = Math.floor(options.nowSeconds);
   const claims: Record<string, unknown> = {
     tid: options.id,
@@ -134,52 +191,10 @@ export function signTunnelToken(options: SignOptions): string {
     exp: now + Math.floor(options.ttlSeconds),
   };
   if (options.audience !== undefined) claims.aud = options.audience;
-  const input = `${encodeJson({ alg: "HS256", typ: "JWT" })}.${encodeJson(claims)}`;
-  return `${input}.${hmac(input, options.secret).toString("base64url")}`;
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(utf8.encode(options.secret));
 }
 
-function checkAudience(aud: unknown, audience: string | undefined): string | undefined {
-  if (audience === undefined) {
-    return aud === undefined ? undefined : "token carries aud but no audience is configured";
-  }
-  if (aud === audience) return undefined;
-  if (Array.isArray(aud) && aud.includes(audience)) return undefined;
-  return aud === undefined ? "token has no aud claim" : "token aud does not match";
-}
-
-function signatureMatches(input: string, secret: string, signature: Uint8Array | null): boolean {
-  const expected = hmac(input, secret);
-  if (!signature || signature.byteLength !== expected.byteLength) return false;
-  return timingSafeEqual(expected, signature);
-}
-
-function hmac(input: string, secret: string) {
-  return createHmac("sha256", secret).update(input).digest();
-}
-
-function decodeJsonObject(segment: string): Record<string, unknown> | null {
-  const bytes = decodeBase64Url(segment);
-  if (!bytes) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    return null; // not UTF-8 or not JSON: the caller reports "malformed"
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
-  return value as Record<string, unknown>;
-}
-
-function decodeBase64Url(segment: string): Uint8Array | null {
-  // A segment of length 4k+1 cannot come from any byte string.
-  if (segment.length % 4 === 1) return null;
-  return new Uint8Array(Buffer.from(segment, "base64url"));
-}
-
-function encodeJson(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
-}
-
-function refuse(code: TokenErrorCode, message: string): TokenResult {
+function refuse(code: TokenErrorCode, message: string): TokenResult & { ok: false } {
   return { ok: false, code, message };
 }

@@ -129,7 +129,7 @@ export function createTunnelService(
     return tunnelErrorResponse(code, message);
   }
 
-  function register(request: Request, url: URL): Response {
+  async function register(request: Request, url: URL): Promise<Response> {
     const secrets = config.secrets!;
     const id = request.headers.get("x-websocktunnel-id");
     if (!id) return refuse(undefined, "missing_tunnel_id", "x-websocktunnel-id header is required");
@@ -143,7 +143,7 @@ export function createTunnelService(
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return refuse(id, "upgrade_required", "registration must be a WebSocket upgrade");
     }
-    const verdict = verifyTunnelToken(token, {
+    const verdict = await verifyTunnelToken(token, {
       id,
       secretA: secrets.a,
       secretB: secrets.b,
@@ -264,9 +264,7 @@ export function createTunnelService(
           tunnelErrorResponse("not_a_tunnel_url", `viewer URLs are ${urls.description}/<id>/…`),
         );
       }
-      return kind === "register"
-        ? Promise.resolve(register(request, url))
-        : serveViewer(request, url, kind);
+      return kind === "register" ? register(request, url) : serveViewer(request, url, kind);
     },
     async close() {
       const closing = [...sessions].map((s) => {

@@ -4,28 +4,25 @@
  * Tunnels are on only when both secrets are set; setting one without the other is a start-up
  * error naming the missing variable (a half-done rotation must not silently turn tunnels off), and
  * so is a secret shorter than 32 bytes (the message names the variable, never the value).
- * Empty variables count as unset, as in lib/config.ts, which calls {@link tunnelConfigFromEnv}
- * and carries the result as `config.tunnel`; tests build a {@link TunnelConfig} directly.
+ * Written with lib/env_schema.ts like every package's variables; lib/config.ts spreads
+ * {@link tunnelEnvShape} into the server's schema and carries the result as `config.tunnel`;
+ * tests build a {@link TunnelConfig} directly.
  *
  * @module
  */
 import { z } from "zod";
-import { viewerPrefixProblem } from "./viewer_urls.ts";
-
-const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
-
-const int = (min: number, max: number, fallback: number) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z.coerce.number().int().min(min, `must be an integer between ${min} and ${max}`)
-      .max(max, `must be an integer between ${min} and ${max}`).default(fallback),
-  );
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfEmpty, schema.optional());
-const flag = z.preprocess(
+import {
+  ConfigError,
+  flag,
+  httpUrl,
+  integer,
+  milliseconds,
+  optionalText,
+  parseEnv,
+  seconds,
   unsetIfEmpty,
-  z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).default("false")
-    .transform((v) => v === "true" || v === "1"),
-);
+} from "../env_schema.ts";
+import { viewerPrefixProblem } from "./viewer_urls.ts";
 
 /**
  * Shortest tunnel secret, in bytes. Secrets are HS256 keys, and RFC 7518 §3.2 requires an HS256 key
@@ -36,35 +33,38 @@ export const MIN_TUNNEL_SECRET_BYTES = 32;
 
 const secretBytes = new TextEncoder();
 /** A tunnel secret: unset, or at least {@link MIN_TUNNEL_SECRET_BYTES} bytes (never echoed). */
-const secret = optional(
+const secret = unsetIfEmpty(
   z.string().refine(
     (s) => secretBytes.encode(s).byteLength >= MIN_TUNNEL_SECRET_BYTES,
     `must be at least ${MIN_TUNNEL_SECRET_BYTES} bytes (an HS256 key as long as the hash, ` +
       "RFC 7518 §3.2); generate one with: openssl rand -base64 32",
-  ),
+  ).optional(),
 );
 
-/** WSTUN_TUNNEL_* variables, their limits and defaults (documented in docs/tunnels.md). */
-export const TunnelEnv = z.object({
+/**
+ * WSTUN_TUNNEL_* variables, their limits and defaults (documented in docs/tunnels.md), keyed by
+ * their environment names; lib/config.ts spreads this shape into the server's one schema.
+ */
+export const tunnelEnvShape = {
   WSTUN_TUNNEL_SECRET_A: secret,
   WSTUN_TUNNEL_SECRET_B: secret,
-  WSTUN_TUNNEL_AUDIENCE: optional(z.string()),
-  WSTUN_TUNNEL_URL_PREFIX: optional(
-    z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://host/t" })
-      .superRefine((prefix, ctx) => {
-        const problem = viewerPrefixProblem(prefix);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-      }),
+  WSTUN_TUNNEL_AUDIENCE: optionalText(),
+  WSTUN_TUNNEL_URL_PREFIX: unsetIfEmpty(
+    httpUrl("must be an http(s) URL like https://host/t").superRefine((prefix, ctx) => {
+      const problem = viewerPrefixProblem(prefix);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }).optional(),
   ),
-  WSTUN_TUNNEL_VIEWER_TOKEN: flag,
-  WSTUN_TUNNEL_MAX_STREAMS: int(1, 100_000, 256),
-  WSTUN_TUNNEL_WINDOW_BYTES: int(4096, 64 * 1024 * 1024, 256 * 1024),
-  WSTUN_TUNNEL_MAX_FRAME_BYTES: int(64 * 1024, 16 * 1024 * 1024, 64 * 1024),
-  WSTUN_TUNNEL_OPEN_TIMEOUT_MS: int(100, 600_000, 30_000),
-  WSTUN_TUNNEL_KEEPALIVE_SECONDS: int(1, 3600, 20),
-  WSTUN_TUNNEL_MAX_HEAD_BYTES: int(1024, 1024 * 1024, 64 * 1024),
-  WSTUN_TUNNEL_MAX_WS_MESSAGE_BYTES: int(1024, 256 * 1024 * 1024, 16 * 1024 * 1024),
-});
+  WSTUN_TUNNEL_VIEWER_TOKEN: flag(false),
+  WSTUN_TUNNEL_MAX_STREAMS: integer(1, 100_000, 256),
+  WSTUN_TUNNEL_WINDOW_BYTES: integer(4096, 64 * 1024 * 1024, 256 * 1024),
+  WSTUN_TUNNEL_MAX_FRAME_BYTES: integer(64 * 1024, 16 * 1024 * 1024, 64 * 1024),
+  WSTUN_TUNNEL_OPEN_TIMEOUT_MS: milliseconds(100, 600_000, 30_000),
+  WSTUN_TUNNEL_KEEPALIVE_SECONDS: seconds(1, 3600, 20),
+  WSTUN_TUNNEL_MAX_HEAD_BYTES: integer(1024, 1024 * 1024, 64 * 1024),
+  WSTUN_TUNNEL_MAX_WS_MESSAGE_BYTES: integer(1024, 256 * 1024 * 1024, 16 * 1024 * 1024),
+};
+export const TunnelEnv = z.object(tunnelEnvShape);
 export type TunnelEnv = z.infer<typeof TunnelEnv>;
 
 /** What the tunnel service needs; `secrets` undefined means tunnels are off. */
@@ -91,7 +91,8 @@ export interface TunnelConfig {
 export const TUNNEL_DEFAULTS: TunnelConfig = tunnelConfigFromEnv({});
 
 /**
- * Parses the environment; throws an Error whose message is one line naming the variable.
+ * Parses the tunnel variables alone (lib/config.ts reads them with the server's schema); throws a
+ * {@link ConfigError} whose message is one line naming the variable.
  *
  * @example
  * ```ts
@@ -99,15 +100,14 @@ export const TUNNEL_DEFAULTS: TunnelConfig = tunnelConfigFromEnv({});
  * ```
  */
 export function tunnelConfigFromEnv(env: Record<string, string | undefined>): TunnelConfig {
-  const parsed = TunnelEnv.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${issue.path.join(".")}: ${issue.message}`);
-  }
-  const e = parsed.data;
+  return tunnelFromEnv(parseEnv(TunnelEnv, env));
+}
+
+/** The settings from parsed variables; both secrets or neither. */
+export function tunnelFromEnv(e: TunnelEnv): TunnelConfig {
   if ((e.WSTUN_TUNNEL_SECRET_A === undefined) !== (e.WSTUN_TUNNEL_SECRET_B === undefined)) {
     const missing = e.WSTUN_TUNNEL_SECRET_A === undefined ? "A" : "B";
-    throw new Error(
+    throw new ConfigError(
       `WSTUN_TUNNEL_SECRET_${missing}: required when the other tunnel secret is set (tunnels need both)`,
     );
   }

@@ -47,7 +47,7 @@ Deno.test("cli tunnel: reads its token from stdin, prints the public URL and wri
     outFile,
   ]);
   const stdin = child.stdin.getWriter();
-  await stdin.write(new TextEncoder().encode(`${token("cli-demo")}\n`));
+  await stdin.write(new TextEncoder().encode(`${await token("cli-demo")}\n`));
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const { value } = await lines.read();
   const url = value!.trim();
@@ -78,7 +78,14 @@ async function ended(child: Deno.ChildProcess): Promise<[Deno.CommandStatus, str
 
 Deno.test("cli tunnel: a refused --token exits 1 with the server's reason", async () => {
   const server = startTunnelServer();
-  const child = deno(["cli/tunnel.ts", server.origin, "cli-x", "1", "--token", token("cli-y")]);
+  const child = deno([
+    "cli/tunnel.ts",
+    server.origin,
+    "cli-x",
+    "1",
+    "--token",
+    await token("cli-y"),
+  ]);
   const [status, stderr] = await ended(child);
   assertEquals(status.code, 1);
   assertMatch(stderr, /auth failed: token tid does not match/);
@@ -89,7 +96,7 @@ Deno.test("cli tunnel: WSTUN_TUNNEL_TOKEN is used as --token is, so the token st
   const server = startTunnelServer();
   // A fixed token that is refused ends the client; a token read from stdin would wait instead.
   const child = deno(["cli/tunnel.ts", server.origin, "cli-x", "1"], {
-    WSTUN_TUNNEL_TOKEN: token("cli-y"),
+    WSTUN_TUNNEL_TOKEN: await token("cli-y"),
   });
   const [status, stderr] = await ended(child);
   assertEquals(status.code, 1);
@@ -104,7 +111,7 @@ Deno.test("cli tunnel-token: signs with WSTUN_TUNNEL_SECRET_A and refuses a ttl 
   await ok.stdin.close();
   const [printed] = await Promise.all([new Response(ok.stdout).text(), ok.stderr.cancel()]);
   assertEquals((await ok.status).code, 0);
-  const verdict = verifyTunnelToken(printed.trim(), {
+  const verdict = await verifyTunnelToken(printed.trim(), {
     id: "tok",
     secretA: SECRET_A,
     secretB: SECRET_B,

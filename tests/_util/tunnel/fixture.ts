@@ -265,7 +265,7 @@ export async function startClient(
     server: typeof server === "string" ? server : server.origin,
     id,
     targetPort,
-    tokens: fixedToken(token(id)),
+    tokens: fixedToken(await token(id)),
     keepaliveMs: extra.keepaliveMs,
     onUrl: (url) => {
       urls.push(url);

@@ -18,7 +18,7 @@ async function connect(base: string, id: string, port: number) {
     server: base,
     id,
     targetPort: port,
-    tokens: fixedToken(token(id)),
+    tokens: fixedToken(await token(id)),
     onUrl: resolve,
   });
   return { client, url: await promise };

@@ -77,11 +77,17 @@ const vectors: [string, string, string, string?][] = [
   ["extra segments", `${craft(HS256, good)}.AAAA`, "token_malformed"],
   ["two segments", `${b64(HS256)}.${b64(good)}`, "token_malformed"],
   ["64 KiB token", `${b64(HS256)}.${"A".repeat(64 * 1024)}.AAAA`, "token_too_large"],
+  [
+    "an exp of 1e400 (Infinity once parsed)",
+    signRaw(`${b64(HS256)}.${b64(`{"tid":"demo","nbf":${NOW - 60},"exp":1e400}`)}`),
+    "token_missing_claim",
+  ],
+  ["a string iat", craft(HS256, { ...good, iat: "yesterday" }), "token_malformed"],
 ];
 
 for (const [name, token, code, audience] of vectors) {
-  Deno.test(`jwt: ${name} is refused with ${code}`, () => {
-    const r = verifyTunnelToken(token, {
+  Deno.test(`jwt: ${name} is refused with ${code}`, async () => {
+    const r = await verifyTunnelToken(token, {
       id: "demo",
       secretA: SECRET_A,
       secretB: SECRET_B,
@@ -92,15 +98,15 @@ for (const [name, token, code, audience] of vectors) {
   });
 }
 
-Deno.test("jwt: tokens signed with secret A or secret B are accepted, 31 days exactly too", () => {
+Deno.test("jwt: tokens signed with secret A or secret B are accepted, 31 days exactly too", async () => {
   const options = { id: "demo", secretA: SECRET_A, secretB: SECRET_B, nowSeconds: NOW };
-  assertEquals(verifyTunnelToken(craft(HS256, good), options).ok, true);
-  assertEquals(verifyTunnelToken(craft(HS256, good, SECRET_B), options).ok, true);
+  assertEquals((await verifyTunnelToken(craft(HS256, good), options)).ok, true);
+  assertEquals((await verifyTunnelToken(craft(HS256, good, SECRET_B), options)).ok, true);
   const month = craft(HS256, { ...good, nbf: NOW - DAY, exp: NOW + 30 * DAY });
-  assertEquals(verifyTunnelToken(month, options).ok, true);
+  assertEquals((await verifyTunnelToken(month, options)).ok, true);
 });
 
-Deno.test("jwt: a configured audience accepts an equal aud, as a string or in an array", () => {
+Deno.test("jwt: a configured audience accepts an equal aud, as a string or in an array", async () => {
   const options = {
     id: "demo",
     secretA: SECRET_A,
@@ -108,24 +114,40 @@ Deno.test("jwt: a configured audience accepts an equal aud, as a string or in an
     audience: "wstun",
     nowSeconds: NOW,
   };
-  assertEquals(verifyTunnelToken(craft(HS256, { ...good, aud: "wstun" }), options).ok, true);
-  assertEquals(verifyTunnelToken(craft(HS256, { ...good, aud: ["x", "wstun"] }), options).ok, true);
+  assertEquals(
+    (await verifyTunnelToken(craft(HS256, { ...good, aud: "wstun" }), options)).ok,
+    true,
+  );
+  assertEquals(
+    (await verifyTunnelToken(craft(HS256, { ...good, aud: ["x", "wstun"] }), options)).ok,
+    true,
+  );
 });
 
-Deno.test("jwt: signTunnelToken output verifies and carries nbf 60 s before iat", () => {
-  const token = signTunnelToken({
+Deno.test("jwt: signTunnelToken output verifies and carries nbf 60 s before iat", async () => {
+  const token = await signTunnelToken({
     id: "demo",
     secret: SECRET_B,
     ttlSeconds: 3600,
     nowSeconds: NOW,
   });
-  const r = verifyTunnelToken(token, {
+  const r = await verifyTunnelToken(token, {
     id: "demo",
     secretA: SECRET_A,
     secretB: SECRET_B,
     nowSeconds: NOW,
   });
   assertEquals(r.ok && [r.claims.nbf, r.claims.iat, r.claims.exp], [NOW - 60, NOW, NOW + 3600]);
+});
+
+Deno.test("jwt: signTunnelToken mints the very bytes websocktunnel's shape gives (header, claim order)", async () => {
+  const token = await signTunnelToken({
+    id: "demo",
+    secret: SECRET_A,
+    ttlSeconds: 3600,
+    nowSeconds: NOW,
+  });
+  assertEquals(token, craft(HS256, { tid: "demo", iat: NOW, nbf: NOW - 60, exp: NOW + 3600 }));
 });
 
 /** Sends a registration request over raw TCP and returns the status code. */

@@ -182,7 +182,7 @@ Deno.test("tunnel: registration refusals follow upstream's order and statuses", 
     fetch(`${server.origin}${path}`, { headers }).then(async (
       r,
     ) => [r.status, (await r.json()).error]);
-  const bearer = { "Authorization": `Bearer ${token("demo")}` };
+  const bearer = { "Authorization": `Bearer ${await token("demo")}` };
   assertEquals(await register({ "x-websocktunnel-id": "bad id!", ...bearer }), [
     400,
     "invalid_tunnel_id",
@@ -221,7 +221,7 @@ Deno.test("tunnel: registration on /_tunnel works like /", async () => {
   const server = startTunnelServer();
   const ws = registrationSocket(server.origin, {
     "x-websocktunnel-id": "alt",
-    "Authorization": `Bearer ${token("alt")}`,
+    "Authorization": `Bearer ${await token("alt")}`,
   }, "/_tunnel");
   await new Promise((resolve, reject) => {
     ws.onopen = resolve;
@@ -235,7 +235,7 @@ Deno.test("tunnel: registration on /_tunnel works like /", async () => {
 
 Deno.test("tunnel: a new registration for the same id closes the old session with 4905", async () => {
   const server = startTunnelServer();
-  const headers = { "x-websocktunnel-id": "dup", "Authorization": `Bearer ${token("dup")}` };
+  const headers = { "x-websocktunnel-id": "dup", "Authorization": `Bearer ${await token("dup")}` };
   const first = registrationSocket(server.origin, headers);
   await new Promise((r) => first.onopen = r);
   const firstClosed = new Promise<CloseEvent>((r) => first.onclose = r);
@@ -340,7 +340,7 @@ Deno.test("tunnel: a client that never accepts a stream gets the viewer 504 tunn
   const server = startTunnelServer({ openTimeoutMs: 150 });
   const ws = registrationSocket(server.origin, {
     "x-websocktunnel-id": "mute",
-    "Authorization": `Bearer ${token("mute")}`,
+    "Authorization": `Bearer ${await token("mute")}`,
   });
   await new Promise((r) => ws.onopen = r);
   const response = await fetch(`${server.origin}/t/mute/`);
@@ -361,7 +361,7 @@ Deno.test("tunnel client: a refused fixed token ends the client with auth_failed
     targetPort: 1,
     tokens: {
       rotates: false,
-      current: () => Promise.resolve(token("other")),
+      current: () => token("other"),
       next: () => Promise.reject(),
     },
     log: (line) => log.push(line),
@@ -391,9 +391,9 @@ Deno.test("tunnel client: stdin token rotation replaces a refused token and conn
       if (line.startsWith("token refused")) onRefused();
     },
   });
-  await writer.write(token("rot", { secret: "stale-secret" }));
+  await writer.write(await token("rot", { secret: "stale-secret" }));
   await refused;
-  await writer.write(token("rot", { secret: SECRET_A }));
+  await writer.write(await token("rot", { secret: SECRET_A }));
   const url = await urlSeen;
   assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
   assert(log.some((l) => l.includes("401")), log.join("\n"));

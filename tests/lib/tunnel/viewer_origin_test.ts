@@ -86,7 +86,7 @@ Deno.test("tunnel viewers on hosts of their own: ids must be DNS labels", async 
   const server = startTunnelServer({ urlPrefix: "http://{id}.tunnels.test" });
   for (const id of ["Upper", "under_score", "dot.ted", "-dash", "x".repeat(64)]) {
     const refused = await fetch(`${server.origin}/_tunnel`, {
-      headers: { "x-websocktunnel-id": id, "authorization": `Bearer ${token(id)}` },
+      headers: { "x-websocktunnel-id": id, "authorization": `Bearer ${await token(id)}` },
     });
     assertEquals(refused.status, 400, id);
     const body = await refused.json();
@@ -95,7 +95,7 @@ Deno.test("tunnel viewers on hosts of their own: ids must be DNS labels", async 
   }
   const ws = registrationSocket(server.origin, {
     "x-websocktunnel-id": "fine-1",
-    "Authorization": `Bearer ${token("fine-1")}`,
+    "Authorization": `Bearer ${await token("fine-1")}`,
   });
   await new Promise((resolve) => ws.onopen = resolve);
   const closed = new Promise((resolve) => ws.onclose = resolve);

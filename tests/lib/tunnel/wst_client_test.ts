@@ -39,7 +39,7 @@ Deno.test({
     await t.step(
       "registers with --token and serves GET, POST, chunked and concurrent requests",
       async () => {
-        const wst = runWstClient(bin, server, "go-client", target.port, token("go-client"));
+        const wst = runWstClient(bin, server, "go-client", target.port, await token("go-client"));
         const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
         assertEquals(url, `${server.origin}/t/go-client`);
         assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
@@ -62,7 +62,7 @@ Deno.test({
     );
 
     await t.step("bridges a WebSocket with its subprotocol", async () => {
-      const wst = runWstClient(bin, server, "go-ws", target.port, token("go-ws"));
+      const wst = runWstClient(bin, server, "go-ws", target.port, await token("go-ws"));
       const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
       const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, ["chat.v2"]);
       await new Promise((r) => ws.onopen = r);
@@ -78,14 +78,14 @@ Deno.test({
 
     await t.step("reads its token from stdin when --token is absent", async () => {
       const wst = runWstClient(bin, server, "go-stdin", target.port, undefined);
-      await wst.feed(token("go-stdin"));
+      await wst.feed(await token("go-stdin"));
       const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
       assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
       await wst.stop();
     });
 
     await t.step("exits with auth failed on a token for another id", async () => {
-      const wst = runWstClient(bin, server, "go-bad", target.port, token("someone-else"));
+      const wst = runWstClient(bin, server, "go-bad", target.port, await token("someone-else"));
       const line = (await wst.waitForStderr(/level=fatal msg="([^"]+)"/))[1];
       assertMatch(line, /auth failed/);
       assertEquals((await wst.child.status).success, false);
@@ -112,7 +112,7 @@ Deno.test({
         server: `http://127.0.0.1:${port}`,
         id: "ts-client",
         targetPort: target.port,
-        tokens: fixedToken(token("ts-client")),
+        tokens: fixedToken(await token("ts-client")),
         initialDelayMs: 50,
         onUrl: resolve,
       });
