@@ -49,25 +49,30 @@ export function pack(envelope: Envelope): Packed {
 /** The object form of a packed envelope (unchecked: what arrived may be anything). */
 export function unpack(packed: unknown): unknown {
   if (!Array.isArray(packed) || packed.length < 5) return packed;
-  const [from, seq, all, code] = packed;
-  const envelope = (
-    body: unknown,
-  ) => (all === 1 ? { from, seq, body, all: true } : { from, seq, body });
-  switch (code) {
-    case Code.data: {
-      const [, , , , conn, uuid, text, to, ref] = packed;
-      const body: Record<string, unknown> = { k: "data", conn, uuid, text };
-      if (to !== null) body.to = to;
-      if (ref !== null) body.ref = ref;
-      return envelope(body);
-    }
+  const body = unpackBody(packed);
+  return packed[2] === 1
+    ? { from: packed[0], seq: packed[1], body, all: true }
+    : { from: packed[0], seq: packed[1], body };
+}
+
+function unpackBody(packed: unknown[]): unknown {
+  switch (packed[3]) {
+    case Code.data: // one shape for every data body: `to` and `ref` undefined when absent
+      return {
+        k: "data",
+        conn: packed[4],
+        uuid: packed[5],
+        text: packed[6],
+        to: packed[7] ?? undefined,
+        ref: packed[8] ?? undefined,
+      };
     case Code.out:
-      return envelope({ k: "out", conns: packed[4], text: packed[5] });
+      return { k: "out", conns: packed[4], text: packed[5] };
     case Code.bin:
-      return envelope({ k: "bin", conn: packed[4], uuid: packed[5], bytes: packed[6] });
+      return { k: "bin", conn: packed[4], uuid: packed[5], bytes: packed[6] };
     case Code.outbin:
-      return envelope({ k: "outbin", conns: packed[4], bytes: packed[5] });
+      return { k: "outbin", conns: packed[4], bytes: packed[5] };
     default:
-      return envelope(packed[4]);
+      return packed[4];
   }
 }
