@@ -69,3 +69,24 @@ Deno.test("docs: every /_api/stats field is in docs/protocol.md", async () => {
   assert.deepEqual(Object.keys(stats).filter((key) => !listed.has(key)), []);
   assert.deepEqual([...listed].filter((key) => !(key in stats)), []);
 });
+
+Deno.test("docs: every source or test file the README and docs/ name exists", async () => {
+  const pages = ["README.md", "tests/README.md"];
+  for await (const entry of Deno.readDir(new URL("docs/", root))) {
+    if (entry.name.endsWith(".md")) pages.push(`docs/${entry.name}`);
+  }
+  const path =
+    /\b(?:lib|routes|tests|bench|cli|static|services|examples)\/[\w/.-]+\.(?:ts|js|mjs|html)\b/g;
+  const missing: string[] = [];
+  for (const page of pages) {
+    for (const [named] of (await read(page)).matchAll(path)) {
+      if (/\/x(?:_test)?\.\w+$/.test(named)) continue; // a pattern such as tests/lib/x_test.ts
+      try {
+        await Deno.stat(new URL(named, root));
+      } catch {
+        missing.push(`${page}: ${named}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
