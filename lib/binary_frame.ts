@@ -62,22 +62,6 @@ export function encodeBinaryHeader(kind: number, id: string, peer: string): Uint
   return header;
 }
 
-/**
- * Puts `header` in front of the payload of a received frame that the caller owns. When the header
- * fits where the received one was (the sender's name is no longer than the target's), it is
- * written there and a view is returned: no copy of the payload. Otherwise one new frame.
- */
-export function replaceHeader(
-  header: Uint8Array,
-  received: Uint8Array<ArrayBuffer>,
-  payloadOffset: number,
-): Uint8Array<ArrayBuffer> {
-  if (header.length > payloadOffset) return withHeader(header, received, payloadOffset);
-  const out = received.subarray(payloadOffset - header.length);
-  out.set(header, 0);
-  return out;
-}
-
 /** Joins a header prefix and the payload of a received frame into one new frame. */
 export function withHeader(
   header: Uint8Array,
