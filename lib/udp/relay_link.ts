@@ -70,6 +70,32 @@ export function relaySocketUrl(address: string): URL | LinkError {
   return url;
 }
 
+/** What the UDP tools are started with that a link needs. */
+export interface ToolLinkOptions {
+  relayUrl: string;
+  token?: string;
+  maxBufferedBytes: number;
+}
+
+/** What a tool does with the frames of its link. */
+export interface LinkHandlers {
+  onMessage(msg: ServerMessage): void;
+  onBinary(bytes: Uint8Array): void;
+}
+
+/** Opens a tool's link to the relay with its handlers in place, or says why not. */
+export async function openToolLink(
+  options: ToolLinkOptions,
+  handlers: LinkHandlers,
+): Promise<RelayLink | LinkError> {
+  const { relayUrl: url, token, maxBufferedBytes } = options;
+  const link = await RelayLink.open({ url, token, maxBufferedBytes });
+  if (isLinkError(link)) return link;
+  link.onMessage = (msg) => handlers.onMessage(msg);
+  link.onBinary = (bytes) => handlers.onBinary(bytes);
+  return link;
+}
+
 export class RelayLink {
   /** Server frames that do not answer a request (notifications, errors for data). */
   onMessage: (msg: ServerMessage) => void = () => {};

@@ -22,7 +22,13 @@ import {
 } from "./datagram_socket.ts";
 import { OsSockets, type SocketBuffers } from "./os_socket.ts";
 import { RetryLoop } from "./retry_loop.ts";
-import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
+import {
+  isLinkError,
+  type LinkError,
+  openToolLink,
+  type RelayLink,
+  type ServerMessage,
+} from "./relay_link.ts";
 import { parseServerId, type ServerId } from "./server_id.ts";
 import { SocketTotals, TunnelCounters } from "./tunnel_counters.ts";
 
@@ -181,14 +187,11 @@ export class UdpConnector {
   }
 
   async #connect(): Promise<string | LinkError> {
-    const link = await RelayLink.open({
-      url: this.#options.relayUrl,
-      token: this.#options.token,
-      maxBufferedBytes: this.#options.maxBufferedBytes,
+    const link = await openToolLink(this.#options, {
+      onMessage: (msg) => this.#onMessage(msg),
+      onBinary: (bytes) => this.#onBinary(bytes),
     });
     if (isLinkError(link)) return link;
-    link.onMessage = (msg) => this.#onMessage(msg);
-    link.onBinary = (bytes) => this.#onBinary(bytes);
     const id = this.#id!;
     const ack = await link.request({ type: "join_instance", uuid: id.uuid, token: id.secret });
     if (isLinkError(ack)) {

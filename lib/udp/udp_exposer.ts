@@ -23,7 +23,13 @@ import {
 } from "./datagram_socket.ts";
 import { OsSockets, type SocketBuffers } from "./os_socket.ts";
 import { RetryLoop } from "./retry_loop.ts";
-import { isLinkError, type LinkError, RelayLink, type ServerMessage } from "./relay_link.ts";
+import {
+  isLinkError,
+  type LinkError,
+  openToolLink,
+  type RelayLink,
+  type ServerMessage,
+} from "./relay_link.ts";
 import {
   formatServerId,
   joinSecretFromKey,
@@ -196,14 +202,11 @@ export class UdpExposer {
 
   /** Opens a link and creates, takes over or resumes the instance. */
   async #connect(): Promise<string | LinkError> {
-    const link = await RelayLink.open({
-      url: this.#options.relayUrl,
-      token: this.#options.token,
-      maxBufferedBytes: this.#options.maxBufferedBytes,
+    const link = await openToolLink(this.#options, {
+      onMessage: (msg) => this.#onMessage(msg),
+      onBinary: (bytes) => this.#onBinary(bytes),
     });
     if (isLinkError(link)) return link;
-    link.onMessage = (msg) => this.#onMessage(msg);
-    link.onBinary = (bytes) => this.#onBinary(bytes);
     // stop() may have run while we waited: then the link must not outlive it.
     const registered = this.#stopped ? STOPPED : await this.#register(link);
     if (isLinkError(registered) || this.#stopped) {
