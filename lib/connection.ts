@@ -21,7 +21,7 @@ import { ulid } from "ulid";
 import { BinaryKind } from "./binary_frame.ts";
 import type { Config } from "./config.ts";
 import type { Hub } from "./hub/hub.ts";
-import { HubError } from "./hub/hub_error.ts";
+import { WstunError } from "./errors/wstun_error.ts";
 import type { Peer, Session } from "./hub/peer.ts";
 import { NativeChannels, type PubSub, type UpgradeDescription } from "./pubsub/mod.ts";
 import {
@@ -368,7 +368,7 @@ export class Connection implements Peer {
   }
 
   #refuse(code: ErrorCode, message: string, ref?: Ref): void {
-    this.hub.sendError(this.session, new HubError(code, message), ref);
+    this.hub.sendError(this.session, new WstunError(code, message), ref);
   }
 }
 

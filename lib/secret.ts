@@ -13,7 +13,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypt
  *
  * @example
  * ```ts
- * if (!secretEquals(req.token, config.token)) throw new HubError("unauthorized", "wrong token");
+ * if (!secretEquals(req.token, config.token)) throw new WstunError("unauthorized", "wrong token");
  * ```
  */
 export function secretEquals(presented: string | undefined | null, expected: string): boolean {

@@ -97,7 +97,7 @@ export async function buildServerParts(
   const directory = options.directory ?? redis?.directory ??
     new KvDirectory(kv, config.bridge.namespace, now);
   const instanceSecrets = new InstanceSecrets(await directory.serverSecret());
-  const hub = new Hub({ config, catalog, stats, now, instanceSecrets });
+  const hub = new Hub({ config, catalog, stats, now, instanceSecrets, log });
   const channels = new ChannelRelay();
   const pubsub = createPubSub(config.pubsub, { now, fetch: options.fetch, bridge: channels });
   const marketplace = new Marketplace({

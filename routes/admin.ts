@@ -14,7 +14,9 @@
  * @module
  */
 import { Hono } from "hono";
+import { WstunError } from "../lib/errors/mod.ts";
 import { requireAdmin } from "./admin_auth.ts";
+import { errorJson } from "./error_json.ts";
 
 export interface AdminRoutesOptions {
   adminToken: string | undefined;
@@ -73,10 +75,8 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono {
   app.delete("/_api/instances/:uuid", requireAdmin(options.adminToken), async (c) => {
     const uuid = c.req.param("uuid");
     if (await options.closeInstance(uuid)) return c.body(null, 204);
-    return c.json(
-      { error: "unknown_instance", message: `no running instance has uuid ${uuid}` },
-      404,
-    );
+    const message = `no running instance has uuid ${uuid}`;
+    return errorJson(c, new WstunError("unknown_instance", message));
   });
 
   return app;

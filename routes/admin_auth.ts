@@ -7,28 +7,28 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { secretEquals } from "../lib/secret.ts";
+import { WstunError } from "../lib/errors/mod.ts";
+import { errorJson } from "./error_json.ts";
 import { bearerToken } from "./server_auth.ts";
 
 /** Middleware refusing every request that does not carry the admin token. */
 export function requireAdmin(adminToken: string | undefined): MiddlewareHandler {
   return async (c, next) => {
     if (adminToken === undefined || adminToken === "") {
-      return c.json({
-        error: "admin_disabled",
-        message: "admin operations are disabled on this server: WSTUN_ADMIN_TOKEN is not set",
-      }, 403);
+      const message = "admin operations are disabled on this server: WSTUN_ADMIN_TOKEN is not set";
+      return errorJson(c, new WstunError("admin_disabled", message));
     }
     const presented = bearerToken(c);
     if (presented === undefined) {
       c.header("WWW-Authenticate", 'Bearer realm="wstun-admin"');
-      return c.json(
-        { error: "unauthorized", message: "missing Authorization: Bearer <admin token>" },
-        401,
+      return errorJson(
+        c,
+        new WstunError("unauthorized", "missing Authorization: Bearer <admin token>"),
       );
     }
     if (!secretEquals(presented, adminToken)) {
       c.header("WWW-Authenticate", 'Bearer realm="wstun-admin", error="invalid_token"');
-      return c.json({ error: "unauthorized", message: "wrong admin token" }, 401);
+      return errorJson(c, new WstunError("unauthorized", "wrong admin token"));
     }
     await next();
   };

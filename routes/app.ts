@@ -30,7 +30,8 @@ import { createTunnelService, type TunnelService } from "../lib/tunnel/service.t
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
-import { errorBody, HttpError } from "./http_error.ts";
+import { asWstunError, errorResponse, WstunError } from "../lib/errors/mod.ts";
+import { errorJson } from "./error_json.ts";
 import { PAGE_HEADERS } from "./page_headers.ts";
 import { pageRoutes } from "./pages.ts";
 import { createAdminRoutes } from "./admin.ts";
@@ -168,10 +169,8 @@ function refuseWhileDraining(request: Request, lifecycle: Lifecycle): Response |
   if (!lifecycle.draining || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return null;
   }
-  return Response.json(
-    errorBody("draining", "this server is restarting; connect again (another isolate takes you)"),
-    { status: 503, headers: { "retry-after": "1" } },
-  );
+  const message = "this server is restarting; connect again (another isolate takes you)";
+  return errorResponse(new WstunError("draining", message), { "retry-after": "1" });
 }
 
 interface AppDeps {
@@ -195,11 +194,10 @@ interface AppDeps {
 function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => {
-    if (err instanceof HttpError) return c.json(errorBody(err.code, err.message), err.status);
-    deps.log.error("http.unexpected_error", { path: c.req.path, error: String(err) });
-    return c.json(errorBody("internal", "internal server error"), 500);
+    const path = c.req.path;
+    return errorJson(c, asWstunError(err, deps.log, "http.unexpected_error", { path }));
   });
-  app.notFound((c) => c.json(errorBody("not_found", `nothing at ${c.req.path}`), 404));
+  app.notFound((c) => errorJson(c, new WstunError("not_found", `nothing at ${c.req.path}`)));
 
   const serverToken = deps.auth.guard();
   // Scrapers and probes carry their own token (or none, for readiness): before the guard.

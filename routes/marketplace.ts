@@ -17,13 +17,13 @@ import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import {
   type Marketplace,
-  MARKETPLACE_ERROR_STATUS,
-  type MarketplaceFailure,
   type ServedFile,
   ServiceNameRules,
   UpdateRequest,
 } from "../lib/marketplace/mod.ts";
+import { WstunError } from "../lib/errors/mod.ts";
 import { requireAdmin } from "./admin_auth.ts";
+import { errorJson } from "./error_json.ts";
 
 export interface MarketplaceRoutesOptions {
   marketplace: Marketplace;
@@ -75,20 +75,20 @@ export function createMarketplaceRoutes(options: MarketplaceRoutesOptions): Hono
   app.get("/_api/marketplace/browse", async (c) => {
     const url = c.req.query("url");
     if (!url) {
-      return failure(c, {
-        code: "invalid_request",
-        message: "query parameter url (an index URL) is required",
-      });
+      return errorJson(
+        c,
+        new WstunError("invalid_request", "query parameter url (an index URL) is required"),
+      );
     }
     const result = await marketplace.browse(url);
-    return result.ok ? c.json(result.value) : failure(c, result.error);
+    return result.ok ? c.json(result.value) : errorJson(c, result.error);
   });
 
   app.post("/_api/marketplace/install", async (c) => {
     const body = await readJson(c);
-    if (body === undefined) return failure(c, badBody());
+    if (body === undefined) return errorJson(c, badBody());
     const result = await marketplace.install(body);
-    return result.ok ? c.json(result.value, 201) : failure(c, result.error);
+    return result.ok ? c.json(result.value, 201) : errorJson(c, result.error);
   });
 
   app.get("/_api/marketplace/installed", async (c) => c.json(await marketplace.installed()));
@@ -96,18 +96,16 @@ export function createMarketplaceRoutes(options: MarketplaceRoutesOptions): Hono
   app.post("/_api/marketplace/update", async (c) => {
     const parsed = UpdateRequest.safeParse(await readJson(c));
     if (!parsed.success) {
-      return failure(c, {
-        code: "invalid_request",
-        message: 'body must be {"name": <installed service>}',
-      });
+      const message = 'body must be {"name": <installed service>}';
+      return errorJson(c, new WstunError("invalid_request", message));
     }
     const result = await marketplace.update(parsed.data.name);
-    return result.ok ? c.json(result.value) : failure(c, result.error);
+    return result.ok ? c.json(result.value) : errorJson(c, result.error);
   });
 
   app.delete("/_api/marketplace/services/:name", async (c) => {
     const result = await marketplace.uninstall(c.req.param("name"));
-    return result.ok ? c.body(null, 204) : failure(c, result.error);
+    return result.ok ? c.body(null, 204) : errorJson(c, result.error);
   });
 
   return app;
@@ -153,11 +151,11 @@ export function createMarketplaceFiles(options: MarketplaceFilesOptions): Hono {
         return Promise.resolve();
       });
       if (!admitted) {
-        return c.json({ error: "unauthorized", message: "this server needs its token" }, 401);
+        return errorJson(c, new WstunError("unauthorized", "this server needs its token"));
       }
     }
     if (file === "no_file") {
-      return c.json({ error: "not_found", message: `${name} has no file ${path}` }, 404);
+      return errorJson(c, new WstunError("not_found", `${name} has no file ${path}`));
     }
     return serveFile(c, file);
   });
@@ -185,13 +183,8 @@ function serveFile(c: Context, file: ServedFile): Response {
   });
 }
 
-function failure(c: Context, error: MarketplaceFailure): Response {
-  const { code, ...rest } = error;
-  return c.json({ error: code, ...rest }, MARKETPLACE_ERROR_STATUS[code]);
-}
-
-function badBody(): MarketplaceFailure {
-  return { code: "invalid_request", message: "the body must be JSON" };
+function badBody(): WstunError {
+  return new WstunError("invalid_request", "the body must be JSON");
 }
 
 async function readJson(c: Context): Promise<unknown> {

@@ -25,7 +25,8 @@ import {
 } from "../lib/observability/mod.ts";
 import { secretEquals } from "../lib/secret.ts";
 import { requireAdmin } from "./admin_auth.ts";
-import { errorBody } from "./http_error.ts";
+import { WstunError } from "../lib/errors/mod.ts";
+import { errorJson } from "./error_json.ts";
 import { bearerToken } from "./server_auth.ts";
 
 export interface MetricsRouteDeps {
@@ -70,7 +71,7 @@ function requireScrapeToken(tokens: readonly string[]): MiddlewareHandler {
   return async (c, next) => {
     if (tokens.length === 0) {
       const message = "GET /metrics is off: set WSTUN_METRICS_TOKEN or WSTUN_ADMIN_TOKEN";
-      return c.json(errorBody("metrics_disabled", message), 403);
+      return errorJson(c, new WstunError("metrics_disabled", message));
     }
     const presented = bearerToken(c);
     // Every token is compared, so the time taken does not say which one matched.
@@ -80,6 +81,6 @@ function requireScrapeToken(tokens: readonly string[]): MiddlewareHandler {
     const message = presented === undefined
       ? "missing Authorization: Bearer <metrics or admin token>"
       : "wrong metrics token";
-    return c.json(errorBody("unauthorized", message), 401);
+    return errorJson(c, new WstunError("unauthorized", message));
   };
 }

@@ -26,7 +26,7 @@ import {
   VIEWER_COOKIE,
 } from "../lib/server_credentials.ts";
 import { SessionCookies } from "../lib/session_cookie.ts";
-import { HttpError } from "./http_error.ts";
+import { WstunError } from "../lib/errors/mod.ts";
 
 export { SESSION_COOKIE };
 
@@ -100,7 +100,7 @@ export class ServerAuth {
       const found = this.#presented(c.req.raw);
       if (found === "query" || found === "renew") this.#startSession(c);
       if (found) return next();
-      throw new HttpError(401, "unauthorized", "this server needs its token (?token= or Bearer)");
+      throw new WstunError("unauthorized", "this server needs its token (?token= or Bearer)");
     };
   }
 

@@ -17,7 +17,7 @@ import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { LiveSockets } from "../lib/live_sockets.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Stats } from "../lib/stats.ts";
-import { errorBody, HttpError } from "./http_error.ts";
+import { errorResponse, errorStatus, wireCode, WstunError } from "../lib/errors/mod.ts";
 import type { ServerAuth } from "./server_auth.ts";
 
 export interface WsDeps {
@@ -86,15 +86,15 @@ export function upgradeToHub(
   const headers = request.headers;
   if (headers.get("upgrade")?.toLowerCase() !== "websocket") {
     const path = new URL(request.url).pathname;
-    throw new HttpError(426, "upgrade_required", `GET ${path} needs a WebSocket upgrade`);
+    throw new WstunError("upgrade_required", `GET ${path} needs a WebSocket upgrade`);
   }
   if (
     !originAllowed(headers.get("origin") ?? undefined, headers.get("host") ?? undefined, config)
   ) {
-    throw new HttpError(403, "forbidden_origin", "this origin may not open sockets here");
+    throw new WstunError("forbidden_origin", "this origin may not open sockets here");
   }
   if (config.maxConnections && stats.connections >= config.maxConnections) {
-    throw new HttpError(503, "limit_reached", "too many connections; try again later");
+    throw new WstunError("connection_limit", "too many connections; try again later");
   }
   const { pubsub } = deps;
   // The authorizer identifies a /_ws client by its upgrade (read before upgrading:
@@ -135,12 +135,12 @@ export function answerHubUpgrade(
   if (!upgrade) return null;
   try {
     if (auth.required && !auth.credentialOf(request)) {
-      throw new HttpError(401, "unauthorized", "this server needs its token (?token= or Bearer)");
+      throw new WstunError("unauthorized", "this server needs its token (?token= or Bearer)");
     }
     return upgrade(request);
   } catch (err) {
-    if (!(err instanceof HttpError)) throw err;
-    refused(request, path, err);
-    return Response.json(errorBody(err.code, err.message), { status: err.status });
+    if (!(err instanceof WstunError)) throw err;
+    refused(request, path, { status: errorStatus(err), code: wireCode(err.code) });
+    return errorResponse(err);
   }
 }

@@ -32,6 +32,8 @@ import { secretEquals } from "../lib/secret.ts";
 import type { LiveSockets } from "../lib/live_sockets.ts";
 import { Disconnects } from "../lib/protocol.ts";
 import type { Stats } from "../lib/stats.ts";
+import { type ErrorKey, errorStatus, wireCode, WstunError } from "../lib/errors/mod.ts";
+import { errorJson } from "./error_json.ts";
 import type { ServerAuth } from "./server_auth.ts";
 import type { RefusedUpgrade } from "./ws.ts";
 
@@ -75,27 +77,24 @@ export function wsifyRoute(deps: WsifyDeps): Hono {
   return app;
 }
 
-function jsonError(
-  c: Context,
-  status: 400 | 403 | 413 | 415 | 426 | 503,
-  error: string,
-  message: string,
-) {
-  return c.json({ error, message }, status);
+/** The JSON refusal of `key` (a row of lib/errors/error_table.ts, which gives its status). */
+function jsonError(c: Context, key: ErrorKey, message: string): Response {
+  return errorJson(c, new WstunError(key, message));
 }
 
 async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
   const { pubsub, config, stats } = deps;
   const req = c.req.raw;
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return jsonError(c, 426, "upgrade_required", "GET /ws expects a WebSocket upgrade");
+    return jsonError(c, "upgrade_required", "GET /ws expects a WebSocket upgrade");
   }
-  const refuse = (status: 403 | 503, code: string, message: string) => {
-    deps.refusedUpgrade?.(req, "/ws", { status, code });
-    return jsonError(c, status, code, message);
+  const refuse = (key: ErrorKey, message: string) => {
+    const err = new WstunError(key, message);
+    deps.refusedUpgrade?.(req, "/ws", { status: errorStatus(err), code: wireCode(key) });
+    return errorJson(c, err);
   };
   if (config.maxConnections && stats.connections >= config.maxConnections) {
-    return refuse(503, "limit_reached", "too many connections; try again later");
+    return refuse("connection_limit", "too many connections; try again later");
   }
   if (pubsub.authorizer.asks("connect")) {
     const verdict = await pubsub.authorizer.check({
@@ -103,10 +102,10 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
       args: describeUpgrade(req, deps.auth.credentials),
     });
     if (verdict === "unavailable") {
-      return refuse(403, "authorizer_unavailable", "the authorizer is down; retry later");
+      return refuse("authorizer_unavailable", "the authorizer is down; retry later");
     }
     if (verdict === "denied") {
-      return refuse(403, "unauthorized", "the authorizer refused the connection");
+      return refuse("authorizer_refused", "the authorizer refused the connection");
     }
   }
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: config.idleTimeoutS });
@@ -147,43 +146,42 @@ async function broadcast(c: Context, pubsub: PubSub): Promise<Response> {
   if (config.broadcastKey === undefined) {
     return jsonError(
       c,
-      403,
       "broadcast_disabled",
       "POST /broadcast is off until WSTUN_BROADCAST_KEY is set",
     );
   }
   if (!secretEquals(c.req.query("key"), config.broadcastKey)) {
-    return jsonError(c, 403, "forbidden", "wrong or missing ?key=");
+    return jsonError(c, "forbidden", "wrong or missing ?key=");
   }
   const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
   if (mediaType !== "application/json") {
-    return jsonError(c, 415, "unsupported_media_type", "the body must be application/json");
+    return jsonError(c, "unsupported_media_type", "the body must be application/json");
   }
   // Room for the envelope around the largest allowed content.
   const bodyLimit = config.maxPublishBytes === 0 ? Infinity : config.maxPublishBytes + 4096;
   const text = await readText(c.req.raw, bodyLimit);
   if (text === undefined) {
-    return jsonError(c, 413, "publish_too_large", `body larger than ${bodyLimit} bytes`);
+    return jsonError(c, "publish_too_large", `body larger than ${bodyLimit} bytes`);
   }
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return jsonError(c, 400, "bad_json", "the body is not valid JSON");
+    return jsonError(c, "bad_json", "the body is not valid JSON");
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return jsonError(c, 400, "invalid_message", "the body must be a JSON object");
+    return jsonError(c, "invalid_message", "the body must be a JSON object");
   }
   const fields = body as Record<string, unknown>;
   if (typeof fields.channel !== "string" || fields.channel.trim() === "") {
-    return jsonError(c, 400, "invalid_channel", "channel: must be a non-empty string");
+    return jsonError(c, "invalid_channel", "channel: must be a non-empty string");
   }
   const channel = fields.channel.trim();
   const invalid = checkChannelName(channel, config.channelNameMax);
-  if (invalid) return jsonError(c, 400, invalid.code, invalid.message);
+  if (invalid) return errorJson(c, invalid);
   const json = JSON.stringify(contentOf(fields) ?? null);
   const tooBig = checkPublishSize(utf8Length(json), config.maxPublishBytes);
-  if (tooBig) return jsonError(c, 413, tooBig.code, tooBig.message);
+  if (tooBig) return errorJson(c, tooBig);
   pubsub.registry.publish({ channel, payload: { kind: "json", json } });
   return c.body(null, 201);
 }

@@ -34,7 +34,14 @@ import type { Instance } from "../hub/instance.ts";
 import type { Session } from "../hub/peer.ts";
 import type { Logger } from "../log.ts";
 import type { IsolateSnapshot } from "../telemetry/snapshot_schema.ts";
-import type { CreateInstance, InstanceInfo, InstanceRequest, Ref } from "../protocol.ts";
+import {
+  type CreateInstance,
+  ErrorCode,
+  type InstanceInfo,
+  type InstanceRequest,
+  type Ref,
+} from "../protocol.ts";
+import { WstunError } from "../errors/wstun_error.ts";
 import type { ChannelMessage } from "../pubsub/channel_message.ts";
 import { BridgeCounters } from "../stats.ts";
 import { ClusterStats } from "./cluster_stats.ts";
@@ -281,7 +288,9 @@ export class ClusterNode implements ClusterPort {
    * grace (a record of a dead owner starts its grace when first seen; one past it is removed).
    */
   async list(service?: string): Promise<InstanceInfo[]> {
-    const found = await this.#opts.directory.list();
+    const found = await this.#opts.directory.list().catch((err) => {
+      throw new WstunError(ErrorCode.BridgeUnavailable, `other isolates unreachable: ${err}`);
+    });
     const now = this.#now();
     const out: InstanceInfo[] = [];
     for (const { record, ownerAlive } of found) {

@@ -11,10 +11,11 @@
  * @module
  */
 import type { Peer, PeerGroup, Session } from "../hub/peer.ts";
-import { ErrorCode, type ServerFrame } from "../protocol.ts";
+import type { ServerFrame } from "../protocol.ts";
 import type { Body, BodyOf, Role } from "./envelope.ts";
 import type { HubPort, SecretCheck } from "./hub_port.ts";
 import { proofMatches } from "./secret_proof.ts";
+import { gapFrame } from "./gap_error.ts";
 
 export interface OwnerSideDeps {
   hub: HubPort;
@@ -112,13 +113,7 @@ export class OwnerSide {
 
   /** Tells hosts and members here whose traffic crosses the link from `from` of lost messages. */
   reportGap(from: string, lost: number): void {
-    const gap = (uuid: string): ServerFrame => ({
-      type: "error",
-      code: ErrorCode.BridgeGap,
-      message: `${lost} bridge message(s) from another isolate were lost`,
-      uuid,
-      lost,
-    });
+    const gap = (uuid: string) => gapFrame(uuid, lost);
     const instances = this.#deps.hub.instances;
     for (const session of this.#sessions.get(from)?.values() ?? []) {
       for (const uuid of session.joined?.keys() ?? []) instances.get(uuid)?.notifyHost(gap(uuid));

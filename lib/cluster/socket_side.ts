@@ -38,11 +38,13 @@ import {
   type InstanceRequest,
   type Ref,
   RETRY_AFTER_MS,
-  type ServerFrame,
 } from "../protocol.ts";
 import type { Body, ForwardedRequest, Role, SecretProof } from "./envelope.ts";
 import { place, type Placement } from "./placement.ts";
 import { proveSecret } from "./secret_proof.ts";
+import { gapFrame } from "./gap_error.ts";
+import { errorFrame, failedAck } from "../errors/error_edges.ts";
+import { WstunError } from "../errors/wstun_error.ts";
 
 export interface SocketSideDeps {
   isolate: string;
@@ -445,7 +447,7 @@ export class SocketSide {
   reportGap(owner: string, lost: number): void {
     for (const socket of this.#byConn.values()) {
       for (const [uuid, away] of socket.away) {
-        if (away.owner === owner) socket.session.send(gapError(uuid, lost));
+        if (away.owner === owner) socket.session.send(gapFrame(uuid, lost));
       }
     }
   }
@@ -551,25 +553,17 @@ export class SocketSide {
   #refuse(session: Session, req: InstanceRequest, code: ErrorCode, message: string): void {
     this.#deps.refused(code);
     const retryAfterMs = code === ErrorCode.HostAway ? RETRY_AFTER_MS : undefined;
-    const frame: ServerFrame = req.type === "join_instance"
-      ? {
-        type: "ack",
-        success: false,
-        uuid: req.uuid,
-        error: code,
-        message,
-        retryAfterMs,
-        ref: req.ref,
-      }
-      : { type: "error", code, message, uuid: req.uuid, retryAfterMs, ref: req.ref };
-    session.send(frame);
+    const err = new WstunError(code, message, { uuid: req.uuid, retryAfterMs });
+    session.send(
+      req.type === "join_instance" ? failedAck(err, req.uuid, req.ref) : errorFrame(err, req.ref),
+    );
   }
 
   /** A data frame for an instance elsewhere that the socket is not part of. */
   #notHere(session: Session, uuid: string, ref: Ref): void {
     const refuse = (code: ErrorCode, message: string) => {
       this.#deps.refused(code);
-      session.send({ type: "error", code, message, uuid, ref });
+      session.send(errorFrame(new WstunError(code, message, { uuid }), ref));
     };
     this.#deps.directory.find(uuid).then(
       (found) =>
@@ -627,14 +621,4 @@ function blank(req: InstanceRequest): ForwardedRequest {
   }
   if (req.type === "resume_instance") return { ...req, resume: "" };
   return req;
-}
-
-function gapError(uuid: string, lost: number): ServerFrame {
-  return {
-    type: "error",
-    code: ErrorCode.BridgeGap,
-    message: `${lost} bridge message(s) from another isolate were lost`,
-    uuid,
-    lost,
-  };
 }

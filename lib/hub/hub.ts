@@ -35,18 +35,21 @@ import {
 import { randomSecret, secretEquals } from "../secret.ts";
 import type { ServiceCatalog } from "../service_catalog.ts";
 import type { Stats } from "../stats.ts";
+import type { Logger } from "../log.ts";
+import { asWstunError, errorFrame, failedAck, WstunError } from "../errors/mod.ts";
 import type { InstanceRecord } from "../bridge/directory.ts";
 import type { ClusterPort, Reply, SecretCheck } from "./cluster_port.ts";
-import { HubError } from "./hub_error.ts";
 import { Instance } from "./instance.ts";
 import type { InstanceSecrets } from "./instance_secrets.ts";
 import { RejoinHold } from "./rejoin_hold.ts";
 import { type Peer, Session } from "./peer.ts";
 import {
+  instanceIn,
   isTarget,
   routeBinary,
   routeCleanData,
   routeData,
+  type RoutingScope,
   TARGET_MESSAGE,
   withoutFrom,
 } from "./routing.ts";
@@ -74,6 +77,8 @@ export interface HubDeps {
   /** Derives keyed instances' uuids under the server secret. */
   instanceSecrets: InstanceSecrets;
   now?: () => number;
+  /** Where a fault (an exception that is not a `WstunError`) is logged: `hub.internal_error`. */
+  log?: Logger;
 }
 
 /** What a request is answered with, when it is answered with more than `ok`. */
@@ -85,12 +90,15 @@ export class Hub {
   readonly instances = new Map<string, Instance>();
   readonly #deps: HubDeps;
   readonly #now: () => number;
+  /** What routing is handed (the same objects for the hub's life: nothing made per frame). */
+  readonly #routing: RoutingScope;
   #cluster: ClusterPort | null = null;
   /** Set by {@link drain}: sockets are closing because the server is, not because they left. */
   #draining = false;
 
   constructor(deps: HubDeps) {
     this.#deps = deps;
+    this.#routing = { instances: this.instances, relayed: deps.stats };
     this.#now = deps.now ?? Date.now;
   }
 
@@ -137,12 +145,12 @@ export class Hub {
     try {
       response = this.#dispatch(session, req, check);
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
+      if (!(err instanceof WstunError)) throw err;
       return reply(this.#errorFrame(err, req.ref));
     }
     if (response instanceof Promise) {
       response.then((r) => this.#answer(reply, req.ref, r), (err) => {
-        reply(this.#errorFrame(err instanceof HubError ? err : internalError(err), req.ref));
+        reply(this.#errorFrame(this.#asWstunError(err), req.ref));
       });
       return;
     }
@@ -155,11 +163,11 @@ export class Hub {
       this.#checkServerToken("server_token" in req ? req.server_token : undefined);
       if (req.type === "join_instance") this.checkJoinLimit(session);
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
+      if (!(err instanceof WstunError)) throw err;
       if (req.type === "join_instance") return this.#failedAck((f) => session.send(f), req, err);
       return this.sendError(
         session,
-        new HubError(err.code, err.message, { uuid: req.uuid }),
+        new WstunError(err.code, err.message, { uuid: req.uuid }),
         req.ref,
       );
     }
@@ -170,8 +178,8 @@ export class Hub {
     try {
       this.checkCreate(session, req);
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
-      return this.sendError(session, new HubError(err.code, err.message, { uuid }), req.ref);
+      if (!(err instanceof WstunError)) throw err;
+      return this.sendError(session, new WstunError(err.code, err.message, { uuid }), req.ref);
     }
     cluster.createKeyed(session, req, uuid, () => {
       this.controlHere(session, req);
@@ -188,7 +196,7 @@ export class Hub {
     const reply: Reply = (frame) => session.send(frame);
     cluster.list(req.service).then(
       (instances) => this.#answer(reply, req.ref, { type: "instance_list", instances }),
-      (err) => this.sendError(session, internalError(err), req.ref),
+      (err) => this.sendError(session, this.#asWstunError(err), req.ref),
     );
   }
 
@@ -206,7 +214,7 @@ export class Hub {
     if (!max) return;
     const joins = (session.joined?.size ?? 0) + (this.#cluster?.counts(session).joined ?? 0);
     if (joins >= max) {
-      throw new HubError(ErrorCode.LimitReached, `at most ${max} joins per connection`);
+      throw new WstunError(ErrorCode.LimitReached, `at most ${max} joins per connection`);
     }
   }
 
@@ -218,14 +226,18 @@ export class Hub {
     const uuid = msg.uuid;
     if (cluster !== null && typeof uuid === "string" && !this.instances.has(uuid)) {
       if (msg.to !== undefined && !isTarget(msg.to)) {
-        return this.sendError(session, new HubError(ErrorCode.InvalidMessage, TARGET_MESSAGE), ref);
+        return this.sendError(
+          session,
+          new WstunError(ErrorCode.InvalidMessage, TARGET_MESSAGE),
+          ref,
+        );
       }
       return cluster.forwardData(session, uuid, withoutFrom(text, msg), msg.to, ref);
     }
     try {
-      routeData(this, session, text, msg);
+      routeData(this.#routing, session, text, msg);
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
+      if (!(err instanceof WstunError)) throw err;
       return this.sendError(session, err, ref);
     }
     if (ref !== undefined) session.send({ type: "ok", ref });
@@ -234,9 +246,9 @@ export class Hub {
   /** Routes a data frame for an instance here whose text is free of `from` (cluster port). */
   dataHere(session: Session, uuid: string, text: string, to: unknown, ref: Ref): void {
     try {
-      routeCleanData(this, session, uuid, text, to);
+      routeCleanData(this.#routing, session, uuid, text, to);
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
+      if (!(err instanceof WstunError)) throw err;
       return this.sendError(session, err, ref);
     }
     if (ref !== undefined) session.send({ type: "ok", ref });
@@ -262,34 +274,33 @@ export class Hub {
     frame = decodeBinaryHeader(bytes),
   ): void {
     try {
-      routeBinary(this, session, bytes, frame);
+      routeBinary(this.#routing, session, bytes, frame);
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
+      if (!(err instanceof WstunError)) throw err;
       this.sendError(session, err);
     }
   }
 
   /** Sends an `error` frame for a refused request. */
-  sendError(session: Session, err: HubError, ref?: Ref): void {
+  sendError(session: Session, err: WstunError, ref?: Ref): void {
     session.send(this.#errorFrame(err, ref));
   }
 
   /** The `error` frame of a refusal, counted. */
-  #errorFrame(err: HubError, ref: Ref): ServerFrame {
-    this.#deps.stats.refused(err.code);
-    return { type: "error", code: err.code, message: err.message, ref, ...err.extra };
+  #errorFrame(err: WstunError, ref: Ref): ServerFrame {
+    const frame = errorFrame(err, ref);
+    this.#deps.stats.refused(frame.code);
+    return frame;
+  }
+
+  /** A failure of an awaited request: a fault that is not a `WstunError` is `internal`, logged. */
+  #asWstunError(err: unknown): WstunError {
+    return asWstunError(err, this.#deps.log, "hub.internal_error");
   }
 
   /** Counts a refusal with `code` sent on the hub's behalf (by the cluster). */
   countRefusal(code: string): void {
     this.#deps.stats.refused(code);
-  }
-
-  /** Counts delivered data; routing calls it once per frame with the number of recipients. */
-  countDelivered(recipients: number, size: number): void {
-    const stats = this.#deps.stats;
-    stats.messagesRelayed += recipients;
-    stats.bytesRelayed += recipients * size;
   }
 
   /**
@@ -345,13 +356,12 @@ export class Hub {
       typeof frame === "string" ? peer.sendText(frame) : peer.sendBinary(frame);
     }
     if (missed === 0) return;
-    member.session.send({
-      type: "error",
-      code: ErrorCode.MissedFrames,
-      message: `${missed} frame(s) sent while you were away were more than the server holds`,
+    const message = `${missed} frame(s) sent while you were away were more than the server holds`;
+    const err = new WstunError(ErrorCode.MissedFrames, message, {
       uuid: instance.uuid,
       lost: missed,
     });
+    member.session.send(errorFrame(err));
   }
 
   /**
@@ -472,10 +482,8 @@ export class Hub {
   }
 
   /** Looks an instance up or raises `unknown_instance`. */
-  instanceOrThrow(uuid: string): Instance {
-    const instance = this.instances.get(uuid);
-    if (!instance) throw new HubError(ErrorCode.UnknownInstance, `no instance ${uuid}`, { uuid });
-    return instance;
+  #instanceOrThrow(uuid: string): Instance {
+    return instanceIn(this.instances, uuid);
   }
 
   #dispatch(
@@ -507,7 +515,7 @@ export class Hub {
     const token = this.#deps.config.token;
     if (presented === undefined || token === undefined) return;
     if (!secretEquals(presented, token)) {
-      throw new HubError(ErrorCode.Unauthorized, "server_token does not match");
+      throw new WstunError(ErrorCode.Unauthorized, "server_token does not match");
     }
   }
 
@@ -515,12 +523,12 @@ export class Hub {
   checkCreate(session: Session, req: CreateInstance): void {
     this.#checkServerToken(req.server_token);
     if (!this.#deps.catalog.has(req.service)) {
-      throw new HubError(ErrorCode.UnknownService, `no service named ${req.service}`);
+      throw new WstunError(ErrorCode.UnknownService, `no service named ${req.service}`);
     }
     const max = this.#deps.config.maxInstancesPerConnection;
     const hosted = (session.hosted?.size ?? 0) + (this.#cluster?.counts(session).hosted ?? 0);
     if (max && hosted >= max) {
-      throw new HubError(ErrorCode.LimitReached, `at most ${max} instances per connection`);
+      throw new WstunError(ErrorCode.LimitReached, `at most ${max} instances per connection`);
     }
   }
 
@@ -559,7 +567,7 @@ export class Hub {
     // Answered once other isolates can find it, so a uuid handed out can be joined anywhere.
     return this.#cluster.published(instance).then(() => created, (err) => {
       this.closeInstance(instance, CloseReason.Closed);
-      throw new HubError(
+      throw new WstunError(
         ErrorCode.BridgeUnavailable,
         `the instance directory is unavailable: ${(err as Error).message}`,
       );
@@ -580,23 +588,16 @@ export class Hub {
       });
       if (req.rejoin) this.#replay(instance, userId);
     } catch (err) {
-      if (!(err instanceof HubError)) throw err;
+      if (!(err instanceof WstunError)) throw err;
       this.#failedAck(reply, req, err);
     }
   }
 
   /** A join's refusal: its failed `ack` alone, counted. */
-  #failedAck(reply: Reply, req: JoinInstance, err: HubError): void {
-    this.#deps.stats.refused(err.code);
-    reply({
-      type: "ack",
-      success: false,
-      uuid: req.uuid,
-      error: err.code,
-      message: err.message,
-      retryAfterMs: err.extra?.retryAfterMs as number | undefined,
-      ref: req.ref,
-    });
+  #failedAck(reply: Reply, req: JoinInstance, err: WstunError): void {
+    const ack = failedAck(err, req.uuid, req.ref);
+    this.#deps.stats.refused(ack.error!);
+    reply(ack);
   }
 
   #join(
@@ -607,32 +608,32 @@ export class Hub {
       secretEquals(this.#deps.instanceSecrets.tokenVerifier(req.uuid, req.token), expected),
   ): { instance: Instance; userId: string } {
     this.#checkServerToken(req.server_token);
-    const instance = this.instanceOrThrow(req.uuid);
+    const instance = this.#instanceOrThrow(req.uuid);
     if (instance.tokenVerifier !== undefined && !check(instance.tokenVerifier)) {
-      throw new HubError(ErrorCode.Unauthorized, "wrong or missing instance token");
+      throw new WstunError(ErrorCode.Unauthorized, "wrong or missing instance token");
     }
     if (!instance.host) {
-      throw new HubError(ErrorCode.HostAway, "the host is away; try again", {
+      throw new WstunError(ErrorCode.HostAway, "the host is away; try again", {
         retryAfterMs: RETRY_AFTER_MS,
       });
     }
     if (instance.host === session) {
-      throw new HubError(ErrorCode.AlreadyMember, "the host cannot join its own instance");
+      throw new WstunError(ErrorCode.AlreadyMember, "the host cannot join its own instance");
     }
     if (session.joined?.has(instance.uuid)) {
-      throw new HubError(ErrorCode.AlreadyMember, "already a member of this instance");
+      throw new WstunError(ErrorCode.AlreadyMember, "already a member of this instance");
     }
     const maxMembers = this.#deps.config.maxMembersPerInstance;
     if (maxMembers && instance.members.size >= maxMembers) {
-      throw new HubError(ErrorCode.LimitReached, `instance is full (${maxMembers} members)`);
+      throw new WstunError(ErrorCode.LimitReached, `instance is full (${maxMembers} members)`);
     }
     this.checkJoinLimit(session);
     const userId = req.userId ?? this.#freeUserId(instance);
     if (userId === HOST_USER_ID) {
-      throw new HubError(ErrorCode.UserIdTaken, `userId "${HOST_USER_ID}" is reserved`);
+      throw new WstunError(ErrorCode.UserIdTaken, `userId "${HOST_USER_ID}" is reserved`);
     }
     if (instance.members.has(userId)) {
-      throw new HubError(ErrorCode.UserIdTaken, `userId ${userId} is taken in this instance`);
+      throw new WstunError(ErrorCode.UserIdTaken, `userId ${userId} is taken in this instance`);
     }
     instance.addMember(userId, session);
     this.#membership(session, instance.uuid, "member");
@@ -649,9 +650,9 @@ export class Hub {
   }
 
   #leave(session: Session, uuid: string): Response {
-    const instance = this.instanceOrThrow(uuid);
+    const instance = this.#instanceOrThrow(uuid);
     const member = session.joined?.get(uuid);
-    if (!member) throw new HubError(ErrorCode.NotMember, `not a member of ${uuid}`, { uuid });
+    if (!member) throw new WstunError(ErrorCode.NotMember, `not a member of ${uuid}`, { uuid });
     instance.removeMember(member);
     this.#membership(session, uuid, "none");
     instance.notifyHost({
@@ -665,9 +666,9 @@ export class Hub {
   }
 
   #hostedOrThrow(session: Session, uuid: string): Instance {
-    const instance = this.instanceOrThrow(uuid);
+    const instance = this.#instanceOrThrow(uuid);
     if (instance.host !== session) {
-      throw new HubError(ErrorCode.Forbidden, `only the host of ${uuid} may do that`, { uuid });
+      throw new WstunError(ErrorCode.Forbidden, `only the host of ${uuid} may do that`, { uuid });
     }
     return instance;
   }
@@ -676,7 +677,7 @@ export class Hub {
     const instance = this.#hostedOrThrow(session, req.uuid);
     const member = instance.members.get(req.userId);
     if (!member) {
-      throw new HubError(ErrorCode.NotMember, `${req.userId} is not a member`, {
+      throw new WstunError(ErrorCode.NotMember, `${req.userId} is not a member`, {
         uuid: req.uuid,
         to: [req.userId],
       });
@@ -717,9 +718,9 @@ export class Hub {
     check: SecretCheck = (expected) =>
       secretEquals(this.#deps.instanceSecrets.resumeVerifier(req.uuid, req.resume), expected),
   ): Response {
-    const instance = this.instanceOrThrow(req.uuid);
+    const instance = this.#instanceOrThrow(req.uuid);
     if (!check(instance.resumeVerifier)) {
-      throw new HubError(ErrorCode.Unauthorized, "wrong resume secret", { uuid: req.uuid });
+      throw new WstunError(ErrorCode.Unauthorized, "wrong resume secret", { uuid: req.uuid });
     }
     return this.#reattach(session, instance);
   }
@@ -745,9 +746,4 @@ export class Hub {
     if (!previous) instance.notifyMembers({ type: "host_back", uuid: instance.uuid });
     return { type: "instance_resumed", uuid: instance.uuid, members: [...instance.members.keys()] };
   }
-}
-
-function internalError(err: unknown): HubError {
-  if (err instanceof HubError) return err;
-  return new HubError(ErrorCode.BridgeUnavailable, `other isolates unreachable: ${String(err)}`);
 }

@@ -4,13 +4,16 @@
  * A text frame is parsed once (by the connection) and forwarded as the original text with the
  * sender's `from` spliced onto its end, so no frame is re-serialised unless the sender put a
  * `from` of its own in it or repeated its `type` or `uuid` key. A binary frame is copied once behind the sender's precomputed header.
- * Nothing here awaits; a refused frame raises a {@link HubError} that the hub answers.
+ * Nothing here awaits and nothing calls back into the hub: routing is handed the instances and
+ * the relay counters ({@link RoutingScope}). A refused frame raises a {@link WstunError} that the
+ * hub answers.
  *
  * @module
  */
 import { type BinaryFrame, BinaryKind, withHeader } from "../binary_frame.ts";
 import { ErrorCode, HOST_USER_ID } from "../protocol.ts";
-import { HubError } from "./hub_error.ts";
+import { WstunError } from "../errors/wstun_error.ts";
+import type { Stats } from "../stats.ts";
 import { HOST_FROM_SUFFIX, type Instance } from "./instance.ts";
 import type { Member, Peer, Session } from "./peer.ts";
 
@@ -34,64 +37,76 @@ export function withoutFrom(text: string, msg: Record<string, unknown>): string 
     : text;
 }
 
-/** What routing needs of the hub: handed in, so routing never imports the hub. */
+/** What routing is handed by the hub, once: the instances on this isolate and what it counts. */
 export interface RoutingScope {
-  /** The instance `uuid` on this isolate, or a `HubError` `unknown_instance`. */
-  instanceOrThrow(uuid: string): Instance;
-  /** Counts one routed frame: `recipients` deliveries of `size` bytes. */
-  countDelivered(recipients: number, size: number): void;
+  readonly instances: ReadonlyMap<string, Instance>;
+  /** Delivered data: one frame to ten members counts ten. */
+  readonly relayed: Pick<Stats, "messagesRelayed" | "bytesRelayed">;
+}
+
+/** The instance `uuid` among `instances`, or a `WstunError` `unknown_instance`. */
+export function instanceIn(instances: ReadonlyMap<string, Instance>, uuid: string): Instance {
+  const instance = instances.get(uuid);
+  if (!instance) throw new WstunError(ErrorCode.UnknownInstance, `no instance ${uuid}`, { uuid });
+  return instance;
+}
+
+/** Counts one routed frame: `recipients` deliveries of `size` bytes. */
+function countDelivered(scope: RoutingScope, recipients: number, size: number): void {
+  scope.relayed.messagesRelayed += recipients;
+  scope.relayed.bytesRelayed += recipients * size;
 }
 
 /** Routes one application-data text frame; see docs/protocol.md, "Application data". */
 export function routeData(
-  hub: RoutingScope,
+  scope: RoutingScope,
   session: Session,
   text: string,
   msg: Record<string, unknown>,
 ): void {
   const uuid = msg.uuid;
   if (typeof uuid !== "string") {
-    throw new HubError(ErrorCode.InvalidMessage, "uuid: application data needs an instance uuid");
+    throw new WstunError(ErrorCode.InvalidMessage, "uuid: application data needs an instance uuid");
   }
-  routeCleanData(hub, session, uuid, withoutFrom(text, msg), msg.to);
+  routeCleanData(scope, session, uuid, withoutFrom(text, msg), msg.to);
 }
 
 /** Routes a data frame whose text is free of `from` (see {@link withoutFrom}). */
 export function routeCleanData(
-  hub: RoutingScope,
+  scope: RoutingScope,
   session: Session,
   uuid: string,
   text: string,
   to: unknown,
 ): void {
-  const instance = hub.instanceOrThrow(uuid);
+  const instance = instanceIn(scope.instances, uuid);
   const fromHost = instance.host === session;
   const member = fromHost ? undefined : senderMember(session, uuid);
   const out = text.slice(0, text.lastIndexOf("}")) + (member?.fromSuffix ?? HOST_FROM_SUFFIX);
 
   if (to === undefined) {
-    if (!fromHost) return hub.countDelivered(sendToHost(instance, out), out.length);
+    if (!fromHost) return countDelivered(scope, sendToHost(instance, out), out.length);
     instance.rejoinHold?.hold(out);
-    return hub.countDelivered(instance.broadcastText(out), out.length);
+    return countDelivered(scope, instance.broadcastText(out), out.length);
   }
   const targets = resolveTargets(instance, to);
   for (const peer of targets.peers) peer.sendText(out);
-  hub.countDelivered(targets.peers.length, out.length);
+  countDelivered(scope, targets.peers.length, out.length);
   reportUndelivered(uuid, targets);
 }
 
 /** Routes one binary frame (kind 0x01, header decoded); the header's peer field is the target. */
 export function routeBinary(
-  hub: RoutingScope,
+  scope: RoutingScope,
   session: Session,
   bytes: Uint8Array<ArrayBuffer>,
   frame: BinaryFrame | string,
 ): void {
-  if (typeof frame === "string") throw new HubError(ErrorCode.InvalidMessage, frame);
+  if (typeof frame === "string") throw new WstunError(ErrorCode.InvalidMessage, frame);
   if (frame.kind !== BinaryKind.InstanceData) {
-    throw new HubError(ErrorCode.InvalidMessage, `binary kind ${frame.kind} is not supported`);
+    throw new WstunError(ErrorCode.InvalidMessage, `binary kind ${frame.kind} is not supported`);
   }
-  const instance = hub.instanceOrThrow(frame.id);
+  const instance = instanceIn(scope.instances, frame.id);
   const fromHost = instance.host === session;
   const header = fromHost
     ? instance.hostBinaryHeader
@@ -101,13 +116,13 @@ export function routeBinary(
   const out = withHeader(header, bytes, frame.payloadOffset);
 
   if (frame.peer === "") {
-    if (!fromHost) return hub.countDelivered(sendBinaryToHost(instance, out), out.length);
+    if (!fromHost) return countDelivered(scope, sendBinaryToHost(instance, out), out.length);
     instance.rejoinHold?.hold(out);
-    return hub.countDelivered(instance.broadcastBinary(out), out.length);
+    return countDelivered(scope, instance.broadcastBinary(out), out.length);
   }
   const targets = resolveTargets(instance, frame.peer);
   for (const peer of targets.peers) peer.sendBinary(out);
-  hub.countDelivered(targets.peers.length, out.length);
+  countDelivered(scope, targets.peers.length, out.length);
   reportUndelivered(frame.id, targets);
 }
 
@@ -126,13 +141,13 @@ function repeatsIdentity(text: string): boolean {
 function senderMember(session: Session, uuid: string): Member {
   const member = session.joined?.get(uuid);
   if (!member) {
-    throw new HubError(ErrorCode.NotMember, `not the host or a member of ${uuid}`, { uuid });
+    throw new WstunError(ErrorCode.NotMember, `not the host or a member of ${uuid}`, { uuid });
   }
   return member;
 }
 
-function awayError(uuid: string): HubError {
-  return new HubError(ErrorCode.HostAway, "the host is away; nothing was delivered to it", {
+function awayError(uuid: string): WstunError {
+  return new WstunError(ErrorCode.HostAway, "the host is away; nothing was delivered to it", {
     uuid,
   });
 }
@@ -159,7 +174,7 @@ interface Targets {
 
 /** Resolves `to` (a userId, "host", or an array of them) to peers, collecting unknown names. */
 function resolveTargets(instance: Instance, to: unknown): Targets {
-  if (!isTarget(to)) throw new HubError(ErrorCode.InvalidMessage, TARGET_MESSAGE);
+  if (!isTarget(to)) throw new WstunError(ErrorCode.InvalidMessage, TARGET_MESSAGE);
   const names = typeof to === "string" ? [to] : to;
   const peers: Peer[] = [];
   const missing: string[] = [];
@@ -182,7 +197,7 @@ function resolveTargets(instance: Instance, to: unknown): Targets {
 function reportUndelivered(uuid: string, { missing, hostAway }: Targets): void {
   if (hostAway && missing.length === 0) throw awayError(uuid);
   if (missing.length === 0) return;
-  throw new HubError(ErrorCode.NotMember, `not members of ${uuid}: ${missing.join(", ")}`, {
+  throw new WstunError(ErrorCode.NotMember, `not members of ${uuid}: ${missing.join(", ")}`, {
     uuid,
     to: missing,
   });

@@ -14,7 +14,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { MarketplaceError } from "./errors.ts";
+import { WstunError } from "../errors/mod.ts";
 import { nonPublicReason } from "./ip_ranges.ts";
 
 /** Resolves a host name to its IP addresses; throws when it cannot. */
@@ -37,10 +37,10 @@ export function parseMarketplaceUrl(raw: string, base?: string | URL): URL {
   try {
     url = new URL(raw, base);
   } catch {
-    throw new MarketplaceError("invalid_url", `not a URL: ${raw}`, { url: raw });
+    throw new WstunError("invalid_url", `not a URL: ${raw}`, { url: raw });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new MarketplaceError(
+    throw new WstunError(
       "invalid_url",
       `only http and https URLs are allowed, not ${url.protocol}`,
       {
@@ -49,7 +49,7 @@ export function parseMarketplaceUrl(raw: string, base?: string | URL): URL {
     );
   }
   if (url.username || url.password) {
-    throw new MarketplaceError("invalid_url", "URLs with user:password are not allowed", {
+    throw new WstunError("invalid_url", "URLs with user:password are not allowed", {
       url: `${url.protocol}//${url.host}${url.pathname}`,
     });
   }
@@ -91,14 +91,14 @@ export class AddressPolicy {
     try {
       return await this.#resolve(host);
     } catch (e) {
-      throw new MarketplaceError("unreachable", `cannot resolve ${host}: ${(e as Error).message}`, {
+      throw new WstunError("unreachable", `cannot resolve ${host}: ${(e as Error).message}`, {
         url: url.href,
       });
     }
   }
 
-  #refusal(url: URL, what: string, reason: string): MarketplaceError {
-    return new MarketplaceError(
+  #refusal(url: URL, what: string, reason: string): WstunError {
+    return new WstunError(
       "private_address",
       `${what} is a loopback or private address (${reason}); marketplaces there are refused ` +
         "unless WSTUN_MARKETPLACE_ALLOW_PRIVATE=true",

@@ -1,7 +1,7 @@
 /**
  * Fetches what an install needs and checks all of it before anything is stored: the index (when
  * installing by name), the manifest (format, name rules, caps from the declared sizes) and every
- * file (exact size and SHA-256). Each problem is a `MarketplaceError` naming the URL, field or file.
+ * file (exact size and SHA-256). Each problem is a `WstunError` naming the URL, field or file.
  * It writes nothing; `Marketplace` commits a `VerifiedBundle` only once it is complete.
  *
  * @module
@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { parseMarketplaceUrl } from "./address_policy.ts";
 import type { MarketplaceLimits } from "./config.ts";
-import { MarketplaceError, type MarketplaceErrorCode } from "./errors.ts";
+import { type MarketplaceErrorKey, WstunError } from "../errors/mod.ts";
 import type { MarketplaceFetcher } from "./fetcher.ts";
 import { describeSchemaIssue, type IndexEntry, Manifest, MarketplaceIndex } from "./schema.ts";
 import type { ServiceNameRules } from "./service_name.ts";
@@ -40,7 +40,7 @@ export class BundleFetcher {
     const { json, finalUrl } = await this.#fetchJson(url, "invalid_index", "index");
     const parsed = MarketplaceIndex.safeParse(json);
     if (!parsed.success) {
-      throw new MarketplaceError("invalid_index", `index: ${describeSchemaIssue(parsed.error)}`, {
+      throw new WstunError("invalid_index", `index: ${describeSchemaIssue(parsed.error)}`, {
         url: url.href,
       });
     }
@@ -61,7 +61,7 @@ export class BundleFetcher {
       const { index, url } = await this.fetchIndex(source.url);
       const entry = index.services.find((s) => s.name === source.name);
       if (!entry) {
-        throw new MarketplaceError(
+        throw new WstunError(
           "not_in_index",
           // Not index.name: messages never quote what a marketplace sent.
           `the index has no service named ${source.name}`,
@@ -78,7 +78,7 @@ export class BundleFetcher {
     const { json, finalUrl } = await this.#fetchJson(manifestUrl, "invalid_manifest", "manifest");
     const parsed = Manifest.safeParse(json);
     if (!parsed.success) {
-      throw new MarketplaceError(
+      throw new WstunError(
         "invalid_manifest",
         `manifest: ${describeSchemaIssue(parsed.error)}`,
         {
@@ -89,7 +89,7 @@ export class BundleFetcher {
     const manifest = parsed.data;
     this.checkName(manifest.name);
     if (expectedName !== undefined && manifest.name !== expectedName) {
-      throw new MarketplaceError(
+      throw new WstunError(
         "name_mismatch",
         `the manifest is for ${manifest.name}, not ${expectedName}`,
         { url: manifestUrl.href },
@@ -104,7 +104,7 @@ export class BundleFetcher {
 
   async #fetchJson(
     url: URL,
-    code: MarketplaceErrorCode,
+    code: MarketplaceErrorKey,
     what: string,
   ): Promise<{ json: unknown; finalUrl: URL }> {
     const max = this.#limits.maxDocumentBytes;
@@ -112,7 +112,7 @@ export class BundleFetcher {
       url,
       max,
       () =>
-        new MarketplaceError(
+        new WstunError(
           code,
           `the ${what} is larger than ${max} bytes (WSTUN_MARKETPLACE_MAX_DOCUMENT_BYTES)`,
           {
@@ -126,13 +126,13 @@ export class BundleFetcher {
   checkName(name: string): void {
     const problem = this.#names.problem(name);
     if (problem === "invalid_name") {
-      throw new MarketplaceError(
+      throw new WstunError(
         "invalid_name",
         `${name}: must be 1-40 lowercase letters, digits or '-'`,
       );
     }
     if (problem === "reserved_name") {
-      throw new MarketplaceError(
+      throw new WstunError(
         "reserved_name",
         `${name} is the name of a built-in service or a server route and cannot be installed`,
       );
@@ -143,7 +143,7 @@ export class BundleFetcher {
   #checkCaps(manifest: Manifest, url: URL): void {
     const { maxFiles, maxFileBytes, maxTotalBytes } = this.#limits;
     if (manifest.files.length > maxFiles) {
-      throw new MarketplaceError(
+      throw new WstunError(
         "too_many_files",
         `the manifest lists ${manifest.files.length} files; at most ${maxFiles} are allowed (WSTUN_MARKETPLACE_MAX_FILES)`,
         { url: url.href },
@@ -152,7 +152,7 @@ export class BundleFetcher {
     let total = 0;
     for (const file of manifest.files) {
       if (file.size > maxFileBytes) {
-        throw new MarketplaceError(
+        throw new WstunError(
           "file_too_large",
           `${file.path} is ${file.size} bytes; at most ${maxFileBytes} are allowed (WSTUN_MARKETPLACE_MAX_FILE_BYTES)`,
           { url: url.href, path: file.path },
@@ -161,7 +161,7 @@ export class BundleFetcher {
       total += file.size;
     }
     if (total > maxTotalBytes) {
-      throw new MarketplaceError(
+      throw new WstunError(
         "bundle_too_large",
         `the files total ${total} bytes; at most ${maxTotalBytes} are allowed (WSTUN_MARKETPLACE_MAX_TOTAL_BYTES)`,
         { url: url.href },
@@ -177,14 +177,14 @@ export class BundleFetcher {
       url,
       file.size,
       () =>
-        new MarketplaceError(
+        new WstunError(
           "size_mismatch",
           `${file.path} is larger than the ${file.size} bytes the manifest declares`,
           where,
         ),
     );
     if (bytes.byteLength !== file.size) {
-      throw new MarketplaceError(
+      throw new WstunError(
         "size_mismatch",
         `${file.path} is ${bytes.byteLength} bytes; the manifest declares ${file.size}`,
         where,
@@ -192,7 +192,7 @@ export class BundleFetcher {
     }
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     if (sha256 !== file.sha256) {
-      throw new MarketplaceError(
+      throw new WstunError(
         "hash_mismatch",
         `${file.path} has SHA-256 ${sha256}; the manifest declares ${file.sha256}`,
         where,
@@ -209,19 +209,19 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * "// Poll ho"… is not valid JSON`), and a URL that is not a marketplace may serve something
  * private. Only the position V8 reports, if any, is kept.
  */
-function parseJson(bytes: Uint8Array, code: MarketplaceErrorCode, what: string, url: URL): unknown {
+function parseJson(bytes: Uint8Array, code: MarketplaceErrorKey, what: string, url: URL): unknown {
   let text: string;
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw new MarketplaceError(code, `the ${what} is not UTF-8 text`, { url: url.href });
+    throw new WstunError(code, `the ${what} is not UTF-8 text`, { url: url.href });
   }
   try {
     return JSON.parse(text);
   } catch (e) {
     const position = /\bat position (\d+)/.exec((e as Error).message)?.[1];
     const where = position === undefined ? "" : ` (at character ${position})`;
-    throw new MarketplaceError(code, `the ${what} is not valid JSON${where}`, { url: url.href });
+    throw new WstunError(code, `the ${what} is not valid JSON${where}`, { url: url.href });
   }
 }
 

@@ -6,14 +6,14 @@
  * make it read more). Each hop connects to the addresses the policy checked (the transport is
  * pinned), never to a second resolution of the name.
  *
- * Every failure is a `MarketplaceError`: `unreachable` for network errors and time-outs,
+ * Every failure is a `WstunError`: `unreachable` for network errors and time-outs,
  * `upstream_failed` for bad statuses and redirect loops, and the caller's own code when the body is
  * larger than allowed. Every response body is consumed or cancelled.
  *
  * @module
  */
 import { type AddressPolicy, parseMarketplaceUrl } from "./address_policy.ts";
-import { MarketplaceError } from "./errors.ts";
+import { WstunError } from "../errors/mod.ts";
 import type { MarketplaceTransport } from "./pinned_transport.ts";
 
 export interface FetcherOptions {
@@ -43,16 +43,16 @@ export class MarketplaceFetcher {
   /**
    * GETs `url` and returns at most `maxBytes` bytes of body; a longer body throws `tooLarge()`.
    */
-  async fetchBytes(url: URL, maxBytes: number, tooLarge: () => MarketplaceError): Promise<Fetched> {
+  async fetchBytes(url: URL, maxBytes: number, tooLarge: () => WstunError): Promise<Fetched> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#options.timeoutMs);
     try {
       const { response, finalUrl } = await this.#follow(url, controller.signal);
       return { url: finalUrl, bytes: await readCapped(response, maxBytes, tooLarge) };
     } catch (e) {
-      if (e instanceof MarketplaceError) throw e;
+      if (e instanceof WstunError) throw e;
       if (controller.signal.aborted) {
-        throw new MarketplaceError(
+        throw new WstunError(
           "unreachable",
           `${url.href} timed out after ${this.#options.timeoutMs} ms`,
           {
@@ -60,7 +60,7 @@ export class MarketplaceFetcher {
           },
         );
       }
-      throw new MarketplaceError(
+      throw new WstunError(
         "unreachable",
         `cannot reach ${url.href}: ${(e as Error).message}`,
         {
@@ -82,7 +82,7 @@ export class MarketplaceFetcher {
         await response.body?.cancel();
         const location = response.headers.get("location");
         if (!location) {
-          throw new MarketplaceError(
+          throw new WstunError(
             "upstream_failed",
             `${url.href} redirected without a Location`,
             {
@@ -91,7 +91,7 @@ export class MarketplaceFetcher {
           );
         }
         if (hop >= this.#options.maxRedirects) {
-          throw new MarketplaceError(
+          throw new WstunError(
             "upstream_failed",
             `${start.href} redirected more than ${this.#options.maxRedirects} times`,
             { url: start.href },
@@ -102,7 +102,7 @@ export class MarketplaceFetcher {
       }
       if (!response.ok) {
         await response.body?.cancel();
-        throw new MarketplaceError(
+        throw new WstunError(
           "upstream_failed",
           `${url.href} answered HTTP ${response.status}`,
           {
@@ -119,7 +119,7 @@ export class MarketplaceFetcher {
 async function readCapped(
   response: Response,
   maxBytes: number,
-  tooLarge: () => MarketplaceError,
+  tooLarge: () => WstunError,
 ): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) {

@@ -23,7 +23,7 @@ import { AddressPolicy, type ResolveHost } from "./address_policy.ts";
 import { BundleFetcher, resolveManifestUrl, type VerifiedBundle } from "./bundle_fetcher.ts";
 import { contentTypeFor } from "./content_type.ts";
 import { DEFAULT_MARKETPLACE_LIMITS, type MarketplaceLimits } from "./config.ts";
-import { MarketplaceError, type Result } from "./errors.ts";
+import { WstunError } from "../errors/mod.ts";
 import { MarketplaceFetcher } from "./fetcher.ts";
 import { fetchTransport, type MarketplaceTransport, pinnedTransport } from "./pinned_transport.ts";
 import { describeSchemaIssue, InstallRequest } from "./schema.ts";
@@ -99,6 +99,9 @@ export interface BrowsedService {
   installable: boolean;
   reason?: string;
 }
+
+/** The outcome of a marketplace operation: a failure is a `WstunError` with a marketplace code. */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: WstunError };
 
 export interface BrowseResult {
   name: string;
@@ -271,7 +274,7 @@ export class Marketplace {
     return settle(async () => {
       const parsed = InstallRequest.safeParse(request);
       if (!parsed.success) {
-        throw new MarketplaceError(
+        throw new WstunError(
           "invalid_request",
           `body must be {"manifest": url} or {"url": indexUrl, "name": service}: ${
             describeSchemaIssue(parsed.error)
@@ -290,7 +293,7 @@ export class Marketplace {
       const bundle = await this.#bundles.fetchBundle(source, undefined, async (manifest) => {
         if (await this.#store.get(manifest.name)) throw alreadyInstalled(manifest.name);
         if ((await this.#store.list()).length >= this.#limits.maxServices) {
-          throw new MarketplaceError(
+          throw new WstunError(
             "limit_reached",
             `${this.#limits.maxServices} services are installed already (WSTUN_MARKETPLACE_MAX_SERVICES)`,
           );
@@ -451,30 +454,30 @@ function versionTime(versionId: string): number {
   return time;
 }
 
-function alreadyInstalled(name: string): MarketplaceError {
-  return new MarketplaceError(
+function alreadyInstalled(name: string): WstunError {
+  return new WstunError(
     "already_installed",
     `${name} is already installed; update it instead`,
   );
 }
 
-function notInstalled(name: string): MarketplaceError {
-  return new MarketplaceError("not_installed", `no installed service is named ${name}`);
+function notInstalled(name: string): WstunError {
+  return new WstunError("not_installed", `no installed service is named ${name}`);
 }
 
-function conflict(name: string): MarketplaceError {
-  return new MarketplaceError(
+function conflict(name: string): WstunError {
+  return new WstunError(
     "conflict",
     `${name} was changed by another operation at the same time; try again`,
   );
 }
 
-/** Runs `work`, turning a `MarketplaceError` into a failed `Result`; other errors propagate. */
+/** Runs `work`, turning a `WstunError` into a failed `Result`; other errors propagate. */
 async function settle<T>(work: () => Promise<T>): Promise<Result<T>> {
   try {
     return { ok: true, value: await work() };
   } catch (e) {
-    if (e instanceof MarketplaceError) return { ok: false, error: e.toFailure() };
+    if (e instanceof WstunError) return { ok: false, error: e };
     throw e;
   }
 }

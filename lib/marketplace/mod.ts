@@ -14,7 +14,6 @@
  */
 export * from "./config.ts";
 export * from "./content_type.ts";
-export * from "./errors.ts";
 export * from "./marketplace.ts";
 export * from "./schema.ts";
 export * from "./service_name.ts";

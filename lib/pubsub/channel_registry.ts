@@ -20,7 +20,8 @@
  */
 import { type ChannelBridge, LocalChannelBridge } from "./channel_bridge.ts";
 import { ChannelDelivery, type ChannelMessage } from "./channel_message.ts";
-import { type PubSubError, pubSubError, PubSubErrorCode } from "./errors.ts";
+import { WstunError } from "../errors/wstun_error.ts";
+import { ErrorCode } from "../protocol.ts";
 
 /** Someone who receives channel messages: a `/ws` session or a native `/_ws` connection. */
 export interface ChannelSubscriber {
@@ -75,17 +76,17 @@ export class ChannelRegistry {
   }
 
   /** Adds `subscriber` to `channel`, or says why not. */
-  subscribe(subscriber: ChannelSubscriber, channel: string): PubSubError | undefined {
+  subscribe(subscriber: ChannelSubscriber, channel: string): WstunError | undefined {
     const mine = this.#bySubscriber.get(subscriber);
     if (mine?.has(channel)) {
-      return pubSubError(
-        PubSubErrorCode.AlreadySubscribed,
+      return new WstunError(
+        ErrorCode.AlreadySubscribed,
         `already subscribed to ${JSON.stringify(channel)}; messages are delivered once`,
       );
     }
     if (this.#maxChannels > 0 && (mine?.size ?? 0) >= this.#maxChannels) {
-      return pubSubError(
-        PubSubErrorCode.LimitReached,
+      return new WstunError(
+        ErrorCode.LimitReached,
         `at most ${this.#maxChannels} channels per connection (WSTUN_MAX_CHANNELS)`,
       );
     }
@@ -103,11 +104,11 @@ export class ChannelRegistry {
   }
 
   /** Removes `subscriber` from `channel`; `not_subscribed` when it was not there (nothing changes). */
-  unsubscribe(subscriber: ChannelSubscriber, channel: string): PubSubError | undefined {
+  unsubscribe(subscriber: ChannelSubscriber, channel: string): WstunError | undefined {
     const mine = this.#bySubscriber.get(subscriber);
     if (!mine?.delete(channel)) {
-      return pubSubError(
-        PubSubErrorCode.NotSubscribed,
+      return new WstunError(
+        ErrorCode.NotSubscribed,
         `not subscribed to ${JSON.stringify(channel)}`,
       );
     }

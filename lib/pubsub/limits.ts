@@ -8,26 +8,27 @@
  *
  * @module
  */
-import { type PubSubError, pubSubError, PubSubErrorCode } from "./errors.ts";
+import { WstunError } from "../errors/wstun_error.ts";
+import { ErrorCode } from "../protocol.ts";
 
 // deno-lint-ignore no-control-regex -- matching control characters is the point of this rule
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Returns why `name` is not a valid channel name, or undefined when it is. */
-export function checkChannelName(name: unknown, maxBytes: number): PubSubError | undefined {
+export function checkChannelName(name: unknown, maxBytes: number): WstunError | undefined {
   if (typeof name !== "string" || name.length === 0) {
-    return pubSubError(PubSubErrorCode.InvalidChannel, "channel: must be a non-empty string");
+    return new WstunError(ErrorCode.InvalidChannel, "channel: must be a non-empty string");
   }
   if (CONTROL_CHARS.test(name)) {
-    return pubSubError(
-      PubSubErrorCode.InvalidChannel,
+    return new WstunError(
+      ErrorCode.InvalidChannel,
       "channel: must not contain control characters",
     );
   }
   // Cheap length test first: a string of n UTF-16 units encodes to at most 3n bytes.
   if (name.length * 3 > maxBytes && utf8Length(name) > maxBytes) {
-    return pubSubError(
-      PubSubErrorCode.InvalidChannel,
+    return new WstunError(
+      ErrorCode.InvalidChannel,
       `channel: longer than ${maxBytes} bytes (WSTUN_CHANNEL_NAME_MAX)`,
     );
   }
@@ -50,10 +51,10 @@ export function utf8Length(text: string): number {
 }
 
 /** Returns a `publish_too_large` error when `bytes` exceeds `maxBytes` (0 = no limit). */
-export function checkPublishSize(bytes: number, maxBytes: number): PubSubError | undefined {
+export function checkPublishSize(bytes: number, maxBytes: number): WstunError | undefined {
   if (maxBytes === 0 || bytes <= maxBytes) return undefined;
-  return pubSubError(
-    PubSubErrorCode.PublishTooLarge,
+  return new WstunError(
+    ErrorCode.PublishTooLarge,
     `payload of ${bytes} bytes exceeds ${maxBytes} bytes (WSTUN_MAX_PUBLISH_BYTES)`,
   );
 }
@@ -76,15 +77,15 @@ export class PublishRate {
   }
 
   /** Takes one publish from the bucket; returns a `rate_limited` error when it is empty. */
-  take(): PubSubError | undefined {
+  take(): WstunError | undefined {
     if (this.#perSec === 0) return undefined;
     const now = this.#now();
     const refill = ((now - this.#last) / 1000) * this.#perSec;
     this.#tokens = Math.min(this.#perSec, this.#tokens + refill);
     this.#last = now;
     if (this.#tokens < 1) {
-      return pubSubError(
-        PubSubErrorCode.RateLimited,
+      return new WstunError(
+        ErrorCode.RateLimited,
         `more than ${this.#perSec} publishes per second (WSTUN_MAX_PUBLISHES_PER_SEC)`,
       );
     }

@@ -6,7 +6,7 @@
  * request's `ref` (and the `channel`); a request with a `ref` that succeeds is answered
  * `{"type":"ok","ref"}`, as protocol v1 answers every request without a natural response. When the
  * authorizer is down the request gets `error` `authorizer_unavailable` and the connection is then
- * closed with `Disconnects.AuthorizerUnavailable`, so the client reconnects later.
+ * closed with its close (4503, lib/errors/error_table.ts), so the client reconnects later.
  *
  * Requests of one connection run in arrival order, including while one waits for the authorizer,
  * so a client's publishes reach the channel in the order it sent them.
@@ -17,11 +17,18 @@
  *
  * @module
  */
-import { type ChannelRequest, type Disconnect, Disconnects, type Ref } from "../protocol.ts";
+import {
+  type ChannelRequest,
+  type Disconnect,
+  Disconnects,
+  ErrorCode,
+  type Ref,
+} from "../protocol.ts";
 import type { AuthorizerRequest } from "./authorizer.ts";
 import { type ChannelDelivery, decodeChannelBinary } from "./channel_message.ts";
 import type { ChannelSubscriber } from "./channel_registry.ts";
-import { type PubSubError, PubSubErrorCode } from "./errors.ts";
+import { WstunError } from "../errors/wstun_error.ts";
+import { errorClose, errorFrame } from "../errors/error_edges.ts";
 import { checkChannelName, checkPublishSize, PublishRate, utf8Length } from "./limits.ts";
 import type { PubSub } from "./pubsub.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
@@ -80,16 +87,16 @@ export class NativeChannels implements ChannelSubscriber {
     const decoded = decodeChannelBinary(frame);
     if (!decoded.ok) {
       return this.#error(
-        { code: PubSubErrorCode.InvalidMessage, message: decoded.message },
+        new WstunError(ErrorCode.InvalidMessage, decoded.message),
         undefined,
       );
     }
     if (decoded.peer !== "") {
       return this.#error(
-        {
-          code: PubSubErrorCode.InvalidMessage,
-          message: "binary channel publish: the peer field must be empty",
-        },
+        new WstunError(
+          ErrorCode.InvalidMessage,
+          "binary channel publish: the peer field must be empty",
+        ),
         undefined,
         decoded.channel,
       );
@@ -109,10 +116,10 @@ export class NativeChannels implements ChannelSubscriber {
     if (this.#closed) return;
     if (!this.#queue.push(task)) {
       this.#error(
-        {
-          code: PubSubErrorCode.RateLimited,
-          message: "too many channel requests waiting for the authorizer",
-        },
+        new WstunError(
+          ErrorCode.RateLimited,
+          "too many channel requests waiting for the authorizer",
+        ),
         ref,
         channel,
       );
@@ -126,10 +133,10 @@ export class NativeChannels implements ChannelSubscriber {
     // Refused before asking the authorizer: a duplicate changes nothing.
     if (registry.isSubscribed(this, channel)) {
       return this.#error(
-        {
-          code: PubSubErrorCode.AlreadySubscribed,
-          message: `already subscribed to ${JSON.stringify(channel)}`,
-        },
+        new WstunError(
+          ErrorCode.AlreadySubscribed,
+          `already subscribed to ${JSON.stringify(channel)}`,
+        ),
         ref,
         channel,
       );
@@ -145,10 +152,7 @@ export class NativeChannels implements ChannelSubscriber {
     const { registry } = this.#pubsub;
     if (!registry.isSubscribed(this, channel)) {
       return this.#error(
-        {
-          code: PubSubErrorCode.NotSubscribed,
-          message: `not subscribed to ${JSON.stringify(channel)}`,
-        },
+        new WstunError(ErrorCode.NotSubscribed, `not subscribed to ${JSON.stringify(channel)}`),
         ref,
         channel,
       );
@@ -162,7 +166,7 @@ export class NativeChannels implements ChannelSubscriber {
   #publishJson(channel: string, data: unknown, ref: Ref): Promise<void> | void {
     if (data === undefined) {
       return this.#error(
-        { code: PubSubErrorCode.InvalidMessage, message: "data: required" },
+        new WstunError(ErrorCode.InvalidMessage, "data: required"),
         ref,
         channel,
       );
@@ -212,20 +216,17 @@ export class NativeChannels implements ChannelSubscriber {
       if (verdict === "allowed") return apply();
       if (verdict === "denied") {
         return this.#error(
-          { code: PubSubErrorCode.Unauthorized, message: `the authorizer refused ${command}` },
+          new WstunError(ErrorCode.Unauthorized, `the authorizer refused ${command}`),
           ref,
           channel,
         );
       }
-      this.#error(
-        {
-          code: PubSubErrorCode.AuthorizerUnavailable,
-          message: "the authorizer is down; reconnect later",
-        },
-        ref,
-        channel,
+      const down = new WstunError(
+        ErrorCode.AuthorizerUnavailable,
+        "the authorizer is down; reconnect later",
       );
-      this.#close(Disconnects.AuthorizerUnavailable);
+      this.#error(down, ref, channel);
+      this.#close(errorClose(down));
     });
   }
 
@@ -234,11 +235,9 @@ export class NativeChannels implements ChannelSubscriber {
     this.#send(JSON.stringify({ type: "ok", ref }));
   }
 
-  #error(error: PubSubError, ref: Ref, channel?: string): void {
+  #error(error: WstunError, ref: Ref, channel?: string): void {
     this.#peer.refused?.(error.code);
-    this.#send(
-      JSON.stringify({ type: "error", code: error.code, message: error.message, ref, channel }),
-    );
+    this.#send(JSON.stringify({ ...errorFrame(error, ref), channel }));
   }
 
   #send(frame: string): void {

@@ -10,7 +10,7 @@
  * is not JSON, an unknown command, an empty channel, a denied command, a second join, a leave of a
  * channel not joined. Where WSTun adds something wsify could not report in-band it closes the
  * socket with a code and a reason instead of dropping silently:
- * - the authorizer is down: `Disconnects.AuthorizerUnavailable` (4503; the client reconnects);
+ * - the authorizer is down: `authorizer_unavailable`'s close (4503; the client reconnects);
  * - a WSTun limit (channel name, channels per connection, publish size or rate, queued commands):
  *   `Disconnects.ChannelLimit` (4400) with the error code as the reason.
  *
@@ -20,8 +20,9 @@ import type { Authorizer } from "./authorizer.ts";
 import type { ChannelDelivery } from "./channel_message.ts";
 import type { ChannelRegistry, ChannelSubscriber } from "./channel_registry.ts";
 import type { PubSubConfig } from "./config.ts";
-import { type PubSubError, PubSubErrorCode } from "./errors.ts";
-import { type Disconnect, Disconnects, withReason } from "../protocol.ts";
+import { WstunError } from "../errors/wstun_error.ts";
+import { errorClose } from "../errors/error_edges.ts";
+import { type Disconnect, Disconnects, ErrorCode, withReason } from "../protocol.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
 import { checkChannelName, checkPublishSize, PublishRate, utf8Length } from "./limits.ts";
 
@@ -108,7 +109,7 @@ export class WsifySession implements ChannelSubscriber {
     const message = parseWsifyMessage(data);
     if (!message) return; // wsify ignores what it cannot decode
     if (!this.#queue.push(() => this.#run(message))) {
-      this.#refuse({ code: PubSubErrorCode.RateLimited, message: "too many commands waiting" });
+      this.#refuse(new WstunError(ErrorCode.RateLimited, "too many commands waiting"));
     }
   }
 
@@ -141,7 +142,7 @@ export class WsifySession implements ChannelSubscriber {
     if (this.#deps.registry.isSubscribed(this, channel)) return;
     return this.#authorized("join", message, () => {
       const refused = this.#deps.registry.subscribe(this, channel);
-      if (refused && refused.code !== PubSubErrorCode.AlreadySubscribed) this.#refuse(refused);
+      if (refused && refused.code !== ErrorCode.AlreadySubscribed) this.#refuse(refused);
     });
   }
 
@@ -185,14 +186,17 @@ export class WsifySession implements ChannelSubscriber {
     return authorizer.check({ command, args: message.args }).then((verdict) => {
       if (this.#closed) return;
       if (verdict === "unavailable") {
-        return this.#close(Disconnects.AuthorizerUnavailable);
+        return this.#refuse(
+          new WstunError(ErrorCode.AuthorizerUnavailable, "the authorizer is down"),
+        );
       }
       if (verdict === "allowed") apply();
     });
   }
 
-  #refuse(error: PubSubError): void {
-    this.#close(withReason(Disconnects.ChannelLimit, error.code));
+  /** wsify's protocol has no error frame: a refusal closes (4400 with the code as the reason). */
+  #refuse(error: WstunError): void {
+    this.#close(errorClose(error));
   }
 
   #close(disconnect: Disconnect): void {

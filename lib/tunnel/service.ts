@@ -21,7 +21,7 @@
 import type { Logger } from "../log.ts";
 import type { ServerCredentials } from "../server_credentials.ts";
 import { TunnelCounters } from "../stats.ts";
-import { type TunnelErrorCode, tunnelErrorResponse } from "./errors.ts";
+import { errorResponse, type TunnelErrorKey, wireCode, WstunError } from "../errors/mod.ts";
 import { verifyTunnelToken } from "./jwt.ts";
 import {
   createLocalRegistry,
@@ -120,13 +120,13 @@ export function createTunnelService(
   /** A refused registration: counted, logged (the id only once it is a valid one), answered. */
   function refuse(
     id: string | undefined,
-    code: TunnelErrorCode,
+    code: TunnelErrorKey,
     message: string,
     detail?: string,
   ): Response {
-    counters.refusedRegistrations.add(code);
-    log?.warn("tunnel.registration_refused", { id, reason: code, detail });
-    return tunnelErrorResponse(code, message);
+    counters.refusedRegistrations.add(wireCode(code));
+    log?.warn("tunnel.registration_refused", { id, reason: wireCode(code), detail });
+    return errorResponse(new WstunError(code, message));
   }
 
   async function register(request: Request, url: URL): Promise<Response> {
@@ -141,7 +141,7 @@ export function createTunnelService(
     const token = /^Bearer ([\w.-]+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
     if (!token) return refuse(id, "missing_token", "Authorization: Bearer <JWT> is required");
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return refuse(id, "upgrade_required", "registration must be a WebSocket upgrade");
+      return refuse(id, "tunnel_upgrade_required", "registration must be a WebSocket upgrade");
     }
     const verdict = await verifyTunnelToken(token, {
       id,
@@ -190,9 +190,11 @@ export function createTunnelService(
   async function serveViewer(request: Request, url: URL, viewer: ViewerPath): Promise<Response> {
     const credential = viewerAuth?.viewerCredential(request, viewer.id);
     if (viewerAuth && !credential) {
-      return tunnelErrorResponse(
-        "viewer_token_required",
-        "this server requires its token from tunnel viewers (?token=, Bearer or session cookie)",
+      return errorResponse(
+        new WstunError(
+          "viewer_token_required",
+          "this server requires its token from tunnel viewers (?token=, Bearer or session cookie)",
+        ),
       );
     }
     const response = await proxyViewer(request, url, viewer);
@@ -206,14 +208,18 @@ export function createTunnelService(
 
   async function proxyViewer(request: Request, url: URL, viewer: ViewerPath): Promise<Response> {
     if (!urls.ownOrigins && isServiceWorkerScript(request)) {
-      return tunnelErrorResponse(
-        "service_worker_refused",
-        "tunnels share this origin, so they may not install service workers",
+      return errorResponse(
+        new WstunError(
+          "service_worker_refused",
+          "tunnels share this origin, so they may not install service workers",
+        ),
       );
     }
     const endpoint = registry.find(viewer.id) ?? await locate(viewer.id);
     if (!endpoint) {
-      return tunnelErrorResponse("tunnel_not_connected", "No client is connected with that id");
+      return errorResponse(
+        new WstunError("tunnel_not_connected", "No client is connected with that id"),
+      );
     }
     const forward = forwardTarget(request, url, viewer);
     let stream;
@@ -230,7 +236,9 @@ export function createTunnelService(
         : await proxyHttp(request, stream, forward, limits);
     } catch (error) {
       stream.abort();
-      return tunnelErrorResponse("bad_gateway", `the tunnel stream failed: ${String(error)}`);
+      return errorResponse(
+        new WstunError("bad_gateway", `the tunnel stream failed: ${String(error)}`),
+      );
     }
   }
 
@@ -254,14 +262,18 @@ export function createTunnelService(
       const kind = classify(request, url);
       if (kind === null) return null;
       if (!config.secrets) {
-        return Promise.resolve(tunnelErrorResponse(
-          "tunnels_disabled",
-          "tunnels are off on this server: set WSTUN_TUNNEL_SECRET_A and WSTUN_TUNNEL_SECRET_B",
+        return Promise.resolve(errorResponse(
+          new WstunError(
+            "tunnels_disabled",
+            "tunnels are off on this server: set WSTUN_TUNNEL_SECRET_A and WSTUN_TUNNEL_SECRET_B",
+          ),
         ));
       }
       if (kind === "no_id") {
         return Promise.resolve(
-          tunnelErrorResponse("not_a_tunnel_url", `viewer URLs are ${urls.description}/<id>/…`),
+          errorResponse(
+            new WstunError("not_a_tunnel_url", `viewer URLs are ${urls.description}/<id>/…`),
+          ),
         );
       }
       return kind === "register" ? register(request, url) : serveViewer(request, url, kind);
@@ -313,13 +325,15 @@ function openFailure(error: unknown): Response {
   if (!(error instanceof MuxError)) throw error;
   switch (error.code) {
     case "too_many_streams":
-      return tunnelErrorResponse("tunnel_busy", error.message);
+      return errorResponse(new WstunError("tunnel_busy", error.message));
     case "open_timeout":
-      return tunnelErrorResponse("tunnel_timeout", error.message);
+      return errorResponse(new WstunError("tunnel_timeout", error.message));
     case "refused":
-      return tunnelErrorResponse("tunnel_refused", error.message);
+      return errorResponse(new WstunError("tunnel_refused", error.message));
     case "session_closed":
     case "stream_closed":
-      return tunnelErrorResponse("tunnel_not_connected", "No client is connected with that id");
+      return errorResponse(
+        new WstunError("tunnel_not_connected", "No client is connected with that id"),
+      );
   }
 }

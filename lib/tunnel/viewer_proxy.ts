@@ -11,7 +11,7 @@
  * @module
  */
 import { ByteReader } from "./byte_reader.ts";
-import { tunnelErrorResponse } from "./errors.ts";
+import { errorResponse, WstunError } from "../errors/mod.ts";
 import {
   encodeRequestHead,
   endToEndHeaders,
@@ -79,7 +79,9 @@ export async function proxyHttp(
   }
   if (head.status < 200 || head.status > 599) {
     stream.abort();
-    return tunnelErrorResponse("bad_gateway", `the tunnel client answered status ${head.status}`);
+    return errorResponse(
+      new WstunError("bad_gateway", `the tunnel client answered status ${head.status}`),
+    );
   }
   try {
     const responseBodyStream = responseBody(reader, head, request.method, () => stream.abort());
@@ -128,9 +130,11 @@ export async function proxyWebSocket(
   if (!handshake.accepted) {
     if (handshake.head.status === 101 || handshake.head.status < 200) {
       stream.abort();
-      return tunnelErrorResponse(
-        "bad_gateway",
-        "the tunnel target's WebSocket handshake is invalid",
+      return errorResponse(
+        new WstunError(
+          "bad_gateway",
+          "the tunnel target's WebSocket handshake is invalid",
+        ),
       );
     }
     const body = responseBody(reader, handshake.head, "GET", () => stream.abort());
@@ -240,7 +244,7 @@ function badGateway(error: unknown): Response {
   const message = error instanceof HttpParseError
     ? error.message
     : `the tunnel stream failed: ${error instanceof Error ? error.message : String(error)}`;
-  return tunnelErrorResponse("bad_gateway", message);
+  return errorResponse(new WstunError("bad_gateway", message));
 }
 
 /** Close codes that may be sent on the wire (RFC 6455 §7.4): reserved ones become 1000. */
