@@ -7,7 +7,7 @@
  */
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import { MessagePortBridge } from "./lib/bridge/message_port_bridge.ts";
+import { MessagePortBridge } from "./lib/bridge/mod.ts";
 import type { WorkerDrain, WorkerReport, WorkerStart } from "./lib/worker_pool.ts";
 import { loadConfig } from "./lib/config.ts";
 import { within } from "./lib/process_exit.ts";

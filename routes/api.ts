@@ -5,8 +5,8 @@
  * @module
  */
 import { Hono } from "hono";
-import type { ClusterNode } from "../lib/cluster/node.ts";
-import type { Hub } from "../lib/hub/hub.ts";
+import type { ClusterNode } from "../lib/cluster/mod.ts";
+import type { Hub } from "../lib/hub/mod.ts";
 import type { Lifecycle } from "../lib/lifecycle.ts";
 import type { PubSub } from "../lib/pubsub/mod.ts";
 import type { ServiceCatalog } from "../lib/service_catalog.ts";

@@ -13,8 +13,8 @@
 import { Hono } from "hono";
 import { ulid } from "ulid";
 import type { Config } from "../lib/config.ts";
-import type { ClusterNode } from "../lib/cluster/node.ts";
-import type { Hub } from "../lib/hub/hub.ts";
+import type { ClusterNode } from "../lib/cluster/mod.ts";
+import type { Hub } from "../lib/hub/mod.ts";
 import type { Lifecycle } from "../lib/lifecycle.ts";
 import type { LiveSockets } from "../lib/live_sockets.ts";
 import { CloseReason } from "../lib/protocol.ts";
@@ -24,9 +24,13 @@ import { BUILTIN_SERVICES, type ServiceCatalog } from "../lib/service_catalog.ts
 import { buildServerParts, type ServerOptions } from "../lib/server_parts.ts";
 import type { Stats } from "../lib/stats.ts";
 import type { Logger } from "../lib/log.ts";
-import type { IsolateSnapshot, ReadinessCheck } from "../lib/observability/mod.ts";
-import { observeServer, serverLogger } from "../lib/observability/server_observability.ts";
-import { createTunnelService, type TunnelService } from "../lib/tunnel/service.ts";
+import {
+  type IsolateSnapshot,
+  observeServer,
+  type ReadinessCheck,
+  serverLogger,
+} from "../lib/observability/mod.ts";
+import { createTunnelService, type TunnelService } from "../lib/tunnel/mod.ts";
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";

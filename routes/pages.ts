@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import type { Hub } from "../lib/hub/hub.ts";
+import type { Hub } from "../lib/hub/mod.ts";
 import type { ServiceCatalog } from "../lib/service_catalog.ts";
 import type { Stats } from "../lib/stats.ts";
 import { VERSION } from "../lib/version.ts";

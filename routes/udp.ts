@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { UdpConnection } from "../lib/udp/udp_connection.ts";
+import { UdpConnection } from "../lib/udp/mod.ts";
 import { upgradeToHub, type WsDeps } from "./ws.ts";
 
 export function upgradeToUdp(request: Request, deps: WsDeps): Response {

@@ -12,7 +12,7 @@
  */
 import type { Config } from "../lib/config.ts";
 import { type ChannelAccess, Connection } from "../lib/connection.ts";
-import type { Hub } from "../lib/hub/hub.ts";
+import type { Hub } from "../lib/hub/mod.ts";
 import { describeUpgrade, type PubSub } from "../lib/pubsub/mod.ts";
 import type { LiveSockets } from "../lib/live_sockets.ts";
 import type { Logger } from "../lib/log.ts";

@@ -16,3 +16,5 @@ export * from "./instruments.ts";
 export * from "./otel.ts";
 export * from "./prometheus.ts";
 export * from "./readiness.ts";
+export * from "./config_summary.ts";
+export * from "./server_observability.ts";
