@@ -129,7 +129,7 @@ export async function createServer(
     log,
     counters: stats.tunnels,
   });
-  const wsDeps = { config, hub, stats, pubsub, auth, sockets };
+  const wsDeps = { config, hub, stats, pubsub, auth, sockets, now };
   const hubUpgrades = new Map<string, (request: Request) => Response>([
     ["/_ws", (request) => upgradeToHub(request, wsDeps)],
     ["/_udp", (request) => upgradeToUdp(request, wsDeps)],

@@ -13,6 +13,7 @@ export function upgradeToUdp(request: Request, deps: WsDeps): Response {
   return upgradeToHub(
     request,
     deps,
-    (socket, channels) => new UdpConnection(socket, deps.hub, deps.config, deps.stats, channels),
+    (socket, channels) =>
+      new UdpConnection(socket, deps.hub, deps.config, deps.stats, channels, deps.now),
   );
 }

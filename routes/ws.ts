@@ -28,6 +28,8 @@ export interface WsDeps {
   auth: ServerAuth;
   /** Open sockets, which a drain asks to reconnect elsewhere. */
   sockets: LiveSockets;
+  /** The server's clock, handed to every connection (rate windows, drain deadlines). */
+  now: () => number;
 }
 
 /** Told about every upgrade answered with an HTTP error instead of a socket. */
@@ -80,7 +82,7 @@ export function upgradeToHub(
   request: Request,
   deps: WsDeps,
   connect: (socket: WebSocket, channels: ChannelAccess) => Connection = (socket, channels) =>
-    new Connection(socket, deps.hub, deps.config, deps.stats, channels),
+    new Connection(socket, deps.hub, deps.config, deps.stats, channels, { now: deps.now }),
 ): Response {
   const { config, stats } = deps;
   const headers = request.headers;
