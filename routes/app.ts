@@ -198,8 +198,10 @@ interface AppDeps {
 function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => {
-    const path = c.req.path;
-    return errorJson(c, asWstunError(err, deps.log, "http.unexpected_error", { path }));
+    const answer = asWstunError(err, (fault) => {
+      deps.log.error("http.unexpected_error", { path: c.req.path, error: String(fault) });
+    });
+    return errorJson(c, answer);
   });
   app.notFound((c) => errorJson(c, new WstunError("not_found", `nothing at ${c.req.path}`)));
 

@@ -15,7 +15,6 @@ import {
   type ServerFrameOf,
   withReason,
 } from "../protocol.ts";
-import type { LogFields, Logger } from "../log.ts";
 import { type ErrorStatus, ErrorTable, wireCode } from "./error_table.ts";
 import { WstunError } from "./wstun_error.ts";
 
@@ -86,16 +85,16 @@ export function errorClose(err: WstunError): Disconnect {
 }
 
 /**
- * `err` if it is a {@link WstunError}; anything else is a server fault: logged as `event` with
- * `fields` and its text (never the request that caused it, so no secret) and answered `internal`.
+ * `err` if it is a {@link WstunError}; anything else is a server fault: handed to `onFault` (which
+ * logs it: its text, never the request that caused it, so no secret) and answered `internal`.
+ *
+ * @example
+ * ```ts
+ * const answer = asWstunError(err, (fault) => log.error("hub.internal_error", { error: String(fault) }));
+ * ```
  */
-export function asWstunError(
-  err: unknown,
-  log: Logger | undefined,
-  event: string,
-  fields: LogFields = {},
-): WstunError {
+export function asWstunError(err: unknown, onFault?: (fault: unknown) => void): WstunError {
   if (err instanceof WstunError) return err;
-  log?.error(event, { ...fields, error: String(err) });
+  onFault?.(err);
   return new WstunError(ErrorCode.Internal, "internal server error");
 }

@@ -295,7 +295,9 @@ export class Hub {
 
   /** A failure of an awaited request: a fault that is not a `WstunError` is `internal`, logged. */
   #asWstunError(err: unknown): WstunError {
-    return asWstunError(err, this.#deps.log, "hub.internal_error");
+    return asWstunError(err, (fault) => {
+      this.#deps.log?.error("hub.internal_error", { error: String(fault) });
+    });
   }
 
   /** Counts a refusal with `code` sent on the hub's behalf (by the cluster). */

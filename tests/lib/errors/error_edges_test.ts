@@ -9,7 +9,6 @@ import {
 } from "../../../lib/errors/error_edges.ts";
 import { WstunError } from "../../../lib/errors/wstun_error.ts";
 import { Disconnects, ErrorCode, RETRY_AFTER_MS } from "../../../lib/protocol.ts";
-import { LogLines } from "../../_util/log_lines.ts";
 
 Deno.test("error edges: a refusal becomes an error frame with its ref and details", () => {
   const err = new WstunError(ErrorCode.NotMember, "not members of r: zoe", {
@@ -76,18 +75,23 @@ Deno.test("error edges: closes come from the table, 4400 with the code by defaul
   assert.equal(rate.reason, "rate_limited");
 });
 
-Deno.test("error edges: an unknown exception is internal, logged without becoming its message", () => {
-  const logs = new LogLines();
-  const err = asWstunError(new TypeError("x is undefined"), logs.log, "hub.internal_error", {
-    uuid: "r",
-  });
+Deno.test("error edges: an unknown exception is internal, reported without becoming its message", () => {
+  const faults: unknown[] = [];
+  const report = (f: unknown) => {
+    faults.push(f);
+  };
+  const fault = new TypeError("x is undefined");
+  const err = asWstunError(fault, report);
   assert.equal(err.code, ErrorCode.Internal);
   assert.equal(err.message, "internal server error");
-  const [line] = logs.of("hub.internal_error");
-  assert.equal(line.level, "error");
-  assert.equal(line.uuid, "r");
-  assert.equal(line.error, "TypeError: x is undefined");
+  assert.deepEqual(errorFrame(err), {
+    type: "error",
+    code: "internal",
+    message: "internal server error",
+    ref: undefined,
+  });
+  assert.deepEqual(faults, [fault]);
   const known = new WstunError(ErrorCode.Forbidden, "only the host");
-  assert.equal(asWstunError(known, logs.log, "hub.internal_error"), known);
-  assert.equal(logs.of("hub.internal_error").length, 1);
+  assert.equal(asWstunError(known, report), known);
+  assert.equal(faults.length, 1);
 });
