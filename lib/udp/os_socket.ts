@@ -29,6 +29,8 @@ const MEMINFO_DROPS = 8;
 const MEMINFO_WORDS = 9;
 /** Descriptors searched for the socket; far above what the tools open. */
 const MAX_FD = 65_536;
+/** Descriptors above the last one found that are tried first. */
+const NEAR_FDS = 8;
 
 const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -56,25 +58,48 @@ export class OsSockets {
     }
   }
 
-  /** The socket bound to `address` (as Deno reports it), or why it cannot be found. */
+  /** The descriptor found last: a new socket usually gets the next one. */
+  #lastFd = -1;
+  readonly #name = new Uint8Array(128);
+  readonly #nameLength = new Uint32Array(1);
+  readonly #nameLengthBytes = new Uint8Array(this.#nameLength.buffer);
+
+  /**
+   * The socket bound to `address` (as Deno reports it), or why it cannot be found. The search
+   * starts just above the descriptor found last (Linux gives a new socket the lowest free
+   * descriptor, which after a run of opens is the next one up), then covers the rest from 0: a
+   * tool with a hundred sockets open pays a few system calls per new socket instead of one per
+   * open descriptor (0.25–0.6 ms per socket, measured, on the path of every player's first
+   * datagram on the exposer).
+   */
   find(address: Deno.NetAddr): OsSocket | string {
-    const lib = this.libc.symbols;
     const family = address.hostname.includes(":") ? AF_INET6 : AF_INET;
     // IPv4: the address too (sockets on 127.0.0.1 and 127.0.0.2 may share a port number).
     const ipv4 = family === AF_INET ? address.hostname.split(".").map(Number) : [];
-    const name = new Uint8Array(128);
-    const length = new Uint32Array(1);
+    const near = this.#lastFd + 1;
+    for (let fd = near; fd < near + NEAR_FDS; fd++) {
+      if (this.#isOurs(fd, family, address.port, ipv4)) return this.#found(fd);
+    }
     for (let fd = 0; fd < MAX_FD; fd++) {
-      length[0] = name.length;
-      if (lib.getsockname(fd, name, new Uint8Array(length.buffer)) !== 0) continue;
-      if ((name[0] | (name[1] << 8)) !== family || ((name[2] << 8) | name[3]) !== address.port) {
-        continue;
-      }
-      if (ipv4.some((byte, i) => name[4 + i] !== byte)) continue;
-      const socket = new OsSocket(lib, fd);
-      if (socket.type() === SOCK_DGRAM) return socket;
+      if (fd >= near && fd < near + NEAR_FDS) continue;
+      if (this.#isOurs(fd, family, address.port, ipv4)) return this.#found(fd);
     }
     return `no datagram socket bound to port ${address.port} among this process's descriptors`;
+  }
+
+  #found(fd: number): OsSocket {
+    this.#lastFd = fd;
+    return new OsSocket(this.libc.symbols, fd);
+  }
+
+  /** Whether descriptor `fd` is a datagram socket bound to this family, port and IPv4 address. */
+  #isOurs(fd: number, family: number, port: number, ipv4: number[]): boolean {
+    const name = this.#name;
+    this.#nameLength[0] = name.length;
+    if (this.libc.symbols.getsockname(fd, name, this.#nameLengthBytes) !== 0) return false;
+    if ((name[0] | (name[1] << 8)) !== family || ((name[2] << 8) | name[3]) !== port) return false;
+    if (ipv4.some((byte, i) => name[4 + i] !== byte)) return false;
+    return new OsSocket(this.libc.symbols, fd).type() === SOCK_DGRAM;
   }
 
   close(): void {

@@ -99,6 +99,8 @@ export class UdpExposer {
   readonly counters = new TunnelCounters();
   readonly #options: ExposerOptions;
   readonly #clients = new Map<string, Client>();
+  /** Local ports of the client sockets open now. */
+  readonly #ports = new Set<number>();
   /** Datagrams for each connector (by userId), batched per turn of the event loop. */
   readonly #toConnectors = new Map<string, FrameBatcher>();
   readonly #maxDatagram: number;
@@ -352,6 +354,7 @@ export class UdpExposer {
     };
     socket.onDatagram = (data, from) => this.#fromUserServer(client, data, from);
     this.#clients.set(clientKey(userId, flow), client);
+    this.#ports.add(client.localPort);
     this.#options.onEvent?.({ type: "arrival", client: client.name, localPort: client.localPort });
     return client;
   }
@@ -359,7 +362,8 @@ export class UdpExposer {
   /** Binds the first free port at or above the minimum, or reports why it could not. */
   #bindFree(name: string): DatagramSocket | null {
     for (let port = this.#options.minLocalPort; port <= 65535; port++) {
-      if (this.#portTaken(port)) continue;
+      // Our own sockets' ports are skipped without a system call (and its exception).
+      if (this.#ports.has(port)) continue;
       try {
         return DatagramSocket.bind(this.#options.bindHost, port, {
           os: this.#os,
@@ -379,11 +383,6 @@ export class UdpExposer {
       message: "no free local port left",
     });
     return null;
-  }
-
-  #portTaken(port: number): boolean {
-    for (const c of this.#clients.values()) if (c.localPort === port) return true;
-    return false;
   }
 
   #fromUserServer(client: Client, data: Uint8Array, from: Endpoint): void {
@@ -433,6 +432,7 @@ export class UdpExposer {
 
   #closeClient(client: Client, reason: "idle" | "disconnected" | "stopped"): void {
     if (!this.#clients.delete(clientKey(client.userId, client.flow))) return;
+    this.#ports.delete(client.localPort);
     const closed = client.socket.close();
     this.#totals.retire(client.socket);
     this.#closing.add(closed);
