@@ -24,7 +24,8 @@ Deno.test("readiness: an isolate alive in the directory but silent on the bridge
   const a = await cluster.add({}, undefined, undefined, { log: logA.log });
   const lossy = new LossyBridge(cluster.namespace);
   lossy.partition = true; // B beats in the shared directory, but nothing it sends arrives
-  const b = await cluster.add({}, lossy);
+  const logB = new LogLines();
+  const b = await cluster.add({}, lossy, undefined, { log: logB.log });
 
   const silent = await logA.next("bridge.silent", { peer: b.isolate });
   assert.match(silent.message, /WSTUN_REDIS_URL/);
@@ -37,7 +38,8 @@ Deno.test("readiness: an isolate alive in the directory but silent on the bridge
         "bridge: .*set WSTUN_REDIS_URL",
     ),
   );
-  // B hears no one either: the same answer from its side.
+  // B hears no one either: the same answer from its side, once its own silence timer has run.
+  await logB.next("bridge.silent", { peer: a.isolate });
   assert.match((await ready(b.base)).body.reason, /^bridge: isolate .* WSTUN_REDIS_URL/);
 
   lossy.partition = false;
