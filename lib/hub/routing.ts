@@ -127,11 +127,15 @@ export function routeBinary(
 }
 
 /**
- * Whether `"type"` or `"uuid"` occurs twice in the text. JSON.parse keeps the last of duplicate
+ * Whether `"type"` or `"uuid"` may occur twice in the text. JSON.parse keeps the last of duplicate
  * keys, other parsers the first, so such a frame is forwarded re-serialised (one of each, the ones
- * routing used) rather than as sent. A nested key of the same name only costs the re-serialising.
+ * routing used) rather than as sent. A key can also be spelt with `\u` escapes (`"typ\u0065"`),
+ * which no text search sees, so a frame with any `\u` escape is re-serialised too (JSON.stringify
+ * writes them only for control characters). A nested key of the same name only costs the
+ * re-serialising.
  */
 function repeatsIdentity(text: string): boolean {
+  if (text.includes("\\u")) return true;
   const type = text.indexOf('"type"');
   if (type >= 0 && text.indexOf('"type"', type + 6) >= 0) return true;
   const uuid = text.indexOf('"uuid"');

@@ -153,6 +153,15 @@ Deno.test("data: duplicate keys cannot make a recipient read another type or ins
   const raw = host.texts.at(-1)!;
   assert.equal(raw.split('"type"').length - 1, 1, `one type on the wire: ${raw}`);
   assert.equal(raw.split('"uuid"').length - 1, 1, `one uuid on the wire: ${raw}`);
+  // The same with the first keys spelt in \u escapes, which JSON.parse reads as type and uuid.
+  members.a.sendRaw(
+    `{"typ\\u0065":"instance_closed","\\u0075uid":"${other.uuid}","type":"chat","uuid":"${room.uuid}","text":"z"}`,
+  );
+  assert.deepEqual(await host.next(), { type: "chat", uuid: room.uuid, text: "z", from: "a" });
+  const escaped = host.texts.at(-1)!;
+  assert.ok(!escaped.includes("\\u"), `re-serialised, no escaped key left: ${escaped}`);
+  assert.equal(escaped.split('"type"').length - 1, 1, `one type on the wire: ${escaped}`);
+  assert.equal(escaped.split('"uuid"').length - 1, 1, `one uuid on the wire: ${escaped}`);
   // An ordinary frame keeps its text, `from` spliced on.
   members.a.sendRaw(`{"type":"chat", "uuid":"${room.uuid}", "text":"y"}`);
   await host.next();
