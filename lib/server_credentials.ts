@@ -15,8 +15,14 @@ import { secretEquals } from "./secret.ts";
 
 /** The query parameter that carries the server (or admin) token. */
 export const TOKEN_PARAM = "token";
-/** The session cookie set when a page is opened with the right `?token=`. */
+/** The session cookie set when a page is opened with the right `?token=` over plain http. */
 export const SESSION_COOKIE = "wstun_session";
+/**
+ * The same over https: the `__Host-` prefix makes the browser refuse any cookie of that name that
+ * names a `Domain`, so a page on a sibling host (a tunnel at `{id}.tunnels.example.com`) can
+ * neither set nor shadow it.
+ */
+export const SESSION_COOKIE_HTTPS = "__Host-wstun_session";
 /** The cookie that lets a viewer back into one tunnel (`WSTUN_TUNNEL_VIEWER_TOKEN`). */
 export const VIEWER_COOKIE = "wstun_viewer";
 
@@ -25,15 +31,20 @@ export function bearerValue(header: string | null | undefined): string | undefin
   return header ? /^Bearer\s+(.+)$/i.exec(header)?.[1].trim() : undefined;
 }
 
-/** The value of one cookie in a `Cookie` header. */
-export function cookieValue(header: string | null | undefined, name: string): string | undefined {
-  if (!header) return undefined;
+/**
+ * Every value of the cookie `name` in a `Cookie` header. A browser sends several cookies of one
+ * name when they differ in `Domain` or `Path` (a sibling host can plant one); a reader that took
+ * the first would let such a cookie shadow the real one.
+ */
+export function cookieValues(header: string | null | undefined, name: string): string[] {
+  if (!header) return [];
   const prefix = `${name}=`;
+  const values: string[] = [];
   for (const part of header.split(";")) {
     const cookie = part.trim();
-    if (cookie.startsWith(prefix)) return cookie.slice(prefix.length);
+    if (cookie.startsWith(prefix)) values.push(cookie.slice(prefix.length));
   }
-  return undefined;
+  return values;
 }
 
 /** The server's tokens (server and admin), and what removing them from a request means. */
@@ -62,7 +73,7 @@ export class ServerCredentials {
       case "authorization":
         return this.isToken(bearerValue(value)) ? null : value;
       case "cookie":
-        return withoutCookies(value, [SESSION_COOKIE, VIEWER_COOKIE]);
+        return withoutCookies(value, [SESSION_COOKIE, SESSION_COOKIE_HTTPS, VIEWER_COOKIE]);
       case "referer":
         return this.#scrubReferer(value, host);
       default:

@@ -19,13 +19,14 @@ import { setCookie } from "hono/cookie";
 import type { Config } from "../lib/config.ts";
 import {
   bearerValue,
-  cookieValue,
+  cookieValues,
   ServerCredentials,
   SESSION_COOKIE,
+  SESSION_COOKIE_HTTPS,
   TOKEN_PARAM,
   VIEWER_COOKIE,
 } from "../lib/server_credentials.ts";
-import { SessionCookies } from "../lib/session_cookie.ts";
+import { SessionCookies, type SessionScope, type SessionVerdict } from "../lib/session_cookie.ts";
 import { WstunError } from "../lib/errors/mod.ts";
 
 export { SESSION_COOKIE };
@@ -75,9 +76,11 @@ export class ServerAuth {
     const found = this.#presented(request);
     if (found === "query" || found === "bearer") return "token";
     if (found) return "session";
-    const value = cookieValue(request.headers.get("cookie"), VIEWER_COOKIE);
-    const verdict = this.#sessions?.verify(value, this.#now(), `tunnel:${id}`) ?? "invalid";
-    return verdict === "invalid" ? undefined : "session";
+    if (!this.#sessions) return undefined;
+    const values = cookieValues(request.headers.get("cookie"), VIEWER_COOKIE);
+    return bestVerdict(this.#sessions, values, this.#now(), `tunnel:${id}`) === "invalid"
+      ? undefined
+      : "session";
   }
 
   /**
@@ -112,22 +115,43 @@ export class ServerAuth {
     if (this.credentials.isToken(bearerValue(request.headers.get("authorization")))) {
       return "bearer";
     }
-    const value = cookieValue(request.headers.get("cookie"), SESSION_COOKIE);
-    if (value === undefined || !madeByOwnPage(request)) return undefined;
-    const verdict = this.#sessions.verify(value, this.#now());
+    const header = request.headers.get("cookie");
+    const values = [
+      ...cookieValues(header, SESSION_COOKIE_HTTPS),
+      ...cookieValues(header, SESSION_COOKIE),
+    ];
+    if (values.length === 0 || !madeByOwnPage(request)) return undefined;
+    const verdict = bestVerdict(this.#sessions, values, this.#now());
     return verdict === "invalid" ? undefined : verdict === "renew" ? "renew" : "cookie";
   }
 
   #startSession(c: Context): void {
     const sessions = this.#sessions!;
-    setCookie(c, SESSION_COOKIE, sessions.mint(this.#now()), {
+    const https = servedOverHttps(c.req.raw);
+    setCookie(c, https ? SESSION_COOKIE_HTTPS : SESSION_COOKIE, sessions.mint(this.#now()), {
       httpOnly: true,
       sameSite: "Strict",
-      secure: servedOverHttps(c.req.raw),
+      secure: https,
       path: "/",
       maxAge: sessions.ttlSeconds,
     });
   }
+}
+
+/** The best verdict over every value presented: one planted beside the real one changes nothing. */
+function bestVerdict(
+  sessions: SessionCookies,
+  values: readonly string[],
+  now: number,
+  scope?: SessionScope,
+): SessionVerdict {
+  let best: SessionVerdict = "invalid";
+  for (const value of values) {
+    const verdict = sessions.verify(value, now, scope);
+    if (verdict === "valid") return verdict;
+    if (verdict === "renew") best = verdict;
+  }
+  return best;
 }
 
 /**

@@ -30,7 +30,9 @@ import {
   type TunnelStream,
 } from "./registry.ts";
 import type { TunnelConfig } from "./tunnel_config.ts";
+import { ownOriginHeaders } from "./own_origin.ts";
 import { isServiceWorkerScript, sandboxedHeaders } from "./shared_origin.ts";
+import { redirectTo, tokenlessDocumentUrl } from "./token_in_url.ts";
 import { type ForwardTarget, proxyHttp, type ProxyLimits, proxyWebSocket } from "./viewer_proxy.ts";
 import { type ViewerPath, viewerUrls } from "./viewer_urls.ts";
 import { MuxCloseCode, MuxError, muxOverWebSocket, type MuxSession } from "./wsmux.ts";
@@ -197,7 +199,8 @@ export function createTunnelService(
         ),
       );
     }
-    const response = await proxyViewer(request, url, viewer);
+    const clean = credentials && tokenlessDocumentUrl(request, url, credentials);
+    const response = clean ? redirectTo(request, clean) : await proxyViewer(request, url, viewer);
     if (credential === "token") {
       const cookie = viewerAuth!.viewerCookie(request, viewer.id, urls.cookiePath(viewer.id));
       // A 101's headers are fixed once the socket is upgraded; its viewer keeps presenting.
@@ -251,7 +254,7 @@ export function createTunnelService(
       target: viewer.path + (search.size ? `?${search}` : ""),
       originalPath: url.pathname,
       editHeader: credentials && ((name, value) => credentials.scrubHeader(name, value, host)),
-      editResponseHeaders: urls.ownOrigins ? undefined : sandboxedHeaders,
+      editResponseHeaders: urls.ownOrigins ? ownOriginHeaders : sandboxedHeaders,
     };
   }
 

@@ -32,8 +32,25 @@ Deno.test("session cookie: random per sign-in, expiring, HttpOnly, SameSite=Stri
   assert.match(first, /^wstun_session=[^;]+; Max-Age=3600; Path=\/; HttpOnly; SameSite=Strict$/);
   assert.notEqual(first.split(";")[0], second.split(";")[0], "each session has its own value");
   assert.ok(!first.includes(TOKEN));
+  // Over https the name is `__Host-`: no sibling host (a tunnel's) can set or shadow it.
   const behindTls = await signIn(server.base, { "x-forwarded-proto": "https" });
-  assert.match(behindTls, /; Secure/);
+  assert.match(
+    behindTls,
+    /^__Host-wstun_session=[^;]+; Max-Age=3600; Path=\/; HttpOnly; Secure; SameSite=Strict$/,
+  );
+  const stats = `${server.base}/_api/stats`;
+  assert.equal(await statusOf(stats, { cookie: behindTls.split(";")[0] }), 200);
+});
+
+Deno.test("session cookie: one planted beside the real one (another host's Domain cookie) changes nothing", async () => {
+  await using server = await startServer({ token: TOKEN });
+  const real = (await signIn(server.base)).split(";")[0];
+  const stats = `${server.base}/_api/stats`;
+  for (const cookie of [`wstun_session=planted; ${real}`, `${real}; wstun_session=planted`]) {
+    assert.equal(await statusOf(stats, { cookie }), 200, cookie);
+  }
+  assert.equal(await statusOf(stats, { cookie: "wstun_session=planted" }), 401);
+  assert.equal(await statusOf(stats, { cookie: "__Host-wstun_session=planted" }), 401);
 });
 
 Deno.test("session cookie: a forged, altered or expired value admits nothing", async () => {

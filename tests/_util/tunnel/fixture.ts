@@ -77,6 +77,15 @@ export const ORIGIN_WIDE_RESPONSE_HEADERS: [string, string][] = [
   ["x-app", "kept"],
 ];
 
+/** What a tunnel on a host of its own sends to reach its sibling hosts (and WSTun's). */
+export const DOMAIN_WIDE_RESPONSE_HEADERS: [string, string][] = [
+  ["set-cookie", "wstun_session=planted; Path=/_api; Domain=tunnels.test"],
+  ["set-cookie", "__Host-wstun_session=planted; Path=/; Secure"],
+  ["set-cookie", "shared=1; path=/; DOMAIN = .tunnels.test"],
+  ["set-cookie", "app=1; Path=/; HttpOnly"],
+  ["clear-site-data", '"cache", "cookies", "*", "storage"'],
+];
+
 /**
  * A GET over a raw TCP connection with the `Host` header of our choosing (fetch sends the URL's),
  * to reach a per-tunnel host like `box.tunnels.test` on a loopback port.
@@ -168,6 +177,8 @@ export function startTarget(): Target {
       }
       case "/origin-wide":
         return new Response("origin-wide", { headers: ORIGIN_WIDE_RESPONSE_HEADERS });
+      case "/domain-wide":
+        return new Response("domain-wide", { headers: DOMAIN_WIDE_RESPONSE_HEADERS });
       case "/request":
         return Response.json({
           method: request.method,

@@ -1,7 +1,7 @@
 /**
  * Which origin tunnel pages run on (lib/tunnel/viewer_urls.ts) and what their answers may do
- * there (lib/tunnel/shared_origin.ts): sandboxed and stripped of origin-wide headers on a shared
- * origin, passed through on a host of their own. The browser's side of it is in
+ * there (lib/tunnel/shared_origin.ts, own_origin.ts): sandboxed and stripped of origin-wide headers
+ * on a shared origin; on a host of their own, passed through but for what reaches sibling hosts. The browser's side of it is in
  * viewer_isolation_test.ts.
  *
  * @module
@@ -73,6 +73,15 @@ Deno.test("tunnel viewers on hosts of their own: the id is the host, answers pas
   const worker = await getWithHost(server.port, "box.tunnels.test", "/origin-wide");
   assertEquals(worker.status, 200);
 
+  // What would reach the sibling hosts does not: Domain cookies, clearing the domain's cookies.
+  const domain = await getWithHost(server.port, "box.tunnels.test", "/domain-wide");
+  assertEquals(domain.body, "domain-wide");
+  assertEquals(domain.headers.getSetCookie(), [
+    "__Host-wstun_session=planted; Path=/; Secure",
+    "app=1; Path=/; HttpOnly",
+  ]);
+  assertEquals(domain.headers.get("clear-site-data"), '"cache", "storage"');
+
   const other = await getWithHost(server.port, "nobody.tunnels.test", "/");
   assertEquals(other.status, 504);
   // The server's own host is not a tunnel host.
@@ -131,6 +140,38 @@ Deno.test("tunnel viewers with the viewer token: a viewer session opens its one 
     /^wstun_viewer=[^;]+; Max-Age=\d+; Path=\/t\/tunnel-a\/; HttpOnly; SameSite=Lax$/,
   );
   const cookie = setCookie.split(";")[0];
+
+  // A browser opening the page with the token is sent to the same URL without it (the page could
+  // read its own location), the viewer session riding on the redirect.
+  const navigate = { "sec-fetch-mode": "navigate", accept: "text/html" };
+  const opened = await fetch(`${a.url}/request?token=${serverToken}&q=1`, {
+    headers: navigate,
+    redirect: "manual",
+  });
+  assertEquals(opened.status, 303);
+  assertEquals(opened.headers.get("location"), "/t/tunnel-a/request?q=1");
+  assertMatch(
+    opened.headers.get("set-cookie") ?? "",
+    /^wstun_viewer=[^;]+; Max-Age=\d+; Path=\/t\/tunnel-a\/;/,
+  );
+  const posted = await fetch(`${a.url}/request?token=${serverToken}`, {
+    method: "POST",
+    body: "form",
+    headers: navigate,
+    redirect: "manual",
+  });
+  assertEquals(posted.status, 307, "a form keeps its method and body");
+  assertEquals(posted.headers.get("location"), "/t/tunnel-a/request");
+  const landed = await fetch(`${a.url}/request?q=1`, {
+    headers: { ...navigate, cookie: (opened.headers.get("set-cookie") ?? "").split(";")[0] },
+  });
+  assertEquals((await landed.json()).url, "/request?q=1");
+  const appToken = await fetch(`${a.url}/request?token=the-apps-own`, {
+    headers: { ...navigate, cookie },
+    redirect: "manual",
+  });
+  assertEquals(appToken.status, 200, "a token that is not WSTun's is the app's");
+  await appToken.body?.cancel();
 
   const back = await fetch(`${a.url}/request`, { headers: { cookie: `${cookie}; app=2` } });
   const seen = await back.json();
