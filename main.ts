@@ -8,7 +8,7 @@
 import { startWorkerPool } from "./lib/worker_pool.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
 import { defaultLogFormat, Logger } from "./lib/log.ts";
-import { exitOnSignals, within } from "./lib/process_exit.ts";
+import { type ExitHooks, exitOnSignals, within } from "./lib/process_exit.ts";
 import { VERSION } from "./lib/version.ts";
 import { startupWarnings } from "./lib/startup_warnings.ts";
 import { createServer } from "./routes/app.ts";
@@ -20,6 +20,19 @@ function listening(log: Logger, hostname: string, port: number, workers: number)
   log.info("server.listening", { url, workers, version: VERSION, message });
 }
 
+/** The log lines of a signalled exit: the signal, then how it ended when that is not a clean drain. */
+function exitLog(log: Logger, drainMs: number): Omit<ExitHooks, "drain"> {
+  return {
+    stopping: (signal) => log.info("server.stopping", { signal, drainMs }),
+    exiting: (reason, error) => {
+      if (reason === "drain_timed_out") log.warn("server.drain_timed_out", { drainMs });
+      if (reason === "second_signal") log.warn("server.exit_at_once");
+      if (reason === "drain_failed") log.error("server.drain_failed", { error: String(error) });
+      log.flush();
+    },
+  };
+}
+
 try {
   const config = loadConfig(Deno.env.toObject());
   const log = new Logger({
@@ -27,13 +40,12 @@ try {
     format: config.logFormat ?? defaultLogFormat(),
   });
   for (const warning of startupWarnings(config)) log.warn("config.warning", { warning });
-  const stopping = (signal: string) =>
-    log.info("server.stopping", { signal, drainMs: config.drainMs });
+  const exit = exitLog(log, config.drainMs);
   if (config.bridge.workers > 1) {
     const pool = await startWorkerPool(config, new URL("./worker.ts", import.meta.url));
     const { hostname, port, workers } = pool;
     listening(log, hostname, port, workers.length);
-    exitOnSignals(config.drainMs, stopping, (deadline) => pool.drain(deadline));
+    exitOnSignals(config.drainMs, { ...exit, drain: (deadline) => pool.drain(deadline) });
   } else {
     const server = await createServer(config, { log });
     const http = Deno.serve({
@@ -41,10 +53,14 @@ try {
       hostname: config.hostname,
       onListen: ({ hostname, port }) => listening(server.log, hostname, port, 1),
     }, server.fetch);
-    exitOnSignals(config.drainMs, stopping, async (deadline) => {
-      await server.drain(deadline);
-      await within(deadline, http.shutdown());
-      await server.shutdown();
+    exitOnSignals(config.drainMs, {
+      ...exit,
+      drain: async (deadline) => {
+        await server.drain(deadline);
+        const closed = await within(deadline, http.shutdown());
+        await server.shutdown();
+        return closed;
+      },
     });
   }
 } catch (err) {

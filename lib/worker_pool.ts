@@ -39,8 +39,11 @@ export interface WorkerPool {
   workers: Worker[];
   hostname: string;
   port: number;
-  /** Every worker drains at once; resolves when all have, or at `deadline`; then stops. */
-  drain(deadline: number): Promise<void>;
+  /**
+   * Every worker drains at once; resolves when all have (true), or at `deadline` (false); then
+   * stops.
+   */
+  drain(deadline: number): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -82,8 +85,9 @@ export async function startWorkerPool(config: Config, entry: URL): Promise<Worke
       for (const worker of workers) {
         worker.postMessage({ type: "drain", deadline } satisfies WorkerDrain);
       }
-      await within(deadline, Promise.all(drained).then(() => {}));
+      const inTime = await within(deadline, Promise.all(drained).then(() => {}));
       await stop();
+      return inTime;
     };
     return { workers, hostname: listening[0].hostname, port: listening[0].port, drain, stop };
   } catch (err) {

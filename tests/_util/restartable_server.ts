@@ -7,6 +7,7 @@
  */
 import { WSTunClient } from "../../static/libwstun.js";
 import { RUN_MAIN, startProcess } from "./process.ts";
+import { REPEAT_WINDOW_MS } from "../../lib/process_exit.ts";
 
 /** A server process that can be stopped and started again with the same environment. */
 export class RestartableServer {
@@ -25,7 +26,7 @@ export class RestartableServer {
   }
 
   /**
-   * Sends `signal` (and `then`, 100 ms later, if given) and waits for the process to exit;
+   * Sends `signal` (and `then`, 400 ms later, if given) and waits for the process to exit;
    * resolves how long that took after the last signal (ms).
    */
   async stop(signal: "SIGTERM" | "SIGKILL", then?: "SIGTERM"): Promise<number> {
@@ -34,7 +35,8 @@ export class RestartableServer {
     this.#child = null;
     child.kill(signal);
     if (then) {
-      await new Promise((r) => setTimeout(r, 100));
+      // Later than REPEAT_WINDOW_MS: sooner, it would count as a copy of the first.
+      await new Promise((r) => setTimeout(r, REPEAT_WINDOW_MS + 150));
       try {
         child.kill(then);
       } catch { /* already gone */ }
