@@ -44,22 +44,47 @@ export function renderEntry(entry, self) {
 }
 
 /**
- * Appends entries to a conversation list and keeps it scrolled to the end when it was there.
- * Entries it already shows (by id: the host numbers them) are skipped, so the history a host sends
- * again after a reconnect or a server restart adds only what is new.
+ * Adds entries to a conversation list in the order of their ids (the host numbers them) and keeps
+ * it scrolled to the end when it was there. An entry it already shows is skipped, and one older
+ * than the newest shown goes in its place: after a reconnect or a server restart, entries sent
+ * live can arrive before the history the host sends again, and the history then fills the gap
+ * instead of being dropped as old. Entries without an id are appended.
  * @param {HTMLElement} list
  * @param {Entry[]} entries
  * @param {string} self
  */
 export function appendEntries(list, entries, self) {
   const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  let last = list.children.length === 0 ? -1 : Number(list.dataset.lastId ?? -1);
   for (const entry of entries) {
-    if (typeof entry.id === "number" && entry.id <= last) continue;
-    list.append(renderEntry(entry, self));
-    if (typeof entry.id === "number") last = entry.id;
+    if (typeof entry.id !== "number") {
+      list.append(renderEntry(entry, self));
+      continue;
+    }
+    const later = firstLaterThan(list, entry.id);
+    if (later === "shown") continue;
+    const line = renderEntry(entry, self);
+    line.dataset.id = String(entry.id);
+    list.insertBefore(line, later);
   }
-  list.dataset.lastId = String(last);
   while (list.children.length > MAX_HISTORY) list.firstElementChild?.remove();
   if (atEnd) list.scrollTop = list.scrollHeight;
+}
+
+/**
+ * The first line whose id is above `id` (null: none, append), or "shown" when a line has `id`.
+ * Searched from the end: live entries are the newest, history mostly already shown.
+ * @param {HTMLElement} list
+ * @param {number} id
+ * @returns {Element | null | "shown"}
+ */
+function firstLaterThan(list, id) {
+  let later = null;
+  for (let line = list.lastElementChild; line; line = line.previousElementSibling) {
+    const shown = /** @type {HTMLElement} */ (line).dataset.id;
+    if (shown === undefined) continue;
+    if (Number(shown) === id) return "shown";
+    if (Number(shown) < id) break;
+    later = line;
+  }
+  return later;
 }
