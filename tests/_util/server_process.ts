@@ -1,6 +1,6 @@
 /**
- * Test-only: `main.ts` as a child process whose every printed line (stdout and stderr) is kept,
- * for tests about what the server prints and exports. Resolves once it printed its listening line.
+ * Test-only: `main.ts` (or `deno task start`) as a child process whose every printed line (stdout
+ * and stderr) is kept, for tests about what the server prints, exports and does on signals. Resolves once it printed its listening line.
  *
  * @module
  */
@@ -15,15 +15,32 @@ export interface ServerProcess extends AsyncDisposable {
   port: number;
   /** Every line printed so far, stdout and stderr interleaved as they arrived. */
   lines: string[];
+  /** Sends `signal`: with `task`, to every process of the group, as a terminal's Ctrl-C does. */
+  signal(signal: Deno.Signal): void;
+  /** The exit status, once both streams ended. */
+  exited(): Promise<Deno.CommandStatus>;
   /** Stops the process and resolves once both streams ended. */
   stop(): Promise<void>;
 }
 
-/** Starts `deno run … main.ts` with `env` on a free port. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export interface ServerProcessOptions {
+  /**
+   * Start it as users do, `deno task start`, leading a process group of its own (`setsid`), so
+   * that {@link ServerProcess.signal} reaches `deno task` and the server together.
+   */
+  task?: boolean;
+}
+
+const RUN_MAIN = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"];
+
+/** Starts `deno run … main.ts` (or `deno task start`) with `env` on a free port. */
+export async function startServerProcess(
+  env: Record<string, string>,
+  { task = false }: ServerProcessOptions = {},
+): Promise<ServerProcess> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
+  const child = new Deno.Command(task ? "setsid" : Deno.execPath(), {
+    args: task ? [Deno.execPath(), "task", "start"] : RUN_MAIN,
     cwd: ROOT,
     env: { WSTUN_HOSTNAME: "127.0.0.1", PORT: String(port), ...env },
     stdout: "piped",
@@ -47,12 +64,17 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const ended = Promise.all([collect(child.stdout), collect(child.stderr)]);
   ended.then(() => reject(new Error(`server exited before listening:\n${lines.join("\n")}`)));
   const timer = setTimeout(() => reject(new Error("server did not listen within 20 s")), 20_000);
+  const signal = (name: Deno.Signal) => task ? Deno.kill(-child.pid, name) : child.kill(name);
+  const exited = async () => {
+    const status = await child.status;
+    await ended;
+    return status;
+  };
   const stop = async () => {
     try {
-      child.kill("SIGTERM");
+      signal("SIGTERM");
     } catch { /* already gone */ }
-    await child.status;
-    await ended;
+    await exited();
   };
   try {
     await listening;
@@ -62,5 +84,13 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   } finally {
     clearTimeout(timer);
   }
-  return { base: `http://127.0.0.1:${port}`, port, lines, stop, [Symbol.asyncDispose]: stop };
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    lines,
+    signal,
+    exited,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }

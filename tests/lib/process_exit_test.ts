@@ -7,58 +7,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort } from "../_util/server.ts";
 import { StalledSocket } from "../_util/stalled_socket.ts";
 import { waitFor } from "../_util/wait_for.ts";
+import { startServerProcess } from "../_util/server_process.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-
-/** `deno task start` as the leader of a new process group, its JSON log lines collected. */
+/** `deno task start` leading a process group of its own, JSON logs; `events` reads them. */
 async function startTaskGroup(env: Record<string, string>) {
-  const port = freePort();
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "task", "start"],
-    cwd: ROOT,
-    env: { WSTUN_HOSTNAME: "127.0.0.1", PORT: String(port), WSTUN_LOG_FORMAT: "json", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const events: string[] = [];
-  const collect = async (stream: ReadableStream<Uint8Array<ArrayBuffer>>) => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + chunk).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith("{")) events.push(JSON.parse(line).event);
-      }
-    }
-  };
-  // Info lines go to stdout, warnings and errors to stderr.
-  const reading = Promise.all([collect(child.stdout), collect(child.stderr)]);
-  const group = {
-    port,
-    events,
-    /** Signals every process of the group, as a terminal's Ctrl-C does. */
-    signal: (signal: Deno.Signal) => Deno.kill(-child.pid, signal),
-    /** The exit status, once every output line is read. */
-    exited: async () => {
-      const status = await child.status;
-      await reading;
-      return status;
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        Deno.kill(-child.pid, "SIGKILL");
-      } catch { /* already gone */ }
-      await group.exited();
-    },
-  };
-  await waitFor(() => events.includes("server.listening"), {
-    timeoutMs: 20_000,
-    what: "the server's listening line",
+  const server = await startServerProcess({ WSTUN_LOG_FORMAT: "json", ...env }, { task: true });
+  return Object.assign(server, {
+    events: () => server.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event),
   });
-  return group;
 }
 
 /** A raw WebSocket on /_ws that records the types of the frames it receives. */
@@ -79,9 +37,9 @@ Deno.test("signals: one Ctrl-C to `deno task start` (delivered two or three time
   server.signal("SIGINT");
   const status = await server.exited();
   assert.deepEqual(types, ["draining"], "the client was asked to reconnect");
-  assert.equal(status.code, 0, `exit status; events: ${server.events.join(", ")}`);
-  assert.ok(server.events.includes("server.stopped"), server.events.join(", "));
-  assert.ok(!server.events.includes("server.exit_at_once"));
+  assert.equal(status.code, 0, `exit status; events: ${server.events().join(", ")}`);
+  assert.ok(server.events().includes("server.stopped"), server.events().join(", "));
+  assert.ok(!server.events().includes("server.exit_at_once"));
 });
 
 Deno.test("signals: a second Ctrl-C a moment later exits at once (130) and says so", async () => {
@@ -89,14 +47,14 @@ Deno.test("signals: a second Ctrl-C a moment later exits at once (130) and says 
   const stalled = await StalledSocket.open(server.port, "/_ws");
   try {
     server.signal("SIGINT");
-    await waitFor(() => server.events.includes("server.stopping"), { what: "server.stopping" });
+    await waitFor(() => server.events().includes("server.stopping"), { what: "server.stopping" });
     await new Promise((r) => setTimeout(r, 400));
     const began = Date.now();
     server.signal("SIGINT");
     const status = await server.exited();
     assert.ok(Date.now() - began < 1000, `exited ${Date.now() - began} ms after the second`);
     assert.equal(status.code, 130);
-    assert.ok(server.events.includes("server.exit_at_once"), server.events.join(", "));
+    assert.ok(server.events().includes("server.exit_at_once"), server.events().join(", "));
   } finally {
     stalled.close();
   }
@@ -112,7 +70,7 @@ Deno.test("signals: a drain that runs out of WSTUN_DRAIN_MS exits 0 and logs the
     const status = await server.exited();
     assert.ok(Date.now() - began < 1000 + 700, `exited ${Date.now() - began} ms after SIGTERM`);
     assert.equal(status.code, 0);
-    assert.ok(server.events.includes("server.drain_timed_out"), server.events.join(", "));
+    assert.ok(server.events().includes("server.drain_timed_out"), server.events().join(", "));
   } finally {
     stalled.close();
   }
