@@ -6,12 +6,12 @@
  * @module
  */
 import { WSTunClient } from "../../static/libwstun.js";
-import { RUN_MAIN, startProcess } from "./process.ts";
+import { type ServerProcess, startServerProcess } from "./server_process.ts";
 import { REPEAT_WINDOW_MS } from "../../lib/process_exit.ts";
 
 /** A server process that can be stopped and started again with the same environment. */
 export class RestartableServer {
-  #child: (Deno.ChildProcess & AsyncDisposable) | null = null;
+  #child: ServerProcess | null = null;
 
   constructor(readonly port: number, readonly env: Record<string, string>) {}
 
@@ -20,9 +20,7 @@ export class RestartableServer {
   }
 
   async start(): Promise<void> {
-    this.#child = await startProcess({ ...this.env, PORT: String(this.port) }, /listening on/, [
-      ...RUN_MAIN,
-    ]);
+    this.#child = await startServerProcess({ ...this.env, PORT: String(this.port) });
   }
 
   /**
@@ -33,17 +31,16 @@ export class RestartableServer {
     const child = this.#child;
     if (!child) return 0;
     this.#child = null;
-    child.kill(signal);
+    child.signal(signal);
     if (then) {
       // Later than REPEAT_WINDOW_MS: sooner, it would count as a copy of the first.
       await new Promise((r) => setTimeout(r, REPEAT_WINDOW_MS + 150));
       try {
-        child.kill(then);
+        child.signal(then);
       } catch { /* already gone */ }
     }
     const began = Date.now();
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
+    await child.exited();
     return Date.now() - began;
   }
 

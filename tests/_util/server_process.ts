@@ -33,12 +33,12 @@ export interface ServerProcessOptions {
 
 const RUN_MAIN = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"];
 
-/** Starts `deno run … main.ts` (or `deno task start`) with `env` on a free port. */
+/** Starts `deno run … main.ts` (or `deno task start`) with `env`, on `env.PORT` or a free port. */
 export async function startServerProcess(
   env: Record<string, string>,
   { task = false }: ServerProcessOptions = {},
 ): Promise<ServerProcess> {
-  const port = freePort();
+  const port = env.PORT ? Number(env.PORT) : freePort();
   const child = new Deno.Command(task ? "setsid" : Deno.execPath(), {
     args: task ? [Deno.execPath(), "task", "start"] : RUN_MAIN,
     cwd: ROOT,
@@ -70,11 +70,18 @@ export async function startServerProcess(
     await ended;
     return status;
   };
+  // SIGTERM drains (WSTUN_DRAIN_MS, 4 s by default); SIGKILL if it is still there after 10 s.
   const stop = async () => {
     try {
       signal("SIGTERM");
     } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        signal("SIGKILL");
+      } catch { /* gone meanwhile */ }
+    }, 10_000);
     await exited();
+    clearTimeout(timer);
   };
   try {
     await listening;
@@ -93,4 +100,16 @@ export async function startServerProcess(
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** One HTTP request on a fresh TCP connection, so the kernel picks a worker for each. */
+export async function statsOnFreshConnection(port: number): Promise<{ isolate: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      "GET /_api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  const text = await new Response(conn.readable).text();
+  return JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
 }

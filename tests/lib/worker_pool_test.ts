@@ -5,16 +5,16 @@
 import assert from "node:assert/strict";
 import { TestSocket } from "../_util/test_socket.ts";
 import { freePort } from "../_util/server.ts";
-import { startProcess, statsOnFreshConnection } from "../_util/process.ts";
+import { startServerProcess, statsOnFreshConnection } from "../_util/server_process.ts";
 
 Deno.test("WSTUN_WORKERS=2 deno task start: 50 clients on both workers, every message delivered", async () => {
   const port = freePort();
-  await using _server = await startProcess({
+  await using _server = await startServerProcess({
     PORT: String(port),
     WSTUN_WORKERS: "2",
     WSTUN_MAX_MSGS_PER_SEC: "0",
     WSTUN_MAX_MEMBERS: "0",
-  }, /listening on .*\(2 workers\)/);
+  }, { task: true });
   const sockets: TestSocket[] = [];
   try {
     const isolates = new Set<string>();

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { parsePrometheus, type PromFamily, promValue } from "../_util/prometheus_text.ts";
 import { freePort } from "../_util/server.ts";
-import { startProcess } from "../_util/process.ts";
+import { startServerProcess } from "../_util/server_process.ts";
 
 /** One scrape on a fresh TCP connection, so the kernel picks a worker for each. */
 async function scrapeFresh(port: number): Promise<Map<string, PromFamily>> {
@@ -34,11 +34,11 @@ function answeredBy(families: Map<string, PromFamily>): string {
 
 Deno.test("WSTUN_WORKERS=2 deno task start: /metrics on either worker has both workers' series", async () => {
   const port = freePort();
-  await using _server = await startProcess({
+  await using _server = await startServerProcess({
     PORT: String(port),
     WSTUN_WORKERS: "2",
     WSTUN_METRICS_TOKEN: "scrape",
-  }, /listening on .*\(2 workers\)/);
+  }, { task: true });
   // Each worker asks the siblings it has heard on the bridge: both, once their first beats are in.
   let page = await scrapeFresh(port);
   for (let i = 0; i < 50 && isolatesOf(page).length < 2; i++) page = await scrapeFresh(port);

@@ -10,7 +10,7 @@ import { createRoom, joinRoom, TestSocket } from "../../_util/test_socket.ts";
 import { startServerOnRedis } from "../../_util/cluster/cluster.ts";
 import { raceKeyedCreates } from "../../_util/cluster/keyed_race.ts";
 import { freePort } from "../../_util/server.ts";
-import { startProcess } from "../../_util/process.ts";
+import { startServerProcess } from "../../_util/server_process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 
 const enabled = await redisAvailable();
@@ -199,8 +199,8 @@ Deno.test({
       WSTUN_BRIDGE_NAMESPACE: `p-${ulid()}`,
     };
     const [portA, portB] = [freePort(), freePort()];
-    await using _a = await startProcess({ ...env, PORT: String(portA) });
-    await using _b = await startProcess({ ...env, PORT: String(portB) });
+    await using _a = await startServerProcess({ ...env, PORT: String(portA) }, { task: true });
+    await using _b = await startServerProcess({ ...env, PORT: String(portB) }, { task: true });
     await using host = await TestSocket.open(`ws://127.0.0.1:${portA}/_ws`);
     await using bob = await TestSocket.open(`ws://127.0.0.1:${portB}/_ws`);
     const { uuid } = await createRoom(host, { token: "pw" });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { ulid } from "ulid";
 import { TestSocket } from "../../_util/test_socket.ts";
 import { freePort } from "../../_util/server.ts";
-import { startProcess, statsOnFreshConnection } from "../../_util/process.ts";
+import { startServerProcess, statsOnFreshConnection } from "../../_util/server_process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 
 const MEMBERS = 1000;
@@ -79,11 +79,11 @@ async function broadcast(room: Awaited<ReturnType<typeof bigRoom>>) {
 
 Deno.test("cluster fan-out: 1,000 members over two workers, one bridge message per broadcast", async () => {
   const port = freePort();
-  await using _server = await startProcess({
+  await using _server = await startServerProcess({
     PORT: String(port),
     WSTUN_WORKERS: "2",
     WSTUN_MAX_MSGS_PER_SEC: "0",
-  }, /listening on .*\(2 workers\)/);
+  }, { task: true });
   const url = `ws://127.0.0.1:${port}/_ws`;
   const room = await bigRoom(url, [url]);
   try {
@@ -110,8 +110,8 @@ Deno.test({
       WSTUN_MAX_MSGS_PER_SEC: "0",
     };
     const [portA, portB] = [freePort(), freePort()];
-    await using _a = await startProcess({ ...env, PORT: String(portA) });
-    await using _b = await startProcess({ ...env, PORT: String(portB) });
+    await using _a = await startServerProcess({ ...env, PORT: String(portA) }, { task: true });
+    await using _b = await startServerProcess({ ...env, PORT: String(portB) }, { task: true });
     const [urlA, urlB] = [portA, portB].map((p) => `ws://127.0.0.1:${p}/_ws`);
     const room = await bigRoom(urlA, [urlA, urlB]);
     try {

@@ -7,7 +7,7 @@ import { ulid } from "ulid";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
 import { startServerOnRedis, TEST_HEARTBEAT_MS } from "../../_util/cluster/cluster.ts";
 import { freePort } from "../../_util/server.ts";
-import { RUN_MAIN, startProcess } from "../../_util/process.ts";
+import { startServerProcess } from "../../_util/server_process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 import { assert, assertEquals } from "../../_util/tunnel/assert.ts";
 import {
@@ -82,7 +82,7 @@ Deno.test({
     const heartbeatMs = TEST_HEARTBEAT_MS, timeoutMs = 1000;
     const port = freePort();
     // `deno run main.ts` itself (not `deno task`), so SIGKILL kills the server: no goodbye.
-    await using owner = await startProcess(
+    await using owner = await startServerProcess(
       {
         PORT: String(port),
         WSTUN_REDIS_URL: redis.url,
@@ -92,8 +92,6 @@ Deno.test({
         WSTUN_TUNNEL_SECRET_A: SECRET_A,
         WSTUN_TUNNEL_SECRET_B: SECRET_B,
       },
-      /listening on/,
-      RUN_MAIN,
     );
     await using viewers = await startServerOnRedis(redis.url, namespace, tunnelOn);
     const target = startTarget();
@@ -114,8 +112,8 @@ Deno.test({
       const reader = response.body!.getReader();
       assert(((await reader.read()).value?.byteLength ?? 0) > 0, "the stream had begun");
 
-      owner.kill("SIGKILL");
-      await owner.status;
+      owner.signal("SIGKILL");
+      await owner.exited();
       const killed = Date.now();
       const outcome = await readToEnd(reader, 10_000);
       const bodyEnded = Date.now();
