@@ -3,7 +3,7 @@
  * `--out-file`), takes tokens from stdin, and `cli/tunnel_token.ts` mints a token the server
  * accepts.
  */
-import { assertEquals, assertMatch } from "../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { verifyTunnelToken } from "../../lib/tunnel/jwt.ts";
 import {
   SECRET_A,
@@ -51,15 +51,15 @@ Deno.test("cli tunnel: reads its token from stdin, prints the public URL and wri
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const { value } = await lines.read();
   const url = value!.trim();
-  assertEquals(url, `${server.origin}/t/cli-demo`);
-  assertEquals(await Deno.readTextFile(outFile), url);
-  assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+  assert.deepEqual(url, `${server.origin}/t/cli-demo`);
+  assert.deepEqual(await Deno.readTextFile(outFile), url);
+  assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
   child.kill("SIGTERM");
   await stdin.close();
   await lines.cancel();
   const stderr = await new Response(child.stderr).text();
-  assertMatch(stderr, /connecting to .* \(attempt 1\)/);
-  assertEquals((await child.status).code, 0);
+  assert.match(stderr, /connecting to .* \(attempt 1\)/);
+  assert.deepEqual((await child.status).code, 0);
   await Deno.remove(outFile);
   await target.close();
   await server.close();
@@ -87,8 +87,8 @@ Deno.test("cli tunnel: a refused --token exits 1 with the server's reason", asyn
     await token("cli-y"),
   ]);
   const [status, stderr] = await ended(child);
-  assertEquals(status.code, 1);
-  assertMatch(stderr, /auth failed: token tid does not match/);
+  assert.deepEqual(status.code, 1);
+  assert.match(stderr, /auth failed: token tid does not match/);
   await server.close();
 });
 
@@ -99,8 +99,8 @@ Deno.test("cli tunnel: WSTUN_TUNNEL_TOKEN is used as --token is, so the token st
     WSTUN_TUNNEL_TOKEN: await token("cli-y"),
   });
   const [status, stderr] = await ended(child);
-  assertEquals(status.code, 1);
-  assertMatch(stderr, /auth failed: token tid does not match/);
+  assert.deepEqual(status.code, 1);
+  assert.match(stderr, /auth failed: token tid does not match/);
   await server.close();
 });
 
@@ -110,20 +110,23 @@ Deno.test("cli tunnel-token: signs with WSTUN_TUNNEL_SECRET_A and refuses a ttl 
   });
   await ok.stdin.close();
   const [printed] = await Promise.all([new Response(ok.stdout).text(), ok.stderr.cancel()]);
-  assertEquals((await ok.status).code, 0);
+  assert.deepEqual((await ok.status).code, 0);
   const verdict = await verifyTunnelToken(printed.trim(), {
     id: "tok",
     secretA: SECRET_A,
     secretB: SECRET_B,
     nowSeconds: Date.now() / 1000,
   });
-  assertEquals(verdict.ok && (verdict.claims.exp as number) - (verdict.claims.iat as number), 7200);
+  assert.deepEqual(
+    verdict.ok && (verdict.claims.exp as number) - (verdict.claims.iat as number),
+    7200,
+  );
 
   const tooLong = deno(["cli/tunnel_token.ts", "--id", "tok", "--ttl", "32d"], {
     WSTUN_TUNNEL_SECRET_A: SECRET_A,
   });
   await tooLong.stdin.close();
   const [err] = await Promise.all([new Response(tooLong.stderr).text(), tooLong.stdout.cancel()]);
-  assertEquals((await tooLong.status).code, 2);
-  assertMatch(err, /--ttl must be between/);
+  assert.deepEqual((await tooLong.status).code, 2);
+  assert.match(err, /--ttl must be between/);
 });

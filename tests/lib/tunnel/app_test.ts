@@ -3,7 +3,7 @@
  * server-token guard, the rest of the app is untouched, and the WSTUN_TUNNEL_* variables are read
  * by lib/config.ts.
  */
-import { assertEquals, assertMatch } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../../../lib/config.ts";
 import { startServer } from "../../_util/server.ts";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
@@ -28,11 +28,11 @@ Deno.test("app: a tunnel registers on / and serves viewers under /t, even with W
   await using server = await startServer({ token: "hub-token-123", tunnel: tunnelOn });
   const target = startTarget();
   const { client, url } = await connect(server.base, "app-demo", target.port);
-  assertEquals(url, `${server.base}/t/app-demo`);
-  assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+  assert.deepEqual(url, `${server.base}/t/app-demo`);
+  assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
   // The rest of the app still wants its token.
   const api = await fetch(`${server.base}/_api/instances`);
-  assertEquals(api.status, 401);
+  assert.deepEqual(api.status, 401);
   await api.body?.cancel();
   await client.close();
   await target.close();
@@ -46,10 +46,10 @@ Deno.test("app: with WSTUN_TUNNEL_VIEWER_TOKEN, viewers present the server token
   const target = startTarget();
   const { client, url } = await connect(server.base, "guarded", target.port);
   const denied = await fetch(`${url}/hello`);
-  assertEquals(denied.status, 401);
-  assertEquals((await denied.json()).error, "viewer_token_required");
+  assert.deepEqual(denied.status, 401);
+  assert.deepEqual((await denied.json()).error, "viewer_token_required");
   const allowed = await fetch(`${url}/request?token=hub-token-123`);
-  assertEquals((await allowed.json()).url, "/request");
+  assert.deepEqual((await allowed.json()).url, "/request");
   await client.close();
   await target.close();
 });
@@ -57,10 +57,10 @@ Deno.test("app: with WSTUN_TUNNEL_VIEWER_TOKEN, viewers present the server token
 Deno.test("app: tunnels off by default; their routes answer 404 tunnels_disabled", async () => {
   await using server = await startServer();
   const response = await fetch(`${server.base}/t/x/`);
-  assertEquals(response.status, 404);
-  assertEquals((await response.json()).error, "tunnels_disabled");
+  assert.deepEqual(response.status, 404);
+  assert.deepEqual((await response.json()).error, "tunnels_disabled");
   const home = await fetch(`${server.base}/`);
-  assertEquals(home.status, 200);
+  assert.deepEqual(home.status, 200);
   await home.body?.cancel();
 });
 
@@ -76,10 +76,10 @@ function configRefusal(env: Record<string, string>): string {
 }
 
 Deno.test("config: tunnel variables are validated with one line naming the variable", () => {
-  assertMatch(configRefusal({ WSTUN_TUNNEL_SECRET_A: SECRET_A }), /^WSTUN_TUNNEL_SECRET_B: /);
-  assertMatch(configRefusal({ WSTUN_TUNNEL_MAX_STREAMS: "0" }), /^WSTUN_TUNNEL_MAX_STREAMS: /);
-  assertMatch(configRefusal({ WSTUN_TUNNEL_URL_PREFIX: "nope" }), /^WSTUN_TUNNEL_URL_PREFIX: /);
-  assertMatch(
+  assert.match(configRefusal({ WSTUN_TUNNEL_SECRET_A: SECRET_A }), /^WSTUN_TUNNEL_SECRET_B: /);
+  assert.match(configRefusal({ WSTUN_TUNNEL_MAX_STREAMS: "0" }), /^WSTUN_TUNNEL_MAX_STREAMS: /);
+  assert.match(configRefusal({ WSTUN_TUNNEL_URL_PREFIX: "nope" }), /^WSTUN_TUNNEL_URL_PREFIX: /);
+  assert.match(
     configRefusal({ WSTUN_TUNNEL_VIEWER_TOKEN: "true" }),
     /^WSTUN_TUNNEL_VIEWER_TOKEN: needs WSTUN_TOKEN/,
   );
@@ -89,24 +89,24 @@ Deno.test("config: tunnel variables are validated with one line naming the varia
     WSTUN_TUNNEL_AUDIENCE: "wstun",
     WSTUN_TUNNEL_URL_PREFIX: "https://tunnels.example.com/",
   });
-  assertEquals(config.tunnel.secrets, { a: SECRET_A, b: SECRET_B });
-  assertEquals(config.tunnel.urlPrefix, "https://tunnels.example.com");
+  assert.deepEqual(config.tunnel.secrets, { a: SECRET_A, b: SECRET_B });
+  assert.deepEqual(config.tunnel.urlPrefix, "https://tunnels.example.com");
 });
 
 Deno.test("config: a tunnel secret shorter than 32 bytes stops start-up, naming the variable and never the secret", () => {
   const short = "0123456789abcdef0123456789abcde"; // 31 bytes
   const a = configRefusal({ WSTUN_TUNNEL_SECRET_A: short, WSTUN_TUNNEL_SECRET_B: SECRET_B });
-  assertMatch(a, /^WSTUN_TUNNEL_SECRET_A: must be at least 32 bytes/);
-  assertEquals(a.includes(short), false);
-  assertEquals(a.includes("\n"), false);
+  assert.match(a, /^WSTUN_TUNNEL_SECRET_A: must be at least 32 bytes/);
+  assert.deepEqual(a.includes(short), false);
+  assert.deepEqual(a.includes("\n"), false);
   const b = configRefusal({ WSTUN_TUNNEL_SECRET_A: SECRET_A, WSTUN_TUNNEL_SECRET_B: "hunter2" });
-  assertMatch(b, /^WSTUN_TUNNEL_SECRET_B: must be at least 32 bytes/);
+  assert.match(b, /^WSTUN_TUNNEL_SECRET_B: must be at least 32 bytes/);
   // Bytes, not characters: 16 two-byte characters are 32 bytes.
-  assertEquals(
+  assert.deepEqual(
     configRefusal({ WSTUN_TUNNEL_SECRET_A: "é".repeat(16), WSTUN_TUNNEL_SECRET_B: SECRET_B }),
     "accepted",
   );
-  assertMatch(
+  assert.match(
     configRefusal({ WSTUN_TUNNEL_SECRET_A: "é".repeat(15), WSTUN_TUNNEL_SECRET_B: SECRET_B }),
     /^WSTUN_TUNNEL_SECRET_A: /,
   );

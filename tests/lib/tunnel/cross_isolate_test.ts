@@ -2,7 +2,7 @@
  * Tunnels across isolates: several WSTun servers in one process sharing a BroadcastChannel bridge
  * and a KV (tests/_util/cluster/cluster.ts); a viewer on one reaches a client connected to another.
  */
-import { assertEquals } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { startCluster } from "../../_util/cluster/cluster.ts";
 import { LossyBridge } from "../../_util/cluster/lossy_bridge.ts";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
@@ -23,15 +23,15 @@ Deno.test("cross-isolate: client on one isolate, viewer on another (GET, POST, s
   const started = await startClient(a.base, "far-away", target.port);
   const via = `${b.base}/t/far-away`;
   try {
-    assertEquals(await (await fetch(`${via}/hello`)).text(), "hello from the target");
+    assert.deepEqual(await (await fetch(`${via}/hello`)).text(), "hello from the target");
     const body = "x".repeat(100_000);
     const echoed = await fetch(`${via}/echo`, { method: "POST", body });
-    assertEquals(echoed.headers.get("x-echo"), "1");
-    assertEquals(await echoed.text(), body);
+    assert.deepEqual(echoed.headers.get("x-echo"), "1");
+    assert.deepEqual(await echoed.text(), body);
     const streamed = await fetch(`${via}/chunked?n=50&size=1000`);
-    assertEquals((await streamed.arrayBuffer()).byteLength, 50_000);
+    assert.deepEqual((await streamed.arrayBuffer()).byteLength, 50_000);
     const big = await fetch(`${via}/bytes?n=1000000`);
-    assertEquals((await big.arrayBuffer()).byteLength, 1_000_000);
+    assert.deepEqual((await big.arrayBuffer()).byteLength, 1_000_000);
     // A WebSocket through the tunnel, upgraded on the viewer's isolate.
     const ws = new WebSocket(`${via.replace("http", "ws")}/ws`);
     const echo = new Promise<string>((resolve, reject) => {
@@ -39,7 +39,7 @@ Deno.test("cross-isolate: client on one isolate, viewer on another (GET, POST, s
       ws.onmessage = (e) => resolve(String(e.data));
       ws.onerror = () => reject(new Error("websocket failed"));
     });
-    assertEquals(await echo, "ping across");
+    assert.deepEqual(await echo, "ping across");
     const closed = new Promise((resolve) => ws.onclose = resolve);
     ws.close();
     await closed;
@@ -55,7 +55,7 @@ Deno.test("cross-isolate: the client reconnects to another isolate and the same 
   const target = startTarget();
   const first = await startClient(a.base, "moving", target.port);
   const url = first.url; // on isolate A
-  assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+  assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
   await first.client.close();
   const second = await startClient(b.base, "moving", target.port);
   try {
@@ -68,7 +68,7 @@ Deno.test("cross-isolate: the client reconnects to another isolate and the same 
         await new Promise((r) => setTimeout(r, 20));
       }
     }
-    assertEquals(text, "hello from the target");
+    assert.deepEqual(text, "hello from the target");
   } finally {
     await second.client.close();
     await target.close();
@@ -80,17 +80,17 @@ Deno.test("cross-isolate: an unknown id and a dead owning isolate answer 504 tun
   const [a, b] = cluster.servers;
   const target = startTarget();
   const unknown = await fetch(`${a.base}/t/nobody/hello`);
-  assertEquals(unknown.status, 504);
-  assertEquals((await unknown.json()).error, "tunnel_not_connected");
+  assert.deepEqual(unknown.status, 504);
+  assert.deepEqual((await unknown.json()).error, "tunnel_not_connected");
   const started = await startClient(b.base, "doomed", target.port);
   try {
     // The record is written just after the client learns its URL (docs/tunnels.md).
     const hello = await untilText(`${a.base}/t/doomed/hello`, "hello from the target");
-    assertEquals(hello, "hello from the target");
+    assert.deepEqual(hello, "hello from the target");
     await b.close();
     const response = await fetch(`${a.base}/t/doomed/hello`);
-    assertEquals(response.status, 504);
-    assertEquals((await response.json()).error, "tunnel_not_connected");
+    assert.deepEqual(response.status, 504);
+    assert.deepEqual((await response.json()).error, "tunnel_not_connected");
   } finally {
     await started.client.close();
     await target.close();
@@ -106,13 +106,13 @@ Deno.test("cross-isolate: an owning isolate that stops answering gives the viewe
   const started = await startClient(b.base, "silent", target.port);
   try {
     const hello = await untilText(`${a.base}/t/silent/hello`, "hello from the target");
-    assertEquals(hello, "hello from the target");
+    assert.deepEqual(hello, "hello from the target");
     lossy.dropPosts = Infinity; // B still beats in the directory but its bridge posts are lost
     const began = Date.now();
     const response = await fetch(`${a.base}/t/silent/hello`);
-    assertEquals(response.status, 504);
-    assertEquals((await response.json()).error, "tunnel_timeout");
-    assertEquals(Date.now() - began < 5000, true);
+    assert.deepEqual(response.status, 504);
+    assert.deepEqual((await response.json()).error, "tunnel_timeout");
+    assert.deepEqual(Date.now() - began < 5000, true);
   } finally {
     lossy.dropPosts = 0;
     await started.client.close();

@@ -11,7 +11,7 @@ import { LogLines } from "../../_util/log_lines.ts";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
 import { startCluster, startServerOnRedis } from "../../_util/cluster/cluster.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
-import { assertEquals } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import {
   SECRET_A,
   SECRET_B,
@@ -39,7 +39,7 @@ async function evictAcrossIsolates(onA: Observed, onB: Observed): Promise<void> 
   let second: Awaited<ReturnType<typeof startClient>> | undefined;
   try {
     // One's record must be in place first, or two's claim would come first and evict nothing.
-    assertEquals(await untilText(`${b}/t/contested/port`, one), one);
+    assert.deepEqual(await untilText(`${b}/t/contested/port`, one), one);
     second = await startClient(b, "contested", targetTwo.port);
     await within(
       5000,
@@ -50,14 +50,14 @@ async function evictAcrossIsolates(onA: Observed, onB: Observed): Promise<void> 
     await first.client.close();
     for (const base of [a, b]) {
       const response = await fetch(`${base}/t/contested/port`);
-      assertEquals(await response.text(), two, `viewer on ${base}`);
+      assert.deepEqual(await response.text(), two, `viewer on ${base}`);
     }
     // Counted and logged where the evicted session was, once; the newcomer's isolate evicted none.
-    assertEquals(onA.stats.tunnels.evictions, 1);
+    assert.deepEqual(onA.stats.tunnels.evictions, 1);
     const evicted = await onA.lines.next("tunnel.evicted", { id: "contested" });
-    assertEquals(evicted.why, "replaced by a registration on another isolate");
-    assertEquals(onB.stats.tunnels.evictions, 0);
-    assertEquals(onB.lines.of("tunnel.evicted").length, 0);
+    assert.deepEqual(evicted.why, "replaced by a registration on another isolate");
+    assert.deepEqual(onB.stats.tunnels.evictions, 0);
+    assert.deepEqual(onB.lines.of("tunnel.evicted").length, 0);
   } finally {
     await first.client.close();
     await second?.client.close();

@@ -5,7 +5,7 @@
  * viewer), never guessed at. The parser is fed real byte streams, split at every byte boundary
  * where it matters; one test runs a hostile target behind a real tunnel.
  */
-import { assert, assertEquals, assertMatch } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { ByteReader } from "../../../lib/tunnel/byte_reader.ts";
 import { HttpParseError, readResponseHead, responseBody } from "../../../lib/tunnel/http1.ts";
 import { startClient, startTunnelServer } from "../../_util/tunnel/fixture.ts";
@@ -46,15 +46,15 @@ async function read(text: string, pieceBytes = Infinity): Promise<Reading> {
 
 async function assertRead(text: string, expected: Reading, what: string): Promise<void> {
   // Whole, then a byte at a time: where the bytes are split must never change the reading.
-  assertEquals(await read(text), expected, what);
-  assertEquals(await read(text, 1), expected, `${what} (byte by byte)`);
+  assert.deepEqual(await read(text), expected, what);
+  assert.deepEqual(await read(text, 1), expected, `${what} (byte by byte)`);
 }
 
 async function assertRefused(text: string, what: string, pattern?: RegExp): Promise<void> {
   for (const piece of [Infinity, 1]) {
     const reading = await read(text, piece);
-    assert("refused" in reading, `${what}: expected a refusal, got ${JSON.stringify(reading)}`);
-    if (pattern) assertMatch(reading.refused, pattern);
+    assert.ok("refused" in reading, `${what}: expected a refusal, got ${JSON.stringify(reading)}`);
+    if (pattern) assert.match(reading.refused, pattern);
   }
 }
 
@@ -237,8 +237,8 @@ Deno.test("http1: a hostile target's ambiguous framing reaches the viewer as 502
   );
   try {
     const response = await fetch(`${t.url}/`);
-    assertEquals(response.status, 502);
-    assertEquals((await response.json()).error, "bad_gateway");
+    assert.deepEqual(response.status, 502);
+    assert.deepEqual((await response.json()).error, "bad_gateway");
   } finally {
     await t.close();
   }
@@ -249,12 +249,12 @@ Deno.test("http1: a hostile target's `0x` chunk size ends the viewer's body in a
   const t = await hostileTunnel("hex", chunked("0x10\r\n0123456789abcdef\r\n0\r\n\r\n"));
   try {
     const response = await fetch(`${t.url}/`);
-    assertEquals(response.status, 200);
+    assert.deepEqual(response.status, 200);
     const body = await response.text().then(
       (text) => `read ${JSON.stringify(text)}`,
       () => "failed",
     );
-    assertEquals(body, "failed");
+    assert.deepEqual(body, "failed");
   } finally {
     await t.close();
   }

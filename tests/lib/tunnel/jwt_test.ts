@@ -4,7 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
-import { assertEquals } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { signTunnelToken, verifyTunnelToken } from "../../../lib/tunnel/jwt.ts";
 import {
   registrationSocket,
@@ -94,16 +94,16 @@ for (const [name, token, code, audience] of vectors) {
       audience,
       nowSeconds: NOW,
     });
-    assertEquals(r.ok ? "accepted" : r.code, code);
+    assert.deepEqual(r.ok ? "accepted" : r.code, code);
   });
 }
 
 Deno.test("jwt: tokens signed with secret A or secret B are accepted, 31 days exactly too", async () => {
   const options = { id: "demo", secretA: SECRET_A, secretB: SECRET_B, nowSeconds: NOW };
-  assertEquals((await verifyTunnelToken(craft(HS256, good), options)).ok, true);
-  assertEquals((await verifyTunnelToken(craft(HS256, good, SECRET_B), options)).ok, true);
+  assert.deepEqual((await verifyTunnelToken(craft(HS256, good), options)).ok, true);
+  assert.deepEqual((await verifyTunnelToken(craft(HS256, good, SECRET_B), options)).ok, true);
   const month = craft(HS256, { ...good, nbf: NOW - DAY, exp: NOW + 30 * DAY });
-  assertEquals((await verifyTunnelToken(month, options)).ok, true);
+  assert.deepEqual((await verifyTunnelToken(month, options)).ok, true);
 });
 
 Deno.test("jwt: a configured audience accepts an equal aud, as a string or in an array", async () => {
@@ -114,11 +114,11 @@ Deno.test("jwt: a configured audience accepts an equal aud, as a string or in an
     audience: "wstun",
     nowSeconds: NOW,
   };
-  assertEquals(
+  assert.deepEqual(
     (await verifyTunnelToken(craft(HS256, { ...good, aud: "wstun" }), options)).ok,
     true,
   );
-  assertEquals(
+  assert.deepEqual(
     (await verifyTunnelToken(craft(HS256, { ...good, aud: ["x", "wstun"] }), options)).ok,
     true,
   );
@@ -137,7 +137,7 @@ Deno.test("jwt: signTunnelToken output verifies and carries nbf 60 s before iat"
     secretB: SECRET_B,
     nowSeconds: NOW,
   });
-  assertEquals(r.ok && [r.claims.nbf, r.claims.iat, r.claims.exp], [NOW - 60, NOW, NOW + 3600]);
+  assert.deepEqual(r.ok && [r.claims.nbf, r.claims.iat, r.claims.exp], [NOW - 60, NOW, NOW + 3600]);
 });
 
 Deno.test("jwt: signTunnelToken mints the very bytes websocktunnel's shape gives (header, claim order)", async () => {
@@ -147,7 +147,7 @@ Deno.test("jwt: signTunnelToken mints the very bytes websocktunnel's shape gives
     ttlSeconds: 3600,
     nowSeconds: NOW,
   });
-  assertEquals(token, craft(HS256, { tid: "demo", iat: NOW, nbf: NOW - 60, exp: NOW + 3600 }));
+  assert.deepEqual(token, craft(HS256, { tid: "demo", iat: NOW, nbf: NOW - 60, exp: NOW + 3600 }));
 });
 
 /** Sends a registration request over raw TCP and returns the status code. */
@@ -194,7 +194,7 @@ Deno.test("jwt over HTTP: each bad token gets 401, a 64 KiB one is refused befor
       "x-websocktunnel-id": "demo",
       "Authorization": `Bearer ${token}`,
     });
-    assertEquals(status, 401, token.slice(0, 40));
+    assert.deepEqual(status, 401, token.slice(0, 40));
   }
   // Deno refuses a header section over 64 KiB with 400 before any handler runs.
   const huge = `${b64(HS256)}.${"A".repeat(64 * 1024)}.AAAA`;
@@ -203,17 +203,17 @@ Deno.test("jwt over HTTP: each bad token gets 401, a 64 KiB one is refused befor
     "x-websocktunnel-id": "demo",
     "Authorization": `Bearer ${huge}`,
   });
-  assertEquals(status, 400);
+  assert.deepEqual(status, 400);
   await server.close();
 });
 
 Deno.test("jwt over HTTP: no token is 400, secret B registers with 101", async () => {
   const server = startTunnelServer();
-  assertEquals(
+  assert.deepEqual(
     await registrationStatus(server.port, { ...upgrade, "x-websocktunnel-id": "demo" }),
     400,
   );
-  assertEquals(
+  assert.deepEqual(
     await registrationStatus(server.port, {
       ...upgrade,
       "x-websocktunnel-id": "demo",

@@ -5,7 +5,7 @@
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
 import { parsePrometheus, promValue } from "../../_util/prometheus_text.ts";
 import { startServer } from "../../_util/server.ts";
-import { assertEquals } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import {
   SECRET_A,
   SECRET_B,
@@ -26,13 +26,13 @@ Deno.test("tunnel metrics: sessions, streams, bytes, refusals and evictions are 
   };
   const target = startTarget();
   const first = await startClient(server.base, "metered", target.port);
-  assertEquals(await (await fetch(`${first.url}/hello`)).text(), "hello from the target");
+  assert.deepEqual(await (await fetch(`${first.url}/hello`)).text(), "hello from the target");
   const during = await scrape();
-  assertEquals(promValue(during, "wstun_tunnel_sessions"), 1);
-  assertEquals(promValue(during, "wstun_tunnel_streams_total"), 1);
+  assert.deepEqual(promValue(during, "wstun_tunnel_sessions"), 1);
+  assert.deepEqual(promValue(during, "wstun_tunnel_streams_total"), 1);
   const bytes = (direction: string) =>
     promValue(during, "wstun_tunnel_traffic_bytes_total", { direction });
-  assertEquals(bytes("to_client") > 20 && bytes("from_client") > 20, true);
+  assert.deepEqual(bytes("to_client") > 20 && bytes("from_client") > 20, true);
   // A second client for the same id evicts the first (close 4905).
   const second = await startClient(server.base, "metered", target.port);
   await within(5000, "the older session closed", first.logged(/session closed \(4905 /));
@@ -44,13 +44,13 @@ Deno.test("tunnel metrics: sessions, streams, bytes, refusals and evictions are 
       authorization: "Bearer not.a.jwt",
     },
   });
-  assertEquals(refused.status, 401);
+  assert.deepEqual(refused.status, 401);
   await refused.body?.cancel();
 
   const after = await scrape();
-  assertEquals(promValue(after, "wstun_tunnel_sessions_opened_total"), 2);
-  assertEquals(promValue(after, "wstun_tunnel_evictions_total"), 1);
-  assertEquals(
+  assert.deepEqual(promValue(after, "wstun_tunnel_sessions_opened_total"), 2);
+  assert.deepEqual(promValue(after, "wstun_tunnel_evictions_total"), 1);
+  assert.deepEqual(
     promValue(after, "wstun_tunnel_registrations_refused_total", { reason: "invalid_token" }),
     1,
   );

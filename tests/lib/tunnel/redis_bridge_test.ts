@@ -9,7 +9,7 @@ import { startServerOnRedis, TEST_HEARTBEAT_MS } from "../../_util/cluster/clust
 import { freePort } from "../../_util/server.ts";
 import { startServerProcess } from "../../_util/server_process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
-import { assert, assertEquals } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import {
   SECRET_A,
   SECRET_B,
@@ -48,23 +48,23 @@ Deno.test({
     let second: Awaited<ReturnType<typeof startClient>> | undefined;
     try {
       const via = `${b.base}/t/far-box`;
-      assertEquals(await untilText(`${via}/hello`, HELLO), HELLO);
+      assert.deepEqual(await untilText(`${via}/hello`, HELLO), HELLO);
       // An upload streamed in 16 KiB chunks without a length, echoed back as it arrives.
       const echoed = await fetch(`${via}/echo`, { method: "POST", body: streamedBody(40, 16384) });
       const back = new Uint8Array(await echoed.arrayBuffer());
-      assertEquals(back.byteLength, 40 * 16384);
-      for (let i = 0; i < 40; i++) assertEquals(back[i * 16384], i + 1, `chunk ${i}`);
+      assert.deepEqual(back.byteLength, 40 * 16384);
+      for (let i = 0; i < 40; i++) assert.deepEqual(back[i * 16384], i + 1, `chunk ${i}`);
       // A download four times the relay window, so credit must flow back across Redis.
       const big = await fetch(`${via}/bytes?n=1000000`);
-      assertEquals((await big.arrayBuffer()).byteLength, 1_000_000);
-      assertEquals(await wsEcho(`${via}/ws`, "ping across machines"), "ping across machines");
+      assert.deepEqual((await big.arrayBuffer()).byteLength, 1_000_000);
+      assert.deepEqual(await wsEcho(`${via}/ws`, "ping across machines"), "ping across machines");
 
       // The client reconnects to B: A's public URL (the one it printed) still works.
       await first.client.close();
       second = await startClient(b.base, "far-box", target.port);
-      assertEquals(await untilText(`${first.url}/hello`, HELLO), HELLO);
+      assert.deepEqual(await untilText(`${first.url}/hello`, HELLO), HELLO);
       const posted = await fetch(`${first.url}/echo`, { method: "POST", body: "back to A" });
-      assertEquals(await posted.text(), "back to A");
+      assert.deepEqual(await posted.text(), "back to A");
     } finally {
       await first.client.close();
       await second?.client.close();
@@ -98,7 +98,7 @@ Deno.test({
     const started = await startClient(`http://127.0.0.1:${port}`, "doomed", target.port);
     try {
       const via = `${viewers.base}/t/doomed`;
-      assertEquals(await untilText(`${via}/hello`, HELLO), HELLO);
+      assert.deepEqual(await untilText(`${via}/hello`, HELLO), HELLO);
       const ws = new WebSocket(`${via.replace(/^http/, "ws")}/ws`);
       const wsClosed = new Promise<number>((resolve) => ws.onclose = () => resolve(Date.now()));
       await new Promise<void>((resolve, reject) => {
@@ -110,19 +110,22 @@ Deno.test({
       // A gigabyte: it is still streaming when the owner dies.
       const response = await fetch(`${via}/chunked?n=1000000&size=1000`);
       const reader = response.body!.getReader();
-      assert(((await reader.read()).value?.byteLength ?? 0) > 0, "the stream had begun");
+      assert.ok(((await reader.read()).value?.byteLength ?? 0) > 0, "the stream had begun");
 
       owner.signal("SIGKILL");
       await owner.exited();
       const killed = Date.now();
       const outcome = await readToEnd(reader, 10_000);
       const bodyEnded = Date.now();
-      assertEquals(outcome, "error");
+      assert.deepEqual(outcome, "error");
       const closedAt = await wsClosed;
       // The viewer's isolate checks the owner every time-out; its liveness key lasts 3 beats.
       const bound = timeoutMs + 3 * heartbeatMs + 1000;
-      assert(bodyEnded - killed < bound, `body ended ${bodyEnded - killed} ms after the kill`);
-      assert(closedAt - killed < bound, `websocket closed ${closedAt - killed} ms after the kill`);
+      assert.ok(bodyEnded - killed < bound, `body ended ${bodyEnded - killed} ms after the kill`);
+      assert.ok(
+        closedAt - killed < bound,
+        `websocket closed ${closedAt - killed} ms after the kill`,
+      );
     } finally {
       await started.client.close();
       await target.close();
@@ -168,11 +171,11 @@ Deno.test({
     const started = await startClient(a.base, "survivor", target.port);
     try {
       const via = `${b.base}/t/survivor/hello`;
-      assertEquals(await untilText(via, HELLO), HELLO);
+      assert.deepEqual(await untilText(via, HELLO), HELLO);
       // A restarted Redis has no records; the client's session on A never noticed.
       await redis.stop();
       await redis.resume();
-      assertEquals(await untilText(via, HELLO, { withinMs: 8000 }), HELLO);
+      assert.deepEqual(await untilText(via, HELLO, { withinMs: 8000 }), HELLO);
     } finally {
       await started.client.close();
       await target.close();

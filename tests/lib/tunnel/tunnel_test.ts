@@ -2,7 +2,7 @@
  * Tunnels end to end: a real server running the tunnel service, the TypeScript client, a loopback
  * target, and viewers using fetch and WebSocket, all on 127.0.0.1.
  */
-import { assert, assertEquals, assertMatch } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { lineTokens, startTunnelClient } from "../../../lib/tunnel/client.ts";
 import {
   registrationSocket,
@@ -39,21 +39,21 @@ async function tunnel(overrides: Partial<TunnelConfig> = {}, id = "demo") {
 
 Deno.test("tunnel: the client is told its public URL under <origin>/t/<id>", async () => {
   const t = await tunnel();
-  assertEquals(t.url, `${t.server.origin}/t/demo`);
+  assert.deepEqual(t.url, `${t.server.origin}/t/demo`);
   await t.close();
 });
 
 Deno.test("tunnel: GET reaches the target with /<id> stripped, Host kept, original path added", async () => {
   const t = await tunnel();
   const response = await fetch(`${t.url}/request?a=1&b=2`);
-  assertEquals(response.status, 200);
+  assert.deepEqual(response.status, 200);
   const seen = await response.json();
-  assertEquals(seen.method, "GET");
-  assertEquals(seen.url, "/request?a=1&b=2");
-  assertEquals(seen.headers.host, `127.0.0.1:${t.server.port}`);
-  assertEquals(seen.headers["x-websocktunnel-original-path"], "/t/demo/request");
+  assert.deepEqual(seen.method, "GET");
+  assert.deepEqual(seen.url, "/request?a=1&b=2");
+  assert.deepEqual(seen.headers.host, `127.0.0.1:${t.server.port}`);
+  assert.deepEqual(seen.headers["x-websocktunnel-original-path"], "/t/demo/request");
   const root = await fetch(t.url);
-  assertEquals(root.status, 404); // the target's own answer for "/"
+  assert.deepEqual(root.status, 404); // the target's own answer for "/"
   await root.body?.cancel();
   await t.close();
 });
@@ -73,31 +73,35 @@ Deno.test("tunnel: POST with a streamed (chunked) body is echoed back intact", a
     { method: "POST", body, duplex: "half" } as RequestInit,
   );
   const echoed = new Uint8Array(await response.arrayBuffer());
-  assertEquals(echoed.byteLength, chunks * size);
-  assertEquals([echoed[0], echoed[size], echoed[chunks * size - 1]], [0, 1, (chunks - 1) % 251]);
-  assertEquals(response.headers.get("x-echo"), "1");
+  assert.deepEqual(echoed.byteLength, chunks * size);
+  assert.deepEqual([echoed[0], echoed[size], echoed[chunks * size - 1]], [
+    0,
+    1,
+    (chunks - 1) % 251,
+  ]);
+  assert.deepEqual(response.headers.get("x-echo"), "1");
   await t.close();
 });
 
 Deno.test("tunnel: POST with Content-Length arrives with the same length", async () => {
   const t = await tunnel();
   const response = await fetch(`${t.url}/echo`, { method: "POST", body: "x".repeat(300_000) });
-  assertEquals((await response.text()).length, 300_000);
+  assert.deepEqual((await response.text()).length, 300_000);
   await t.close();
 });
 
 Deno.test("tunnel: a chunked response streams through", async () => {
   const t = await tunnel();
   const response = await fetch(`${t.url}/chunked?n=100&size=1000`);
-  assertEquals((await response.arrayBuffer()).byteLength, 100_000);
+  assert.deepEqual((await response.arrayBuffer()).byteLength, 100_000);
   await t.close();
 });
 
 Deno.test("tunnel: HEAD gets headers and no body", async () => {
   const t = await tunnel();
   const response = await fetch(`${t.url}/hello`, { method: "HEAD" });
-  assertEquals(response.status, 200);
-  assertEquals(await response.text(), "");
+  assert.deepEqual(response.status, 200);
+  assert.deepEqual(await response.text(), "");
   await t.close();
 });
 
@@ -109,7 +113,7 @@ Deno.test("tunnel: 100 concurrent requests all get their own answer", async () =
       return (await response.json()).url;
     }),
   );
-  assertEquals(results, Array.from({ length: 100 }, (_, i) => `/request?i=${i}`));
+  assert.deepEqual(results, Array.from({ length: 100 }, (_, i) => `/request?i=${i}`));
   await t.close();
 });
 
@@ -124,15 +128,15 @@ Deno.test("tunnel: WebSocket echo through the tunnel keeps the subprotocol, text
     if (messages.length === 2) resolve();
   };
   await new Promise((r) => ws.onopen = r);
-  assertEquals(ws.protocol, "wstun.v1");
+  assert.deepEqual(ws.protocol, "wstun.v1");
   ws.send("hello through the tunnel");
   ws.send(new Uint8Array(200_000).fill(3));
   await gotTwo;
-  assertEquals(messages[0], "hello through the tunnel");
-  assertEquals((messages[1] as ArrayBuffer).byteLength, 200_000);
+  assert.deepEqual(messages[0], "hello through the tunnel");
+  assert.deepEqual((messages[1] as ArrayBuffer).byteLength, 200_000);
   const closed = new Promise<CloseEvent>((r) => ws.onclose = r);
   ws.close(1000, "done");
-  assertEquals((await closed).code, 1000);
+  assert.deepEqual((await closed).code, 1000);
   await t.close();
 });
 
@@ -147,7 +151,7 @@ Deno.test("tunnel: a slow viewer does not stall other streams on the same tunnel
       () => fetch(`${t.url}/bytes?n=${2 * 1024 * 1024}`).then((r) => r.arrayBuffer()),
     ),
   );
-  assertEquals(fast.map((b) => b.byteLength), Array(5).fill(2 * 1024 * 1024));
+  assert.deepEqual(fast.map((b) => b.byteLength), Array(5).fill(2 * 1024 * 1024));
   await slowReader.cancel();
   await t.close();
 });
@@ -159,8 +163,8 @@ Deno.test("tunnel: a target that is not listening gets the viewer a 502", async 
   await target.close();
   const { client, url } = await startClient(server, "gone", port);
   const response = await fetch(`${url}/hello`);
-  assertEquals(response.status, 502);
-  assertEquals((await response.json()).error, "bad_gateway");
+  assert.deepEqual(response.status, 502);
+  assert.deepEqual((await response.json()).error, "bad_gateway");
   await client.close();
   await server.close();
 });
@@ -168,8 +172,8 @@ Deno.test("tunnel: a target that is not listening gets the viewer a 502", async 
 Deno.test("tunnel: no client for the id is 504 with a JSON body", async () => {
   const server = startTunnelServer();
   const response = await fetch(`${server.origin}/t/nobody/x`);
-  assertEquals(response.status, 504);
-  assertEquals(await response.json(), {
+  assert.deepEqual(response.status, 504);
+  assert.deepEqual(await response.json(), {
     error: "tunnel_not_connected",
     message: "No client is connected with that id",
   });
@@ -183,18 +187,18 @@ Deno.test("tunnel: registration refusals follow upstream's order and statuses", 
       r,
     ) => [r.status, (await r.json()).error]);
   const bearer = { "Authorization": `Bearer ${await token("demo")}` };
-  assertEquals(await register({ "x-websocktunnel-id": "bad id!", ...bearer }), [
+  assert.deepEqual(await register({ "x-websocktunnel-id": "bad id!", ...bearer }), [
     400,
     "invalid_tunnel_id",
   ]);
-  assertEquals(await register({ "x-websocktunnel-id": "demo" }), [400, "missing_token"]);
-  assertEquals(await register({ "x-websocktunnel-id": "demo", ...bearer }), [
+  assert.deepEqual(await register({ "x-websocktunnel-id": "demo" }), [400, "missing_token"]);
+  assert.deepEqual(await register({ "x-websocktunnel-id": "demo", ...bearer }), [
     404,
     "upgrade_required",
   ]);
-  assertEquals(await register(bearer, "/_tunnel"), [400, "missing_tunnel_id"]);
+  assert.deepEqual(await register(bearer, "/_tunnel"), [400, "missing_tunnel_id"]);
   // "/" without the id header is not a tunnel request: the app answers.
-  assertEquals(await (await fetch(`${server.origin}/`)).text(), "app");
+  assert.deepEqual(await (await fetch(`${server.origin}/`)).text(), "app");
   await server.close();
 });
 
@@ -208,12 +212,12 @@ Deno.test("tunnel: tunnels off answers 404 tunnels_disabled on every tunnel rout
     ] as const
   ) {
     const response = await fetch(`${server.origin}${path}`, { headers });
-    assertEquals(response.status, 404);
+    assert.deepEqual(response.status, 404);
     const body = await response.json();
-    assertEquals(body.error, "tunnels_disabled");
-    assertMatch(body.message, /WSTUN_TUNNEL_SECRET_A/);
+    assert.deepEqual(body.error, "tunnels_disabled");
+    assert.match(body.message, /WSTUN_TUNNEL_SECRET_A/);
   }
-  assertEquals(await (await fetch(`${server.origin}/other`)).text(), "app");
+  assert.deepEqual(await (await fetch(`${server.origin}/other`)).text(), "app");
   await server.close();
 });
 
@@ -242,7 +246,7 @@ Deno.test("tunnel: a new registration for the same id closes the old session wit
   const second = registrationSocket(server.origin, headers);
   await new Promise((r) => second.onopen = r);
   const event = await firstClosed;
-  assertEquals(event.code, MuxCloseCode.Replaced);
+  assert.deepEqual(event.code, MuxCloseCode.Replaced);
   const secondClosed = new Promise((r) => second.onclose = r);
   second.close();
   await secondClosed;
@@ -259,22 +263,22 @@ Deno.test("tunnel: with the viewer token required, viewers need it and the clien
   const target = startTarget();
   const { client, url } = await startClient(server, "guarded", target.port);
   const denied = await fetch(`${url}/request`);
-  assertEquals(denied.status, 401);
-  assertEquals((await denied.json()).error, "viewer_token_required");
+  assert.deepEqual(denied.status, 401);
+  assert.deepEqual((await denied.json()).error, "viewer_token_required");
   const wrong = await fetch(`${url}/request?token=nope`);
-  assertEquals(wrong.status, 401);
+  assert.deepEqual(wrong.status, 401);
   await wrong.body?.cancel();
   const byQuery = await fetch(`${url}/request?token=${serverToken}&k=v`);
-  assertEquals((await byQuery.json()).url, "/request?k=v");
+  assert.deepEqual((await byQuery.json()).url, "/request?k=v");
   const byBearer = await fetch(`${url}/request`, {
     headers: { "authorization": `Bearer ${serverToken}` },
   });
-  assertEquals((await byBearer.json()).headers.authorization, undefined);
+  assert.deepEqual((await byBearer.json()).headers.authorization, undefined);
   const session = new SessionCookies(serverToken, 3600).mint(Date.now());
   const byCookie = await fetch(`${url}/request`, {
     headers: { "cookie": `a=1; wstun_session=${session}; b=2` },
   });
-  assertEquals((await byCookie.json()).headers.cookie, "a=1; b=2");
+  assert.deepEqual((await byCookie.json()).headers.cookie, "a=1; b=2");
   await client.close();
   await target.close();
   await server.close();
@@ -295,23 +299,23 @@ Deno.test("tunnel: every WSTun credential a viewer carries is removed, not only 
       "referer": `${server.origin}/chat/main?token=${serverToken}&room=x`,
     },
   })).json();
-  assertEquals(seen.url, "/request?k=v");
-  assertEquals(seen.headers.authorization, undefined);
-  assertEquals(seen.headers.cookie, "app=1");
-  assertEquals(seen.headers.referer, `${server.origin}/chat/main`);
+  assert.deepEqual(seen.url, "/request?k=v");
+  assert.deepEqual(seen.headers.authorization, undefined);
+  assert.deepEqual(seen.headers.cookie, "app=1");
+  assert.deepEqual(seen.headers.referer, `${server.origin}/chat/main`);
   const elsewhere = await (await fetch(`${url}/request?token=not-ours`, {
     headers: {
       "authorization": "Bearer the-app-s-own",
       "referer": `https://elsewhere.example/p?token=${adminToken}`,
     },
   })).json();
-  assertEquals(
+  assert.deepEqual(
     elsewhere.url,
     "/request?token=not-ours",
     "a token that is not WSTun's is the app's",
   );
-  assertEquals(elsewhere.headers.authorization, "Bearer the-app-s-own");
-  assertEquals(elsewhere.headers.referer, "https://elsewhere.example/p");
+  assert.deepEqual(elsewhere.headers.authorization, "Bearer the-app-s-own");
+  assert.deepEqual(elsewhere.headers.referer, "https://elsewhere.example/p");
   await client.close();
   await target.close();
   await server.close();
@@ -320,7 +324,7 @@ Deno.test("tunnel: every WSTun credential a viewer carries is removed, not only 
 Deno.test("tunnel: viewers need no token by default, as upstream", async () => {
   const t = await tunnel();
   const response = await fetch(`${t.url}/request`, { headers: { authorization: "Bearer app" } });
-  assertEquals((await response.json()).headers.authorization, "Bearer app");
+  assert.deepEqual((await response.json()).headers.authorization, "Bearer app");
   await t.close();
 });
 
@@ -330,8 +334,8 @@ Deno.test("tunnel: more streams than the session limit get 503 tunnel_busy", asy
   const reader = slow.body!.getReader();
   await reader.read();
   const busy = await fetch(`${t.url}/hello`);
-  assertEquals(busy.status, 503);
-  assertEquals((await busy.json()).error, "tunnel_busy");
+  assert.deepEqual(busy.status, 503);
+  assert.deepEqual((await busy.json()).error, "tunnel_busy");
   await reader.cancel();
   await t.close();
 });
@@ -344,8 +348,8 @@ Deno.test("tunnel: a client that never accepts a stream gets the viewer 504 tunn
   });
   await new Promise((r) => ws.onopen = r);
   const response = await fetch(`${server.origin}/t/mute/`);
-  assertEquals(response.status, 504);
-  assertEquals((await response.json()).error, "tunnel_timeout");
+  assert.deepEqual(response.status, 504);
+  assert.deepEqual((await response.json()).error, "tunnel_timeout");
   const closed = new Promise((r) => ws.onclose = r);
   ws.close();
   await closed;
@@ -367,8 +371,8 @@ Deno.test("tunnel client: a refused fixed token ends the client with auth_failed
     log: (line) => log.push(line),
   });
   const exit = await client.done;
-  assertEquals(exit.code, "auth_failed");
-  assertMatch(exit.message, /tid/);
+  assert.deepEqual(exit.code, "auth_failed");
+  assert.match(exit.message, /tid/);
   await server.close();
 });
 
@@ -395,8 +399,8 @@ Deno.test("tunnel client: stdin token rotation replaces a refused token and conn
   await refused;
   await writer.write(await token("rot", { secret: SECRET_A }));
   const url = await urlSeen;
-  assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
-  assert(log.some((l) => l.includes("401")), log.join("\n"));
+  assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+  assert.ok(log.some((l) => l.includes("401")), log.join("\n"));
   await writer.close();
   await client.close();
   await target.close();
@@ -427,8 +431,8 @@ Deno.test("tunnel client: an unreachable server is retried with logged, growing 
     },
   });
   await thirdFailure;
-  assertEquals(delays, [10, 23, 52]);
-  assertEquals((await client.close()).code, "closed");
+  assert.deepEqual(delays, [10, 23, 52]);
+  assert.deepEqual((await client.close()).code, "closed");
 });
 
 Deno.test("tunnel: the client reconnects after its session is dropped and the URL still works", async () => {
@@ -437,8 +441,8 @@ Deno.test("tunnel: the client reconnects after its session is dropped and the UR
   const { client, url, registered } = await startClient(server, "again", target.port);
   // Dropping every session (as a server restart would) makes the client register again.
   await server.service.close();
-  assertEquals(await registered(2), url);
-  assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+  assert.deepEqual(await registered(2), url);
+  assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
   await client.close();
   await target.close();
   await server.close();

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { assert, assertEquals } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { freePort, startServer } from "../../_util/server.ts";
 import { signTunnelToken } from "../../../lib/tunnel/jwt.ts";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
@@ -117,36 +117,42 @@ Deno.test({
       page.setDefaultTimeout(15_000);
       await page.goto(`${server.base}/?token=${SERVER_TOKEN}`);
       const session = (await context.cookies()).find((c) => c.name === "wstun_session");
-      assert(session, "signing in with ?token= sets the session cookie");
+      assert.ok(session, "signing in with ?token= sets the session cookie");
 
       await page.goto(`${url}/`);
       await page.locator("#results:not(:empty)").waitFor();
       const attempts: Attempts = JSON.parse(await page.locator("#results").textContent() ?? "");
-      assert(attempts.api !== "status 200", `the API answered the tunnel page: ${attempts.api}`);
-      assertEquals(attempts.socket, "refused", "/_ws from the tunnel page");
-      assert(
+      assert.ok(attempts.api !== "status 200", `the API answered the tunnel page: ${attempts.api}`);
+      assert.deepEqual(attempts.socket, "refused", "/_ws from the tunnel page");
+      assert.ok(
         attempts.serviceWorker !== "registered",
         "the tunnel page registered a service worker",
       );
-      assert(attempts.storage !== "readable", "the tunnel page reached the origin's storage");
+      assert.ok(attempts.storage !== "readable", "the tunnel page reached the origin's storage");
 
       const cookies = await context.cookies();
-      assertEquals(
+      assert.deepEqual(
         cookies.find((c) => c.name === "wstun_session")?.value,
         session.value,
         "WSTun's session cookie after the tunnel page",
       );
-      assertEquals(cookies.some((c) => c.name === "tunnel_cookie"), false, "tunnel cookies");
+      assert.deepEqual(cookies.some((c) => c.name === "tunnel_cookie"), false, "tunnel cookies");
       await page.goto(`${url}/wipe`);
-      assertEquals(
+      assert.deepEqual(
         (await context.cookies()).find((c) => c.name === "wstun_session")?.value,
         session.value,
         "WSTun's session cookie after a tunnel's Clear-Site-Data",
       );
 
       await page.goto(`${server.base}/admin`);
-      assertEquals(await page.evaluate(() => navigator.serviceWorker.controller === null), true);
-      assert(!(await page.content()).includes("taken over"), "/admin was answered by the tunnel");
+      assert.deepEqual(
+        await page.evaluate(() => navigator.serviceWorker.controller === null),
+        true,
+      );
+      assert.ok(
+        !(await page.content()).includes("taken over"),
+        "/admin was answered by the tunnel",
+      );
       await context.close();
     } finally {
       await browser.close();
@@ -188,29 +194,35 @@ Deno.test({
     ]);
     try {
       const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
-      assertEquals(url, `http://evil.localhost:${port}`);
+      assert.deepEqual(url, `http://evil.localhost:${port}`);
       const context = await browser.newContext();
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
       await page.goto(`${server.base}/?token=${SERVER_TOKEN}`);
       const session = (await context.cookies()).find((c) => c.name === "wstun_session");
-      assert(session, "signing in with ?token= sets the session cookie");
+      assert.ok(session, "signing in with ?token= sets the session cookie");
 
       await page.goto(`${url}/`);
       await page.locator("#results:not(:empty)").waitFor();
       const attempts: Attempts = JSON.parse(await page.locator("#results").textContent() ?? "");
       // On its own origin the tunnel is an ordinary site: its storage and service worker work...
-      assertEquals(attempts.serviceWorker, "registered");
-      assertEquals(attempts.storage, "readable");
+      assert.deepEqual(attempts.serviceWorker, "registered");
+      assert.deepEqual(attempts.storage, "readable");
       // ...and WSTun is another site to it.
-      assert(attempts.api !== "status 200", `the API answered the tunnel page: ${attempts.api}`);
-      assertEquals(attempts.socket, "refused", "/_ws from the tunnel's host");
+      assert.ok(attempts.api !== "status 200", `the API answered the tunnel page: ${attempts.api}`);
+      assert.deepEqual(attempts.socket, "refused", "/_ws from the tunnel's host");
 
       const cookies = await context.cookies(server.base);
-      assertEquals(cookies.find((c) => c.name === "wstun_session")?.value, session.value);
+      assert.deepEqual(cookies.find((c) => c.name === "wstun_session")?.value, session.value);
       await page.goto(`${server.base}/admin`);
-      assertEquals(await page.evaluate(() => navigator.serviceWorker.controller === null), true);
-      assert(!(await page.content()).includes("taken over"), "/admin was answered by the tunnel");
+      assert.deepEqual(
+        await page.evaluate(() => navigator.serviceWorker.controller === null),
+        true,
+      );
+      assert.ok(
+        !(await page.content()).includes("taken over"),
+        "/admin was answered by the tunnel",
+      );
       await context.close();
     } finally {
       await browser.close();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertMatch } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import {
   getWithHost,
   ORIGIN_WIDE_RESPONSE_HEADERS,
@@ -26,28 +26,31 @@ Deno.test("tunnel viewers on a shared origin: answers are sandboxed and lose ori
   const target = startTarget();
   const { client, url } = await startClient(server, "shared", target.port);
   const response = await fetch(`${url}/origin-wide`);
-  assertEquals(await response.text(), "origin-wide");
+  assert.deepEqual(await response.text(), "origin-wide");
   for (const name of ORIGIN_WIDE_HEADERS) {
-    assertEquals(response.headers.get(name), null, `${name} reached the viewer`);
+    assert.deepEqual(response.headers.get(name), null, `${name} reached the viewer`);
   }
-  assertEquals(response.headers.get("x-app"), "kept");
+  assert.deepEqual(response.headers.get("x-app"), "kept");
   // The tunnel's own policy still applies, and the sandbox comes on top of it.
-  assertEquals(
+  assert.deepEqual(
     response.headers.get("content-security-policy"),
     `img-src 'self', ${TUNNEL_SANDBOX_CSP}`,
   );
-  assertMatch(TUNNEL_SANDBOX_CSP, /^sandbox /);
-  assert(!TUNNEL_SANDBOX_CSP.includes("allow-same-origin"), "the sandbox keeps the origin opaque");
+  assert.match(TUNNEL_SANDBOX_CSP, /^sandbox /);
+  assert.ok(
+    !TUNNEL_SANDBOX_CSP.includes("allow-same-origin"),
+    "the sandbox keeps the origin opaque",
+  );
   const everySent = new Set(ORIGIN_WIDE_RESPONSE_HEADERS.map(([name]) => name));
   for (const name of everySent) {
     if (!["x-app", "content-security-policy"].includes(name)) {
-      assert(ORIGIN_WIDE_HEADERS.has(name), `${name} is not in the list`);
+      assert.ok(ORIGIN_WIDE_HEADERS.has(name), `${name} is not in the list`);
     }
   }
 
   const worker = await fetch(`${url}/sw.js`, { headers: { "service-worker": "script" } });
-  assertEquals(worker.status, 403);
-  assertEquals((await worker.json()).error, "service_worker_refused");
+  assert.deepEqual(worker.status, 403);
+  assert.deepEqual((await worker.json()).error, "service_worker_refused");
   await client.close();
   await target.close();
   await server.close();
@@ -57,35 +60,35 @@ Deno.test("tunnel viewers on hosts of their own: the id is the host, answers pas
   const server = startTunnelServer({ urlPrefix: "http://{id}.tunnels.test" });
   const target = startTarget();
   const { client, url } = await startClient(server, "box", target.port);
-  assertEquals(url, "http://box.tunnels.test");
+  assert.deepEqual(url, "http://box.tunnels.test");
 
   const seen = await getWithHost(server.port, "box.tunnels.test", "/request?q=1");
-  assertEquals(seen.status, 200);
-  assertEquals(JSON.parse(seen.body).url, "/request?q=1");
+  assert.deepEqual(seen.status, 200);
+  assert.deepEqual(JSON.parse(seen.body).url, "/request?q=1");
   // `/_tunnel` on a tunnel's host is the tunnel's own path, not a registration.
-  assertEquals((await getWithHost(server.port, "box.tunnels.test", "/_tunnel")).status, 404);
+  assert.deepEqual((await getWithHost(server.port, "box.tunnels.test", "/_tunnel")).status, 404);
 
   const wide = await getWithHost(server.port, "BOX.tunnels.test", "/origin-wide");
-  assertEquals(wide.body, "origin-wide");
-  assertEquals(wide.headers.get("service-worker-allowed"), "/");
-  assertEquals(wide.headers.get("set-cookie"), "wstun_session=planted; Path=/, app=1; Path=/");
-  assertEquals(wide.headers.get("content-security-policy"), "img-src 'self'");
+  assert.deepEqual(wide.body, "origin-wide");
+  assert.deepEqual(wide.headers.get("service-worker-allowed"), "/");
+  assert.deepEqual(wide.headers.get("set-cookie"), "wstun_session=planted; Path=/, app=1; Path=/");
+  assert.deepEqual(wide.headers.get("content-security-policy"), "img-src 'self'");
   const worker = await getWithHost(server.port, "box.tunnels.test", "/origin-wide");
-  assertEquals(worker.status, 200);
+  assert.deepEqual(worker.status, 200);
 
   // What would reach the sibling hosts does not: Domain cookies, clearing the domain's cookies.
   const domain = await getWithHost(server.port, "box.tunnels.test", "/domain-wide");
-  assertEquals(domain.body, "domain-wide");
-  assertEquals(domain.headers.getSetCookie(), [
+  assert.deepEqual(domain.body, "domain-wide");
+  assert.deepEqual(domain.headers.getSetCookie(), [
     "__Host-wstun_session=planted; Path=/; Secure",
     "app=1; Path=/; HttpOnly",
   ]);
-  assertEquals(domain.headers.get("clear-site-data"), '"cache", "storage"');
+  assert.deepEqual(domain.headers.get("clear-site-data"), '"cache", "storage"');
 
   const other = await getWithHost(server.port, "nobody.tunnels.test", "/");
-  assertEquals(other.status, 504);
+  assert.deepEqual(other.status, 504);
   // The server's own host is not a tunnel host.
-  assertEquals(await (await fetch(`${server.origin}/t/box/hello`)).text(), "app");
+  assert.deepEqual(await (await fetch(`${server.origin}/t/box/hello`)).text(), "app");
   await client.close();
   await target.close();
   await server.close();
@@ -97,10 +100,10 @@ Deno.test("tunnel viewers on hosts of their own: ids must be DNS labels", async 
     const refused = await fetch(`${server.origin}/_tunnel`, {
       headers: { "x-websocktunnel-id": id, "authorization": `Bearer ${await token(id)}` },
     });
-    assertEquals(refused.status, 400, id);
+    assert.deepEqual(refused.status, 400, id);
     const body = await refused.json();
-    assertEquals(body.error, "invalid_tunnel_id");
-    assertMatch(body.message, /DNS labels/);
+    assert.deepEqual(body.error, "invalid_tunnel_id");
+    assert.match(body.message, /DNS labels/);
   }
   const ws = registrationSocket(server.origin, {
     "x-websocktunnel-id": "fine-1",
@@ -114,12 +117,12 @@ Deno.test("tunnel viewers on hosts of their own: ids must be DNS labels", async 
 });
 
 Deno.test("WSTUN_TUNNEL_URL_PREFIX: {id} only as the whole first label of the host", () => {
-  assertEquals(viewerPrefixProblem("https://{id}.tunnels.example.com"), undefined);
-  assertEquals(viewerPrefixProblem("https://tunnels.example.com/t"), undefined);
-  assertMatch(viewerPrefixProblem("https://x{id}.tunnels.example.com") ?? "", /first label/);
-  assertMatch(viewerPrefixProblem("https://tunnels.example.com/{id}") ?? "", /first label/);
-  assertMatch(viewerPrefixProblem("https://{id}.tunnels.example.com/t") ?? "", /no path/);
-  assertMatch(viewerPrefixProblem("https://{id}.{id}.example.com") ?? "", /first label/);
+  assert.deepEqual(viewerPrefixProblem("https://{id}.tunnels.example.com"), undefined);
+  assert.deepEqual(viewerPrefixProblem("https://tunnels.example.com/t"), undefined);
+  assert.match(viewerPrefixProblem("https://x{id}.tunnels.example.com") ?? "", /first label/);
+  assert.match(viewerPrefixProblem("https://tunnels.example.com/{id}") ?? "", /first label/);
+  assert.match(viewerPrefixProblem("https://{id}.tunnels.example.com/t") ?? "", /no path/);
+  assert.match(viewerPrefixProblem("https://{id}.{id}.example.com") ?? "", /first label/);
 });
 
 Deno.test("tunnel viewers with the viewer token: a viewer session opens its one tunnel", async () => {
@@ -133,9 +136,9 @@ Deno.test("tunnel viewers with the viewer token: a viewer session opens its one 
   const a = await startClient(server, "tunnel-a", target.port);
   const b = await startClient(server, "tunnel-b", target.port);
   const signedIn = await fetch(`${a.url}/hello?token=${serverToken}`);
-  assertEquals(await signedIn.text(), "hello from the target");
+  assert.deepEqual(await signedIn.text(), "hello from the target");
   const setCookie = signedIn.headers.get("set-cookie") ?? "";
-  assertMatch(
+  assert.match(
     setCookie,
     /^wstun_viewer=[^;]+; Max-Age=\d+; Path=\/t\/tunnel-a\/; HttpOnly; SameSite=Lax$/,
   );
@@ -148,9 +151,9 @@ Deno.test("tunnel viewers with the viewer token: a viewer session opens its one 
     headers: navigate,
     redirect: "manual",
   });
-  assertEquals(opened.status, 303);
-  assertEquals(opened.headers.get("location"), "/t/tunnel-a/request?q=1");
-  assertMatch(
+  assert.deepEqual(opened.status, 303);
+  assert.deepEqual(opened.headers.get("location"), "/t/tunnel-a/request?q=1");
+  assert.match(
     opened.headers.get("set-cookie") ?? "",
     /^wstun_viewer=[^;]+; Max-Age=\d+; Path=\/t\/tunnel-a\/;/,
   );
@@ -160,27 +163,27 @@ Deno.test("tunnel viewers with the viewer token: a viewer session opens its one 
     headers: navigate,
     redirect: "manual",
   });
-  assertEquals(posted.status, 307, "a form keeps its method and body");
-  assertEquals(posted.headers.get("location"), "/t/tunnel-a/request");
+  assert.deepEqual(posted.status, 307, "a form keeps its method and body");
+  assert.deepEqual(posted.headers.get("location"), "/t/tunnel-a/request");
   const landed = await fetch(`${a.url}/request?q=1`, {
     headers: { ...navigate, cookie: (opened.headers.get("set-cookie") ?? "").split(";")[0] },
   });
-  assertEquals((await landed.json()).url, "/request?q=1");
+  assert.deepEqual((await landed.json()).url, "/request?q=1");
   const appToken = await fetch(`${a.url}/request?token=the-apps-own`, {
     headers: { ...navigate, cookie },
     redirect: "manual",
   });
-  assertEquals(appToken.status, 200, "a token that is not WSTun's is the app's");
+  assert.deepEqual(appToken.status, 200, "a token that is not WSTun's is the app's");
   await appToken.body?.cancel();
 
   const back = await fetch(`${a.url}/request`, { headers: { cookie: `${cookie}; app=2` } });
   const seen = await back.json();
-  assertEquals(seen.headers.cookie, "app=2", "the viewer cookie never reaches the client");
+  assert.deepEqual(seen.headers.cookie, "app=2", "the viewer cookie never reaches the client");
   const elsewhere = await fetch(`${b.url}/request`, { headers: { cookie } });
-  assertEquals(elsewhere.status, 401, "a session for one tunnel opens no other");
+  assert.deepEqual(elsewhere.status, 401, "a session for one tunnel opens no other");
   await elsewhere.body?.cancel();
   const forged = await fetch(`${a.url}/request`, { headers: { cookie: `${cookie}x` } });
-  assertEquals(forged.status, 401);
+  assert.deepEqual(forged.status, 401);
   await forged.body?.cancel();
   await a.client.close();
   await b.client.close();

@@ -10,7 +10,7 @@ import { MessagePortBridge } from "../../../lib/bridge/message_port_bridge.ts";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
 import { startCluster, TEST_HEARTBEAT_MS } from "../../_util/cluster/cluster.ts";
 import type { WorkerServerStart } from "../../_util/cluster/worker_server.ts";
-import { assertEquals } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import {
   SECRET_A,
   SECRET_B,
@@ -61,18 +61,18 @@ Deno.test("workers (MessagePort bridge): a client on one worker isolate, viewers
     // Client in the worker, viewers here.
     clients.push(await startClient(inWorker, "worker-box", target.port));
     const via = `${main.base}/t/worker-box`;
-    assertEquals(await untilText(`${via}/hello`, HELLO), HELLO);
+    assert.deepEqual(await untilText(`${via}/hello`, HELLO), HELLO);
     const body = "y".repeat(300_000); // more than the relay window
     const echoed = await fetch(`${via}/echo`, { method: "POST", body });
-    assertEquals(await echoed.text(), body);
-    assertEquals(await wsEcho(`${via}/ws`, "over a MessagePort"), "over a MessagePort");
+    assert.deepEqual(await echoed.text(), body);
+    assert.deepEqual(await wsEcho(`${via}/ws`, "over a MessagePort"), "over a MessagePort");
 
     // Client here, viewers in the worker.
     clients.push(await startClient(main.base, "main-box", target.port));
     const back = `${inWorker}/t/main-box`;
-    assertEquals(await untilText(`${back}/hello`, HELLO), HELLO);
+    assert.deepEqual(await untilText(`${back}/hello`, HELLO), HELLO);
     const big = await fetch(`${back}/bytes?n=1000000`);
-    assertEquals((await big.arrayBuffer()).byteLength, 1_000_000);
+    assert.deepEqual((await big.arrayBuffer()).byteLength, 1_000_000);
   } finally {
     for (const c of clients) await c.client.close();
     await target.close();

@@ -8,7 +8,7 @@
  * directory under a name derived from the source tarball's hash, so later runs reuse it
  * (`WSTUN_WST_BIN_DIR` points at binaries built elsewhere instead).
  */
-import { assertEquals, assertMatch } from "../../_util/tunnel/assert.ts";
+import assert from "node:assert/strict";
 import { fixedToken, startTunnelClient } from "../../../lib/tunnel/client.ts";
 import {
   SECRET_A,
@@ -41,19 +41,19 @@ Deno.test({
       async () => {
         const wst = runWstClient(bin, server, "go-client", target.port, await token("go-client"));
         const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
-        assertEquals(url, `${server.origin}/t/go-client`);
-        assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+        assert.deepEqual(url, `${server.origin}/t/go-client`);
+        assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
         const echoed = await fetch(`${url}/echo`, { method: "POST", body: "y".repeat(1_000_000) });
-        assertEquals((await echoed.text()).length, 1_000_000);
+        assert.deepEqual((await echoed.text()).length, 1_000_000);
         const chunked = await fetch(`${url}/chunked?n=50&size=4000`);
-        assertEquals((await chunked.arrayBuffer()).byteLength, 200_000);
+        assert.deepEqual((await chunked.arrayBuffer()).byteLength, 200_000);
         const many = await Promise.all(
           Array.from(
             { length: 50 },
             (_, i) => fetch(`${url}/request?i=${i}`).then((r) => r.json()),
           ),
         );
-        assertEquals(
+        assert.deepEqual(
           many.map((m) => m.url),
           Array.from({ length: 50 }, (_, i) => `/request?i=${i}`),
         );
@@ -66,10 +66,10 @@ Deno.test({
       const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
       const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, ["chat.v2"]);
       await new Promise((r) => ws.onopen = r);
-      assertEquals(ws.protocol, "chat.v2");
+      assert.deepEqual(ws.protocol, "chat.v2");
       const reply = new Promise<MessageEvent>((r) => ws.onmessage = r);
       ws.send("ping through wst-client");
-      assertEquals((await reply).data, "ping through wst-client");
+      assert.deepEqual((await reply).data, "ping through wst-client");
       const closed = new Promise((r) => ws.onclose = r);
       ws.close();
       await closed;
@@ -80,15 +80,15 @@ Deno.test({
       const wst = runWstClient(bin, server, "go-stdin", target.port, undefined);
       await wst.feed(await token("go-stdin"));
       const url = (await wst.waitForStderr(/url="([^"]+)"/))[1];
-      assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+      assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
       await wst.stop();
     });
 
     await t.step("exits with auth failed on a token for another id", async () => {
       const wst = runWstClient(bin, server, "go-bad", target.port, await token("someone-else"));
       const line = (await wst.waitForStderr(/level=fatal msg="([^"]+)"/))[1];
-      assertMatch(line, /auth failed/);
-      assertEquals((await wst.child.status).success, false);
+      assert.match(line, /auth failed/);
+      assert.deepEqual((await wst.child.status).success, false);
       await wst.stop();
     });
 
@@ -117,16 +117,16 @@ Deno.test({
         onUrl: resolve,
       });
       const url = await announced;
-      assertEquals(url, `http://127.0.0.1:${port}/ts-client`);
-      assertEquals(await (await fetch(`${url}/hello`)).text(), "hello from the target");
+      assert.deepEqual(url, `http://127.0.0.1:${port}/ts-client`);
+      assert.deepEqual(await (await fetch(`${url}/hello`)).text(), "hello from the target");
       const big = await fetch(`${url}/bytes?n=3000000`);
-      assertEquals((await big.arrayBuffer()).byteLength, 3_000_000);
+      assert.deepEqual((await big.arrayBuffer()).byteLength, 3_000_000);
       const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, ["p1"]);
       await new Promise((r) => ws.onopen = r);
-      assertEquals(ws.protocol, "p1");
+      assert.deepEqual(ws.protocol, "p1");
       const reply = new Promise<MessageEvent>((r) => ws.onmessage = r);
       ws.send("hi upstream");
-      assertEquals((await reply).data, "hi upstream");
+      assert.deepEqual((await reply).data, "hi upstream");
       const closed = new Promise((r) => ws.onclose = r);
       ws.close();
       await closed;
