@@ -98,13 +98,21 @@ export class Links<T> {
     }
   }
 
-  /** Forgets the links with an isolate that is gone (`links`: its inbound links' names). */
+  /**
+   * Drops what is held for an isolate taken for gone (`links`: its inbound links' names), but
+   * keeps the numbers on both sides. An isolate id is never reused (a restarted process has a new
+   * one), so numbers never go back; and an isolate taken for dead while it was only paused (a
+   * stopped process, a long GC) goes on from where it was: had we started again at 1, every
+   * envelope it sent us would count as new and every one we sent it as a duplicate, and the two
+   * would never hear each other again. What is kept is two numbers per isolate ever seen.
+   */
   forget(isolate: string, ...links: string[]): void {
-    this.#sent.delete(isolate);
     for (const link of [isolate, ...links]) {
       const inbound = this.#inbound.get(link);
-      if (inbound) clearTimeout(inbound.timer);
-      this.#inbound.delete(link);
+      if (!inbound) continue;
+      clearTimeout(inbound.timer);
+      inbound.timer = undefined;
+      inbound.held.clear();
     }
   }
 

@@ -74,7 +74,23 @@ Deno.test("links: a broadcast link starts at the first number seen and is kept a
   links.accept("x", 44, "b44", "*x", true);
   assert.deepEqual(delivered, ["b41", "b42", "d1", "b44"]);
   assert.deepEqual(gaps, [["x", 1, "*x"]]);
-  links.forget("x", "*x");
-  links.accept("x", 7, "after forget", "*x", true);
-  assert.equal(delivered.at(-1), "after forget");
+});
+
+Deno.test("links: an isolate taken for gone that comes back goes on with its numbers, both ways", () => {
+  const { links, delivered, gaps } = recorder(0);
+  links.accept("x", 1, "d1");
+  links.accept("x", 41, "b41", "*x", true);
+  assert.equal(links.next("x"), 1);
+  assert.equal(links.next("x"), 2);
+  links.forget("x", "*x"); // x stopped beating: a paused process, not a dead one
+  // It wakes up and goes on: nothing it sends is taken for a duplicate or a gap…
+  links.accept("x", 2, "d2");
+  links.accept("x", 42, "b42", "*x", true);
+  assert.deepEqual(delivered, ["d1", "b41", "d2", "b42"]);
+  assert.deepEqual(gaps, []);
+  // …and what we send it follows what it already has, instead of starting again at 1.
+  assert.equal(links.next("x"), 3);
+  // Old numbers still count as duplicates.
+  links.accept("x", 1, "d1 again");
+  assert.equal(delivered.length, 4);
 });
