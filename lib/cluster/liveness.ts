@@ -8,8 +8,10 @@
  * heartbeats before judging others, so an outage of the store does not look like everyone dying.
  *
  * Bridge health ({@link Liveness.health}): every isolate the directory says is alive should be
- * heard on the bridge at least once a heartbeat (its `beat`). One alive in the directory but
- * silent on the bridge for three heartbeats means this bridge does not reach it — on Deno Deploy,
+ * heard on the bridge at least once a heartbeat (its `beat`). One alive in the directory for three
+ * heartbeats but silent on the bridge for six means this bridge does not reach it (six: a peer
+ * that died stops beating and speaking at once, and its key lasts three heartbeats more; it must
+ * leave the directory before it can look silent) — on Deno Deploy,
  * where `BroadcastChannel` does not cross instances, set `WSTUN_REDIS_URL`. An isolate turning
  * silent is logged once (`bridge.silent`), and again when it is heard (`bridge.heard_again`).
  *
@@ -50,7 +52,7 @@ export interface IsolateHealth {
   self: boolean;
   /** Milliseconds since it was last heard on the bridge; null when never. */
   lastHeardMsAgo: number | null;
-  /** Alive in the directory for three heartbeats, but not heard on the bridge for as long. */
+  /** Alive in the directory for three heartbeats, and not heard on the bridge for six. */
   silent: boolean;
 }
 
@@ -106,10 +108,15 @@ export class Liveness {
       : this.#deps.directory.alive(isolate);
   }
 
-  /** Forgets an isolate that is gone. */
+  /**
+   * Forgets an isolate that is gone. It leaves the directory's list of the living too: one that
+   * drained stays listed until its key expires, and must not look silent meanwhile.
+   */
   forget(isolate: string): void {
     this.#heard.delete(isolate);
     this.#lastHeard.delete(isolate);
+    this.#seen.delete(isolate);
+    this.#silent.delete(isolate);
   }
 
   /** Every isolate alive in the directory at the last heartbeat, and how it is heard. */
@@ -125,7 +132,7 @@ export class Liveness {
         isolate,
         self,
         lastHeardMsAgo: heard === undefined ? null : now - heard,
-        silent: !self && now - since >= ttl && quiet >= ttl,
+        silent: !self && now - since >= ttl && quiet >= 2 * ttl,
       };
     });
   }

@@ -2,7 +2,8 @@
  * What the cluster adds to `/_api/ready` and the log (lib/cluster/liveness.ts): an isolate alive
  * in the directory but silent on the bridge makes the others not ready, with what to do
  * (`WSTUN_REDIS_URL`), until it is heard again; a directory that stops answering heartbeats (a
- * Redis stopped) makes the isolate not ready until it answers again.
+ * Redis stopped) makes the isolate not ready until it answers again; a peer that drains does not
+ * make the survivor look cut off.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { LogLines } from "../../_util/log_lines.ts";
 import { startCluster, startServerOnRedis } from "../../_util/cluster/cluster.ts";
 import { LossyBridge } from "../../_util/cluster/lossy_bridge.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
+import { startServerProcess } from "../../_util/server_process.ts";
 
 async function ready(base: string) {
   const response = await fetch(`${base}/_api/ready`);
@@ -73,5 +75,32 @@ Deno.test({
     const up = await ready(server.base);
     assert.equal(up.status, 200, JSON.stringify(up.body));
     await lines.next("redis.reconnected", { role: "directory" });
+  },
+});
+
+Deno.test({
+  name: "readiness: a peer that drains (a rolling restart) leaves the survivor ready and quiet",
+  ignore: !(await redisAvailable()),
+  fn: async () => {
+    await using redis = await RedisServer.start();
+    const env = {
+      WSTUN_REDIS_URL: redis.url,
+      WSTUN_BRIDGE_NAMESPACE: `t-${ulid()}`,
+      WSTUN_BRIDGE_HEARTBEAT_MS: "300",
+      WSTUN_LOG_FORMAT: "json",
+    };
+    await using survivor = await startServerProcess(env);
+    await using leaving = await startServerProcess(env);
+    // Both long past the point where a quiet peer would count as silent (six heartbeats).
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal((await ready(survivor.base)).status, 200);
+    await leaving.stop(); // SIGTERM: a drain, then `bye`
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      const { status, body } = await ready(survivor.base);
+      assert.equal(status, 200, JSON.stringify(body));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(!survivor.lines.some((l) => l.includes('"bridge.silent"')), "no silent warning");
   },
 });
