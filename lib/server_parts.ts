@@ -16,6 +16,7 @@ import { KvDirectory } from "./bridge/kv_directory.ts";
 import { LoneBridge } from "./bridge/lone_bridge.ts";
 import { RedisBridge } from "./bridge/redis_bridge.ts";
 import { RedisDirectory } from "./bridge/redis_directory.ts";
+import { withoutCredentials } from "./bridge/redis_connection.ts";
 import { ulid } from "ulid";
 import { ChannelRelay } from "./cluster/channel_relay.ts";
 import { ClusterNode } from "./cluster/node.ts";
@@ -206,7 +207,8 @@ async function connectRedisPair(config: Config, log: Logger) {
       throw err;
     }
   } catch (err) {
-    throw new ConfigError(`WSTUN_REDIS_URL: cannot connect to Redis: ${(err as Error).message}`);
+    const why = withoutCredentials((err as Error).message, redisUrl);
+    throw new ConfigError(`WSTUN_REDIS_URL: cannot connect to Redis: ${why}`);
   }
 }
 

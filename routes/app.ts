@@ -34,7 +34,13 @@ import { createTunnelService, type TunnelService } from "../lib/tunnel/mod.ts";
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
-import { asWstunError, errorResponse, WstunError } from "../lib/errors/mod.ts";
+import {
+  asWstunError,
+  errorResponse,
+  errorStatus,
+  wireCode,
+  WstunError,
+} from "../lib/errors/mod.ts";
 import { errorJson } from "./error_json.ts";
 import { PAGE_HEADERS } from "./page_headers.ts";
 import { pageRoutes } from "./pages.ts";
@@ -136,7 +142,7 @@ export async function createServer(
   ]);
   const server: WstunServer = {
     fetch: (request) =>
-      refuseWhileDraining(request, lifecycle) ?? tunnels.handle(request) ??
+      refuseWhileDraining(request, lifecycle, refusedUpgrade) ?? tunnels.handle(request) ??
         answerHubUpgrade(request, auth, hubUpgrades, refusedUpgrade) ?? app.fetch(request),
     hub,
     stats,
@@ -169,12 +175,21 @@ export async function createServer(
 }
 
 /** While draining, every new socket (hub, pub/sub, tunnel registration) is refused: 503. */
-function refuseWhileDraining(request: Request, lifecycle: Lifecycle): Response | null {
-  if (!lifecycle.draining || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return null;
-  }
+function refuseWhileDraining(
+  request: Request,
+  lifecycle: Lifecycle,
+  refused: RefusedUpgrade,
+): Response | null {
+  if (!lifecycle.draining || !isUpgrade(request)) return null;
   const message = "this server is restarting; connect again (another isolate takes you)";
-  return errorResponse(new WstunError("draining", message), { "retry-after": "1" });
+  const err = new WstunError("draining", message);
+  const refusal = { status: errorStatus(err), code: wireCode(err.code) };
+  refused(request, new URL(request.url).pathname, refusal);
+  return errorResponse(err, { "retry-after": "1" });
+}
+
+function isUpgrade(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
 
 interface AppDeps {
@@ -201,6 +216,11 @@ function createApp(deps: AppDeps): Hono {
     const answer = asWstunError(err, (fault) => {
       deps.log.error("http.unexpected_error", { path: c.req.path, error: String(fault) });
     });
+    // An upgrade refused on its way through the app (the server-token guard before `/ws`).
+    if (isUpgrade(c.req.raw)) {
+      const refusal = { status: errorStatus(answer), code: wireCode(answer.code) };
+      deps.refusedUpgrade(c.req.raw, c.req.path, refusal);
+    }
     return errorJson(c, answer);
   });
   app.notFound((c) => errorJson(c, new WstunError("not_found", `nothing at ${c.req.path}`)));

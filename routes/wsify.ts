@@ -131,7 +131,11 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
     drain: () => socket.close(Disconnects.Restarting.code, Disconnects.Restarting.reason),
   };
   deps.sockets.add(drainable);
+  // Deno may fire `close` twice for a peer that drops without a close frame: count it once.
+  let closed = false;
   socket.onclose = (event) => {
+    if (closed) return;
+    closed = true;
     stats.closed(event.code, socket.bufferedAmount);
     deps.sockets.delete(drainable);
     session.closed();

@@ -26,6 +26,25 @@ export function redacted(url: string): string {
 }
 
 /**
+ * `message` (a Redis client's error, which may quote the URL it was given) without the
+ * credentials of `url`: the user-info part and the password, as written and decoded.
+ */
+export function withoutCredentials(message: string, url: string): string {
+  const userinfo = /\/\/([^@/]*)@/.exec(url)?.[1];
+  if (!userinfo) return message;
+  const password = userinfo.includes(":") ? userinfo.slice(userinfo.indexOf(":") + 1) : "";
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch { /* not %-encoded */ }
+  let out = message;
+  for (const secret of [userinfo, password, decoded]) {
+    if (secret) out = out.split(secret).join("***");
+  }
+  return out;
+}
+
+/**
  * Opens a client on `url`; connection errors are logged once per outage (`redis.unavailable`,
  * then `redis.reconnected`), not thrown.
  */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../../../lib/config.ts";
+import { createServer } from "../../../routes/app.ts";
 
 Deno.test("bridge config: off by default, on with workers, on Deploy, redis with a URL", () => {
   assert.equal(loadConfig({}).bridge.mode, "off");
@@ -31,5 +32,18 @@ Deno.test("bridge config: a Redis URL's password never appears in the error", ()
   assert.throws(
     () => loadConfig({ WSTUN_REDIS_URL: "ftp://user:hunter2@x" }),
     (err) => err instanceof ConfigError && !err.message.includes("hunter2"),
+  );
+});
+
+Deno.test("bridge config: a Redis URL that passes the check but not the client keeps its password out of the error", async () => {
+  const config = loadConfig({
+    WSTUN_REDIS_URL: "redis://user:PASSW0RD_s3cret@127.0.0.1:notaport",
+    WSTUN_LOG_LEVEL: "off",
+  });
+  await assert.rejects(
+    () => createServer(config),
+    (err) =>
+      err instanceof ConfigError && /^WSTUN_REDIS_URL: cannot connect to Redis/.test(err.message) &&
+      !err.message.includes("PASSW0RD") && !err.message.includes("s3cret"),
   );
 });

@@ -79,3 +79,31 @@ Deno.test("authorizer: calls by verdict, their duration, and the refused /ws upg
   await allowed.close();
   await authorizer.close();
 });
+
+Deno.test("refused upgrades: the server-token guard before /ws and a drain are counted and logged too", async () => {
+  const lines: string[] = [];
+  const log = new Logger({ format: "json", write: (line) => lines.push(line) });
+  await using server = await startServer(
+    { token: "server-token-123", metricsToken: "scrape", logLevel: "info" },
+    0,
+    { log },
+  );
+  const http = server.base;
+  const wrong = await fetch(`${http}/ws?token=wrong`, { headers: UPGRADE_HEADERS });
+  assert.equal(wrong.status, 401);
+  await wrong.body?.cancel();
+  server.drain(Date.now() + 1000);
+  const draining = await fetch(`${http}/_ws?token=server-token-123`, { headers: UPGRADE_HEADERS });
+  assert.equal(draining.status, 503);
+  await draining.body?.cancel();
+  const families = await scrape(http, "scrape");
+  const refused = (reason: string) =>
+    promValue(families, "wstun_upgrades_refused_total", { reason });
+  assert.deepEqual([refused("unauthorized"), refused("draining")], [1, 1]);
+  const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.event === "upgrade.refused");
+  assert.deepEqual(logged.map((l) => [l.path, l.status, l.reason]), [
+    ["/ws", 401, "unauthorized"],
+    ["/_ws", 503, "draining"],
+  ]);
+  assert.ok(!lines.some((l) => l.includes("wrong") || l.includes("server-token-123")));
+});

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { startPubSubServer } from "../../_util/pubsub/pubsub_server.ts";
 import { TestSocket } from "../../_util/test_socket.ts";
 import { waitFor } from "../../_util/wait_for.ts";
+import { startServer } from "../../_util/server.ts";
+import { upgradeStatus } from "../../_util/upgrade_request.ts";
 
 async function closesWith(env: Record<string, string>, frames: object[], reason: string) {
   const server = await startPubSubServer(env);
@@ -68,4 +70,17 @@ Deno.test("wsify /ws: frames that are not wsify commands are ignored, as wsify d
     await client.close();
     await server.close();
   }
+});
+
+Deno.test("wsify /ws: a client that drops without a close frame is counted closed once; the connection cap holds", async () => {
+  await using server = await startServer({ maxConnections: 1 });
+  const ws = `${server.base.replace("http", "ws")}/ws`;
+  // Upgraded, then the TCP connection ends: no close frame (Deno reports that close twice).
+  for (let i = 0; i < 3; i++) assert.equal((await upgradeStatus(ws)).status, 101);
+  await waitFor(() => server.stats.connections === 0, { what: "every socket closed" });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(server.stats.connections, 0, "not below zero");
+  await using held = await TestSocket.open(ws);
+  assert.equal((await upgradeStatus(ws)).status, 503, "the cap of one still counts the held one");
+  await held.close();
 });
