@@ -155,6 +155,8 @@ class PeerProcess {
     await this.child.status;
     clearTimeout(timer);
     await this.#stdin.close().catch(() => {});
+    // What it printed after the last answer (V8 flushes its traces at exit) goes to stderr too.
+    while (!(await this.#lines.next()).done);
   }
 }
 
