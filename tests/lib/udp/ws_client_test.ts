@@ -2,7 +2,8 @@
  * The UDP tools' WebSocket client against a real `Deno.serve` WebSocket server on port 0: every
  * length encoding both ways (7-bit, 16-bit and 64-bit lengths, empty messages), order kept with
  * many messages queued at once, text and binary apart, the close handshake from either side, the
- * server's refusal of the upgrade as a status, and the Authorization header reaching the server.
+ * server's refusal of the upgrade as a status, the Authorization header reaching the server, and
+ * pings answered (the relay pings idle sockets and closes those that do not answer).
  *
  * @module
  */
@@ -17,7 +18,7 @@ interface EchoServer extends AsyncDisposable {
   closeAll(code: number, reason: string): void;
 }
 
-function echoServer(): EchoServer {
+function echoServer(idleTimeout?: number): EchoServer {
   const auth: (string | null)[] = [];
   const sockets = new Set<WebSocket>();
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) => {
@@ -25,7 +26,7 @@ function echoServer(): EchoServer {
       return new Response("no such relay", { status: 404 });
     }
     auth.push(request.headers.get("authorization"));
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout });
     socket.binaryType = "arraybuffer";
     sockets.add(socket);
     socket.onclose = () => sockets.delete(socket);
@@ -101,4 +102,20 @@ Deno.test("ws client: a refused upgrade comes back as the status and body; no se
   const port = listener.addr.port;
   listener.close();
   await assert.rejects(() => WsClient.connect(new URL(`ws://127.0.0.1:${port}/`), {}));
+});
+
+Deno.test("ws client: answers the server's pings, so an idle link outlives the server's idle timeout", async () => {
+  // Deno pings after `idleTimeout` seconds of silence and closes the socket when no pong follows.
+  await using server = echoServer(1);
+  const client = await open(server.url);
+  let closed = false;
+  client.closed.then(() => closed = true);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  assert.equal(closed, false);
+  const echoed = Promise.withResolvers<string>();
+  client.onText = echoed.resolve;
+  client.send("still here");
+  assert.equal(await echoed.promise, "still here");
+  client.close();
+  await client.closed;
 });
