@@ -9,8 +9,8 @@
  * frame with more than 1,024 payload bytes as two writes (head, then payload), so the payload
  * waits for the relay's delayed ACK: 44 ms for every lone datagram over about 990 bytes
  * (docs/udp.md, "Where the time went"); `ws` does not have that fault but runs on the Node
- * compatibility layer, which cost the tools 12–15 µs of CPU per frame more. Both the client and
- * `ws` set TCP_NODELAY and write each frame at once.
+ * compatibility layer, which cost 13–15 µs more CPU per frame sent and received. Both the client
+ * and `ws` set TCP_NODELAY and write each frame at once.
  *
  * Failures are values ({@link LinkError}) with a code and a message a person can act on; when the
  * upgrade is refused, the relay's answer says why (401 wrong token, 404 no relay there) instead of
