@@ -209,7 +209,8 @@ export class WsClient {
         const chunk = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue);
         this.#queue = [];
         await writeAll(this.#conn, chunk);
-        this.#queued -= chunk.length;
+        // The connection may have ended (and the count been reset) while this write ran.
+        this.#queued = Math.max(0, this.#queued - chunk.length);
       }
     } catch {
       this.terminate();
