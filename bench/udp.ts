@@ -118,11 +118,15 @@ class PeerProcess {
     const profile = dir
       ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}.cpuprofile`]
       : [];
+    // WSTUN_UDP_BENCH_V8_FLAGS=<flags>: V8 flags for the peers (e.g. --trace-gc, GC sizes); their
+    // output lines that are not JSON go to stderr, tagged with the role.
+    const v8 = Deno.env.get("WSTUN_UDP_BENCH_V8_FLAGS");
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         ...await toolFlags(),
         ...profile,
+        ...(v8 ? [`--v8-flags=${v8}`] : []),
         `${ROOT}/bench/udp_peer.ts`,
         role,
         JSON.stringify(options),
@@ -131,7 +135,7 @@ class PeerProcess {
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const lines = readLines(child.stdout);
+    const lines = readLines(child.stdout, role);
     PeerProcess.#lineReader.set(child, lines);
     const first = await withTimeout(lines.next(), 15_000, `${role} did not start`);
     if (first.done) throw new Error(`${role} ended before it was ready`);
@@ -151,15 +155,27 @@ class PeerProcess {
     await this.child.status;
     clearTimeout(timer);
     await this.#stdin.close().catch(() => {});
+    // What it printed after the last answer (V8 flushes its traces at exit) goes to stderr too.
+    while (!(await this.#lines.next()).done);
   }
 }
 
-async function* readLines(stream: ReadableStream<Uint8Array<ArrayBuffer>>): AsyncGenerator<string> {
+/** The peer's JSON lines; anything else it prints (V8's traces) goes to stderr with its role. */
+async function* readLines(
+  stream: ReadableStream<Uint8Array<ArrayBuffer>>,
+  role: string,
+): AsyncGenerator<string> {
   let rest = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     const lines = (rest + chunk).split("\n");
     rest = lines.pop()!;
-    yield* lines;
+    for (const line of lines) {
+      // V8 writes through its own buffer: a trace line may hold a JSON line in its middle.
+      const json = line.indexOf('{"');
+      if (json > 0) console.error(`[${role}] ${line.slice(0, json)}`);
+      if (json >= 0) yield line.slice(json);
+      else console.error(`[${role}] ${line}`);
+    }
   }
 }
 
@@ -494,10 +510,17 @@ export async function runUdpBench(options: UdpBenchOptions = {}): Promise<UdpBen
     const echo = await PeerProcess.start("echo");
     started.push(echo);
     const echoPort = Number(echo.ready.port);
-    const exposer = await PeerProcess.start("exposer", { relayUrl, userPort: echoPort });
+    // WSTUN_UDP_BENCH_BUFFERS=<receive>,<send> (bytes): the tools' kernel buffers, as their
+    // --receive-buffer / --send-buffer set them; unset, the tools' defaults.
+    const sizes = Deno.env.get("WSTUN_UDP_BENCH_BUFFERS")?.split(",").map(Number);
+    const buffers = sizes ? { receive: sizes[0], send: sizes[1] ?? sizes[0] } : undefined;
+    // WSTUN_UDP_BENCH_LINK_BYTES: the tools' bound on unsent bytes towards the relay.
+    const link = Number(Deno.env.get("WSTUN_UDP_BENCH_LINK_BYTES")) || undefined;
+    const tool = { relayUrl, buffers, maxBufferedBytes: link };
+    const exposer = await PeerProcess.start("exposer", { ...tool, userPort: echoPort });
     started.push(exposer);
     const connector = await PeerProcess.start("connector", {
-      relayUrl,
+      ...tool,
       serverId: exposer.ready.serverId,
     });
     started.push(connector);

@@ -14,7 +14,7 @@
  * @module
  */
 import { DatagramSocket, DEFAULT_SOCKET_BUFFERS, endpoint } from "../lib/udp/datagram_socket.ts";
-import { OsSockets } from "../lib/udp/os_socket.ts";
+import { OsSockets, type SocketBuffers } from "../lib/udp/os_socket.ts";
 import { isLinkError } from "../lib/udp/relay_link.ts";
 import { UdpConnector } from "../lib/udp/udp_connector.ts";
 import { UdpExposer } from "../lib/udp/udp_exposer.ts";
@@ -56,7 +56,15 @@ function echoServer(): Peer {
   };
 }
 
-async function exposer(options: { relayUrl: string; userPort: number }): Promise<Peer> {
+/** What the bench passes to a tool: the relay, and kernel buffer sizes other than the defaults. */
+interface ToolPeerOptions {
+  relayUrl: string;
+  buffers?: SocketBuffers;
+  /** Unsent bytes on the relay link above which a tool drops datagrams (default 1 MiB). */
+  maxBufferedBytes?: number;
+}
+
+async function exposer(options: ToolPeerOptions & { userPort: number }): Promise<Peer> {
   const tool = new UdpExposer({
     relayUrl: options.relayUrl,
     userHost: "127.0.0.1",
@@ -64,7 +72,8 @@ async function exposer(options: { relayUrl: string; userPort: number }): Promise
     minLocalPort: 42_000,
     bindHost: "127.0.0.1",
     idleMs: 300_000,
-    maxBufferedBytes: 1024 * 1024,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+    socketBuffers: options.buffers,
   });
   const serverId = await tool.start();
   if (isLinkError(serverId)) throw new Error(serverId.message);
@@ -78,14 +87,15 @@ async function exposer(options: { relayUrl: string; userPort: number }): Promise
   };
 }
 
-async function connector(options: { relayUrl: string; serverId: string }): Promise<Peer> {
+async function connector(options: ToolPeerOptions & { serverId: string }): Promise<Peer> {
   const tool = new UdpConnector({
     relayUrl: options.relayUrl,
     serverId: options.serverId,
     listenPort: 0,
     listenHost: "127.0.0.1",
     idleMs: 300_000,
-    maxBufferedBytes: 1024 * 1024,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+    socketBuffers: options.buffers,
   });
   const started = await tool.start();
   if (isLinkError(started)) throw new Error(started.message);

@@ -4,20 +4,21 @@
  * (and lets the caller count) a datagram when the socket's unsent backlog is over a bound, so a
  * slow relay costs datagrams, never unbounded memory.
  *
- * The socket is npm's `ws`, not Deno's built-in `WebSocket`: Deno 2.9's client turns Nagle's
- * algorithm on (TCP_NODELAY 0) and writes a frame with more than 1,024 payload bytes as two
- * writes (head, then payload), so the payload waits for the relay's delayed ACK: 44 ms for every
- * lone datagram over about 990 bytes (docs/udp.md, "Where the time went"). `ws` sets
- * TCP_NODELAY and writes each frame at once.
+ * The socket is this package's own client ({@link WsClient}), not Deno's built-in `WebSocket`
+ * nor npm's `ws`: Deno 2.9's client turns Nagle's algorithm on (TCP_NODELAY 0) and writes a
+ * frame with more than 1,024 payload bytes as two writes (head, then payload), so the payload
+ * waits for the relay's delayed ACK: 44 ms for every lone datagram over about 990 bytes
+ * (docs/udp.md, "Where the time went"); `ws` does not have that fault but runs on the Node
+ * compatibility layer, which cost 13–15 µs more CPU per frame sent and received. Both the client
+ * and `ws` set TCP_NODELAY and write each frame at once.
  *
  * Failures are values ({@link LinkError}) with a code and a message a person can act on; when the
- * upgrade is refused, the link asks the relay over plain HTTP why (401 wrong token, 404 no relay
- * there) instead of reporting a bare "WebSocket error".
+ * upgrade is refused, the relay's answer says why (401 wrong token, 404 no relay there) instead of
+ * a bare "WebSocket error".
  *
  * @module
  */
-// @ts-types="@types/ws"
-import WebSocket from "ws";
+import { ReadyState, WsClient } from "./ws_client.ts";
 
 // deno-lint-ignore no-explicit-any
 export type ServerMessage = Record<string, any>;
@@ -106,51 +107,39 @@ export class RelayLink {
   #pending = new Map<number, (msg: ServerMessage | LinkError) => void>();
   #nextRef = 1;
 
-  private constructor(readonly socket: WebSocket, readonly options: RelayLinkOptions) {
-    socket.on("message", (data: Uint8Array, isBinary: boolean) => {
-      if (isBinary) this.onBinary(data);
-      else this.#text(data.toString());
-    });
-    this.closed = new Promise((resolve) => {
-      socket.on("close", (code: number, reason: Uint8Array) => {
-        const why = reason.toString();
-        for (const answer of this.#pending.values()) {
-          answer({ code: "closed", message: `relay closed the socket (${code} ${why})` });
-        }
-        this.#pending.clear();
-        resolve({ code, reason: why });
-      });
+  private constructor(readonly socket: WsClient, readonly options: RelayLinkOptions) {
+    socket.onBinary = (bytes) => this.onBinary(bytes);
+    socket.onText = (text) => this.#text(text);
+    this.closed = socket.closed.then(({ code, reason }) => {
+      for (const answer of this.#pending.values()) {
+        answer({ code: "closed", message: `relay closed the socket (${code} ${reason})` });
+      }
+      this.#pending.clear();
+      return { code, reason };
     });
   }
 
   /** Opens a link, or explains why the relay would not have one. */
-  static open(options: RelayLinkOptions): Promise<RelayLink | LinkError> {
+  static async open(options: RelayLinkOptions): Promise<RelayLink | LinkError> {
     const url = relaySocketUrl(options.url);
-    if (!(url instanceof URL)) return Promise.resolve(url);
+    if (!(url instanceof URL)) return url;
     const headers: Record<string, string> = {};
     // In a header, never in a URL that proxies might log.
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    // Each message arrives as its own Buffer (a Uint8Array nobody else holds).
-    const socket = new WebSocket(url, { headers, perMessageDeflate: false });
-    const link = new RelayLink(socket, options);
-    return new Promise((resolve) => {
-      socket.once("open", () => {
-        socket.off("error", refused);
-        // Errors after the upgrade end in "close", which the tools handle.
-        socket.on("error", () => {});
-        resolve(link);
-      });
-      const refused = () => {
-        socket.on("error", () => {});
-        diagnose(url, headers).then(resolve);
-      };
-      socket.once("error", refused);
-    });
+    let socket: Awaited<ReturnType<typeof WsClient.connect>>;
+    try {
+      socket = await WsClient.connect(url, headers);
+    } catch (err) {
+      const http = `${url.protocol === "wss:" ? "https" : "http"}://${url.host}`;
+      return { code: "unreachable", message: `cannot reach the relay at ${http}: ${err}` };
+    }
+    if (socket instanceof WsClient) return new RelayLink(socket, options);
+    return refusal(url, socket.status, socket.body);
   }
 
   /** Sends a control request and waits for the frame carrying its `ref`. */
   request(frame: ServerMessage): Promise<ServerMessage | LinkError> {
-    if (this.socket.readyState !== WebSocket.OPEN) {
+    if (this.socket.readyState !== ReadyState.Open) {
       return Promise.resolve({ code: "closed", message: "not connected to the relay" });
     }
     const ref = this.#nextRef++;
@@ -177,14 +166,14 @@ export class RelayLink {
 
   /** Sends one frame unless the backlog is over the bound; false means dropped (count it). */
   sendBinary(bytes: Uint8Array): boolean {
-    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    if (this.socket.readyState !== ReadyState.Open) return false;
     if (this.socket.bufferedAmount > this.options.maxBufferedBytes) return false;
     this.socket.send(bytes);
     return true;
   }
 
   get open(): boolean {
-    return this.socket.readyState === WebSocket.OPEN;
+    return this.socket.readyState === ReadyState.Open;
   }
 
   /** Unsent bytes queued on the socket. */
@@ -197,8 +186,7 @@ export class RelayLink {
    * within {@link CLOSE_WAIT_MS} (a stalled link must not hold a tool that is stopping).
    */
   async close(): Promise<void> {
-    if (this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
-    else if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1000, "bye");
+    this.socket.close(1000, "bye");
     const timer = setTimeout(() => this.socket.terminate(), CLOSE_WAIT_MS);
     await this.closed;
     clearTimeout(timer);
@@ -218,30 +206,23 @@ export class RelayLink {
   }
 }
 
-/** Asks the relay over HTTP why the upgrade failed, so the user sees a cause, not "error". */
-async function diagnose(url: URL, headers: Record<string, string>): Promise<LinkError> {
+/** Turns the relay's refusal of the upgrade into a cause a person can act on. */
+function refusal(url: URL, status: number, body: string): LinkError {
   const http = new URL(url);
   http.protocol = url.protocol === "wss:" ? "https:" : "http:";
-  let response: Response;
-  try {
-    response = await fetch(http, { headers, signal: AbortSignal.timeout(5000) });
-  } catch (err) {
-    return { code: "unreachable", message: `cannot reach the relay at ${http.origin}: ${err}` };
-  }
-  const body = await response.text();
-  if (response.status === 401) {
+  if (status === 401) {
     return {
       code: "unauthorized",
       message:
         `the relay refused the server token (401): pass the relay's WSTUN_TOKEN with --token`,
     };
   }
-  if (response.status === 404) {
+  if (status === 404) {
     return { code: "not_found", message: `no UDP relay at ${http} (404): is this a WSTun server?` };
   }
   return {
     code: "unreachable",
-    message: `the relay refused the WebSocket (${response.status}): ${body.slice(0, 200)}`,
+    message: `the relay refused the WebSocket (${status}): ${body.slice(0, 200)}`,
   };
 }
 
