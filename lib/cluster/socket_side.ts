@@ -166,6 +166,16 @@ export class SocketSide {
         return this.#fail(socket, id, ErrorCode.UnknownInstance, `no instance ${req.uuid}`, req);
       }
       if (req.type === "resume_instance") return this.#adopt(socket, id, req, placement.record);
+      if (req.type === "join_instance" && !this.#joinTokenFits(req, placement.record)) {
+        // Checked now, as the owner would: a wrong password is not worth waiting for the host.
+        return this.#fail(
+          socket,
+          id,
+          ErrorCode.Unauthorized,
+          "wrong or missing instance token",
+          req,
+        );
+      }
       this.#fail(socket, id, ErrorCode.HostAway, "the instance is moving; try again", req);
     }, (err) => {
       this.#fail(socket, id, ErrorCode.BridgeUnavailable, `instance directory: ${err}`, req);
@@ -215,6 +225,16 @@ export class SocketSide {
       directory.remove(found.record.uuid).catch(() => {});
     }
     return placement;
+  }
+
+  /** Whether a join's token matches the verifier in a moving instance's record. */
+  #joinTokenFits(req: Extract<InstanceRequest, { type: "join_instance" }>, record: InstanceRecord) {
+    if (record.tokenVerifier === undefined) return true;
+    if (req.token === undefined) return false;
+    return secretEquals(
+      this.#deps.secrets.tokenVerifier(req.uuid, req.token),
+      record.tokenVerifier,
+    );
   }
 
   /** A host's resume of an instance whose owner is gone: checked, then taken over here. */

@@ -114,6 +114,11 @@ Deno.test("an isolate terminated without a word: its room moves within four hear
     assert.deepEqual((await local.hub.listEverywhere()).map((i) => i.uuid), [room.uuid]);
     const early = await bob.request({ type: "join_instance", uuid: room.uuid, token: "pw" });
     assert.deepEqual([early.success, early.error, early.retryAfterMs], [false, "host_away", 500]);
+    // A wrong or missing password is refused now, not after waiting for the host.
+    for (const token of ["nope", undefined]) {
+      const refused = await bob.request({ type: "join_instance", uuid: room.uuid, token });
+      assert.deepEqual([refused.success, refused.error], [false, "unauthorized"], `token ${token}`);
+    }
     await host.closed;
 
     // A member cannot adopt it; the host with its resume secret does, on this isolate.
