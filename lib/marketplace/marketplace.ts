@@ -26,7 +26,7 @@ import { DEFAULT_MARKETPLACE_LIMITS, type MarketplaceLimits } from "./config.ts"
 import { WstunError } from "../errors/mod.ts";
 import { MarketplaceFetcher } from "./fetcher.ts";
 import { fetchTransport, type MarketplaceTransport, pinnedTransport } from "./pinned_transport.ts";
-import { describeSchemaIssue, InstallRequest } from "./schema.ts";
+import { describeSchemaIssue, InstallRequest, ServiceName } from "./schema.ts";
 import { ServiceNameRules } from "./service_name.ts";
 import { type InstalledRecord, type InstallSource, MarketplaceStore } from "./store.ts";
 import { isUpdate } from "./version_order.ts";
@@ -257,7 +257,7 @@ export class Marketplace {
 
   /** Installs a service that is not installed yet. */
   install(request: unknown): Promise<Result<Installed>> {
-    return this.#reported("install", undefined, this.#install(request));
+    return this.#reported("install", namedIn(request), this.#install(request));
   }
 
   /** Re-fetches an installed service from the source it was installed from and switches to it. */
@@ -480,4 +480,10 @@ async function settle<T>(work: () => Promise<T>): Promise<Result<T>> {
     if (e instanceof WstunError) return { ok: false, error: e };
     throw e;
   }
+}
+
+/** The service an install request names, when it names one as a valid service name (for the log). */
+function namedIn(request: unknown): string | undefined {
+  const name = (request as { name?: unknown } | null)?.name;
+  return ServiceName.safeParse(name).success ? name as string : undefined;
 }

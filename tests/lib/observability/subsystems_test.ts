@@ -47,7 +47,7 @@ Deno.test("marketplace: installs, updates and uninstalls are counted by outcome 
     const events = lines.filter((l) => String(l.event).startsWith("marketplace."));
     assert.deepEqual(events.map((e) => [e.event, e.name, e.code]), [
       ["marketplace.install", "poll", undefined],
-      ["marketplace.install_failed", undefined, "already_installed"],
+      ["marketplace.install_failed", "poll", "already_installed"],
       ["marketplace.uninstall", "poll", undefined],
       ["marketplace.update_failed", "poll", "not_installed"],
     ]);
