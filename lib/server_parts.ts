@@ -164,7 +164,7 @@ export async function buildServerParts(
       if (lifecycle.draining) return;
       lifecycle.drainingSince = now();
       hub.drain();
-      await cluster?.drain();
+      await cluster?.drain(deadline);
       await sockets.drainAll(deadline);
     },
     close: async () => {

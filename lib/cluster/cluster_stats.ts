@@ -22,6 +22,8 @@ export class ClusterStats {
     outbin: 0,
     undo: 0,
     detach: 0,
+    hold: 0,
+    held: 0,
     beat: 0,
     bye: 0,
     chpub: 0,

@@ -11,10 +11,12 @@
  * Bodies, by the side that sends them:
  * - the socket's isolate → the owner of an instance: `req` (a control request, secrets replaced
  *   by a proof), `data` / `bin` (application data, already free of `from`), `undo` (a join that
- *   timed out here), `detach` (the socket closed);
+ *   timed out here), `detach` (the socket closed), `hold` (its isolate drains: hold these
+ *   sockets' memberships for their rejoin elsewhere);
  * - the owner → the socket's isolate: `answer` (the direct answer to one `req`), `member` (the
  *   socket's membership changed: it joined, hosts, or left an instance), `out` / `outbin` (frames
- *   for one or several sockets there: a broadcast is one envelope per isolate, not per member);
+ *   for one or several sockets there: a broadcast is one envelope per isolate, not per member),
+ *   `held` (the memberships of a `hold` are held: everything for them before it was sent);
  * - everyone: `beat` (liveness, broadcast every heartbeat), `bye` (leaving), `chpub` (a channel
  *   publish, broadcast), `tun` (tunnel relay, lib/tunnel/bridged_registry.ts), `stats_req`
  *   (broadcast: a worker's `/metrics` asks for every isolate's instruments) and `stats` (the
@@ -125,6 +127,13 @@ export const Body = z.discriminatedUnion("k", [
   z.object({ k: z.literal("outbin"), conns: z.array(id).min(1), bytes }),
   z.object({ k: z.literal("undo"), conn: id, uuid: id }),
   z.object({ k: z.literal("detach"), conn: id }),
+  /**
+   * The sender drains: the owner holds these sockets' memberships (their frames kept, their
+   * places kept) for their rejoin elsewhere, then answers `held` with the same `id`.
+   */
+  z.object({ k: z.literal("hold"), id: z.number().int(), conns: z.array(id).min(1) }),
+  /** The answer to a `hold`: every frame for those sockets before it was sent before it. */
+  z.object({ k: z.literal("held"), id: z.number().int() }),
   z.object({ k: z.literal("beat") }),
   /** The sender leaves; `moving`: it drained, its instances wait to be adopted (else they end). */
   z.object({ k: z.literal("bye"), moving: z.literal(true).optional() }),

@@ -25,6 +25,11 @@ export interface HubPort {
   dataHere(session: Session, uuid: string, text: string, to: unknown, ref: Ref): void;
   /** Routes a binary frame for an instance here. */
   binaryHere(session: Session, bytes: Uint8Array<ArrayBuffer>): void;
+  /**
+   * The socket (on an isolate that drains) moves to another isolate: its memberships are held
+   * for its rejoin there (frames kept, its place kept, its close ending nothing).
+   */
+  hold(session: Session): void;
   /** A socket is gone: its memberships end, its instances wait for the host's grace. */
   detach(session: Session): void;
   /** Takes over an instance whose owner is gone, `session` its host; answers the resume. */

@@ -55,6 +55,7 @@ import {
 import type { HubPort } from "./hub_port.ts";
 import { type DirectoryState, type IsolateHealth, Liveness } from "./liveness.ts";
 import { Links } from "./link.ts";
+import { HOLD_WAIT_MS, MemberHolds } from "./member_hold.ts";
 import { OwnerSide } from "./owner_side.ts";
 import { Records } from "./records.ts";
 import { type CollectedSnapshots, SnapshotRequests } from "./snapshot_requests.ts";
@@ -104,6 +105,7 @@ export class ClusterNode implements ClusterPort {
   readonly #records: Records;
   readonly #liveness: Liveness;
   readonly #snapshots: SnapshotRequests;
+  readonly #memberHolds: MemberHolds;
   readonly #log: Logger;
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
@@ -166,6 +168,7 @@ export class ClusterNode implements ClusterPort {
       announce: () => this.#broadcast({ k: "beat" }),
       log,
     });
+    this.#memberHolds = new MemberHolds(post, log);
     this.#snapshots = new SnapshotRequests({
       post,
       broadcast: (body) => this.#broadcast(body),
@@ -186,9 +189,16 @@ export class ClusterNode implements ClusterPort {
    * Hands this isolate's instances over (a drain): their records stay in the directory, marked
    * moving from now, for another isolate (or this server restarted) to adopt when their hosts
    * resume; every other isolate is told at once (`bye`), so their sockets in these instances
-   * follow them (`instance_moving`). Call {@link stop} after the sockets are closed.
+   * follow them (`instance_moving`). First, the owners of instances this isolate's sockets are
+   * members of are asked to hold those memberships for their rejoin elsewhere, and their answers
+   * waited for (lib/cluster/member_hold.ts): at most {@link HOLD_WAIT_MS}, and at most half of
+   * what is left before `deadline` (ms since the epoch). Call {@link stop} after the sockets are
+   * closed.
    */
-  async drain(): Promise<void> {
+  async drain(deadline?: number): Promise<void> {
+    const left = deadline === undefined ? HOLD_WAIT_MS : (deadline - this.#now()) / 2;
+    const waitMs = Math.max(0, Math.min(HOLD_WAIT_MS, left));
+    await this.#memberHolds.ask(this.#socketSide.membersByOwner(), waitMs);
     await this.#records.stop();
     const uuids = [...this.#hub.instances.keys()];
     try {
@@ -443,6 +453,10 @@ export class ClusterNode implements ClusterPort {
         return this.#ownerSide.undo(from, body);
       case "detach":
         return this.#ownerSide.detach(from, body.conn);
+      case "hold":
+        return this.#ownerSide.hold(from, body);
+      case "held":
+        return this.#memberHolds.held(body.id);
       case "beat":
         return;
       case "bye":
@@ -504,6 +518,7 @@ export class ClusterNode implements ClusterPort {
   #isolateGone(isolate: string, moving: boolean): void {
     this.#ownerSide.isolateGone(isolate);
     this.#socketSide.isolateGone(isolate, moving);
+    this.#memberHolds.gone(isolate);
     this.#links.forget(isolate, BROADCAST_LINK + isolate);
     this.#liveness.forget(isolate);
     this.#opts.bridge.forget?.(isolate);

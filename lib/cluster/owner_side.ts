@@ -97,6 +97,19 @@ export class OwnerSide {
     this.#deps.hub.detach(session);
   }
 
+  /**
+   * The sockets' isolate drains: their memberships here are held for their rejoin elsewhere,
+   * then it is told (`held`), behind every frame sent to them before.
+   */
+  hold(from: string, { id, conns }: BodyOf<"hold">): void {
+    const sessions = this.#sessions.get(from);
+    for (const conn of conns) {
+      const session = sessions?.get(conn);
+      if (session) this.#deps.hub.hold(session);
+    }
+    this.#deps.post(from, { k: "held", id });
+  }
+
   /** The hub says a session's part in an instance changed: tell the socket's isolate. */
   membership(session: Session, uuid: string, role: Role): void {
     const key = this.#keys.get(session);

@@ -463,6 +463,21 @@ export class SocketSide {
     }
   }
 
+  /** Sockets here that are members of instances elsewhere, by owner (for a drain's holds). */
+  membersByOwner(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const socket of this.#byConn.values()) {
+      const owners = new Set<string>();
+      for (const away of socket.away.values()) if (away.role === "member") owners.add(away.owner);
+      for (const owner of owners) {
+        const conns = out.get(owner);
+        if (conns) conns.push(socket.conn);
+        else out.set(owner, [socket.conn]);
+      }
+    }
+    return out;
+  }
+
   /** Tells sockets here that are part of `owner`'s instances that bridge messages were lost. */
   reportGap(owner: string, lost: number): void {
     for (const socket of this.#byConn.values()) {

@@ -41,8 +41,8 @@ import type { InstanceRecord } from "../bridge/directory.ts";
 import type { ClusterPort, Reply, SecretCheck } from "./cluster_port.ts";
 import { Instance } from "./instance.ts";
 import type { InstanceSecrets } from "./instance_secrets.ts";
-import { RejoinHold } from "./rejoin_hold.ts";
-import { type Peer, Session } from "./peer.ts";
+import { MemberHold, RejoinHold, type Replay } from "./rejoin_hold.ts";
+import { type Member, type Peer, Session } from "./peer.ts";
 import {
   instanceIn,
   isTarget,
@@ -63,9 +63,12 @@ export interface HubRules {
   maxInstancesPerConnection: number;
   maxMembersPerInstance: number;
   maxJoinsPerConnection: number;
-  /** `WSTUN_REJOIN_HOLD_MS`: after an adoption, how long frames wait for members not back. */
+  /**
+   * `WSTUN_REJOIN_HOLD_MS`: after an adoption, how long frames wait for members not back; for a
+   * member whose isolate drains, how long its place and frames wait for its rejoin.
+   */
   rejoinHoldMs: number;
-  /** `WSTUN_REJOIN_HOLD_BYTES`: the most bytes held so for one instance. */
+  /** `WSTUN_REJOIN_HOLD_BYTES`: the most bytes held so for one instance (or held member). */
   rejoinHoldBytes: number;
 }
 
@@ -351,19 +354,55 @@ export class Hub {
     const hold = instance.rejoinHold;
     const member = instance.members.get(userId);
     if (!hold || !member) return;
-    const { frames, missed } = hold.rejoin();
+    const replay = hold.rejoin();
     if (!hold.open) instance.endRejoinHold();
-    const peer = member.session.peer;
+    this.#sendReplay(member.session, instance.uuid, replay);
+  }
+
+  /** What was held for a member, in order, then a word on what it missed. */
+  #sendReplay(session: Session, uuid: string, { frames, missed }: Replay): void {
+    const peer = session.peer;
     for (const frame of frames) {
       typeof frame === "string" ? peer.sendText(frame) : peer.sendBinary(frame);
     }
     if (missed === 0) return;
     const message = `${missed} frame(s) sent while you were away were more than the server holds`;
-    const err = new WstunError(ErrorCode.MissedFrames, message, {
+    const err = new WstunError(ErrorCode.MissedFrames, message, { uuid, lost: missed });
+    session.send(errorFrame(err));
+  }
+
+  /**
+   * The socket of `session` (on another isolate, which drains) moves to another isolate: its
+   * memberships here are held for its rejoin (cluster port). What is sent to it meanwhile waits
+   * (`WSTUN_REJOIN_HOLD_BYTES`), its close does not end them, and its rejoin (`rejoin`, same
+   * userId, from any isolate) takes its place back; after `WSTUN_REJOIN_HOLD_MS` without one it
+   * is gone as after any close.
+   */
+  hold(session: Session): void {
+    const { rejoinHoldMs, rejoinHoldBytes } = this.#deps.config;
+    if (!session.joined || rejoinHoldMs <= 0 || rejoinHoldBytes <= 0) return;
+    for (const [uuid, member] of session.joined) {
+      const instance = this.instances.get(uuid);
+      if (!instance || member.held) continue;
+      const hold = new MemberHold(rejoinHoldBytes);
+      hold.timer = setTimeout(() => this.#holdOver(instance, member), rejoinHoldMs);
+      instance.holdMember(member, hold);
+    }
+  }
+
+  /** A held member did not come back in time: it leaves, as after a close. */
+  #holdOver(instance: Instance, member: Member): void {
+    const hold = member.held;
+    if (!hold || instance.members.get(member.userId) !== member) return;
+    instance.removeMember(member);
+    if (!hold.detached) this.#membership(member.session, instance.uuid, "none");
+    instance.notifyHost({
+      type: "client_disconnected",
       uuid: instance.uuid,
-      lost: missed,
+      userId: member.userId,
+      reason: LeaveReason.Disconnected,
     });
-    member.session.send(errorFrame(err));
+    this.#cluster?.changed(instance);
   }
 
   /**
@@ -394,6 +433,11 @@ export class Hub {
       for (const [uuid, member] of [...session.joined]) {
         const instance = this.instances.get(uuid);
         if (!instance) continue;
+        if (member.held) {
+          // Its place waits for its rejoin; the hold's end says it is gone if it does not come.
+          member.held.detached = true;
+          continue;
+        }
         instance.removeMember(member);
         instance.notifyHost({
           type: "client_disconnected",
@@ -479,6 +523,7 @@ export class Hub {
     for (const instance of this.instances.values()) {
       clearTimeout(instance.graceTimer);
       instance.endRejoinHold();
+      instance.releaseHolds();
     }
     this.instances.clear();
   }
@@ -578,7 +623,7 @@ export class Hub {
 
   #answerJoin(session: Session, req: JoinInstance, check: SecretCheck | undefined, reply: Reply) {
     try {
-      const { instance, userId } = this.#join(session, req, check);
+      const { instance, userId, held } = this.#join(session, req, check);
       reply({
         type: "ack",
         success: true,
@@ -588,7 +633,8 @@ export class Hub {
         service: instance.service,
         ref: req.ref,
       });
-      if (req.rejoin) this.#replay(instance, userId);
+      if (held) this.#sendReplay(session, instance.uuid, held);
+      else if (req.rejoin) this.#replay(instance, userId);
     } catch (err) {
       if (!(err instanceof WstunError)) throw err;
       this.#failedAck(reply, req, err);
@@ -608,7 +654,7 @@ export class Hub {
     check: SecretCheck = (expected) =>
       req.token !== undefined &&
       secretEquals(this.#deps.instanceSecrets.tokenVerifier(req.uuid, req.token), expected),
-  ): { instance: Instance; userId: string } {
+  ): { instance: Instance; userId: string; held?: Replay } {
     this.#checkServerToken(req.server_token);
     const instance = this.#instanceOrThrow(req.uuid);
     if (instance.tokenVerifier !== undefined && !check(instance.tokenVerifier)) {
@@ -624,6 +670,13 @@ export class Hub {
     }
     if (session.joined?.has(instance.uuid)) {
       throw new WstunError(ErrorCode.AlreadyMember, "already a member of this instance");
+    }
+    const held = req.rejoin && req.userId !== undefined
+      ? instance.members.get(req.userId)
+      : undefined;
+    if (held?.held) {
+      this.checkJoinLimit(session);
+      return this.#takeOver(instance, held, session);
     }
     const maxMembers = this.#deps.config.maxMembersPerInstance;
     if (maxMembers && instance.members.size >= maxMembers) {
@@ -642,6 +695,25 @@ export class Hub {
     instance.notifyHost({ type: "client_connected", uuid: instance.uuid, userId });
     this.#cluster?.changed(instance);
     return { instance, userId };
+  }
+
+  /**
+   * A member whose place was held (its isolate drained) rejoined from `session`: it takes its
+   * place back, and gets what was kept for it. The host was never told it left, so it is not
+   * told it came back either.
+   */
+  #takeOver(
+    instance: Instance,
+    held: Member,
+    session: Session,
+  ): { instance: Instance; userId: string; held: Replay } {
+    const hold = held.held!;
+    const replay = hold.replay();
+    instance.removeMember(held);
+    if (!hold.detached) this.#membership(held.session, instance.uuid, "none");
+    instance.addMember(held.userId, session);
+    this.#membership(session, instance.uuid, "member");
+    return { instance, userId: held.userId, held: replay };
   }
 
   #freeUserId(instance: Instance): string {

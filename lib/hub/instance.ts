@@ -13,7 +13,7 @@
 import { BinaryKind, encodeBinaryHeader } from "../binary_frame.ts";
 import { HOST_USER_ID, type InstanceInfo, type ServerFrame } from "../protocol.ts";
 import type { Member, Peer, PeerGroup, Session } from "./peer.ts";
-import type { RejoinHold } from "./rejoin_hold.ts";
+import type { MemberHold, RejoinHold } from "./rejoin_hold.ts";
 
 /** How a broadcast reaches every member: peers one by one, and groups of peers at once. */
 export interface Fanout {
@@ -72,6 +72,7 @@ export class Instance {
       session,
       fromSuffix: `,"from":${JSON.stringify(userId)}}`,
       binaryHeader: encodeBinaryHeader(BinaryKind.InstanceData, this.uuid, userId),
+      held: null,
     };
     this.members.set(userId, member);
     (session.joined ??= new Map()).set(this.uuid, member);
@@ -79,8 +80,9 @@ export class Instance {
     return member;
   }
 
-  /** Removes a member from the instance and from its session's bookkeeping. */
+  /** Removes a member from the instance and from its session's bookkeeping (ends its hold). */
   removeMember(member: Member): void {
+    this.#release(member);
     this.members.delete(member.userId);
     member.session.joined?.delete(this.uuid);
     this.#fanout = null;
@@ -88,8 +90,32 @@ export class Instance {
 
   /** Removes every member (the instance ends); their sessions forget it. */
   clearMembers(): void {
-    for (const member of this.members.values()) member.session.joined?.delete(this.uuid);
+    for (const member of this.members.values()) {
+      this.#release(member);
+      member.session.joined?.delete(this.uuid);
+    }
     this.members.clear();
+    this.#fanout = null;
+  }
+
+  /**
+   * Frames for `member` wait in `hold` from now (its socket moves to another isolate); the
+   * fan-out plan sends them there.
+   */
+  holdMember(member: Member, hold: MemberHold): void {
+    member.held = hold;
+    this.#fanout = null;
+  }
+
+  /** Stops every member's hold (the instance ends here, or the server stops). */
+  releaseHolds(): void {
+    for (const member of this.members.values()) this.#release(member);
+  }
+
+  #release(member: Member): void {
+    if (!member.held) return;
+    clearTimeout(member.held.timer);
+    member.held = null;
     this.#fanout = null;
   }
 
@@ -99,7 +125,7 @@ export class Instance {
     const direct: Peer[] = [];
     const groups = new Map<PeerGroup, Peer[]>();
     for (const m of this.members.values()) {
-      const peer = m.session.peer;
+      const peer: Peer = m.held ?? m.session.peer;
       const group = peer.group;
       if (!group) direct.push(peer);
       else if (groups.has(group)) groups.get(group)!.push(peer);

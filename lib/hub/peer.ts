@@ -11,6 +11,7 @@
  * @module
  */
 import type { ServerFrame } from "../protocol.ts";
+import type { MemberHold } from "./rejoin_hold.ts";
 
 /** Something that frames can be delivered to. */
 export interface Peer {
@@ -40,6 +41,11 @@ export interface Member {
   readonly fromSuffix: string;
   /** The binary header prefix of frames this member sends. */
   readonly binaryHeader: Uint8Array;
+  /**
+   * While its socket moves to another isolate: what stands in for `session.peer` as a recipient
+   * (frames wait there for its rejoin); null otherwise. Its own frames still come from `session`.
+   */
+  held: MemberHold | null;
 }
 
 /** The hub's view of one connected socket: what it hosts and what it has joined. */

@@ -13,6 +13,9 @@
  * (`missed_frames`), never silently. In memory only, like every frame on its way: nothing of it is
  * stored.
  *
+ * {@link MemberHold} does the same for one member of an instance that stays here, whose socket
+ * moves to another isolate (that isolate drains): its frames wait, and its place, for its rejoin.
+ *
  * @module
  */
 
@@ -60,5 +63,39 @@ export class RejoinHold {
   rejoin(): Replay {
     this.#rejoined++;
     return { frames: this.#held, missed: this.#missed };
+  }
+}
+
+/**
+ * The place of a member whose socket is moving to another isolate (its isolate drains, the
+ * instance stays here): it stands in for the member's peer, so what is sent to the member
+ * meanwhile (broadcasts, frames `to` it, server notifications) is kept in order, bounded like a
+ * {@link RejoinHold}, until the member rejoins (`rejoin`, same userId) and takes its place back,
+ * or the hold ends (`WSTUN_REJOIN_HOLD_MS`) and the member is gone like any other. A `Peer`
+ * (lib/hub/peer.ts) by its shape, without a `group`: the fan-out plan reaches it directly.
+ */
+export class MemberHold {
+  readonly #frames: RejoinHold;
+  /** Ends the hold (the member is announced gone) when it has not rejoined by then. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The old socket is gone (its isolate said so): nothing is told there when the hold ends. */
+  detached = false;
+
+  constructor(maxBytes: number) {
+    this.#frames = new RejoinHold(1, maxBytes);
+  }
+
+  sendText(text: string): void {
+    this.#frames.hold(text);
+  }
+
+  sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
+    this.#frames.hold(bytes);
+  }
+
+  /** The member is back: what was kept for it, in order, and how many frames it missed. */
+  replay(): Replay {
+    clearTimeout(this.timer);
+    return this.#frames.rejoin();
   }
 }

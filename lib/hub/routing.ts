@@ -191,7 +191,7 @@ function resolveTargets(instance: Instance, to: unknown): Targets {
       continue;
     }
     const member = instance.members.get(name);
-    if (member) peers.push(member.session.peer);
+    if (member) peers.push(member.held ?? member.session.peer);
     else missing.push(name);
   }
   return { peers, missing, hostAway };

@@ -36,6 +36,8 @@ Deno.test("envelopes: every kind of body parses", () => {
     { k: "outbin", conns: [conn], bytes: new Uint8Array([1]) },
     { k: "undo", conn, uuid },
     { k: "detach", conn },
+    { k: "hold", id: 1, conns: [conn] },
+    { k: "held", id: 1 },
     { k: "beat" },
     { k: "bye" },
     { k: "chpub", message: { channel: "c", payload: { kind: "json", json: "1" } } },
