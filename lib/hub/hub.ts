@@ -660,23 +660,25 @@ export class Hub {
     if (instance.tokenVerifier !== undefined && !check(instance.tokenVerifier)) {
       throw new WstunError(ErrorCode.Unauthorized, "wrong or missing instance token");
     }
-    if (!instance.host) {
-      throw new WstunError(ErrorCode.HostAway, "the host is away; try again", {
-        retryAfterMs: RETRY_AFTER_MS,
-      });
-    }
     if (instance.host === session) {
       throw new WstunError(ErrorCode.AlreadyMember, "the host cannot join its own instance");
     }
     if (session.joined?.has(instance.uuid)) {
       throw new WstunError(ErrorCode.AlreadyMember, "already a member of this instance");
     }
+    // A member whose place is held takes it back even while the host is away: it never left
+    // (what it missed meanwhile, `host_away` included, was kept for it).
     const held = req.rejoin && req.userId !== undefined
       ? instance.members.get(req.userId)
       : undefined;
     if (held?.held) {
       this.checkJoinLimit(session);
       return this.#takeOver(instance, held, session);
+    }
+    if (!instance.host) {
+      throw new WstunError(ErrorCode.HostAway, "the host is away; try again", {
+        retryAfterMs: RETRY_AFTER_MS,
+      });
     }
     const maxMembers = this.#deps.config.maxMembersPerInstance;
     if (maxMembers && instance.members.size >= maxMembers) {

@@ -9,14 +9,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type ClusterServer, startCluster } from "../../_util/cluster/cluster.ts";
+import { ulid } from "ulid";
+import { startCluster, startServerOnRedis } from "../../_util/cluster/cluster.ts";
+import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
+import type { TestServer } from "../../_util/server.ts";
 import { SwitchProxy } from "../../_util/switch_proxy.ts";
 import { noteTaker, sendNotes } from "../../_util/restartable_server.ts";
 import { TestSocket } from "../../_util/test_socket.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 import { WSTunClient } from "../../../static/libwstun.js";
 
-const port = (server: ClusterServer) => Number(new URL(server.base).port);
+/** What a test needs of a server. */
+type Server = { base: string; drain(deadline: number): Promise<void> };
+
+const redisEnabled = await redisAvailable();
+const port = (server: Server) => Number(new URL(server.base).port);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** A host on `url` that records its members' comings and goings. */
@@ -31,45 +38,73 @@ async function hostOn(url: string) {
   return { client, seen, uuid: room.uuid as string };
 }
 
-for (const back of ["a third isolate", "the owner"] as const) {
-  Deno.test(`member hold: the members' isolate drains, they come back on ${back}; every note once, in order`, async () => {
-    await using cluster = await startCluster(3, { hostGraceMs: 20_000 });
-    const [owner, drained, third] = cluster.servers;
-    await using proxy = SwitchProxy.start(port(drained));
-    const host = await hostOn(owner.base);
-    const ann = noteTaker(proxy.url);
-    const bob = noteTaker(proxy.url);
-    try {
-      for (const [m, userId] of [[ann, "ann"], [bob, "bob"]] as const) {
-        await m.client.connect();
-        await m.client.joinInstance({ uuid: host.uuid, userId, token: "pw" });
-      }
-      await waitFor(() => host.seen.length === 2, { what: "both members joined" });
-      const total = 400;
-      const sending = sendNotes(host.client, host.uuid, 0, total, 3);
-      await waitFor(() => ann.notes.length >= 40 && bob.notes.length >= 40, {
-        timeoutMs: 10_000,
-        what: "notes before the drain",
-      });
-      proxy.backend = port(back === "the owner" ? owner : third);
-      await drained.drain(Date.now() + 3000);
-      await sending;
-      await waitFor(() => ann.notes.length >= total && bob.notes.length >= total, {
-        timeoutMs: 10_000,
-        what: "every note after the drain",
-      });
-      await new Promise((r) => setTimeout(r, 100)); // nothing more (no duplicate) comes
-      assert.deepEqual(ann.notes, range(total));
-      assert.deepEqual(bob.notes, range(total));
-      assert.ok(ann.events.some((e) => e.type === "reconnect"), "ann reconnected");
-      // The host never saw its members go: their places were held for them.
-      assert.deepEqual(host.seen, ["client_connected ann", "client_connected bob"]);
-    } finally {
-      host.client.close();
-      ann.client.close();
-      bob.client.close();
-    }
-  });
+/** Three servers of one deployment: on a BroadcastChannel and one KV, or each on one Redis. */
+async function threeServers(bridge: "broadcast_channel" | "redis") {
+  if (bridge === "broadcast_channel") {
+    const cluster = await startCluster(3, { hostGraceMs: 20_000 });
+    return { servers: cluster.servers as Server[], close: () => cluster.close() };
+  }
+  const redis = await RedisServer.start();
+  const namespace = `hold-${ulid()}`;
+  const servers: TestServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    servers.push(await startServerOnRedis(redis.url, namespace, { hostGraceMs: 20_000 }));
+  }
+  return {
+    servers,
+    close: async () => {
+      for (const s of servers) await s.close();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
+}
+
+for (const bridge of ["broadcast_channel", "redis"] as const) {
+  for (const back of ["a third isolate", "the owner"] as const) {
+    Deno.test({
+      name: `member hold (${bridge}): the members' isolate drains, they come back on ${back}; ` +
+        "every note once, in order",
+      ignore: bridge === "redis" && !redisEnabled,
+      async fn() {
+        const { servers: [owner, drained, third], close } = await threeServers(bridge);
+        await using proxy = SwitchProxy.start(port(drained));
+        const host = await hostOn(owner.base);
+        const ann = noteTaker(proxy.url);
+        const bob = noteTaker(proxy.url);
+        try {
+          for (const [m, userId] of [[ann, "ann"], [bob, "bob"]] as const) {
+            await m.client.connect();
+            await m.client.joinInstance({ uuid: host.uuid, userId, token: "pw" });
+          }
+          await waitFor(() => host.seen.length === 2, { what: "both members joined" });
+          const total = 400;
+          const sending = sendNotes(host.client, host.uuid, 0, total, 3);
+          await waitFor(() => ann.notes.length >= 40 && bob.notes.length >= 40, {
+            timeoutMs: 10_000,
+            what: "notes before the drain",
+          });
+          proxy.backend = port(back === "the owner" ? owner : third);
+          await drained.drain(Date.now() + 3000);
+          await sending;
+          await waitFor(() => ann.notes.length >= total && bob.notes.length >= total, {
+            timeoutMs: 10_000,
+            what: `every note after the drain (ann ${ann.notes.length}, bob ${bob.notes.length})`,
+          });
+          await new Promise((r) => setTimeout(r, 100)); // nothing more (no duplicate) comes
+          assert.deepEqual(ann.notes, range(total));
+          assert.deepEqual(bob.notes, range(total));
+          assert.ok(ann.events.some((e) => e.type === "reconnect"), "ann reconnected");
+          // The host never saw its members go: their places were held for them.
+          assert.deepEqual(host.seen, ["client_connected ann", "client_connected bob"]);
+        } finally {
+          host.client.close();
+          ann.client.close();
+          bob.client.close();
+          await close();
+        }
+      },
+    });
+  }
 }
 
 Deno.test("member hold: past WSTUN_REJOIN_HOLD_BYTES the returning member is told missed_frames", async () => {
