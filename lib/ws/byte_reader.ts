@@ -1,6 +1,6 @@
 /**
- * A buffered reader over a byte stream, for the few places the tunnel parses bytes itself
- * (HTTP/1.1 heads, chunked bodies, WebSocket frames carried inside a wsmux stream).
+ * A buffered reader over a byte stream, for the few places WSTun parses bytes itself (HTTP/1.1
+ * heads, chunked bodies, WebSocket frames on a TCP connection or inside a wsmux stream).
  *
  * It reads one chunk at a time from the underlying stream and never reads ahead further than the
  * caller asks, so the stream's flow control (wsmux credit) still reflects what was consumed.
@@ -28,6 +28,16 @@ export class ByteReader {
   /** Bytes read from the stream but not yet consumed. */
   get buffered(): number {
     return this.#buffer.byteLength;
+  }
+
+  /** The bytes read and not yet consumed, without consuming them (a view: copy what you keep). */
+  peek(): Uint8Array {
+    return this.#buffer;
+  }
+
+  /** Consumes `n` bytes that {@link peek} showed. */
+  skip(n: number): void {
+    this.#buffer = this.#buffer.subarray(Math.min(n, this.#buffer.byteLength));
   }
 
   /** Reads one more chunk into the buffer; false at end of stream. */
