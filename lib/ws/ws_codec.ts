@@ -246,7 +246,7 @@ export class WsConnection {
     let fragmentOpcode = 0;
     let fragmentBytes = 0;
     while (!this.#done) {
-      const frame = this.#parseBuffered() ?? await this.#readFrame();
+      const frame = this.#parseBuffered() ?? await this.#nextFrame();
       if (frame === null) return;
       const { fin, opcode, payload } = frame;
       if (opcode === Opcode.Ping) {
@@ -309,6 +309,12 @@ export class WsConnection {
     if (masked) unmask(payload, bytes.subarray(head, head + 4));
     this.#reader.skip(start + len);
     return { fin: (bytes[0] & 0x80) !== 0, opcode: bytes[0] & 0x0f, payload };
+  }
+
+  /** Reads one more chunk and parses from it; a frame split across chunks takes the long way. */
+  async #nextFrame(): Promise<Frame | null> {
+    if (this.#reader.buffered === 0 && !(await this.#reader.fill())) return null;
+    return this.#parseBuffered() ?? await this.#readFrame();
   }
 
   async #readFrame(): Promise<Frame | null> {

@@ -61,7 +61,7 @@ export async function dialWebSocket(url: URL, options: DialOptions): Promise<Dia
     closed = true;
     closeOnce(conn);
   };
-  const reader = new ByteReader(readableOf(conn));
+  const reader = new ByteReader(chunksOf(conn));
   const writeBytes = (bytes: Uint8Array) => writeAll(conn, bytes);
   try {
     const handshake = await clientHandshake({
@@ -130,19 +130,24 @@ async function readRefusalBody(reader: ByteReader, head: ResponseHead): Promise<
 }
 
 /**
- * The bytes of a connection as a stream. Unlike `conn.readable`, which hands each read a fresh
- * 64 KiB buffer however little arrives, this reads into one scratch buffer and copies out only
- * what arrived: frames often come a few bytes at a time (ACKs, pings).
+ * The next chunk of a connection, read into one scratch buffer and copied out at the size that
+ * arrived (a fresh 64 KiB buffer per read would be mostly empty: frames often come a few bytes at
+ * a time); null at end of stream, or once the connection has been closed here.
  */
-function readableOf(conn: Deno.Conn): ReadableStream<Uint8Array> {
+function chunksOf(conn: Deno.Conn): () => Promise<Uint8Array | null> {
   const scratch = new Uint8Array(64 * 1024);
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const n = await conn.read(scratch);
-      if (n === null) controller.close();
-      else controller.enqueue(scratch.slice(0, n));
-    },
-  }, { highWaterMark: 0 });
+  return async () => {
+    let n: number | null;
+    try {
+      n = await conn.read(scratch);
+    } catch (error) {
+      if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+        return null;
+      }
+      throw error;
+    }
+    return n === null ? null : scratch.slice(0, n);
+  };
 }
 
 /** Closes a connection whose `readable` may already have closed it (Deno does so at EOF). */
