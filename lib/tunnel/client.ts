@@ -14,9 +14,7 @@
  *
  * @module
  */
-import { ByteReader } from "./byte_reader.ts";
-import { header, responseBody } from "./http1.ts";
-import { clientHandshake, WsConnection } from "./ws_codec.ts";
+import { dialWebSocket, header, type ResponseHead } from "../ws/mod.ts";
 import { MuxCloseCode, MuxSession, type MuxStream } from "./wsmux.ts";
 
 /** Where registration tokens come from. */
@@ -191,58 +189,20 @@ async function connectOnce(
   token: string,
   log: (line: string) => void,
 ): Promise<Attempt> {
-  const url = new URL(options.server);
-  const secure = url.protocol === "https:" || url.protocol === "wss:";
-  const port = Number(url.port) || (secure ? 443 : 80);
-  let conn: Deno.Conn;
+  let dialed;
   try {
-    if (secure) {
-      conn = await Deno.connectTls({ hostname: url.hostname, port });
-    } else {
-      const tcp = await Deno.connect({ hostname: url.hostname, port });
-      // Frames are small and interleaved (ACKs): Nagle's algorithm would delay each by ~40 ms.
-      tcp.setNoDelay(true);
-      conn = tcp;
-    }
-  } catch (error) {
-    return { kind: "network", message: errorMessage(error) };
-  }
-  let closed = false;
-  const closeConn = () => {
-    if (closed) return;
-    closed = true;
-    closeOnce(conn);
-  };
-  const reader = new ByteReader(readableOf(conn));
-  const writeBytes = (bytes: Uint8Array) => writeAll(conn, bytes);
-  let handshake;
-  try {
-    handshake = await clientHandshake({
-      reader,
-      writeBytes,
-      host: url.host,
-      target: (url.pathname || "/") + url.search,
+    dialed = await dialWebSocket(new URL(options.server), {
       headers: [["Authorization", `Bearer ${token}`], ["x-websocktunnel-id", options.id]],
-      protocols: [],
-      maxHeadBytes: 64 * 1024,
+      maxMessageBytes: 16 * 1024 * 1024,
     });
   } catch (error) {
-    closeConn();
     return { kind: "network", message: errorMessage(error) };
   }
-  if (!handshake.accepted) {
-    const message = await readErrorMessage(reader, handshake.head);
-    closeConn();
-    return { kind: "http", status: handshake.head.status, message };
+  if (dialed.kind === "refused") {
+    return { kind: "http", status: dialed.head.status, message: refusalMessage(dialed) };
   }
-  const publicUrl = header(handshake.head.headers, "x-websocktunnel-client-url") ?? "";
-  const ws = new WsConnection({
-    reader,
-    writeBytes,
-    shutdown: closeConn,
-    role: "client",
-    maxMessageBytes: 16 * 1024 * 1024,
-  });
+  const { ws, head } = dialed;
+  const publicUrl = header(head.headers, "x-websocktunnel-client-url") ?? "";
   const targetHost = options.targetHost ?? "127.0.0.1";
   const session = new MuxSession({
     send: (message) => void ws.send(message),
@@ -328,51 +288,16 @@ async function forwardStream(
   closeConn();
 }
 
-async function readErrorMessage(
-  reader: ByteReader,
-  head: { status: number; statusText: string; headers: [string, string][] },
-): Promise<string> {
-  const fallback = `${head.status} ${head.statusText}`.trim();
-  const body = responseBody(reader, head, "GET", () => {});
-  if (!body) return fallback;
-  let text = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of body) {
-    text += decoder.decode(chunk, { stream: true });
-    if (text.length > 4096) break;
-  }
+/** The message of a refused registration: the server's JSON `message`, else its text. */
+function refusalMessage(refused: { head: ResponseHead; body: string }): string {
+  const fallback = `${refused.head.status} ${refused.head.statusText}`.trim();
   try {
-    const parsed = JSON.parse(text);
+    const parsed = JSON.parse(refused.body);
     if (typeof parsed?.message === "string") return parsed.message;
   } catch {
     // Not JSON (an upstream websocktunnel answers plain text): fall through to the raw text.
   }
-  return text.trim().slice(0, 200) || fallback;
-}
-
-/**
- * The bytes of a connection as a stream. Unlike `conn.readable`, which hands each read a fresh
- * 64 KiB buffer however little arrives, this reads into one scratch buffer and copies out only
- * what arrived: frames often come a few bytes at a time (ACKs, pings).
- */
-function readableOf(conn: Deno.Conn): ReadableStream<Uint8Array> {
-  const scratch = new Uint8Array(64 * 1024);
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const n = await conn.read(scratch);
-      if (n === null) controller.close();
-      else controller.enqueue(scratch.slice(0, n));
-    },
-  }, { highWaterMark: 0 });
-}
-
-/** Closes a connection whose `readable` may already have closed it (Deno does so at EOF). */
-function closeOnce(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.BadResource)) throw error;
-  }
+  return refused.body.trim().slice(0, 200) || fallback;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

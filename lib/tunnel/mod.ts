@@ -12,9 +12,7 @@
  * @module
  */
 export * from "./bridged_registry.ts";
-export * from "./byte_reader.ts";
 export * from "./client.ts";
-export * from "./http1.ts";
 export * from "./jwt.ts";
 export * from "./registry.ts";
 export * from "./service.ts";
@@ -22,6 +20,5 @@ export * from "./shared_origin.ts";
 export * from "./tunnel_config.ts";
 export * from "./viewer_proxy.ts";
 export * from "./viewer_urls.ts";
-export * from "./ws_codec.ts";
 export * from "./wsmux.ts";
 export * from "./wsmux_frame.ts";

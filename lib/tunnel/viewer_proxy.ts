@@ -10,9 +10,10 @@
  *
  * @module
  */
-import { ByteReader } from "./byte_reader.ts";
 import { errorResponse, WstunError } from "../errors/mod.ts";
 import {
+  ByteReader,
+  clientHandshake,
   encodeRequestHead,
   endToEndHeaders,
   HttpParseError,
@@ -20,9 +21,9 @@ import {
   responseBody,
   type ResponseHead,
   writeChunked,
-} from "./http1.ts";
+  WsConnection,
+} from "../ws/mod.ts";
 import type { TunnelStream } from "./registry.ts";
-import { clientHandshake, WsConnection } from "./ws_codec.ts";
 import { Disconnects, withReason } from "../protocol.ts";
 
 export interface ProxyLimits {

@@ -2,7 +2,8 @@
  * UDP datagrams over the hub's binary path (docs/udp.md): the relay side (`/_udp` connections
  * with UDP's backlog policy), the wire format and server ids. The tools' own modules
  * (udp_exposer.ts, udp_connector.ts, relay_link.ts and their helpers) are entered from cli/
- * directly: they load npm `ws` and Deno's datagram API, which the server never needs.
+ * directly: they open sockets of their own (Deno's datagram API; a WebSocket to the relay through
+ * lib/ws/), which the relay side never needs.
  *
  * @example
  * ```ts

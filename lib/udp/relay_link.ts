@@ -4,13 +4,14 @@
  * (and lets the caller count) a datagram when the socket's unsent backlog is over a bound, so a
  * slow relay costs datagrams, never unbounded memory.
  *
- * The socket is this package's own client ({@link WsClient}), not Deno's built-in `WebSocket`
- * nor npm's `ws`: Deno 2.9's client turns Nagle's algorithm on (TCP_NODELAY 0) and writes a
- * frame with more than 1,024 payload bytes as two writes (head, then payload), so the payload
- * waits for the relay's delayed ACK: 44 ms for every lone datagram over about 990 bytes
- * (docs/udp.md, "Where the time went"); `ws` does not have that fault but runs on the Node
- * compatibility layer, which cost 13–15 µs more CPU per frame sent and received. Both the client
- * and `ws` set TCP_NODELAY and write each frame at once.
+ * The socket is the tree's one WebSocket codec ({@link WsConnection}, opened by
+ * {@link dialWebSocket} from lib/ws/), not Deno's built-in `WebSocket` nor npm's `ws`: Deno 2.9's
+ * client turns Nagle's algorithm on (TCP_NODELAY 0) and writes a frame with more than 1,024
+ * payload bytes as two writes (head, then payload), so the payload waits for the relay's delayed
+ * ACK: 44 ms for every lone datagram over about 990 bytes (docs/udp.md, "Where datagrams were
+ * lost"); `ws` does not have that fault but runs on the Node compatibility layer, which cost
+ * 13–15 µs more CPU per frame sent and received. The codec sets TCP_NODELAY, hands each frame to
+ * the kernel whole, answers the relay's pings and counts its unsent bytes (`queuedBytes`).
  *
  * Failures are values ({@link LinkError}) with a code and a message a person can act on; when the
  * upgrade is refused, the relay's answer says why (401 wrong token, 404 no relay there) instead of
@@ -18,7 +19,10 @@
  *
  * @module
  */
-import { ReadyState, WsClient } from "./ws_client.ts";
+import { dialWebSocket, type WsConnection } from "../ws/mod.ts";
+
+/** Largest message accepted from the relay: its frames are far below it. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 // deno-lint-ignore no-explicit-any
 export type ServerMessage = Record<string, any>;
@@ -46,9 +50,6 @@ export interface RelayLinkOptions {
   /** How long a request waits for its answer. */
   requestTimeoutMs?: number;
 }
-
-/** How long {@link RelayLink.close} waits for the relay's close frame. */
-const CLOSE_WAIT_MS = 2000;
 
 /** Normalises a relay address to the WebSocket URL of its `/_udp` route. */
 export function relaySocketUrl(address: string): URL | LinkError {
@@ -107,9 +108,12 @@ export class RelayLink {
   #pending = new Map<number, (msg: ServerMessage | LinkError) => void>();
   #nextRef = 1;
 
-  private constructor(readonly socket: WsClient, readonly options: RelayLinkOptions) {
-    socket.onBinary = (bytes) => this.onBinary(bytes);
-    socket.onText = (text) => this.#text(text);
+  private constructor(readonly socket: WsConnection, readonly options: RelayLinkOptions) {
+    socket.onMessage = (message) => {
+      if (typeof message === "string") this.#text(message);
+      else this.onBinary(message);
+    };
+    socket.start();
     this.closed = socket.closed.then(({ code, reason }) => {
       for (const answer of this.#pending.values()) {
         answer({ code: "closed", message: `relay closed the socket (${code} ${reason})` });
@@ -123,23 +127,23 @@ export class RelayLink {
   static async open(options: RelayLinkOptions): Promise<RelayLink | LinkError> {
     const url = relaySocketUrl(options.url);
     if (!(url instanceof URL)) return url;
-    const headers: Record<string, string> = {};
+    const headers: [string, string][] = [];
     // In a header, never in a URL that proxies might log.
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    let socket: Awaited<ReturnType<typeof WsClient.connect>>;
+    if (options.token !== undefined) headers.push(["Authorization", `Bearer ${options.token}`]);
+    let dialed: Awaited<ReturnType<typeof dialWebSocket>>;
     try {
-      socket = await WsClient.connect(url, headers);
+      dialed = await dialWebSocket(url, { headers, maxMessageBytes: MAX_MESSAGE_BYTES });
     } catch (err) {
       const http = `${url.protocol === "wss:" ? "https" : "http"}://${url.host}`;
       return { code: "unreachable", message: `cannot reach the relay at ${http}: ${err}` };
     }
-    if (socket instanceof WsClient) return new RelayLink(socket, options);
-    return refusal(url, socket.status, socket.body);
+    if (dialed.kind === "open") return new RelayLink(dialed.ws, options);
+    return refusal(url, dialed.head.status, dialed.body);
   }
 
   /** Sends a control request and waits for the frame carrying its `ref`. */
   request(frame: ServerMessage): Promise<ServerMessage | LinkError> {
-    if (this.socket.readyState !== ReadyState.Open) {
+    if (!this.socket.open) {
       return Promise.resolve({ code: "closed", message: "not connected to the relay" });
     }
     const ref = this.#nextRef++;
@@ -153,7 +157,7 @@ export class RelayLink {
         clearTimeout(timer);
         resolve(answer);
       });
-      this.socket.send(JSON.stringify({ ...frame, ref }));
+      void this.socket.send(JSON.stringify({ ...frame, ref }));
     });
   }
 
@@ -166,30 +170,28 @@ export class RelayLink {
 
   /** Sends one frame unless the backlog is over the bound; false means dropped (count it). */
   sendBinary(bytes: Uint8Array): boolean {
-    if (this.socket.readyState !== ReadyState.Open) return false;
-    if (this.socket.bufferedAmount > this.options.maxBufferedBytes) return false;
-    this.socket.send(bytes);
+    if (!this.socket.open) return false;
+    if (this.socket.queuedBytes > this.options.maxBufferedBytes) return false;
+    void this.socket.send(bytes);
     return true;
   }
 
   get open(): boolean {
-    return this.socket.readyState === ReadyState.Open;
+    return this.socket.open;
   }
 
   /** Unsent bytes queued on the socket. */
   get buffered(): number {
-    return this.socket.bufferedAmount;
+    return this.socket.queuedBytes;
   }
 
   /**
    * Closes with a close handshake, or drops the connection when the relay has not answered
-   * within {@link CLOSE_WAIT_MS} (a stalled link must not hold a tool that is stopping).
+   * within the codec's close wait (2 s: a stalled link must not hold a tool that is stopping).
    */
   async close(): Promise<void> {
-    this.socket.close(1000, "bye");
-    const timer = setTimeout(() => this.socket.terminate(), CLOSE_WAIT_MS);
+    void this.socket.close(1000, "bye");
     await this.closed;
-    clearTimeout(timer);
   }
 
   #text(text: string): void {

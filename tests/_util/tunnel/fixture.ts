@@ -6,7 +6,7 @@
  * @module
  */
 import { fixedToken, startTunnelClient, type TunnelClient } from "../../../lib/tunnel/client.ts";
-import { ByteReader } from "../../../lib/tunnel/byte_reader.ts";
+import { ByteReader } from "../../../lib/ws/byte_reader.ts";
 import { signTunnelToken } from "../../../lib/tunnel/jwt.ts";
 import {
   createTunnelService,

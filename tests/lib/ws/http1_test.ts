@@ -6,8 +6,8 @@
  * where it matters; one test runs a hostile target behind a real tunnel.
  */
 import assert from "node:assert/strict";
-import { ByteReader } from "../../../lib/tunnel/byte_reader.ts";
-import { HttpParseError, readResponseHead, responseBody } from "../../../lib/tunnel/http1.ts";
+import { ByteReader } from "../../../lib/ws/byte_reader.ts";
+import { HttpParseError, readResponseHead, responseBody } from "../../../lib/ws/http1.ts";
 import { startClient, startTunnelServer } from "../../_util/tunnel/fixture.ts";
 
 const encoder = new TextEncoder();

@@ -1,6 +1,6 @@
 /**
- * A buffered reader over a byte stream, for the few places the tunnel parses bytes itself
- * (HTTP/1.1 heads, chunked bodies, WebSocket frames carried inside a wsmux stream).
+ * A buffered reader over a byte stream, for the few places WSTun parses bytes itself (HTTP/1.1
+ * heads, chunked bodies, WebSocket frames on a TCP connection or inside a wsmux stream).
  *
  * It reads one chunk at a time from the underlying stream and never reads ahead further than the
  * caller asks, so the stream's flow control (wsmux credit) still reflects what was consumed.
@@ -16,13 +16,28 @@ export class ByteReaderError extends Error {
   }
 }
 
+/**
+ * Where a {@link ByteReader}'s bytes come from: a stream, or a function that returns the next
+ * chunk (null at the end). The function form spares a socket's reads the stream machinery, a few
+ * µs per chunk on the UDP tools' link, where nearly every chunk is one frame.
+ */
+export type ByteSource = ReadableStream<Uint8Array> | (() => Promise<Uint8Array | null>);
+
 export class ByteReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #next: () => Promise<Uint8Array | null>;
+  #cancel: (reason?: unknown) => Promise<void>;
   #buffer: Uint8Array = new Uint8Array(0);
   #eof = false;
 
-  constructor(readable: ReadableStream<Uint8Array>) {
-    this.#reader = readable.getReader();
+  constructor(source: ByteSource) {
+    if (typeof source === "function") {
+      this.#next = source;
+      this.#cancel = () => Promise.resolve();
+      return;
+    }
+    const reader = source.getReader();
+    this.#next = () => reader.read().then((result) => result.done ? null : result.value);
+    this.#cancel = (reason) => reader.cancel(reason);
   }
 
   /** Bytes read from the stream but not yet consumed. */
@@ -30,11 +45,21 @@ export class ByteReader {
     return this.#buffer.byteLength;
   }
 
+  /** The bytes read and not yet consumed, without consuming them (a view: copy what you keep). */
+  peek(): Uint8Array {
+    return this.#buffer;
+  }
+
+  /** Consumes `n` bytes that {@link peek} showed. */
+  skip(n: number): void {
+    this.#buffer = this.#buffer.subarray(Math.min(n, this.#buffer.byteLength));
+  }
+
   /** Reads one more chunk into the buffer; false at end of stream. */
   async fill(): Promise<boolean> {
     if (this.#eof) return false;
-    const { value, done } = await this.#reader.read();
-    if (done) {
+    const value = await this.#next();
+    if (value === null) {
       this.#eof = true;
       return false;
     }
@@ -90,11 +115,11 @@ export class ByteReader {
     return out;
   }
 
-  /** Stops reading and cancels the underlying stream. */
+  /** Stops reading and cancels the underlying stream (a chunk function is simply not called). */
   async cancel(reason?: unknown): Promise<void> {
     this.#eof = true;
     this.#buffer = new Uint8Array(0);
-    await this.#reader.cancel(reason);
+    await this.#cancel(reason);
   }
 }
 
