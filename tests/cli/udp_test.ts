@@ -8,7 +8,7 @@ const FLAGS = [
   "run",
   "--unstable-net",
   "--allow-net",
-  "--allow-env=WSTUN_TOKEN,WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE",
+  "--allow-env=WSTUN_TOKEN",
   "--allow-ffi",
 ];
 const cli = (name: string) => new URL(`../../cli/${name}.ts`, import.meta.url).pathname;
