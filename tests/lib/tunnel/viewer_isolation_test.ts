@@ -14,6 +14,7 @@ import { freePort, startServer } from "../../_util/server.ts";
 import { signTunnelToken } from "../../../lib/tunnel/jwt.ts";
 import { TUNNEL_DEFAULTS } from "../../../lib/tunnel/tunnel_config.ts";
 import { browserAvailable, launchBrowser } from "../../_util/browser/browser.ts";
+import type { Page } from "playwright-core";
 import {
   referenceBinaries,
   runWstClient,
@@ -90,6 +91,13 @@ function startHostileTarget(wstunBase: string) {
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
+/** `/admin` in this browser is WSTun's own: no service worker controls it, no tunnel answered it. */
+async function assertAdminUntouched(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/admin`);
+  assert.equal(await page.evaluate(() => navigator.serviceWorker.controller === null), true);
+  assert.ok(!(await page.content()).includes("taken over"), "/admin was answered by the tunnel");
+}
+
 Deno.test({
   name: "tunnel viewers: a hostile tunnel page cannot use the visitor's WSTun session or origin",
   ignore: skip,
@@ -144,15 +152,7 @@ Deno.test({
         "WSTun's session cookie after a tunnel's Clear-Site-Data",
       );
 
-      await page.goto(`${server.base}/admin`);
-      assert.deepEqual(
-        await page.evaluate(() => navigator.serviceWorker.controller === null),
-        true,
-      );
-      assert.ok(
-        !(await page.content()).includes("taken over"),
-        "/admin was answered by the tunnel",
-      );
+      await assertAdminUntouched(page, server.base);
       await context.close();
     } finally {
       await browser.close();
@@ -214,15 +214,7 @@ Deno.test({
 
       const cookies = await context.cookies(server.base);
       assert.deepEqual(cookies.find((c) => c.name === "wstun_session")?.value, session.value);
-      await page.goto(`${server.base}/admin`);
-      assert.deepEqual(
-        await page.evaluate(() => navigator.serviceWorker.controller === null),
-        true,
-      );
-      assert.ok(
-        !(await page.content()).includes("taken over"),
-        "/admin was answered by the tunnel",
-      );
+      await assertAdminUntouched(page, server.base);
       await context.close();
     } finally {
       await browser.close();
