@@ -34,13 +34,7 @@ import { createTunnelService, type TunnelService } from "../lib/tunnel/mod.ts";
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { type AssetTable, loadAssets } from "./assets.ts";
-import {
-  asWstunError,
-  errorResponse,
-  errorStatus,
-  wireCode,
-  WstunError,
-} from "../lib/errors/mod.ts";
+import { asWstunError, errorResponse, WstunError } from "../lib/errors/mod.ts";
 import { errorJson } from "./error_json.ts";
 import { PAGE_HEADERS } from "./page_headers.ts";
 import { pageRoutes } from "./pages.ts";
@@ -48,7 +42,13 @@ import { createAdminRoutes } from "./admin.ts";
 import { createMarketplaceFiles, createMarketplaceRoutes } from "./marketplace.ts";
 import { ServerAuth } from "./server_auth.ts";
 import { upgradeToUdp } from "./udp.ts";
-import { answerHubUpgrade, countRefusedUpgrades, type RefusedUpgrade, upgradeToHub } from "./ws.ts";
+import {
+  answerHubUpgrade,
+  countRefusedUpgrades,
+  pathOf,
+  type RefusedUpgrade,
+  upgradeToHub,
+} from "./ws.ts";
 import { broadcastRoute, wsifyRoute } from "./wsify.ts";
 
 export type { ServerOptions };
@@ -183,8 +183,7 @@ function refuseWhileDraining(
   if (!lifecycle.draining || !isUpgrade(request)) return null;
   const message = "this server is restarting; connect again (another isolate takes you)";
   const err = new WstunError("draining", message);
-  const refusal = { status: errorStatus(err), code: wireCode(err.code) };
-  refused(request, new URL(request.url).pathname, refusal);
+  refused(request, pathOf(request.url), err);
   return errorResponse(err, { "retry-after": "1" });
 }
 
@@ -217,10 +216,7 @@ function createApp(deps: AppDeps): Hono {
       deps.log.error("http.unexpected_error", { path: c.req.path, error: String(fault) });
     });
     // An upgrade refused on its way through the app (the server-token guard before `/ws`).
-    if (isUpgrade(c.req.raw)) {
-      const refusal = { status: errorStatus(answer), code: wireCode(answer.code) };
-      deps.refusedUpgrade(c.req.raw, c.req.path, refusal);
-    }
+    if (isUpgrade(c.req.raw)) deps.refusedUpgrade(c.req.raw, c.req.path, answer);
     return errorJson(c, answer);
   });
   app.notFound((c) => errorJson(c, new WstunError("not_found", `nothing at ${c.req.path}`)));

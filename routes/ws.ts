@@ -32,19 +32,16 @@ export interface WsDeps {
   now: () => number;
 }
 
-/** Told about every upgrade answered with an HTTP error instead of a socket. */
-export type RefusedUpgrade = (
-  request: Request,
-  path: string,
-  refusal: { status: number; code: string },
-) => void;
+/** Told about every upgrade answered with an HTTP error (`err`) instead of a socket. */
+export type RefusedUpgrade = (request: Request, path: string, err: WstunError) => void;
 
 /**
  * Counts a refused upgrade by its error code and logs it (the logger's per-event limit keeps a
  * flood of bad clients from flooding the log). The Origin is logged, cut short; never a token.
  */
 export function countRefusedUpgrades(stats: Stats, log: Logger): RefusedUpgrade {
-  return (request, path, { status, code }) => {
+  return (request, path, err) => {
+    const status = errorStatus(err), code = wireCode(err.code);
     stats.upgradesRefused.add(code);
     const origin = request.headers.get("origin")?.slice(0, 200) ?? undefined;
     log.warn("upgrade.refused", { path, status, reason: code, origin });
@@ -114,7 +111,7 @@ export function upgradeToHub(
 }
 
 /** The path of a request URL, read without parsing the whole URL. */
-function pathOf(url: string): string {
+export function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   if (start < 0) return "/";
   const end = url.indexOf("?", start);
@@ -142,7 +139,7 @@ export function answerHubUpgrade(
     return upgrade(request);
   } catch (err) {
     if (!(err instanceof WstunError)) throw err;
-    refused(request, path, { status: errorStatus(err), code: wireCode(err.code) });
+    refused(request, path, err);
     return errorResponse(err);
   }
 }

@@ -32,7 +32,7 @@ import { secretEquals } from "../lib/secret.ts";
 import type { LiveSockets } from "../lib/live_sockets.ts";
 import { Disconnects } from "../lib/protocol.ts";
 import type { Stats } from "../lib/stats.ts";
-import { type ErrorKey, errorStatus, wireCode, WstunError } from "../lib/errors/mod.ts";
+import { type ErrorKey, WstunError } from "../lib/errors/mod.ts";
 import { errorJson } from "./error_json.ts";
 import type { ServerAuth } from "./server_auth.ts";
 import type { RefusedUpgrade } from "./ws.ts";
@@ -90,7 +90,7 @@ async function upgradeWsify(c: Context, deps: WsifyDeps): Promise<Response> {
   }
   const refuse = (key: ErrorKey, message: string) => {
     const err = new WstunError(key, message);
-    deps.refusedUpgrade?.(req, "/ws", { status: errorStatus(err), code: wireCode(key) });
+    deps.refusedUpgrade?.(req, "/ws", err);
     return errorJson(c, err);
   };
   if (config.maxConnections && stats.connections >= config.maxConnections) {
