@@ -40,6 +40,11 @@ export const ErrorCode = {
    * the server holds (`WSTUN_REJOIN_HOLD_BYTES`) and did not reach it.
    */
   MissedFrames: "missed_frames",
+  /**
+   * A frame for an instance this socket was told moves (`instance_moving`), before the socket
+   * came back into it: not taken; send it again once back (lib/hub/moving.ts).
+   */
+  Moving: "moving",
   // Pub/sub channels (docs/pubsub.md).
   AuthorizerUnavailable: "authorizer_unavailable",
   InvalidChannel: "invalid_channel",
@@ -319,7 +324,15 @@ export const ServerFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("host_away"), uuid: z.string() }),
   z.object({ type: z.literal("host_back"), uuid: z.string() }),
   /** The instance's isolate drained or died: rejoin (members) or resume (the host) to follow it. */
-  z.object({ type: z.literal("instance_moving"), uuid: z.string() }),
+  z.object({
+    type: z.literal("instance_moving"),
+    uuid: z.string(),
+    /**
+     * Frames the server took from this socket when it was told (its frames for this instance
+     * after them are refused `moving`: send them again once back); absent when not known.
+     */
+    received: z.number().optional(),
+  }),
   /**
    * This server is draining: the socket closes next (1012). `received` frames of this socket
    * were taken and routed; later ones were not, and should be sent again after reconnecting.

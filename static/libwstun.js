@@ -573,6 +573,9 @@ export class WSTunClient {
       this.#confirmed(frame.received);
     }
     if (this.#settle(frame)) return;
+    if (frame.type === "error" && frame.code === "moving" && this.waiting.has(frame.uuid)) {
+      return; // a frame sent before the move was known: it goes again once the room is back
+    }
     this.#track(frame);
     this.#emit(frame.type, frame);
   }
@@ -608,11 +611,10 @@ export class WSTunClient {
         this.#forget(frame.uuid);
         return;
       case "instance_moving":
-        return this.#follow(frame.uuid);
+        return this.#follow(frame.uuid, frame.received);
       case "draining":
         // The server took the first `received` frames of this socket; the rest go again.
-        this.notTaken = this.unconfirmed.filter((f) => f.index > frame.received)
-          .map(({ data, uuid }) => ({ data, uuid }));
+        this.notTaken.push(...this.#notTakenAfter(frame.received));
         this.unconfirmed = [];
         this.serverDraining = true;
         // Close first, behind what this socket still sends: a server that closes a socket that
@@ -686,9 +688,33 @@ export class WSTunClient {
     });
   }
 
-  /** An instance moves to another isolate: resume it (its host) or rejoin it (a member). */
-  #follow(/** @type {string} */ uuid) {
+  /**
+   * Takes out of `unconfirmed` the frames after the first `received` of this socket (of instance
+   * `uuid` only, when given): the server did not take them.
+   * @param {number} received
+   * @param {string} [uuid]
+   * @returns {Queued[]}
+   */
+  #notTakenAfter(received, uuid) {
+    /** @type {Queued[]} */
+    const out = [];
+    this.unconfirmed = this.unconfirmed.filter((f) => {
+      if (f.index <= received || (uuid !== undefined && f.uuid !== uuid)) return true;
+      out.push({ data: f.data, uuid: f.uuid });
+      return false;
+    });
+    return out;
+  }
+
+  /**
+   * An instance moves to another isolate: resume it (its host) or rejoin it (a member). Its
+   * frames the server did not take (after `received`, refused `moving`) go again once it is back.
+   * @param {string} uuid
+   * @param {number | undefined} received
+   */
+  #follow(uuid, received) {
     if (!this.hosted.has(uuid) && !this.joined.has(uuid)) return;
+    if (typeof received === "number") this.notTaken.push(...this.#notTakenAfter(received, uuid));
     this.waiting.add(uuid);
     this.#comeBack(uuid).then((back) => this.#emit("moved", { type: "moved", ...back }));
   }

@@ -26,6 +26,8 @@ export class ClusterStats {
     held: 0,
     beat: 0,
     bye: 0,
+    bye_seen: 0,
+    adopted: 0,
     chpub: 0,
     tun: 0,
     stats_req: 0,

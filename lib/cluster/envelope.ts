@@ -17,7 +17,9 @@
  *   socket's membership changed: it joined, hosts, or left an instance), `out` / `outbin` (frames
  *   for one or several sockets there: a broadcast is one envelope per isolate, not per member),
  *   `held` (the memberships of a `hold` are held: everything for them before it was sent);
- * - everyone: `beat` (liveness, broadcast every heartbeat), `bye` (leaving), `chpub` (a channel
+ * - everyone: `beat` (liveness, broadcast every heartbeat), `bye` (leaving; after a drain's
+ *   `bye` the isolates with sockets in its instances answer `bye_seen`), `adopted` (an instance
+ *   whose owner drained or died is now the sender's, broadcast), `chpub` (a channel
  *   publish, broadcast), `tun` (tunnel relay, lib/tunnel/bridged_registry.ts), `stats_req`
  *   (broadcast: a worker's `/metrics` asks for every isolate's instruments) and `stats` (the
  *   answer, to the asker; lib/cluster/snapshot_requests.ts).
@@ -137,6 +139,14 @@ export const Body = z.discriminatedUnion("k", [
   z.object({ k: z.literal("beat") }),
   /** The sender leaves; `moving`: it drained, its instances wait to be adopted (else they end). */
   z.object({ k: z.literal("bye"), moving: z.literal(true).optional() }),
+  /**
+   * The answer to a `bye` with `moving`, to the leaving isolate: the sender's sockets follow its
+   * instances now (their frames for them are no longer posted to it), and every frame they posted
+   * to it before was sent before this.
+   */
+  z.object({ k: z.literal("bye_seen") }),
+  /** The sender adopted instance `uuid` (broadcast): sockets elsewhere in it follow it there. */
+  z.object({ k: z.literal("adopted"), uuid: id }),
   z.object({ k: z.literal("chpub"), message: ChannelMessage }),
   z.object({ k: z.literal("tun"), m: TunnelRelay }),
   /** Asks for the receiver's instruments (broadcast); `id` numbers the asker's requests. */

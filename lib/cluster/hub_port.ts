@@ -36,4 +36,9 @@ export interface HubPort {
   adoptHere(session: Session, record: InstanceRecord, returning: number, ref: Ref): void;
   /** A local instance was adopted by another isolate: its host and members follow it there. */
   movedAway(uuid: string): void;
+  /**
+   * Tells a socket here that instance `uuid` (on another isolate) moves: `instance_moving` with
+   * the frames taken so far; its frames for `uuid` are refused `moving` until it comes back.
+   */
+  moving(session: Session, uuid: string): void;
 }

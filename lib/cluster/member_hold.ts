@@ -11,18 +11,13 @@
  */
 import type { Logger } from "../log.ts";
 import type { Body } from "./envelope.ts";
+import { Awaited } from "./awaited.ts";
 
 /** The most an owner's `held` is waited for (at most half of what is left of the drain). */
 export const HOLD_WAIT_MS = 1_000;
 
-interface Asked {
-  owner: string;
-  answered(): void;
-}
-
 export class MemberHolds {
-  #nextId = 1;
-  readonly #asked = new Map<number, Asked>();
+  readonly #awaited = new Awaited();
 
   constructor(
     readonly post: (isolate: string, body: Body) => void,
@@ -37,19 +32,12 @@ export class MemberHolds {
     if (members.size === 0) return;
     const answers: Promise<void>[] = [];
     for (const [owner, conns] of members) {
-      const id = this.#nextId++;
-      answers.push(new Promise((answered) => this.#asked.set(id, { owner, answered })));
+      const { id, answer } = this.#awaited.ask(owner);
+      answers.push(answer);
       this.post(owner, { k: "hold", id, conns });
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(answers),
-      new Promise((resolve) => timer = setTimeout(resolve, waitMs)),
-    ]);
-    clearTimeout(timer);
-    if (this.#asked.size === 0) return;
-    const owners = [...new Set([...this.#asked.values()].map((a) => a.owner))];
-    this.#asked.clear();
+    const owners = await this.#awaited.within(answers, waitMs);
+    if (owners.length === 0) return;
     this.log.warn("bridge.hold_unanswered", {
       owners: owners.join(","),
       waitMs,
@@ -60,18 +48,11 @@ export class MemberHolds {
 
   /** An owner answered hold `id`. */
   held(id: number): void {
-    const asked = this.#asked.get(id);
-    if (!asked) return;
-    this.#asked.delete(id);
-    asked.answered();
+    this.#awaited.answered(id);
   }
 
   /** An owner left or died: it will not answer. */
   gone(owner: string): void {
-    for (const [id, asked] of this.#asked) {
-      if (asked.owner !== owner) continue;
-      this.#asked.delete(id);
-      asked.answered();
-    }
+    this.#awaited.gone(owner);
   }
 }

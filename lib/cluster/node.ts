@@ -56,6 +56,7 @@ import type { HubPort } from "./hub_port.ts";
 import { type DirectoryState, type IsolateHealth, Liveness } from "./liveness.ts";
 import { Links } from "./link.ts";
 import { HOLD_WAIT_MS, MemberHolds } from "./member_hold.ts";
+import { ByeAnswers } from "./bye_answers.ts";
 import { OwnerSide } from "./owner_side.ts";
 import { Records } from "./records.ts";
 import { type CollectedSnapshots, SnapshotRequests } from "./snapshot_requests.ts";
@@ -106,6 +107,9 @@ export class ClusterNode implements ClusterPort {
   readonly #liveness: Liveness;
   readonly #snapshots: SnapshotRequests;
   readonly #memberHolds: MemberHolds;
+  readonly #byes: ByeAnswers;
+  /** Bridge outboxes of drained isolates, closed a heartbeat after their `bye` (see #isolateLeft). */
+  readonly #forgetting = new Set<ReturnType<typeof setTimeout>>();
   readonly #log: Logger;
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
@@ -136,6 +140,8 @@ export class ClusterNode implements ClusterPort {
       now,
       adoptHere: (session, record, returning, ref) =>
         hub.adoptHere(session, record, returning, ref),
+      moving: (session, uuid) => hub.moving(session, uuid),
+      announceAdoption: (uuid) => this.#broadcast({ k: "adopted", uuid }),
       isHere: (uuid) => hub.instances.has(uuid),
       runHere: (session, req, verified) =>
         hub.controlHere(session, req, verified ? () => true : undefined),
@@ -169,6 +175,7 @@ export class ClusterNode implements ClusterPort {
       log,
     });
     this.#memberHolds = new MemberHolds(post, log);
+    this.#byes = new ByeAnswers((body) => this.#broadcast(body), log);
     this.#snapshots = new SnapshotRequests({
       post,
       broadcast: (body) => this.#broadcast(body),
@@ -196,9 +203,7 @@ export class ClusterNode implements ClusterPort {
    * closed.
    */
   async drain(deadline?: number): Promise<void> {
-    const left = deadline === undefined ? HOLD_WAIT_MS : (deadline - this.#now()) / 2;
-    const waitMs = Math.max(0, Math.min(HOLD_WAIT_MS, left));
-    await this.#memberHolds.ask(this.#socketSide.membersByOwner(), waitMs);
+    await this.#memberHolds.ask(this.#socketSide.membersByOwner(), this.#handshakeMs(deadline));
     await this.#records.stop();
     const uuids = [...this.#hub.instances.keys()];
     try {
@@ -210,7 +215,15 @@ export class ClusterNode implements ClusterPort {
         error: String(err),
       });
     }
-    this.#broadcast({ k: "bye", moving: true });
+    const peers = new Set<string>();
+    this.#ownerSide.peerIsolates(peers);
+    await this.#byes.bye(peers, this.#handshakeMs(deadline));
+  }
+
+  /** How long one handshake of a drain waits: {@link HOLD_WAIT_MS}, at most half of what is left. */
+  #handshakeMs(deadline: number | undefined): number {
+    const left = deadline === undefined ? HOLD_WAIT_MS : (deadline - this.#now()) / 2;
+    return Math.max(0, Math.min(HOLD_WAIT_MS, left));
   }
 
   /**
@@ -226,6 +239,8 @@ export class ClusterNode implements ClusterPort {
     if (!drained) this.#broadcast({ k: "bye" });
     this.#socketSide.stop();
     this.#snapshots.stop();
+    for (const timer of this.#forgetting) clearTimeout(timer);
+    this.#forgetting.clear();
     try {
       const ended = drained ? [] : [...this.#hub.instances.keys()];
       await this.#opts.directory.leave(this.isolate, ended);
@@ -461,6 +476,10 @@ export class ClusterNode implements ClusterPort {
         return;
       case "bye":
         return this.#isolateLeft(from, body.moving === true);
+      case "bye_seen":
+        return this.#byes.seen(from);
+      case "adopted":
+        return this.#socketSide.movedTo(body.uuid, from);
       case "chpub":
         return this.#channelDeliver?.(body.message);
       case "tun":
@@ -508,20 +527,31 @@ export class ClusterNode implements ClusterPort {
   /** An isolate said `bye`: it drained (its instances move) or shut down (they end). */
   #isolateLeft(isolate: string, moving: boolean): void {
     this.#log.info("bridge.isolate_gone", { peer: isolate, why: moving ? "drained" : "left" });
-    this.#isolateGone(isolate, moving);
+    if (!moving) return this.#isolateGone(isolate, false);
+    // Our sockets stop posting into its instances in this same turn, so this answer follows
+    // everything they posted there; the drained isolate waits for it before its `draining`.
+    this.#post(isolate, { k: "bye_seen" });
+    this.#isolateGone(isolate, true, false);
+    // Its outbox stays a heartbeat longer: closing it now could drop the answer still in it.
+    const timer = setTimeout(() => {
+      this.#forgetting.delete(timer);
+      this.#opts.bridge.forget?.(isolate);
+    }, this.#opts.heartbeatMs);
+    this.#forgetting.add(timer);
   }
 
   /**
    * An isolate died or left: its sockets leave our instances; ours follow its instances if they
    * move (it drained or died), or lose them (it shut down for good).
    */
-  #isolateGone(isolate: string, moving: boolean): void {
+  #isolateGone(isolate: string, moving: boolean, forgetOutbox = true): void {
     this.#ownerSide.isolateGone(isolate);
     this.#socketSide.isolateGone(isolate, moving);
     this.#memberHolds.gone(isolate);
+    this.#byes.gone(isolate);
     this.#links.forget(isolate, BROADCAST_LINK + isolate);
     this.#liveness.forget(isolate);
-    this.#opts.bridge.forget?.(isolate);
+    if (forgetOutbox) this.#opts.bridge.forget?.(isolate);
   }
 
   /** Isolates this one has sockets or requests with. */

@@ -62,6 +62,13 @@ export interface SocketSideDeps {
    * the members it had before it moved (they rejoin).
    */
   adoptHere(session: Session, record: InstanceRecord, returning: number, ref: Ref): void;
+  /**
+   * Tells a socket here that an instance it is part of moves (`instance_moving`); its frames for
+   * it are refused `moving` until it comes back (lib/hub/moving.ts).
+   */
+  moving(session: Session, uuid: string): void;
+  /** Tells every other isolate that instance `uuid` was adopted here (`adopted`). */
+  announceAdoption(uuid: string): void;
   /** Whether instance `uuid` is on this isolate now. */
   isHere(uuid: string): boolean;
   /**
@@ -283,7 +290,24 @@ export class SocketSide {
     // Another isolate adopted it first: resume it there.
     if (!adopted) return this.forward(socket.session, req);
     this.#deps.counters.adoptions++;
+    socket.away.delete(req.uuid);
+    this.movedTo(req.uuid, this.#deps.isolate);
+    this.#deps.announceAdoption(req.uuid);
     this.#deps.adoptHere(socket.session, adopted, returning, req.ref);
+  }
+
+  /**
+   * Instance `uuid` was adopted by `owner`: sockets here still taking part in it through its
+   * former owner (a crash is not known everywhere at once) follow it now, instead of posting
+   * frames to an isolate that is gone.
+   */
+  movedTo(uuid: string, owner: string): void {
+    for (const socket of this.#byConn.values()) {
+      const away = socket.away.get(uuid);
+      if (!away || away.owner === owner) continue;
+      socket.away.delete(uuid);
+      this.#deps.moving(socket.session, uuid);
+    }
   }
 
   /** Runs `run` once the adoption of `uuid` under way here is settled; at once when none is. */
@@ -443,11 +467,8 @@ export class SocketSide {
       for (const [uuid, away] of [...socket.away]) {
         if (away.owner !== isolate) continue;
         socket.away.delete(uuid);
-        socket.session.send(
-          moving
-            ? { type: "instance_moving", uuid }
-            : { type: "instance_closed", uuid, reason: CloseReason.HostLeft },
-        );
+        if (moving) this.#deps.moving(socket.session, uuid);
+        else socket.session.send({ type: "instance_closed", uuid, reason: CloseReason.HostLeft });
       }
       for (const [id, p] of [...socket.pending]) {
         if (p.owner !== isolate) continue;

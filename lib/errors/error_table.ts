@@ -60,6 +60,7 @@ const protocolRows = {
   bridge_gap: { status: 502 },
   bridge_unavailable: { status: 503 },
   missed_frames: { status: 410 },
+  moving: { status: 503 },
   authorizer_unavailable: { status: 403, close: Disconnects.AuthorizerUnavailable },
   invalid_channel: { status: 400 },
   not_subscribed: { status: 409 },

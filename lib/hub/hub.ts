@@ -43,6 +43,7 @@ import { Instance } from "./instance.ts";
 import type { InstanceSecrets } from "./instance_secrets.ts";
 import { MemberHold, RejoinHold, type Replay } from "./rejoin_hold.ts";
 import { type Member, type Peer, Session } from "./peer.ts";
+import { cameBack, movingRefusal, tellMoving } from "./moving.ts";
 import {
   instanceIn,
   isTarget,
@@ -53,6 +54,14 @@ import {
   TARGET_MESSAGE,
   withoutFrom,
 } from "./routing.ts";
+
+/** Requests by which a socket told an instance moves deals with it again (lib/hub/moving.ts). */
+const COMES_BACK: ReadonlySet<string> = new Set([
+  "join_instance",
+  "resume_instance",
+  "leave_instance",
+  "close_instance",
+]);
 
 /** The configuration the hub's rules read (lib/config.ts's `Config` has them all). */
 export interface HubRules {
@@ -117,6 +126,9 @@ export class Hub {
 
   /** Handles one validated control request and sends its direct answer. */
   control(session: Session, req: ControlRequest): void {
+    if (session.moving !== null && COMES_BACK.has(req.type)) {
+      cameBack(session, (req as { uuid: string }).uuid);
+    }
     const cluster = this.#cluster;
     if (cluster) {
       if ("uuid" in req && !this.instances.has(req.uuid)) {
@@ -235,13 +247,15 @@ export class Hub {
           ref,
         );
       }
+      const moving = session.moving === null ? undefined : movingRefusal(session, uuid);
+      if (moving) return this.sendError(session, moving, ref);
       return cluster.forwardData(session, uuid, withoutFrom(text, msg), msg.to, ref);
     }
     try {
       routeData(this.#routing, session, text, msg);
     } catch (err) {
       if (!(err instanceof WstunError)) throw err;
-      return this.sendError(session, err, ref);
+      return this.sendError(session, this.#whileMoving(session, err), ref);
     }
     if (ref !== undefined) session.send({ type: "ok", ref });
   }
@@ -265,6 +279,8 @@ export class Hub {
       cluster !== null && typeof frame !== "string" && frame.kind === BinaryKind.InstanceData &&
       !this.instances.has(frame.id)
     ) {
+      const moving = session.moving === null ? undefined : movingRefusal(session, frame.id);
+      if (moving) return this.sendError(session, moving);
       return cluster.forwardBinary(session, frame.id, bytes);
     }
     this.binaryHere(session, bytes, frame);
@@ -280,8 +296,23 @@ export class Hub {
       routeBinary(this.#routing, session, bytes, frame);
     } catch (err) {
       if (!(err instanceof WstunError)) throw err;
-      this.sendError(session, err);
+      this.sendError(session, this.#whileMoving(session, err));
     }
+  }
+
+  /**
+   * A refusal of a socket's frame: `moving` instead of `not_member` when the socket was told its
+   * instance moves and has not come back (its instance arrived here before it did).
+   */
+  #whileMoving(session: Session, err: WstunError): WstunError {
+    const uuid = err.details?.uuid;
+    if (err.code !== ErrorCode.NotMember || uuid === undefined) return err;
+    return movingRefusal(session, uuid) ?? err;
+  }
+
+  /** Tells a socket here that instance `uuid` moves (cluster port; lib/hub/moving.ts). */
+  moving(session: Session, uuid: string): void {
+    tellMoving(session, uuid);
   }
 
   /** Sends an `error` frame for a refused request. */
@@ -419,10 +450,12 @@ export class Hub {
     if (host) {
       host.hosted?.delete(uuid);
       this.#membership(host, uuid, "none");
-      host.send({ type: "instance_moving", uuid });
+      tellMoving(host, uuid);
     }
-    for (const member of instance.members.values()) this.#membership(member.session, uuid, "none");
-    instance.notifyMembers({ type: "instance_moving", uuid });
+    for (const member of instance.members.values()) {
+      this.#membership(member.session, uuid, "none");
+      tellMoving(member.session, uuid);
+    }
     instance.clearMembers();
   }
 

@@ -54,6 +54,8 @@ export class Session {
   hosted: Set<string> | null = null;
   /** uuid → membership, allocated on first join. */
   joined: Map<string, Member> | null = null;
+  /** Instances this socket was told move and has not come back into (lib/hub/moving.ts). */
+  moving: Set<string> | null = null;
 
   constructor(readonly peer: Peer) {}
 

@@ -108,6 +108,7 @@ Deno.test("an isolate terminated without a word: its room moves within four hear
     assert.deepEqual(await bob.next(8 * TEST_HEARTBEAT_MS), {
       type: "instance_moving",
       uuid: room.uuid,
+      received: 1, // its join
     });
     assert.ok(Date.now() - killed <= 4 * TEST_HEARTBEAT_MS + 200);
     // It waits for its host: listed, and a member who comes back first is told to try again.
