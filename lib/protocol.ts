@@ -179,6 +179,12 @@ export const JoinInstance = z.object({
    * was held for it while it was away (docs/protocol.md, "Draining and moving rooms").
    */
   rejoin: z.boolean().optional(),
+  /**
+   * With `rejoin`: the member's secret from its last successful `ack` (`resume`). It takes the
+   * member's place back at once even while the server still counts the old connection (it died
+   * without a close: a crashed process, a half-open socket); the old one is `kicked`.
+   */
+  resume: z.string().min(1).max(128).optional(),
   ref,
 });
 export const LeaveInstance = z.object({ type: z.literal("leave_instance"), uuid, ref });
@@ -285,6 +291,8 @@ export const ServerFrame = z.discriminatedUnion("type", [
     userId: z.string().optional(),
     instanceName: z.string().optional(),
     service: z.string().optional(),
+    /** On success: the member's secret to present with `rejoin` next time (a new one each join). */
+    resume: z.string().optional(),
     error: errorCode.optional(),
     message: z.string().optional(),
     /** With `host_away`: when trying again makes sense (the host may be on its way back). */

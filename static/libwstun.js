@@ -167,7 +167,7 @@ export class WSTunClient {
     this.pending = new Map();
     /** Instances this client hosts: uuid → resume secret. @type {Map<string, string>} */
     this.hosted = new Map();
-    /** Instances this client joined: uuid → how it joined. @type {Map<string, { userId: string, token?: string }>} */
+    /** Instances this client joined: uuid → how it joined. @type {Map<string, { userId: string, token?: string, resume?: string }>} */
     this.joined = new Map();
     /** Channels this client subscribed to, renewed after a reconnect. @type {Set<string>} */
     this.channels = new Set();
@@ -316,12 +316,13 @@ export class WSTunClient {
 
   /**
    * A join; `rejoin` after a reconnect or a move, so the server hands over what it held for this
-   * member meanwhile (docs/protocol.md, "Draining and moving rooms").
-   * @param {{ uuid: string, userId?: string, token?: string, rejoin?: boolean }} join
+   * member meanwhile (docs/protocol.md, "Draining and moving rooms"), with `resume` (the secret
+   * of the last `ack`) so it takes its place back even while the old connection still counts.
+   * @param {{ uuid: string, userId?: string, token?: string, rejoin?: boolean, resume?: string }} join
    */
-  async #join({ uuid, userId, token, rejoin }) {
-    const ack = await this.request({ type: "join_instance", uuid, userId, token, rejoin });
-    this.joined.set(uuid, { userId: ack.userId, token });
+  async #join({ uuid, userId, token, rejoin, resume }) {
+    const ack = await this.request({ type: "join_instance", uuid, userId, token, rejoin, resume });
+    this.joined.set(uuid, { userId: ack.userId, token, resume: ack.resume });
     return ack;
   }
 
@@ -746,7 +747,13 @@ export class WSTunClient {
       try {
         if (resume !== undefined) await this.resumeInstance(uuid, resume);
         else {
-          await this.#join({ uuid, userId: how?.userId, token: how?.token, rejoin: true });
+          await this.#join({
+            uuid,
+            userId: how?.userId,
+            token: how?.token,
+            rejoin: true,
+            resume: how?.resume,
+          });
         }
         this.waiting.delete(uuid);
         this.#flush();

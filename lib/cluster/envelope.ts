@@ -52,7 +52,7 @@ export type SecretProof = z.infer<typeof SecretProof>;
  * the socket is), the join token removed and the resume secret blanked (both travel as a proof).
  */
 export const ForwardedRequest = z.discriminatedUnion("type", [
-  JoinInstance.omit({ token: true, server_token: true }),
+  JoinInstance.omit({ token: true, server_token: true, resume: true }),
   LeaveInstance,
   KickClient,
   CloseInstance,
@@ -103,6 +103,13 @@ export const Body = z.discriminatedUnion("k", [
     id: z.number().int(),
     frame: ForwardedRequest,
     proof: SecretProof.optional(),
+    /** A rejoin's proof of the member's own secret (its `resume`), over that secret's verifier. */
+    rejoinProof: SecretProof.optional(),
+    /**
+     * A join's new member secret, as its verifier: the sender made the secret and keeps it (it
+     * adds it to the `ack` for its socket), so it never crosses.
+     */
+    memberVerifier: z.string().optional(),
     /** The sender verified the secret itself (a keyed create's key); the owner accepts it. */
     verified: z.literal(true).optional(),
   }),

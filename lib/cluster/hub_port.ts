@@ -8,19 +8,19 @@
  */
 import type { InstanceRecord } from "../bridge/directory.ts";
 import type { Instance } from "../hub/instance.ts";
-import type { Reply, SecretCheck } from "../hub/cluster_port.ts";
+import type { Forwarding, Reply, SecretCheck } from "../hub/cluster_port.ts";
 import type { Peer, Session } from "../hub/peer.ts";
 import type { ControlRequest, Ref } from "../protocol.ts";
 
-export type { Reply, SecretCheck };
+export type { Forwarding, Reply, SecretCheck };
 
 export interface HubPort {
   /** Instances on this isolate. */
   readonly instances: ReadonlyMap<string, Instance>;
   /** The hub's view of a socket on another isolate, reached through `peer`. */
   attach(peer: Peer): Session;
-  /** Runs a request on this isolate; `check` verifies a proven secret, `reply` takes the answer. */
-  controlHere(session: Session, req: ControlRequest, check?: SecretCheck, reply?: Reply): void;
+  /** Runs a request on this isolate; `forwarding`: how its proven secrets are checked here. */
+  controlHere(session: Session, req: ControlRequest, forwarding?: Forwarding): void;
   /** Routes a data frame for an instance here (its text already free of `from`). */
   dataHere(session: Session, uuid: string, text: string, to: unknown, ref: Ref): void;
   /** Routes a binary frame for an instance here. */

@@ -144,7 +144,7 @@ export class ClusterNode implements ClusterPort {
       announceAdoption: (uuid) => this.#broadcast({ k: "adopted", uuid }),
       isHere: (uuid) => hub.instances.has(uuid),
       runHere: (session, req, verified) =>
-        hub.controlHere(session, req, verified ? () => true : undefined),
+        hub.controlHere(session, req, verified ? { check: () => true } : undefined),
       refused: opts.refused ?? (() => {}),
       timedOut: () => this.stats.timedOut++,
       counters: opts.counters ?? new BridgeCounters(),

@@ -52,12 +52,14 @@ export class OwnerSide {
 
   request(from: string, body: BodyOf<"req">): void {
     const session = this.#session(from, body.conn);
-    const { proof } = body;
+    const { proof, rejoinProof, memberVerifier } = body;
     const check: SecretCheck | undefined = body.verified
       ? () => true
       : proof
       ? (expected) => proofMatches(proof, expected)
       : undefined;
+    const rejoinCheck: SecretCheck = (expected) =>
+      rejoinProof !== undefined && proofMatches(rejoinProof, expected);
     const reply = (frame: ServerFrame) =>
       this.#deps.post(from, {
         k: "answer",
@@ -68,7 +70,13 @@ export class OwnerSide {
       });
     this.#deps.afterAdoption(
       body.frame.uuid,
-      () => this.#deps.hub.controlHere(session, body.frame, check, reply),
+      () =>
+        this.#deps.hub.controlHere(session, body.frame, {
+          check,
+          rejoinCheck,
+          memberVerifier,
+          reply,
+        }),
     );
   }
 

@@ -30,7 +30,7 @@ import type { Session } from "../hub/peer.ts";
 import type { Logger } from "../log.ts";
 import { type SpanEnd, startSpan } from "../telemetry/spans.ts";
 import type { BridgeCounters } from "../stats.ts";
-import { secretEquals } from "../secret.ts";
+import { randomSecret, secretEquals } from "../secret.ts";
 import {
   CloseReason,
   type CreateInstance,
@@ -103,6 +103,8 @@ interface Pending {
   began: number;
   /** Ends its span. */
   end: SpanEnd;
+  /** A join's new member secret, kept here: the owner gets its verifier, the `ack` gets it. */
+  memberSecret?: string;
 }
 
 /** One local socket that has dealt with other isolates. */
@@ -422,7 +424,8 @@ export class SocketSide {
     } else if (socket.timedOut.delete(id)) {
       return; // answered `bridge_timeout` already
     }
-    socket.session.peer.sendText(text);
+    const secret = refused === undefined ? pending?.memberSecret : undefined;
+    socket.session.peer.sendText(secret === undefined ? text : withResume(text, secret));
   }
 
   /** The owner says what a socket here now is in one of its instances. */
@@ -564,15 +567,23 @@ export class SocketSide {
     const pending = socket.pending.get(id);
     if (pending) pending.owner = owner;
     socket.contacted.add(owner);
-    const { frame, proof } = verified
+    const { secrets } = this.#deps;
+    const { frame, proof, rejoinProof } = verified
       ? { frame: blank(req), proof: undefined }
-      : forwarded(req, this.#deps.secrets);
+      : forwarded(req, secrets);
+    let memberVerifier: string | undefined;
+    if (req.type === "join_instance" && pending) {
+      pending.memberSecret = randomSecret();
+      memberVerifier = secrets.memberVerifier(req.uuid, pending.memberSecret);
+    }
     this.#deps.post(owner, {
       k: "req",
       conn: socket.conn,
       id,
       frame,
       proof,
+      rejoinProof,
+      memberVerifier,
       verified: verified || undefined,
     });
   }
@@ -644,24 +655,31 @@ export class SocketSide {
   }
 }
 
+/** A join's `ack` (JSON text from the owner) with the member's secret, made here, added. */
+function withResume(ack: string, secret: string): string {
+  return `${ack.slice(0, -1)},"resume":${JSON.stringify(secret)}}`;
+}
+
 /** Requests whose answer the socket's isolate waits for (and times out). */
 function expectsAnswer(req: InstanceRequest): boolean {
   return req.type === "join_instance" || req.type === "resume_instance" || req.ref !== undefined;
 }
 
 /**
- * A request as it crosses: no server token; the join token or resume secret as a proof over its
- * verifier, which is what the owner holds.
+ * A request as it crosses: no server token; the join token, the resume secret and a rejoining
+ * member's own secret as proofs over their verifiers, which are what the owner holds.
  */
 function forwarded(
   req: InstanceRequest,
   secrets: InstanceSecrets,
-): { frame: ForwardedRequest; proof?: SecretProof } {
+): { frame: ForwardedRequest; proof?: SecretProof; rejoinProof?: SecretProof } {
   if (req.type === "join_instance") {
-    const verifier = req.token === undefined
+    const { uuid, token, resume } = req;
+    const verifier = token === undefined ? undefined : secrets.tokenVerifier(uuid, token);
+    const rejoinProof = resume === undefined
       ? undefined
-      : secrets.tokenVerifier(req.uuid, req.token);
-    return { frame: blank(req), proof: proveSecret(verifier) };
+      : proveSecret(secrets.memberVerifier(uuid, resume));
+    return { frame: blank(req), proof: proveSecret(verifier), rejoinProof };
   }
   if (req.type === "resume_instance") {
     return { frame: blank(req), proof: proveSecret(secrets.resumeVerifier(req.uuid, req.resume)) };
@@ -672,7 +690,7 @@ function forwarded(
 /** `req` without its secrets (a verified take-over carries none: the key was checked here). */
 function blank(req: InstanceRequest): ForwardedRequest {
   if (req.type === "join_instance") {
-    const { token: _token, server_token: _server, ...rest } = req;
+    const { token: _token, server_token: _server, resume: _resume, ...rest } = req;
     return rest;
   }
   if (req.type === "resume_instance") return { ...req, resume: "" };

@@ -30,6 +30,24 @@ export type SecretCheck = (expected: string) => boolean;
 /** Where the direct answer to a request goes (the socket's own isolate, for a remote one). */
 export type Reply = (frame: ServerFrame) => void;
 
+/**
+ * What comes with a request whose client presented its secrets on another isolate (or whose
+ * secret was checked there already): how to check them here, and where the answer goes.
+ */
+export interface Forwarding {
+  /** Verifies the join token or resume secret proven there. */
+  check?: SecretCheck;
+  /** Verifies a rejoining member's own secret (`resume` of a join) proven there. */
+  rejoinCheck?: SecretCheck;
+  /**
+   * A join's member secret, as its verifier: the secret was made there and stays there (it adds
+   * it to the `ack` it hands its socket), so this `ack` carries none.
+   */
+  memberVerifier?: string;
+  /** Takes the direct answer (by default the session's socket). */
+  reply?: Reply;
+}
+
 export interface ClusterPort {
   /** A new local instance; resolves once other isolates can find it. */
   published(instance: Instance): Promise<void>;

@@ -38,7 +38,7 @@ import type { Stats } from "../stats.ts";
 import type { Logger } from "../log.ts";
 import { asWstunError, errorFrame, failedAck, WstunError } from "../errors/mod.ts";
 import type { InstanceRecord } from "../bridge/directory.ts";
-import type { ClusterPort, Reply, SecretCheck } from "./cluster_port.ts";
+import type { ClusterPort, Forwarding, Reply, SecretCheck } from "./cluster_port.ts";
 import { Instance } from "./instance.ts";
 import type { InstanceSecrets } from "./instance_secrets.ts";
 import { MemberHold, RejoinHold, type Replay } from "./rejoin_hold.ts";
@@ -149,13 +149,9 @@ export class Hub {
    * when given, verifies the join token or resume secret from a proof instead of the request;
    * `reply` takes the direct answer (by default the session's socket).
    */
-  controlHere(
-    session: Session,
-    req: ControlRequest,
-    check?: SecretCheck,
-    reply: Reply = (frame) => session.send(frame),
-  ): void {
-    if (req.type === "join_instance") return this.#answerJoin(session, req, check, reply);
+  controlHere(session: Session, req: ControlRequest, forwarding: Forwarding = {}): void {
+    const { check, reply = (frame) => session.send(frame) } = forwarding;
+    if (req.type === "join_instance") return this.#answerJoin(session, req, forwarding, reply);
     let response: Response | Promise<Response>;
     try {
       response = this.#dispatch(session, req, check);
@@ -654,9 +650,14 @@ export class Hub {
     });
   }
 
-  #answerJoin(session: Session, req: JoinInstance, check: SecretCheck | undefined, reply: Reply) {
+  #answerJoin(session: Session, req: JoinInstance, forwarding: Forwarding, reply: Reply) {
     try {
-      const { instance, userId, held } = this.#join(session, req, check);
+      const { check, rejoinCheck } = forwarding;
+      const { instance, userId, held, replaced } = this.#join(session, req, check, rejoinCheck);
+      // The member's own secret: made here for a socket here; for one elsewhere, made there.
+      const resume = forwarding.memberVerifier === undefined ? randomSecret() : undefined;
+      instance.members.get(userId)!.resumeVerifier = forwarding.memberVerifier ??
+        this.#deps.instanceSecrets.memberVerifier(instance.uuid, resume!);
       reply({
         type: "ack",
         success: true,
@@ -664,10 +665,11 @@ export class Hub {
         userId,
         instanceName: instance.name,
         service: instance.service,
+        resume,
         ref: req.ref,
       });
       if (held) this.#sendReplay(session, instance.uuid, held);
-      else if (req.rejoin) this.#replay(instance, userId);
+      else if (req.rejoin && !replaced) this.#replay(instance, userId);
     } catch (err) {
       if (!(err instanceof WstunError)) throw err;
       this.#failedAck(reply, req, err);
@@ -687,7 +689,10 @@ export class Hub {
     check: SecretCheck = (expected) =>
       req.token !== undefined &&
       secretEquals(this.#deps.instanceSecrets.tokenVerifier(req.uuid, req.token), expected),
-  ): { instance: Instance; userId: string; held?: Replay } {
+    rejoinCheck: SecretCheck = (expected) =>
+      req.resume !== undefined &&
+      secretEquals(this.#deps.instanceSecrets.memberVerifier(req.uuid, req.resume), expected),
+  ): { instance: Instance; userId: string; held?: Replay; replaced?: true } {
     this.#checkServerToken(req.server_token);
     const instance = this.#instanceOrThrow(req.uuid);
     if (instance.tokenVerifier !== undefined && !check(instance.tokenVerifier)) {
@@ -707,6 +712,10 @@ export class Hub {
     if (held?.held) {
       this.checkJoinLimit(session);
       return this.#takeOver(instance, held, session);
+    }
+    if (held && held.resumeVerifier !== "" && rejoinCheck(held.resumeVerifier)) {
+      this.checkJoinLimit(session);
+      return this.#replace(instance, held, session);
     }
     if (!instance.host) {
       throw new WstunError(ErrorCode.HostAway, "the host is away; try again", {
@@ -749,6 +758,26 @@ export class Hub {
     instance.addMember(held.userId, session);
     this.#membership(session, instance.uuid, "member");
     return { instance, userId: held.userId, held: replay };
+  }
+
+  /**
+   * A member came back with its own secret while its old connection still counts (it died without
+   * a close: its process crashed, or the socket is half-open): the new one takes its place at
+   * once. The old one, if anyone still reads it, is told it was `kicked`; the host sees no change
+   * (what was sent to the old connection meanwhile is lost with it).
+   */
+  #replace(
+    instance: Instance,
+    old: Member,
+    session: Session,
+  ): { instance: Instance; userId: string; replaced: true } {
+    const { uuid } = instance;
+    instance.removeMember(old);
+    this.#membership(old.session, uuid, "none");
+    old.session.send({ type: "kicked", uuid, reason: "rejoined from another connection" });
+    instance.addMember(old.userId, session);
+    this.#membership(session, uuid, "member");
+    return { instance, userId: old.userId, replaced: true };
   }
 
   #freeUserId(instance: Instance): string {

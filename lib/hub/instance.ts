@@ -72,6 +72,7 @@ export class Instance {
       session,
       fromSuffix: `,"from":${JSON.stringify(userId)}}`,
       binaryHeader: encodeBinaryHeader(BinaryKind.InstanceData, this.uuid, userId),
+      resumeVerifier: "", // set as its `ack` is sent
       held: null,
     };
     this.members.set(userId, member);

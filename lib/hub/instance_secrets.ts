@@ -6,7 +6,7 @@
  *   the key, so a host that comes back after the host grace (or after a relay restart) gets the
  *   same uuid again, and only a holder of the key can host under it (the key is the preimage;
  *   knowing the uuid does not help). Used by UDP tunnels for stable Server IDs (docs/udp.md).
- * - **Verifiers** of the join token and the resume secret: what an instance keeps and what its
+ * - **Verifiers** of the join token, the resume secret and each member's own secret: what an instance keeps and what its
  *   directory record carries, so that another isolate can adopt the instance (docs/protocol.md,
  *   "Draining and moving rooms") without the secrets ever being stored. Checks compare verifiers in
  *   constant time; across isolates a client's secret crosses as a proof over its verifier
@@ -49,6 +49,11 @@ export class InstanceSecrets {
   /** The verifier of an instance's resume secret. */
   resumeVerifier(uuid: string, resume: string): string {
     return this.#mac(`wstun-resume-v1\u0000${uuid}\u0000${resume}`);
+  }
+
+  /** The verifier of a member's own secret (the `resume` of its join `ack`). */
+  memberVerifier(uuid: string, resume: string): string {
+    return this.#mac(`wstun-member-v1\u0000${uuid}\u0000${resume}`);
   }
 
   #mac(text: string): string {

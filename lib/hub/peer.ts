@@ -42,6 +42,11 @@ export interface Member {
   /** The binary header prefix of frames this member sends. */
   readonly binaryHeader: Uint8Array;
   /**
+   * The verifier of the member's own secret, the `resume` of its last `ack`
+   * (lib/hub/instance_secrets.ts, `memberVerifier`).
+   */
+  resumeVerifier: string;
+  /**
    * While its socket moves to another isolate: what stands in for `session.peer` as a recipient
    * (frames wait there for its rejoin); null otherwise. Its own frames still come from `session`.
    */

@@ -42,7 +42,7 @@ Deno.test("cross-isolate join: token checked on the owner, failures answered by 
 
   const ack = await joinRoom(host, member, room.uuid, "bob", { token: "s3cret" });
   assert.deepEqual(
-    { ...ack, ref: undefined },
+    { ...ack, ref: undefined, resume: undefined },
     {
       type: "ack",
       success: true,
@@ -51,6 +51,7 @@ Deno.test("cross-isolate join: token checked on the owner, failures answered by 
       instanceName: "Room",
       service: "chat",
       ref: undefined,
+      resume: undefined,
     },
   );
   await using other = await TestSocket.open(b.wsUrl);

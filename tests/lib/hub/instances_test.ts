@@ -47,8 +47,10 @@ Deno.test("join_instance: host is notified, member gets ack with instanceName", 
     userId: "alice",
     instanceName: "Team",
     service: "chat",
+    resume: ack.resume,
     ref: ack.ref,
   });
+  assert.ok(typeof ack.resume === "string" && ack.resume.length >= 32, "the member's own secret");
   assert.deepEqual(await host.next(), {
     type: "client_connected",
     uuid: room.uuid,
