@@ -16,7 +16,8 @@ import { noteTaker, sendNotes } from "../../_util/restartable_server.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 
 Deno.test({
-  name: "owner killed, members elsewhere: they follow the room as soon as it is adopted; at most once",
+  name:
+    "owner killed, members elsewhere: they follow the room as soon as it is adopted; at most once",
   ignore: !(await redisAvailable()),
   async fn() {
     await using redis = await RedisServer.start();
