@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { ulid } from "ulid";
+
 const BINARY = "redis-server";
 
 /** Whether redis-server can be started here; logs the one skip line when not. */
@@ -27,8 +29,19 @@ export class RedisServer {
 
   private constructor(readonly port: number) {}
 
+  /** The bridge namespace of the servers a test runs on this Redis (one per Redis). */
+  readonly namespace = `t-${ulid()}`;
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * The environment of a server process bridged by this Redis (`deno task start` with
+   * `WSTUN_REDIS_URL`), every one in {@link namespace}; `more` adds or overrides variables.
+   */
+  serverEnv(more: Record<string, string> = {}): Record<string, string> {
+    return { WSTUN_REDIS_URL: this.url, WSTUN_BRIDGE_NAMESPACE: this.namespace, ...more };
   }
 
   static async start(): Promise<RedisServer> {

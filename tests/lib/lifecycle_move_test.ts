@@ -7,7 +7,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ulid } from "ulid";
 import { SwitchProxy } from "../_util/switch_proxy.ts";
 import { freePort } from "../_util/server.ts";
 import { redisAvailable, RedisServer } from "../_util/redis_server.ts";
@@ -18,13 +17,11 @@ const enabled = await redisAvailable();
 
 async function twoServers(fn: (a: RestartableServer, b: RestartableServer) => Promise<void>) {
   await using redis = await RedisServer.start();
-  const env = {
-    WSTUN_REDIS_URL: redis.url,
-    WSTUN_BRIDGE_NAMESPACE: `m-${ulid()}`,
+  const env = redis.serverEnv({
     WSTUN_BRIDGE_HEARTBEAT_MS: "200",
     WSTUN_BRIDGE_TIMEOUT_MS: "1000",
     WSTUN_HOST_GRACE_MS: "20000",
-  };
+  });
   await using a = new RestartableServer(freePort(), env);
   await using b = new RestartableServer(freePort(), env);
   await a.start();

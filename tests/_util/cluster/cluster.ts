@@ -14,6 +14,7 @@ import type { BridgeConfig } from "../../../lib/bridge/config.ts";
 import { type Config, defaultConfig } from "../../../lib/config.ts";
 import { createServer, type ServerOptions, type WstunServer } from "../../../routes/app.ts";
 import { startServer, type TestServer } from "../server.ts";
+import { RedisServer } from "../redis_server.ts";
 
 export interface ClusterServer extends WstunServer {
   wsUrl: string;
@@ -127,4 +128,38 @@ export function startServerOnRedis(
     0,
     options,
   );
+}
+
+/** What a test needs of one server of {@link serversOn}. */
+export interface BridgedServer {
+  base: string;
+  wsUrl: string;
+  drain(deadline: number): Promise<void>;
+}
+
+/**
+ * `count` servers of one deployment, in this process: on a BroadcastChannel and one KV (as
+ * workers or Deploy isolates), or each on one Redis with a KV of its own (as machines).
+ */
+export async function serversOn(
+  bridge: "broadcast_channel" | "redis",
+  count: number,
+  overrides: Partial<Config> = {},
+): Promise<{ servers: BridgedServer[]; close(): Promise<void> }> {
+  if (bridge === "broadcast_channel") {
+    const cluster = await startCluster(count, overrides);
+    return { servers: cluster.servers, close: () => cluster.close() };
+  }
+  const redis = await RedisServer.start();
+  const servers: TestServer[] = [];
+  for (let i = 0; i < count; i++) {
+    servers.push(await startServerOnRedis(redis.url, redis.namespace, overrides));
+  }
+  return {
+    servers,
+    close: async () => {
+      for (const s of servers) await s.close();
+      await redis[Symbol.asyncDispose]();
+    },
+  };
 }

@@ -194,10 +194,7 @@ Deno.test({
   ignore: !enabled,
   fn: async () => {
     await using redis = await RedisServer.start();
-    const env = {
-      WSTUN_REDIS_URL: redis.url,
-      WSTUN_BRIDGE_NAMESPACE: `p-${ulid()}`,
-    };
+    const env = redis.serverEnv();
     const [portA, portB] = [freePort(), freePort()];
     await using _a = await startServerProcess({ ...env, PORT: String(portA) }, { task: true });
     await using _b = await startServerProcess({ ...env, PORT: String(portB) }, { task: true });

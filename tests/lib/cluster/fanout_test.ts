@@ -7,7 +7,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ulid } from "ulid";
 import { TestSocket } from "../../_util/test_socket.ts";
 import { freePort } from "../../_util/server.ts";
 import { startServerProcess, statsOnFreshConnection } from "../../_util/server_process.ts";
@@ -104,11 +103,7 @@ Deno.test({
   ignore: !redisEnabled,
   async fn() {
     await using redis = await RedisServer.start();
-    const env = {
-      WSTUN_REDIS_URL: redis.url,
-      WSTUN_BRIDGE_NAMESPACE: `f-${ulid()}`,
-      WSTUN_MAX_MSGS_PER_SEC: "0",
-    };
+    const env = redis.serverEnv({ WSTUN_MAX_MSGS_PER_SEC: "0" });
     const [portA, portB] = [freePort(), freePort()];
     await using _a = await startServerProcess({ ...env, PORT: String(portA) }, { task: true });
     await using _b = await startServerProcess({ ...env, PORT: String(portB) }, { task: true });

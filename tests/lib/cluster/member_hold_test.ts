@@ -9,21 +9,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ulid } from "ulid";
-import { startCluster, startServerOnRedis } from "../../_util/cluster/cluster.ts";
-import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
-import type { TestServer } from "../../_util/server.ts";
+import { type BridgedServer, serversOn, startCluster } from "../../_util/cluster/cluster.ts";
+import { redisAvailable } from "../../_util/redis_server.ts";
 import { SwitchProxy } from "../../_util/switch_proxy.ts";
 import { noteTaker, sendNotes } from "../../_util/restartable_server.ts";
 import { TestSocket } from "../../_util/test_socket.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 import { WSTunClient } from "../../../static/libwstun.js";
 
-/** What a test needs of a server. */
-type Server = { base: string; drain(deadline: number): Promise<void> };
-
 const redisEnabled = await redisAvailable();
-const port = (server: Server) => Number(new URL(server.base).port);
+const port = (server: BridgedServer) => Number(new URL(server.base).port);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** A host on `url` that records its members' comings and goings. */
@@ -38,27 +33,6 @@ async function hostOn(url: string) {
   return { client, seen, uuid: room.uuid as string };
 }
 
-/** Three servers of one deployment: on a BroadcastChannel and one KV, or each on one Redis. */
-async function threeServers(bridge: "broadcast_channel" | "redis") {
-  if (bridge === "broadcast_channel") {
-    const cluster = await startCluster(3, { hostGraceMs: 20_000 });
-    return { servers: cluster.servers as Server[], close: () => cluster.close() };
-  }
-  const redis = await RedisServer.start();
-  const namespace = `hold-${ulid()}`;
-  const servers: TestServer[] = [];
-  for (let i = 0; i < 3; i++) {
-    servers.push(await startServerOnRedis(redis.url, namespace, { hostGraceMs: 20_000 }));
-  }
-  return {
-    servers,
-    close: async () => {
-      for (const s of servers) await s.close();
-      await redis[Symbol.asyncDispose]();
-    },
-  };
-}
-
 for (const bridge of ["broadcast_channel", "redis"] as const) {
   for (const back of ["a third isolate", "the owner"] as const) {
     Deno.test({
@@ -66,7 +40,9 @@ for (const bridge of ["broadcast_channel", "redis"] as const) {
         "every note once, in order",
       ignore: bridge === "redis" && !redisEnabled,
       async fn() {
-        const { servers: [owner, drained, third], close } = await threeServers(bridge);
+        const { servers: [owner, drained, third], close } = await serversOn(bridge, 3, {
+          hostGraceMs: 20_000,
+        });
         await using proxy = SwitchProxy.start(port(drained));
         const host = await hostOn(owner.base);
         const ann = noteTaker(proxy.url);

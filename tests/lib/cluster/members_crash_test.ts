@@ -9,7 +9,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ulid } from "ulid";
 import { startServerOnRedis } from "../../_util/cluster/cluster.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 import { startServerProcess } from "../../_util/server_process.ts";
@@ -24,15 +23,13 @@ Deno.test({
   ignore: !(await redisAvailable()),
   async fn() {
     await using redis = await RedisServer.start();
-    const namespace = `mcrash-${ulid()}`;
+    const { namespace } = redis;
     const heartbeat = { heartbeatMs: 5000 }; // the owner would take 15-20 s to count it dead
     await using owner = await startServerOnRedis(redis.url, namespace, {}, heartbeat);
     await using third = await startServerOnRedis(redis.url, namespace, {}, heartbeat);
-    await using members = await startServerProcess({
-      WSTUN_REDIS_URL: redis.url,
-      WSTUN_BRIDGE_NAMESPACE: namespace,
-      WSTUN_BRIDGE_HEARTBEAT_MS: "5000",
-    });
+    await using members = await startServerProcess(
+      redis.serverEnv({ WSTUN_BRIDGE_HEARTBEAT_MS: "5000" }),
+    );
     await using proxy = SwitchProxy.start(members.port);
     const host = new WSTunClient({ url: owner.wsUrl });
     const seen: string[] = [];

@@ -8,7 +8,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ulid } from "ulid";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
 import { startServerProcess } from "../../_util/server_process.ts";
 import { SwitchProxy } from "../../_util/switch_proxy.ts";
@@ -21,13 +20,11 @@ Deno.test({
   ignore: !(await redisAvailable()),
   async fn() {
     await using redis = await RedisServer.start();
-    const env = (heartbeatMs: number) => ({
-      WSTUN_REDIS_URL: redis.url,
-      WSTUN_BRIDGE_NAMESPACE: namespace,
-      WSTUN_BRIDGE_HEARTBEAT_MS: String(heartbeatMs),
-      WSTUN_HOST_GRACE_MS: "20000",
-    });
-    const namespace = `ocrash-${ulid()}`;
+    const env = (heartbeatMs: number) =>
+      redis.serverEnv({
+        WSTUN_BRIDGE_HEARTBEAT_MS: String(heartbeatMs),
+        WSTUN_HOST_GRACE_MS: "20000",
+      });
     await using owner = await startServerProcess(env(300));
     await using adopter = await startServerProcess(env(300));
     // The members' process checks who is alive only every 20 s: it learns of the crash from the

@@ -9,10 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ulid } from "ulid";
-import { startCluster, startServerOnRedis } from "../../_util/cluster/cluster.ts";
+import { type BridgedServer, serversOn, startCluster } from "../../_util/cluster/cluster.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
-import type { TestServer } from "../../_util/server.ts";
 import { SwitchProxy } from "../../_util/switch_proxy.ts";
 import { noteTaker, sendNotes } from "../../_util/restartable_server.ts";
 import { createRoom, joinRoom, TestSocket } from "../../_util/test_socket.ts";
@@ -20,33 +18,9 @@ import { startServerProcess } from "../../_util/server_process.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 import { WSTunClient } from "../../../static/libwstun.js";
 
-/** What a test needs of a server. */
-type Server = { base: string; wsUrl: string; drain(deadline: number): Promise<void> };
-
 const redisEnabled = await redisAvailable();
-const port = (server: Server) => Number(new URL(server.base).port);
+const port = (server: BridgedServer) => Number(new URL(server.base).port);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-/** Three servers of one deployment: on a BroadcastChannel and one KV, or each on one Redis. */
-async function threeServers(bridge: "broadcast_channel" | "redis") {
-  if (bridge === "broadcast_channel") {
-    const cluster = await startCluster(3, { hostGraceMs: 20_000 });
-    return { servers: cluster.servers as Server[], close: () => cluster.close() };
-  }
-  const redis = await RedisServer.start();
-  const namespace = `odrain-${ulid()}`;
-  const servers: TestServer[] = [];
-  for (let i = 0; i < 3; i++) {
-    servers.push(await startServerOnRedis(redis.url, namespace, { hostGraceMs: 20_000 }));
-  }
-  return {
-    servers: servers as Server[],
-    close: async () => {
-      for (const s of servers) await s.close();
-      await redis[Symbol.asyncDispose]();
-    },
-  };
-}
 
 /** A host that records each member's notes apart. */
 function hostOn(url: string) {
@@ -67,7 +41,9 @@ for (const bridge of ["broadcast_channel", "redis"] as const) {
         "every note once, in order, both ways",
       ignore: bridge === "redis" && !redisEnabled,
       async fn() {
-        const { servers: [owner, members, third], close } = await threeServers(bridge);
+        const { servers: [owner, members, third], close } = await serversOn(bridge, 3, {
+          hostGraceMs: 20_000,
+        });
         await using proxy = SwitchProxy.start(port(owner));
         const host = hostOn(proxy.url);
         const ann = noteTaker(members.wsUrl);
@@ -206,12 +182,7 @@ Deno.test({
   ignore: !redisEnabled,
   async fn() {
     await using redis = await RedisServer.start();
-    const env = {
-      WSTUN_REDIS_URL: redis.url,
-      WSTUN_BRIDGE_NAMESPACE: `bye-${ulid()}`,
-      WSTUN_BRIDGE_HEARTBEAT_MS: "1000",
-      WSTUN_LOG_FORMAT: "json",
-    };
+    const env = redis.serverEnv({ WSTUN_BRIDGE_HEARTBEAT_MS: "1000", WSTUN_LOG_FORMAT: "json" });
     const ws = (port: number) => `ws://127.0.0.1:${port}/_ws`;
     /** Sends SIGTERM to the owner and says how long its host waited for `draining`. */
     const drainTime = async (pauseMembers: boolean) => {

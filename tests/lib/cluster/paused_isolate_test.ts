@@ -7,7 +7,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ulid } from "ulid";
 import { createRoom, joinRoom, TestSocket } from "../../_util/test_socket.ts";
 import { startServerProcess } from "../../_util/server_process.ts";
 import { redisAvailable, RedisServer } from "../../_util/redis_server.ts";
@@ -18,12 +17,7 @@ Deno.test({
   ignore: !(await redisAvailable()),
   fn: async () => {
     await using redis = await RedisServer.start();
-    const env = {
-      WSTUN_REDIS_URL: redis.url,
-      WSTUN_BRIDGE_NAMESPACE: `p-${ulid()}`,
-      WSTUN_BRIDGE_HEARTBEAT_MS: "300",
-      WSTUN_LOG_FORMAT: "json",
-    };
+    const env = redis.serverEnv({ WSTUN_BRIDGE_HEARTBEAT_MS: "300", WSTUN_LOG_FORMAT: "json" });
     await using a = await startServerProcess(env);
     await using b = await startServerProcess(env);
     const ws = (port: number) => `ws://127.0.0.1:${port}/_ws`;

@@ -83,12 +83,7 @@ Deno.test({
   ignore: !(await redisAvailable()),
   fn: async () => {
     await using redis = await RedisServer.start();
-    const env = {
-      WSTUN_REDIS_URL: redis.url,
-      WSTUN_BRIDGE_NAMESPACE: `t-${ulid()}`,
-      WSTUN_BRIDGE_HEARTBEAT_MS: "300",
-      WSTUN_LOG_FORMAT: "json",
-    };
+    const env = redis.serverEnv({ WSTUN_BRIDGE_HEARTBEAT_MS: "300", WSTUN_LOG_FORMAT: "json" });
     await using survivor = await startServerProcess(env);
     await using leaving = await startServerProcess(env);
     // Both long past the point where a quiet peer would count as silent (six heartbeats).

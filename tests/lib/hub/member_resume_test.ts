@@ -13,6 +13,11 @@ import type { BridgeMessage } from "../../../lib/bridge/bridge.ts";
 import { BroadcastChannelBridge } from "../../../lib/bridge/broadcast_channel_bridge.ts";
 import { unpack } from "../../../lib/cluster/wire.ts";
 
+/** `socket` rejoins `uuid` as ann with `resume`; the answer. */
+function rejoin(socket: TestSocket, uuid: string, resume: unknown) {
+  return socket.request({ type: "join_instance", uuid, userId: "ann", rejoin: true, resume });
+}
+
 Deno.test("member resume: a rejoin with the member's secret takes its place from a connection that still counts", async () => {
   await using server = await startServer();
   await using host = await TestSocket.open(server.wsUrl);
@@ -21,13 +26,7 @@ Deno.test("member resume: a rejoin with the member's secret takes its place from
   const first = await joinRoom(host, old, uuid, "ann");
 
   await using again = await TestSocket.open(server.wsUrl);
-  const back = await again.request({
-    type: "join_instance",
-    uuid,
-    userId: "ann",
-    rejoin: true,
-    resume: first.resume,
-  });
+  const back = await rejoin(again, uuid, first.resume);
   assert.deepEqual([back.success, back.userId], [true, "ann"]);
   assert.notEqual(back.resume, first.resume, "a new secret with each ack");
   assert.deepEqual(await old.next(), {
@@ -64,30 +63,12 @@ Deno.test("member resume: a wrong, missing or spent secret, or no rejoin, is use
     assert.deepEqual([ack.success, ack.error], [false, "user_id_taken"], JSON.stringify(extra));
   }
   // Once used, a secret is spent: the ack that took the place back carries the next one.
-  const took = await other.request({
-    type: "join_instance",
-    uuid,
-    userId: "ann",
-    rejoin: true,
-    resume: first.resume,
-  });
+  const took = await rejoin(other, uuid, first.resume);
   assert.equal(took.success, true);
   await using third = await TestSocket.open(server.wsUrl);
-  const spent = await third.request({
-    type: "join_instance",
-    uuid,
-    userId: "ann",
-    rejoin: true,
-    resume: first.resume,
-  });
+  const spent = await rejoin(third, uuid, first.resume);
   assert.deepEqual([spent.success, spent.error], [false, "user_id_taken"]);
-  const next = await third.request({
-    type: "join_instance",
-    uuid,
-    userId: "ann",
-    rejoin: true,
-    resume: took.resume,
-  });
+  const next = await rejoin(third, uuid, took.resume);
   assert.equal(next.success, true);
 });
 
@@ -117,23 +98,11 @@ Deno.test("member resume: across isolates the secret never crosses (a proof does
   const first = await joinRoom(host, old, uuid, "ann");
 
   await using thief = await TestSocket.open(b.wsUrl);
-  const refused = await thief.request({
-    type: "join_instance",
-    uuid,
-    userId: "ann",
-    rejoin: true,
-    resume: "guess",
-  });
+  const refused = await rejoin(thief, uuid, "guess");
   assert.deepEqual([refused.success, refused.error], [false, "user_id_taken"]);
 
   await using again = await TestSocket.open(b.wsUrl);
-  const back = await again.request({
-    type: "join_instance",
-    uuid,
-    userId: "ann",
-    rejoin: true,
-    resume: first.resume,
-  });
+  const back = await rejoin(again, uuid, first.resume);
   assert.deepEqual([back.success, back.userId], [true, "ann"]);
   assert.equal((await old.next()).type, "kicked");
   await host.expectNothingPending();
