@@ -57,6 +57,12 @@ import { type DirectoryState, type IsolateHealth, Liveness } from "./liveness.ts
 import { Links } from "./link.ts";
 import { HOLD_WAIT_MS, MemberHolds } from "./member_hold.ts";
 import { ByeAnswers } from "./bye_answers.ts";
+
+/**
+ * How long a drained isolate may still be heard from after its `bye`: its wait for `bye_seen`
+ * (at most {@link HOLD_WAIT_MS}), then its sockets' close (at most a second), with a margin.
+ */
+const LEAVING_MS = 3 * HOLD_WAIT_MS;
 import { OwnerSide } from "./owner_side.ts";
 import { Records } from "./records.ts";
 import { type CollectedSnapshots, SnapshotRequests } from "./snapshot_requests.ts";
@@ -108,8 +114,13 @@ export class ClusterNode implements ClusterPort {
   readonly #snapshots: SnapshotRequests;
   readonly #memberHolds: MemberHolds;
   readonly #byes: ByeAnswers;
-  /** Bridge outboxes of drained isolates, closed a heartbeat after their `bye` (see #isolateLeft). */
+  /** The rest of drained isolates' leaving, after their `bye` (see #isolateLeft). */
   readonly #forgetting = new Set<ReturnType<typeof setTimeout>>();
+  /**
+   * Isolates that drained (said `bye` moving). Ids are never reused; like the link numbers,
+   * what is kept is one string per isolate ever seen leaving.
+   */
+  readonly #departed = new Set<string>();
   readonly #log: Logger;
   #channelDeliver: ((message: ChannelMessage) => void) | null = null;
   #tunnelDeliver: ((from: string, m: TunnelRelay) => void) | null = null;
@@ -355,6 +366,10 @@ export class ClusterNode implements ClusterPort {
     this.#ownerSide.membership(session, uuid, role);
   }
 
+  isRemote(session: Session): boolean {
+    return this.#ownerSide.isRemote(session);
+  }
+
   detached(session: Session): void {
     if (!this.#ownerSide.isRemote(session)) this.#socketSide.detached(session);
   }
@@ -453,8 +468,12 @@ export class ClusterNode implements ClusterPort {
       case "req":
         return this.#ownerSide.request(from, body);
       case "answer":
+        // After a drained isolate's `bye` its answers and memberships are void: our sockets
+        // follow its instances elsewhere, and their requests to it were routed again.
+        if (this.#departed.has(from)) return;
         return this.#socketSide.answer(body.conn, body.id, body.text, body.refused);
       case "member":
+        if (this.#departed.has(from)) return;
         return this.#socketSide.membership(from, body.conn, body.uuid, body.role);
       case "data":
         return this.#ownerSide.data(from, body);
@@ -531,12 +550,18 @@ export class ClusterNode implements ClusterPort {
     // Our sockets stop posting into its instances in this same turn, so this answer follows
     // everything they posted there; the drained isolate waits for it before its `draining`.
     this.#post(isolate, { k: "bye_seen" });
-    this.#isolateGone(isolate, true, false);
-    // Its outbox stays a heartbeat longer: closing it now could drop the answer still in it.
+    this.#departed.add(isolate);
+    this.#socketSide.isolateGone(isolate, true);
+    this.#memberHolds.gone(isolate);
+    this.#byes.gone(isolate);
+    this.#liveness.forget(isolate);
+    // Its own sockets still send into our instances until they get `draining` and close (each
+    // close is told: `detach`), and the answer may still be in its outbox: the rest of its
+    // leaving waits until it has surely exited.
     const timer = setTimeout(() => {
       this.#forgetting.delete(timer);
-      this.#opts.bridge.forget?.(isolate);
-    }, this.#opts.heartbeatMs);
+      this.#isolateGone(isolate, true);
+    }, Math.max(this.#opts.heartbeatMs, LEAVING_MS));
     this.#forgetting.add(timer);
   }
 
@@ -544,14 +569,14 @@ export class ClusterNode implements ClusterPort {
    * An isolate died or left: its sockets leave our instances; ours follow its instances if they
    * move (it drained or died), or lose them (it shut down for good).
    */
-  #isolateGone(isolate: string, moving: boolean, forgetOutbox = true): void {
+  #isolateGone(isolate: string, moving: boolean): void {
     this.#ownerSide.isolateGone(isolate);
     this.#socketSide.isolateGone(isolate, moving);
     this.#memberHolds.gone(isolate);
     this.#byes.gone(isolate);
     this.#links.forget(isolate, BROADCAST_LINK + isolate);
     this.#liveness.forget(isolate);
-    if (forgetOutbox) this.#opts.bridge.forget?.(isolate);
+    this.#opts.bridge.forget?.(isolate);
   }
 
   /** Isolates this one has sockets or requests with. */

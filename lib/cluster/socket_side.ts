@@ -88,7 +88,7 @@ export interface SocketSideDeps {
 /** An instance a local socket is part of on another isolate. */
 interface Away {
   owner: string;
-  role: Exclude<Role, "none">;
+  role: Exclude<Role, "none" | "moving">;
 }
 
 /** A forwarded request waiting for its answer. */
@@ -428,10 +428,18 @@ export class SocketSide {
     socket.session.peer.sendText(secret === undefined ? text : withResume(text, secret));
   }
 
-  /** The owner says what a socket here now is in one of its instances. */
+  /**
+   * The owner says what a socket here now is in one of its instances (`moving`: the instance
+   * moved away from it, and the socket follows, unless it already does).
+   */
   membership(owner: string, conn: string, uuid: string, role: Role): void {
     const socket = this.#byConn.get(conn);
     if (!socket) return;
+    if (role === "moving") {
+      if (socket.away.get(uuid)?.owner !== owner) return;
+      socket.away.delete(uuid);
+      return this.#deps.moving(socket.session, uuid);
+    }
     if (role === "none") socket.away.delete(uuid);
     else socket.away.set(uuid, { owner, role });
   }

@@ -20,8 +20,11 @@ import type {
 import type { Instance } from "./instance.ts";
 import type { Session } from "./peer.ts";
 
-/** A session's part in an instance, as the hub reports it: member, host, or gone. */
-export const Role = z.enum(["member", "host", "none"]);
+/**
+ * A session's part in an instance, as the hub reports it: member, host, gone, or gone because
+ * the instance moved to another isolate (its socket follows it: `instance_moving`).
+ */
+export const Role = z.enum(["member", "host", "none", "moving"]);
 export type Role = z.infer<typeof Role>;
 
 /** Checks a secret the client presented (on another isolate) against the one an instance holds. */
@@ -83,6 +86,8 @@ export interface ClusterPort {
   membership(session: Session, uuid: string, role: Role): void;
   /** A session closed. */
   detached(session: Session): void;
+  /** Whether `session` stands for a socket on another isolate. */
+  isRemote(session: Session): boolean;
   /** Instances a local socket has joined (joins on their way included) and hosts elsewhere. */
   counts(session: Session): { joined: number; hosted: number };
 }

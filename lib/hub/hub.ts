@@ -38,7 +38,7 @@ import type { Stats } from "../stats.ts";
 import type { Logger } from "../log.ts";
 import { asWstunError, errorFrame, failedAck, WstunError } from "../errors/mod.ts";
 import type { InstanceRecord } from "../bridge/directory.ts";
-import type { ClusterPort, Forwarding, Reply, SecretCheck } from "./cluster_port.ts";
+import type { ClusterPort, Forwarding, Reply, Role, SecretCheck } from "./cluster_port.ts";
 import { Instance } from "./instance.ts";
 import type { InstanceSecrets } from "./instance_secrets.ts";
 import { MemberHold, RejoinHold, type Replay } from "./rejoin_hold.ts";
@@ -445,14 +445,20 @@ export class Hub {
     const host = instance.host;
     if (host) {
       host.hosted?.delete(uuid);
-      this.#membership(host, uuid, "none");
-      tellMoving(host, uuid);
+      this.#movingAway(host, uuid);
     }
-    for (const member of instance.members.values()) {
-      this.#membership(member.session, uuid, "none");
-      tellMoving(member.session, uuid);
-    }
+    for (const member of instance.members.values()) this.#movingAway(member.session, uuid);
     instance.clearMembers();
+  }
+
+  /**
+   * Tells a session of an instance that moved away that it moves: a socket here at once; one on
+   * another isolate through that isolate (`moving`), which knows what its socket sent.
+   */
+  #movingAway(session: Session, uuid: string): void {
+    if (this.#cluster?.isRemote(session)) return this.#membership(session, uuid, "moving");
+    this.#membership(session, uuid, "none");
+    tellMoving(session, uuid);
   }
 
   /** A socket closed: its memberships end now, its instances wait for the host's grace. */
@@ -519,7 +525,7 @@ export class Hub {
   }
 
   /** Tells the cluster a session's part in an instance changed (remote sockets' isolates care). */
-  #membership(session: Session, uuid: string, role: "member" | "host" | "none"): void {
+  #membership(session: Session, uuid: string, role: Role): void {
     this.#cluster?.membership(session, uuid, role);
   }
 
@@ -709,13 +715,12 @@ export class Hub {
     const held = req.rejoin && req.userId !== undefined
       ? instance.members.get(req.userId)
       : undefined;
-    if (held?.held) {
-      this.checkJoinLimit(session);
-      return this.#takeOver(instance, held, session);
-    }
+    // Its own secret proves it is the member (a userId alone is no proof: others may know it).
     if (held && held.resumeVerifier !== "" && rejoinCheck(held.resumeVerifier)) {
       this.checkJoinLimit(session);
-      return this.#replace(instance, held, session);
+      return held.held
+        ? this.#takeOver(instance, held, session)
+        : this.#replace(instance, held, session);
     }
     if (!instance.host) {
       throw new WstunError(ErrorCode.HostAway, "the host is away; try again", {

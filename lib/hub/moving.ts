@@ -32,5 +32,6 @@ export function movingRefusal(session: Session, uuid: string): WstunError | unde
 
 /** `session` deals with `uuid` again (a join, resume, leave or close): its frames count again. */
 export function cameBack(session: Session, uuid: string): void {
-  session.moving?.delete(uuid);
+  if (!session.moving?.delete(uuid)) return;
+  if (session.moving.size === 0) session.moving = null; // its frames need not look any more
 }

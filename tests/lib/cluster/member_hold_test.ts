@@ -102,11 +102,23 @@ Deno.test("member hold: past WSTUN_REJOIN_HOLD_BYTES the returning member is tol
   await host.expectNothingPending();
 
   await using again = await TestSocket.open(third.wsUrl);
+  // Knowing the userId is not enough to take a held place: the member's own secret is.
+  for (const resume of [undefined, "guess"]) {
+    const stolen = await again.request({
+      type: "join_instance",
+      uuid,
+      userId: "ann",
+      rejoin: true,
+      resume,
+    });
+    assert.deepEqual([stolen.success, stolen.error], [false, "user_id_taken"], `${resume}`);
+  }
   const rejoined = await again.request({
     type: "join_instance",
     uuid,
     userId: "ann",
     rejoin: true,
+    resume: ack.resume,
   });
   assert.deepEqual([rejoined.type, rejoined.success], ["ack", true]);
   const got: number[] = [];

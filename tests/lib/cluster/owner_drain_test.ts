@@ -17,6 +17,7 @@ import { createRoom, joinRoom, TestSocket } from "../../_util/test_socket.ts";
 import { startServerProcess } from "../../_util/server_process.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 import { WSTunClient } from "../../../static/libwstun.js";
+import { BinaryKind, encodeBinaryHeader } from "../../../lib/binary_frame.ts";
 
 const redisEnabled = await redisAvailable();
 const port = (server: BridgedServer) => Number(new URL(server.base).port);
@@ -102,11 +103,11 @@ Deno.test("owner drain: the member is told what was taken; later frames are refu
   await member.request({ type: "join_instance", uuid, userId: "ann", ref: 1 });
   assert.equal((await host.next()).type, "client_connected");
   member.send({ type: "note", uuid, n: 0 });
+  assert.equal((await host.next()).n, 0);
 
   const draining = owner.drain(Date.now() + 2000);
-  // The member hears of the move; the note it sent before reached the host ahead of `draining`.
+  // The member hears of the move: its join and its note were taken.
   assert.deepEqual(await member.next(), { type: "instance_moving", uuid, received: 2 });
-  assert.equal((await host.next()).n, 0);
   assert.equal((await host.next()).type, "draining");
   member.send({ type: "note", uuid, n: 1, ref: 7 });
   const refused = await member.next();
@@ -119,10 +120,18 @@ Deno.test("owner drain: the member is told what was taken; later frames are refu
   await host.close();
   await draining;
 
-  // The host resumes on the members' isolate; the member comes back; its frames count again.
+  // The host resumes on the members' isolate: the room is here now, and the member's frames are
+  // still refused `moving` (not `not_member`), text and binary, until it comes back.
   await using again = await TestSocket.open(members.wsUrl);
   const resumed = await again.request({ type: "resume_instance", uuid, resume: created.resume });
   assert.equal(resumed.type, "instance_resumed");
+  member.send({ type: "note", uuid, n: 1, ref: 8 });
+  const text = await member.next();
+  assert.deepEqual([text.code, text.ref], ["moving", 8]);
+  const header = encodeBinaryHeader(BinaryKind.InstanceData, uuid, "");
+  member.sendRaw(new Uint8Array([...header, 1, 2, 3]));
+  const binary = await member.next();
+  assert.deepEqual([binary.type, binary.code, binary.uuid], ["error", "moving", uuid]);
   const back = await member.request({ type: "join_instance", uuid, userId: "ann", rejoin: true });
   assert.equal(back.success, true);
   member.send({ type: "note", uuid, n: 1 });
