@@ -108,6 +108,17 @@ client.on("client_disconnected", (f) => {
   if (f.uuid === room.uuid) memberGone(f.userId, f.reason);
 });
 
+/** When each member last asked for the history again: answered at most once a second each. */
+const resynced = new Map();
+
+client.on("chat_resync", (f) => {
+  if (f.uuid !== room.uuid || !roster.members.includes(f.from)) return;
+  const now = Date.now();
+  if (now - (resynced.get(f.from) ?? -Infinity) < 1000) return;
+  resynced.set(f.from, now);
+  sendHistory(f.from);
+});
+
 client.on("chat_send", (f) => {
   if (f.uuid !== room.uuid || !roster.members.includes(f.from)) return;
   if (typeof f.text !== "string") return;

@@ -94,9 +94,21 @@ client.on("host_away", (f) => {
 client.on("host_back", (f) => {
   if (f.uuid === state.uuid) banner("ok", "The host is back.");
 });
+/**
+ * Back in the room after a reconnect or a move, which may have lost some of the host's entries
+ * (a crash delivers at most once): the host sends its history again, and entries already shown
+ * are shown once.
+ */
+function catchUp() {
+  if (state.active) client.send(state.uuid, "chat_resync");
+}
+
+client.on("moved", (f) => {
+  if (f.uuid === state.uuid && f.ok) catchUp();
+});
 client.on("reconnect", (f) => {
   const lost = roomLost(f, state.uuid);
-  if (!lost) return;
+  if (!lost) return catchUp();
   // Said after libwstun's own "instance_closed" (host_left), which names no reason: this does.
   setActive(false);
   banner("error", `Could not rejoin the room: ${describeError(lost)}.`);

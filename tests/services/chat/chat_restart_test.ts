@@ -7,7 +7,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
 import {
   browserAvailable,
   launchBrowser,
@@ -16,43 +15,13 @@ import {
   waitConnected,
 } from "../../_util/browser/browser.ts";
 import { SERVER_TOKEN, startTokenServer } from "../../_util/browser/token_server.ts";
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill("#message", text);
-  await page.click("#send");
-}
-
-async function join(page: Page, name: string): Promise<void> {
-  await page.locator("#join:not([hidden])").waitFor();
-  await page.fill("#display-name", name);
-  await page.fill("#password", "pw");
-  await page.click("#join-button");
-  await page.locator("#room:not([hidden])").waitFor();
-}
-
-/** The texts of the page's rendered message lines, in order. */
-function messageTexts(page: Page): Promise<string[]> {
-  return page.locator('#messages li[data-kind="message"] .text').allTextContents();
-}
-
-/** The kinds of the page's rendered event lines (join, leave, …) with their text. */
-function eventLines(page: Page): Promise<string[]> {
-  return page.locator("#messages li.event").allTextContents();
-}
-
-/** Waits until the page shows exactly `texts` as its message lines. */
-async function waitForMessages(page: Page, texts: string[]): Promise<void> {
-  await page.waitForFunction(
-    (want) =>
-      [...document.querySelectorAll('#messages li[data-kind="message"] .text')]
-        .map((n) => n.textContent).join("\n") === want.join("\n"),
-    texts,
-  ).catch(async (err) => {
-    const shown = JSON.stringify(await messageTexts(page));
-    const banner = await page.textContent("#banner");
-    throw new Error(`${err}\nshown: ${shown}\nbanner: ${banner}`);
-  });
-}
+import {
+  eventLines,
+  join,
+  messageTexts,
+  send,
+  waitForMessages,
+} from "../../_util/browser/chat_page.ts";
 
 Deno.test({
   name: "chat across a server restart: both pages carry on, nothing lost, nothing twice",
