@@ -48,13 +48,11 @@ export class Awaited {
     question.answered();
   }
 
-  /** Every question to `isolate` was answered (an answer that names no question). */
+  /**
+   * Every question to `isolate` was answered: by an answer that names no question, or by its
+   * going (it left or died: it will not answer).
+   */
   answeredBy(isolate: string): void {
     for (const [id, question] of this.#asked) if (question.isolate === isolate) this.answered(id);
-  }
-
-  /** An isolate left or died: it will not answer. */
-  gone(isolate: string): void {
-    this.answeredBy(isolate);
   }
 }

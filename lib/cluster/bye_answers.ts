@@ -43,6 +43,6 @@ export class ByeAnswers {
 
   /** An isolate left or died: it will not answer. */
   gone(isolate: string): void {
-    this.#awaited.gone(isolate);
+    this.#awaited.answeredBy(isolate);
   }
 }

@@ -53,6 +53,6 @@ export class MemberHolds {
 
   /** An owner left or died: it will not answer. */
   gone(owner: string): void {
-    this.#awaited.gone(owner);
+    this.#awaited.answeredBy(owner);
   }
 }

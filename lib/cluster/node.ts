@@ -551,31 +551,38 @@ export class ClusterNode implements ClusterPort {
     // everything they posted there; the drained isolate waits for it before its `draining`.
     this.#post(isolate, { k: "bye_seen" });
     this.#departed.add(isolate);
-    this.#socketSide.isolateGone(isolate, true);
-    this.#memberHolds.gone(isolate);
-    this.#byes.gone(isolate);
-    this.#liveness.forget(isolate);
+    this.#stopFollowing(isolate, true);
     // Its own sockets still send into our instances until they get `draining` and close (each
     // close is told: `detach`), and the answer may still be in its outbox: the rest of its
     // leaving waits until it has surely exited.
     const timer = setTimeout(() => {
       this.#forgetting.delete(timer);
-      this.#isolateGone(isolate, true);
+      this.#forget(isolate);
     }, Math.max(this.#opts.heartbeatMs, LEAVING_MS));
     this.#forgetting.add(timer);
   }
 
-  /**
-   * An isolate died or left: its sockets leave our instances; ours follow its instances if they
-   * move (it drained or died), or lose them (it shut down for good).
-   */
+  /** An isolate died or left for good: both halves of its going at once. */
   #isolateGone(isolate: string, moving: boolean): void {
-    this.#ownerSide.isolateGone(isolate);
+    this.#stopFollowing(isolate, moving);
+    this.#forget(isolate);
+  }
+
+  /**
+   * Our sockets follow its instances if they move (it drained or died), or lose them (it shut
+   * down for good); nothing more is waited for from it.
+   */
+  #stopFollowing(isolate: string, moving: boolean): void {
     this.#socketSide.isolateGone(isolate, moving);
     this.#memberHolds.gone(isolate);
     this.#byes.gone(isolate);
-    this.#links.forget(isolate, BROADCAST_LINK + isolate);
     this.#liveness.forget(isolate);
+  }
+
+  /** Its sockets leave our instances; what we kept of its links and its outbox goes. */
+  #forget(isolate: string): void {
+    this.#ownerSide.isolateGone(isolate);
+    this.#links.forget(isolate, BROADCAST_LINK + isolate);
     this.#opts.bridge.forget?.(isolate);
   }
 

@@ -93,6 +93,17 @@ export interface HubDeps {
   log?: Logger;
 }
 
+/**
+ * A join that succeeded: the member it made; `held`, what was kept for a member whose place was
+ * held; `replaced`, when it took the place of a connection that still counted.
+ */
+interface Joined {
+  instance: Instance;
+  member: Member;
+  held?: Replay;
+  replaced?: true;
+}
+
 /** What a request is answered with, when it is answered with more than `ok`. */
 type Response =
   | ServerFrameOf<"instance_created" | "instance_list" | "instance_resumed" | "pong">
@@ -243,7 +254,7 @@ export class Hub {
           ref,
         );
       }
-      const moving = session.moving === null ? undefined : movingRefusal(session, uuid);
+      const moving = movingRefusal(session, uuid);
       if (moving) return this.sendError(session, moving, ref);
       return cluster.forwardData(session, uuid, withoutFrom(text, msg), msg.to, ref);
     }
@@ -275,7 +286,7 @@ export class Hub {
       cluster !== null && typeof frame !== "string" && frame.kind === BinaryKind.InstanceData &&
       !this.instances.has(frame.id)
     ) {
-      const moving = session.moving === null ? undefined : movingRefusal(session, frame.id);
+      const moving = movingRefusal(session, frame.id);
       if (moving) return this.sendError(session, moving);
       return cluster.forwardBinary(session, frame.id, bytes);
     }
@@ -659,10 +670,11 @@ export class Hub {
   #answerJoin(session: Session, req: JoinInstance, forwarding: Forwarding, reply: Reply) {
     try {
       const { check, rejoinCheck } = forwarding;
-      const { instance, userId, held, replaced } = this.#join(session, req, check, rejoinCheck);
+      const { instance, member, held, replaced } = this.#join(session, req, check, rejoinCheck);
+      const { userId } = member;
       // The member's own secret: made here for a socket here; for one elsewhere, made there.
       const resume = forwarding.memberVerifier === undefined ? randomSecret() : undefined;
-      instance.members.get(userId)!.resumeVerifier = forwarding.memberVerifier ??
+      member.resumeVerifier = forwarding.memberVerifier ??
         this.#deps.instanceSecrets.memberVerifier(instance.uuid, resume!);
       reply({
         type: "ack",
@@ -698,7 +710,7 @@ export class Hub {
     rejoinCheck: SecretCheck = (expected) =>
       req.resume !== undefined &&
       secretEquals(this.#deps.instanceSecrets.memberVerifier(req.uuid, req.resume), expected),
-  ): { instance: Instance; userId: string; held?: Replay; replaced?: true } {
+  ): Joined {
     this.#checkServerToken(req.server_token);
     const instance = this.#instanceOrThrow(req.uuid);
     if (instance.tokenVerifier !== undefined && !check(instance.tokenVerifier)) {
@@ -739,11 +751,11 @@ export class Hub {
     if (instance.members.has(userId)) {
       throw new WstunError(ErrorCode.UserIdTaken, `userId ${userId} is taken in this instance`);
     }
-    instance.addMember(userId, session);
+    const member = instance.addMember(userId, session);
     this.#membership(session, instance.uuid, "member");
     instance.notifyHost({ type: "client_connected", uuid: instance.uuid, userId });
     this.#cluster?.changed(instance);
-    return { instance, userId };
+    return { instance, member };
   }
 
   /**
@@ -755,14 +767,14 @@ export class Hub {
     instance: Instance,
     held: Member,
     session: Session,
-  ): { instance: Instance; userId: string; held: Replay } {
+  ): Joined {
     const hold = held.held!;
     const replay = hold.replay();
     instance.removeMember(held);
     if (!hold.detached) this.#membership(held.session, instance.uuid, "none");
-    instance.addMember(held.userId, session);
+    const member = instance.addMember(held.userId, session);
     this.#membership(session, instance.uuid, "member");
-    return { instance, userId: held.userId, held: replay };
+    return { instance, member, held: replay };
   }
 
   /**
@@ -775,14 +787,14 @@ export class Hub {
     instance: Instance,
     old: Member,
     session: Session,
-  ): { instance: Instance; userId: string; replaced: true } {
+  ): Joined {
     const { uuid } = instance;
     instance.removeMember(old);
     this.#membership(old.session, uuid, "none");
     old.session.send({ type: "kicked", uuid, reason: "rejoined from another connection" });
-    instance.addMember(old.userId, session);
+    const member = instance.addMember(old.userId, session);
     this.#membership(session, uuid, "member");
-    return { instance, userId: old.userId, replaced: true };
+    return { instance, member, replaced: true };
   }
 
   #freeUserId(instance: Instance): string {
